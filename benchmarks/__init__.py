@@ -1,0 +1,1 @@
+"""The benchmark harness: `make bench` (python -m benchmarks [NAME ...])."""

@@ -1,0 +1,5 @@
+"""python -m focusbase."""
+
+from focusbase.cli import main
+
+main()

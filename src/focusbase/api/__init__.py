@@ -1,0 +1,1 @@
+"""HTTP API: one router per domain, thin endpoints over the services."""

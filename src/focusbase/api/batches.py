@@ -1,0 +1,5 @@
+"""HTTP routes: batches."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""HTTP routes: exports."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""HTTP routes: focus."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""HTTP routes: health."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

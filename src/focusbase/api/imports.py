@@ -1,0 +1,5 @@
+"""HTTP routes: imports."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

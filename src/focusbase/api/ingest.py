@@ -1,0 +1,5 @@
+"""HTTP routes: ingest."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""HTTP routes: keys."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

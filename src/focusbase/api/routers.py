@@ -1,0 +1,24 @@
+"""Every router the app serves, in one place."""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import APIRouter
+
+# One module per domain; each defines `router`.
+ROUTER_MODULES: tuple[str, ...] = (
+    "focusbase.api.health",
+    "focusbase.api.keys",
+    "focusbase.api.providers",
+    "focusbase.api.ingest",
+    "focusbase.api.batches",
+    "focusbase.api.imports",
+    "focusbase.api.focus",
+    "focusbase.api.exports",
+)
+
+
+def ROUTERS() -> list[APIRouter]:  # noqa: N802 - reads as the constant it stands for
+    """Import each router module and return its router."""
+    return [importlib.import_module(name).router for name in ROUTER_MODULES]

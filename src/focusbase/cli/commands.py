@@ -1,0 +1,12 @@
+"""Imports every command module so each registers its commands on the root app."""
+
+from focusbase.cli import (  # noqa: F401
+    demo,
+    export,
+    imports,
+    keys,
+    providers,
+    push,
+    serve,
+    validate,
+)

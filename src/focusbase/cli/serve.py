@@ -1,0 +1,1 @@
+"""focusbase CLI: serve commands."""

@@ -1,0 +1,45 @@
+"""Settings, read from FOCUSBASE_* environment variables; built once and passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure. Each field is FOCUSBASE_<NAME> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="FOCUSBASE_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Interface the server listens on.")
+    port: int = Field(8000, description="TCP port the server listens on.")
+    data_dir: Path = Field(Path("./data"), description="Directory holding the databases and export files.")
+    public_url: str | None = Field(
+        None, description="Base URL clients use to reach the server (for ingest and download URLs)."
+    )
+    log_level: str = Field("info", description="Log level: debug, info, warning or error.")
+    max_body_bytes: int = Field(50 * 1024 * 1024, description="Largest accepted request body (after gunzip).")
+    max_rows_per_request: int = Field(100_000, description="Most rows accepted in one push request or part.")
+    rate_limit_read_per_minute: int = Field(600, description="Read requests per minute per key.")
+    rate_limit_ingest_per_minute: int = Field(60, description="Ingest requests per minute per key.")
+    idempotency_ttl_hours: int = Field(24, description="How long Idempotency-Key replays are remembered.")
+    open_batch_ttl_hours: int = Field(24, description="Open multi-part batches are aborted after this long.")
+    keep_superseded_versions: int = Field(
+        5, description="Superseded versions of a provider's data kept per day, for revert."
+    )
+    period_close_days: int = Field(
+        15, description="A billing period counts as complete this many days after it ends, unless finalised."
+    )
+    export_ttl_days: int = Field(7, description="Export files are deleted this many days after completion.")
+    export_workers: int = Field(2, description="Export jobs that may run at once.")
+    secret_key: str | None = Field(
+        None, description="Secret for page tokens and download URLs; generated into the data dir when unset."
+    )
+    duckdb_memory_limit: str | None = Field(None, description="DuckDB memory_limit, for example '1GB'.")
+    duckdb_threads: int | None = Field(None, description="DuckDB worker threads (default: all cores).")
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"

@@ -1,0 +1,1 @@
+"""Server lifecycle hooks for export (recovery on start, workers)."""

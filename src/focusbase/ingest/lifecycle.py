@@ -1,0 +1,1 @@
+"""Server lifecycle hooks for ingest (recovery on start, workers)."""

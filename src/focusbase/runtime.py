@@ -1,0 +1,67 @@
+"""The running server's shared state: settings, catalog, warehouse and background workers."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from focusbase.config import Settings
+from focusbase.storage import Catalog, Warehouse
+
+# Modules that take part in the server lifecycle. Each may define:
+#   async def on_startup(runtime) -> None   (recovery, starting workers; runs in this order)
+#   async def on_shutdown(runtime) -> None
+LIFECYCLE_MODULES: tuple[str, ...] = (
+    "focusbase.ingest.lifecycle",
+    "focusbase.export.lifecycle",
+)
+
+Hook = Callable[["Runtime"], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    """Everything a request handler or background worker needs, opened once per process."""
+
+    settings: Settings
+    catalog: Catalog
+    warehouse: Warehouse
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, settings: Settings) -> Runtime:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        catalog = Catalog.in_dir(settings.data_dir)
+        warehouse = Warehouse.in_dir(
+            settings.data_dir, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
+        )
+        return cls(settings=settings, catalog=catalog, warehouse=warehouse)
+
+    def _hooks(self, name: str) -> list[Hook]:
+        hooks = []
+        for module_name in LIFECYCLE_MODULES:
+            module = importlib.import_module(module_name)
+            hook = getattr(module, name, None)
+            if hook is not None:
+                hooks.append(hook)
+        return hooks
+
+    async def start(self) -> None:
+        for hook in self._hooks("on_startup"):
+            await hook(self)
+
+    async def stop(self) -> None:
+        for hook in reversed(self._hooks("on_shutdown")):
+            await hook(self)
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: S110 - shutting down; errors were logged
+                pass
+        self.tasks.clear()
+        self.warehouse.close()
+        self.catalog.close()

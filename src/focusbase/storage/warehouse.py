@@ -1,0 +1,96 @@
+"""The warehouse: one DuckDB database file in the data directory holding batches and FOCUS rows."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from focusbase.storage import migrations
+
+WAREHOUSE_FILE = "warehouse.duckdb"
+
+
+class DataDirLocked(RuntimeError):
+    """Another process (normally the running server) holds the warehouse."""
+
+
+class Warehouse:
+    """A process-wide DuckDB connection; use `cursor()` per thread and `writer()` for every write."""
+
+    def __init__(self, path: Path, *, memory_limit: str | None = None, threads: int | None = None) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, str | int] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = threads
+        try:
+            self._conn = duckdb.connect(str(path), config=config)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise DataDirLocked(
+                    f"the warehouse {path} is in use by another process (is `focusbase serve` running?): {exc}"
+                ) from exc
+            raise
+        # One writer path: batch commits, reverts and deletes take this lock so they never interleave.
+        self.write_lock = threading.RLock()
+        self.migrate()
+
+    @classmethod
+    def in_dir(cls, data_dir: Path, **kwargs: object) -> Warehouse:
+        return cls(data_dir / WAREHOUSE_FILE, **kwargs)  # type: ignore[arg-type]
+
+    def migrate(self) -> list[str]:
+        """Apply pending warehouse migrations; each one and its record commit together."""
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "number INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        )
+        applied = {row[0] for row in self._conn.execute("SELECT number FROM schema_migrations").fetchall()}
+
+        def run(migration: migrations.Migration) -> None:
+            cur = self._conn.cursor()
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                cur.execute(migration.sql)
+                cur.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)",
+                    [migration.number, migration.name],
+                )
+                cur.execute("COMMIT")
+            except Exception:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+
+        return migrations.apply_all("warehouse", applied, run)
+
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for the calling thread (DuckDB connections are not shared across threads)."""
+        cur = self._conn.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write transaction under the write lock: all of it commits, or none of it."""
+        with self.write_lock, self.cursor() as cur:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,1 @@
+"""Workspaces, API keys and providers: who may do what, to which data."""

@@ -1,0 +1,120 @@
+"""API keys: random, prefixed, stored only as hashes, verified in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from focusbase.storage import Catalog
+from focusbase.storage import keys as key_store
+from focusbase.tenancy.principal import SCOPES, Principal
+
+KEY_PREFIX = "fbk"  # every key reads fbk_<key id>_<secret>
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """A key as created: the only time its full text exists."""
+
+    id: str
+    key: str
+    workspace_id: str
+    name: str
+    scopes: tuple[str, ...]
+    provider_ids: tuple[str, ...] | None
+    kind: str
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(
+    catalog: Catalog,
+    *,
+    workspace_id: str,
+    name: str,
+    scopes: list[str],
+    provider_ids: list[str] | None = None,
+    kind: str = "api",
+) -> NewKey:
+    """Create a key and return its text once; only the hash of the secret is stored."""
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}; got {scopes}")
+    key_id = "key_" + secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    key_store.insert_key(
+        catalog,
+        key_id=key_id,
+        workspace_id=workspace_id,
+        name=name,
+        kind=kind,
+        scopes=orjson.dumps(sorted(set(scopes))).decode(),
+        provider_ids=orjson.dumps(sorted(set(provider_ids))).decode() if provider_ids is not None else None,
+        secret_hash=_hash(secret),
+    )
+    return NewKey(
+        id=key_id,
+        key=f"{KEY_PREFIX}_{key_id}_{secret}",
+        workspace_id=workspace_id,
+        name=name,
+        scopes=tuple(sorted(set(scopes))),
+        provider_ids=tuple(sorted(set(provider_ids))) if provider_ids is not None else None,
+        kind=kind,
+    )
+
+
+def authenticate_key(catalog: Catalog, raw: str) -> Principal | None:
+    """The principal for a key text, or None when it is malformed, unknown, revoked or wrong."""
+    parts = raw.strip().split("_")
+    # fbk _ key _ <hex> _ <secret, which may itself contain "_">
+    if len(parts) < 4 or parts[0] != KEY_PREFIX or parts[1] != "key":
+        return None
+    key_id = f"key_{parts[2]}"
+    secret = "_".join(parts[3:])
+    row = key_store.get_key(catalog, key_id)
+    if row is None or row["revoked_at"] is not None:
+        # Still hash, so unknown ids cost the same as wrong secrets.
+        hmac.compare_digest(_hash(secret), "0" * 64)
+        return None
+    if not hmac.compare_digest(_hash(secret), row["secret_hash"]):
+        return None
+    provider_ids = row["provider_ids"]
+    return Principal(
+        key_id=key_id,
+        workspace_id=row["workspace_id"],
+        kind=row["kind"],
+        scopes=frozenset(orjson.loads(row["scopes"])),
+        provider_ids=frozenset(orjson.loads(provider_ids)) if provider_ids is not None else None,
+    )
+
+
+def list_keys(catalog: Catalog, workspace_id: str) -> list[dict[str, Any]]:
+    """Keys of a workspace without secrets."""
+    return [_public(row) for row in key_store.list_keys(catalog, workspace_id)]
+
+
+def revoke_key(catalog: Catalog, workspace_id: str, key_id: str) -> bool:
+    """Revoke a key at once; False when the workspace has no such active key."""
+    return key_store.revoke_key(catalog, workspace_id, key_id)
+
+
+def _public(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "kind": row["kind"],
+        "scopes": orjson.loads(row["scopes"]),
+        "providerIds": orjson.loads(row["provider_ids"]) if row["provider_ids"] is not None else None,
+        "workspaceId": row["workspace_id"],
+        "prefix": f"{KEY_PREFIX}_{row['id']}_",
+        "createdAt": row["created_at"],
+        "lastUsedAt": row["last_used_at"],
+        "revokedAt": row["revoked_at"],
+    }

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from focusbase.storage import Catalog, Warehouse
+
+
+def test_migrations_apply_once_and_default_workspace_exists(tmp_path: Path) -> None:
+    warehouse = Warehouse.in_dir(tmp_path)
+    assert warehouse.migrate() == []  # second run applies nothing
+    with warehouse.cursor() as cur:
+        names = {r[0] for r in cur.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert {"cost_rows", "batches", "contract_commitment_rows", "live_cost_rows"} <= names
+    catalog = Catalog.in_dir(tmp_path)
+    assert catalog.migrate() == []
+    with catalog.read() as conn:
+        assert conn.execute("SELECT name FROM workspaces").fetchall()[0][0] == "default"
+    warehouse.close()
+
+
+def test_second_process_is_told_the_warehouse_is_in_use(tmp_path: Path) -> None:
+    warehouse = Warehouse.in_dir(tmp_path)
+    code = (
+        "import sys; from pathlib import Path; from focusbase.storage import Warehouse, DataDirLocked\n"
+        "try:\n    Warehouse.in_dir(Path(sys.argv[1]))\nexcept DataDirLocked as e:\n    print(e); sys.exit(3)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 3
+    assert "in use by another process" in proc.stdout
+    warehouse.close()
