@@ -1,0 +1,178 @@
+"""The push payload: the stackspend.focus envelope, a plain JSON array of rows, or NDJSON, as an Arrow table.
+
+Every cell becomes a nullable string holding the value exactly as sent: JSON numbers keep their literal text
+(jiter's lossless floats, so `12.50` stays `12.50`), objects and arrays become compact JSON text, booleans
+become `true`/`false`. Typing and format checks are the validator's job, not the parser's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jiter
+import orjson
+import pyarrow as pa
+
+ENVELOPE_FORMAT = "stackspend.focus"
+ENVELOPE_VERSIONS = ("1",)
+DATASETS = ("CostAndUsage", "ContractCommitment")
+
+
+class PayloadError(ValueError):
+    """The payload is not a readable envelope, JSON array of row objects, or NDJSON."""
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """A parsed payload: its rows as an all-string Arrow table plus the envelope fields (None when absent)."""
+
+    table: pa.Table
+    format: str | None
+    version: str | None
+    dataset: str | None
+    row_count: int
+
+
+def parse_json_payload(data: bytes) -> Payload:
+    """Parse an envelope, a plain JSON array of row objects, or NDJSON into a Payload."""
+    text = data.lstrip()
+    if not text:
+        raise PayloadError("the payload is empty; send a JSON envelope, a JSON array of rows, or NDJSON")
+    try:
+        parsed = jiter.from_json(text, float_mode="lossless-float")
+    except ValueError as exc:
+        if text[:1] == b"{" and b"\n" in text.rstrip():
+            return _payload(_parse_ndjson(text))
+        raise PayloadError(f"the payload is not valid JSON: {exc}") from None
+    if isinstance(parsed, list):
+        return _payload(_check_rows(parsed))
+    if isinstance(parsed, dict):
+        if "rows" in parsed or "format" in parsed:
+            return _envelope(parsed)
+        # A single-line NDJSON payload is one row object.
+        return _payload([parsed])
+    raise PayloadError(f"the payload is a JSON {_json_type(parsed)}; expected an object or an array of rows")
+
+
+def _envelope(obj: dict[str, Any]) -> Payload:
+    fmt = obj.get("format")
+    if fmt != ENVELOPE_FORMAT:
+        raise PayloadError(f'envelope "format" must be "{ENVELOPE_FORMAT}", got {_show(fmt)}')
+    version = obj.get("version")
+    if version not in ENVELOPE_VERSIONS:
+        raise PayloadError(f'envelope "version" must be "1" (a string), got {_show(version)}')
+    dataset = obj.get("dataset")
+    if dataset is not None and dataset not in DATASETS:
+        raise PayloadError(f'envelope "dataset" must be one of {", ".join(DATASETS)}, got {_show(dataset)}')
+    if "rows" not in obj:
+        raise PayloadError('envelope has no "rows" array')
+    rows = obj["rows"]
+    if not isinstance(rows, list):
+        raise PayloadError(f'envelope "rows" must be an array of row objects, got a JSON {_json_type(rows)}')
+    return _payload(_check_rows(rows), fmt, version, dataset)
+
+
+def _payload(
+    rows: list[dict[str, Any]], fmt: str | None = None, version: str | None = None, dataset: str | None = None
+) -> Payload:
+    return Payload(
+        table=rows_to_table(rows), format=fmt, version=version, dataset=dataset, row_count=len(rows)
+    )
+
+
+def _parse_ndjson(text: bytes) -> list[dict[str, Any]]:
+    lines = [line for line in text.splitlines() if line.strip()]
+    try:
+        rows = jiter.from_json(b"[" + b",".join(lines) + b"]", float_mode="lossless-float")
+    except ValueError:
+        for number, line in enumerate(lines, start=1):
+            try:
+                jiter.from_json(line, float_mode="lossless-float")
+            except ValueError as exc:
+                raise PayloadError(f"NDJSON line {number} is not valid JSON: {exc}") from None
+        raise PayloadError("the payload is neither valid JSON nor valid NDJSON") from None
+    return _check_rows(rows)
+
+
+def _check_rows(rows: list[Any]) -> list[dict[str, Any]]:
+    if not all(type(row) is dict for row in rows):
+        index = next(i for i, row in enumerate(rows) if type(row) is not dict)
+        raise PayloadError(f"row {index + 1} is a JSON {_json_type(rows[index])}, not an object")
+    return rows
+
+
+def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Turn row objects into a table of nullable string columns, keys in first-seen order."""
+    keys: dict[str, None] = {}
+    previous: Any = None
+    for row in rows:
+        # Rows of one payload nearly always share their keys; only compare key views when they change.
+        current = row.keys()
+        if current != previous:
+            keys.update(dict.fromkeys(current))
+            previous = current
+    columns = [_column([row.get(key) for row in rows]) for key in keys]
+    return pa.table(columns, names=list(keys)) if keys else pa.table({})
+
+
+def _column(values: list[Any]) -> pa.Array:
+    try:
+        # Fast path: a column of strings and nulls converts in C.
+        return pa.array(values, type=pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array([_TEXT.get(type(v), _other_text)(v) for v in values], type=pa.string())
+
+
+def _lossless_default(value: Any) -> Any:
+    if isinstance(value, jiter.LosslessFloat):
+        return orjson.Fragment(bytes(value))
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, default=_lossless_default).decode()
+
+
+def _other_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | jiter.LosslessFloat):
+        return str(value)
+    return _json_text(value)
+
+
+_TEXT: dict[type, Callable[[Any], str | None]] = {
+    type(None): lambda v: None,
+    str: lambda v: v,
+    bool: lambda v: "true" if v else "false",
+    int: str,
+    jiter.LosslessFloat: str,
+    dict: _json_text,
+    list: _json_text,
+}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return f"a JSON {_json_type(value)}"
