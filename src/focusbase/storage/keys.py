@@ -3,8 +3,42 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 
 from focusbase.storage.catalog import Catalog, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """The stored form of a key: everything but the secret, which is kept only as a hash."""
+
+    key_id: str
+    workspace_id: str
+    name: str
+    kind: str
+    scopes: str  # JSON array
+    provider_ids: str | None  # JSON array or None
+    secret_hash: str
+
+
+def insert_key_in(tx: sqlite3.Connection, record: KeyRecord) -> None:
+    """Insert a key inside an open catalog transaction; LookupError when the workspace does not exist."""
+    if tx.execute("SELECT 1 FROM workspaces WHERE id = ?", (record.workspace_id,)).fetchone() is None:
+        raise LookupError(f"no workspace {record.workspace_id!r}")
+    tx.execute(
+        "INSERT INTO api_keys (id, workspace_id, name, kind, scopes, provider_ids, secret_hash, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            record.key_id,
+            record.workspace_id,
+            record.name,
+            record.kind,
+            record.scopes,
+            record.provider_ids,
+            record.secret_hash,
+            utcnow(),
+        ),
+    )
 
 
 def insert_key(
@@ -19,13 +53,7 @@ def insert_key(
     secret_hash: str,
 ) -> None:
     with catalog.transaction() as tx:
-        if tx.execute("SELECT 1 FROM workspaces WHERE id = ?", (workspace_id,)).fetchone() is None:
-            raise LookupError(f"no workspace {workspace_id!r}")
-        tx.execute(
-            "INSERT INTO api_keys (id, workspace_id, name, kind, scopes, provider_ids, secret_hash, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (key_id, workspace_id, name, kind, scopes, provider_ids, secret_hash, utcnow()),
-        )
+        insert_key_in(tx, KeyRecord(key_id, workspace_id, name, kind, scopes, provider_ids, secret_hash))
 
 
 def get_key(catalog: Catalog, key_id: str) -> sqlite3.Row | None:
@@ -43,8 +71,13 @@ def list_keys(catalog: Catalog, workspace_id: str) -> list[sqlite3.Row]:
 
 def revoke_key(catalog: Catalog, workspace_id: str, key_id: str) -> bool:
     with catalog.transaction() as tx:
-        cur = tx.execute(
-            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND workspace_id = ? AND revoked_at IS NULL",
-            (utcnow(), key_id, workspace_id),
-        )
-        return cur.rowcount == 1
+        return revoke_key_in(tx, workspace_id, key_id)
+
+
+def revoke_key_in(tx: sqlite3.Connection, workspace_id: str, key_id: str) -> bool:
+    """Revoke inside an open transaction; False when the workspace has no such active key."""
+    cur = tx.execute(
+        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND workspace_id = ? AND revoked_at IS NULL",
+        (utcnow(), key_id, workspace_id),
+    )
+    return cur.rowcount == 1

@@ -12,9 +12,11 @@ import orjson
 
 from focusbase.storage import Catalog
 from focusbase.storage import keys as key_store
+from focusbase.storage.keys import KeyRecord
 from focusbase.tenancy.principal import SCOPES, Principal
 
 KEY_PREFIX = "fbk"  # every key reads fbk_<key id>_<secret>
+KINDS = ("api", "ingest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,45 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def prepare_key(
+    *,
+    workspace_id: str,
+    name: str,
+    scopes: list[str],
+    provider_ids: list[str] | None = None,
+    kind: str = "api",
+) -> tuple[NewKey, KeyRecord]:
+    """Generate a key: its text (shown once) and the record to store (the secret only as a hash)."""
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}; got {scopes}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    key_id = "key_" + secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    clean_scopes = tuple(sorted(set(scopes)))
+    clean_providers = tuple(sorted(set(provider_ids))) if provider_ids is not None else None
+    record = KeyRecord(
+        key_id=key_id,
+        workspace_id=workspace_id,
+        name=name,
+        kind=kind,
+        scopes=orjson.dumps(clean_scopes).decode(),
+        provider_ids=orjson.dumps(clean_providers).decode() if clean_providers is not None else None,
+        secret_hash=_hash(secret),
+    )
+    new = NewKey(
+        id=key_id,
+        key=f"{KEY_PREFIX}_{key_id}_{secret}",
+        workspace_id=workspace_id,
+        name=name,
+        scopes=clean_scopes,
+        provider_ids=clean_providers,
+        kind=kind,
+    )
+    return new, record
+
+
 def create_key(
     catalog: Catalog,
     *,
@@ -44,30 +85,20 @@ def create_key(
     kind: str = "api",
 ) -> NewKey:
     """Create a key and return its text once; only the hash of the secret is stored."""
-    unknown = [s for s in scopes if s not in SCOPES]
-    if unknown or not scopes:
-        raise ValueError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}; got {scopes}")
-    key_id = "key_" + secrets.token_hex(8)
-    secret = secrets.token_urlsafe(32)
+    new, record = prepare_key(
+        workspace_id=workspace_id, name=name, scopes=scopes, provider_ids=provider_ids, kind=kind
+    )
     key_store.insert_key(
         catalog,
-        key_id=key_id,
-        workspace_id=workspace_id,
-        name=name,
-        kind=kind,
-        scopes=orjson.dumps(sorted(set(scopes))).decode(),
-        provider_ids=orjson.dumps(sorted(set(provider_ids))).decode() if provider_ids is not None else None,
-        secret_hash=_hash(secret),
+        key_id=record.key_id,
+        workspace_id=record.workspace_id,
+        name=record.name,
+        kind=record.kind,
+        scopes=record.scopes,
+        provider_ids=record.provider_ids,
+        secret_hash=record.secret_hash,
     )
-    return NewKey(
-        id=key_id,
-        key=f"{KEY_PREFIX}_{key_id}_{secret}",
-        workspace_id=workspace_id,
-        name=name,
-        scopes=tuple(sorted(set(scopes))),
-        provider_ids=tuple(sorted(set(provider_ids))) if provider_ids is not None else None,
-        kind=kind,
-    )
+    return new
 
 
 def authenticate_key(catalog: Catalog, raw: str) -> Principal | None:
@@ -103,6 +134,12 @@ def list_keys(catalog: Catalog, workspace_id: str) -> list[dict[str, Any]]:
 def revoke_key(catalog: Catalog, workspace_id: str, key_id: str) -> bool:
     """Revoke a key at once; False when the workspace has no such active key."""
     return key_store.revoke_key(catalog, workspace_id, key_id)
+
+
+def get_key(catalog: Catalog, key_id: str) -> dict[str, Any] | None:
+    """One key without its secret (any workspace: for the operator's CLI), or None."""
+    row = key_store.get_key(catalog, key_id)
+    return _public(row) if row is not None else None
 
 
 def _public(row: Any) -> dict[str, Any]:
