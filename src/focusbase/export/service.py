@@ -1,0 +1,317 @@
+"""Export jobs: create, look up, run (Pending -> Processing -> Complete | Failed), recover and expire."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import shutil
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from focusbase.config import Settings
+from focusbase.export.spec import ExportSpec, output_columns
+from focusbase.focus import Dataset
+from focusbase.query.filters import Scope
+from focusbase.storage import Catalog, Warehouse
+from focusbase.storage import exports as store
+from focusbase.storage.exports import COMPLETE, FAILED, PENDING, PROCESSING, CopyColumn, CopyHandle, JobRecord
+from focusbase.tenancy.principal import Principal
+
+log = logging.getLogger(__name__)
+
+EXPORTS_DIR = "exports"
+MAX_ATTEMPTS = 3
+__all__ = [
+    "COMPLETE",
+    "FAILED",
+    "PENDING",
+    "PROCESSING",
+    "ExportExpired",
+    "ExportNotFound",
+    "JobRecord",
+    "Scope",
+]
+
+Progress = Callable[[int, int], None]
+
+
+class ExportNotFound(LookupError):
+    """No such job in the caller's workspace (or outside the caller's provider scope)."""
+
+
+class ExportExpired(LookupError):
+    """The job's file was deleted after its retention period."""
+
+
+def exports_dir(settings: Settings) -> Path:
+    """Where export files live: <data_dir>/exports/<job id>/<file>."""
+    return settings.data_dir / EXPORTS_DIR
+
+
+def new_job_id() -> str:
+    return "exp_" + secrets.token_hex(12)
+
+
+def create_export(catalog: Catalog, principal: Principal, spec: ExportSpec) -> JobRecord:
+    """Record a Pending job for this caller; the runner picks it up."""
+    providers = json.dumps(sorted(principal.provider_ids)) if principal.provider_ids is not None else None
+    return store.insert_job(
+        catalog,
+        job_id=new_job_id(),
+        workspace_id=principal.workspace_id,
+        key_id=principal.key_id,
+        provider_ids=providers,
+        request=json.dumps(spec.to_json()),
+    )
+
+
+def get_export(catalog: Catalog, principal: Principal, job_id: str) -> JobRecord:
+    """A job visible to this caller: same workspace, and data within the caller's provider scope."""
+    job = store.get_job(catalog, job_id, principal.workspace_id)
+    if job is None:
+        raise ExportNotFound(job_id)
+    if principal.provider_ids is not None:
+        job_providers = job_scope(job).provider_ids
+        if job_providers is None or not job_providers <= principal.provider_ids:
+            raise ExportNotFound(job_id)
+    return job
+
+
+def job_spec(job: JobRecord) -> ExportSpec:
+    """The request a job was created with."""
+    return ExportSpec.from_json(json.loads(job.request))
+
+
+def job_scope(job: JobRecord) -> Scope:
+    """The workspace and providers a job may read."""
+    providers = frozenset(json.loads(job.provider_ids)) if job.provider_ids is not None else None
+    return Scope(job.workspace_id, providers)
+
+
+def record_counts(job: JobRecord) -> dict[str, int] | None:
+    """Rows per FOCUS dataset of a finished job."""
+    return json.loads(job.record_counts) if job.record_counts else None
+
+
+def job_file(settings: Settings, job: JobRecord) -> Path | None:
+    """The finished file of a Complete job, while it is kept."""
+    if job.status != COMPLETE or job.file_name is None or job.expired_at is not None:
+        return None
+    path = exports_dir(settings) / job.id / job.file_name
+    return path if path.is_file() else None
+
+
+# ------------------------------------------------------------------------------------------------ running
+
+
+def write_export(
+    warehouse: Warehouse,
+    scope: Scope,
+    spec: ExportSpec,
+    target: Path,
+    *,
+    on_progress: Progress | None = None,
+    handle: CopyHandle | None = None,
+) -> dict[str, int]:
+    """Write the export file (or the zip of both datasets) to `target`; returns rows per dataset.
+
+    The file appears under `target` only when complete: everything is written under a temporary name first.
+    """
+    work = target.parent / f".{target.name}.partial"
+    _remove(work)
+    work.mkdir(parents=True)
+    try:
+        counts = _write_members(warehouse, scope, spec, work, on_progress, handle)
+        partial = work / target.name
+        if spec.include_contract_commitments:
+            _zip(spec, work, partial)
+        else:
+            (work / spec.member_name(Dataset.COST_AND_USAGE)).rename(partial)
+        partial.replace(target)
+    finally:
+        _remove(work)
+    return counts
+
+
+def _write_members(
+    warehouse: Warehouse,
+    scope: Scope,
+    spec: ExportSpec,
+    work: Path,
+    on_progress: Progress | None,
+    handle: CopyHandle | None,
+) -> dict[str, int]:
+    filters = spec.cost_filters(scope)
+    counts: dict[str, int] = {}
+    keys = store.cost_custom_keys(warehouse, filters)
+    counts[Dataset.COST_AND_USAGE.value] = store.copy_rows(
+        warehouse,
+        store.CopySource.cost(filters),
+        _copy_columns(spec.focus_version, Dataset.COST_AND_USAGE, keys),
+        fmt=spec.format,
+        compression=spec.compression,
+        target=work / spec.member_name(Dataset.COST_AND_USAGE),
+        on_progress=on_progress,
+        handle=handle,
+    )
+    if spec.include_contract_commitments:
+        start, end = spec.billing_period_start, spec.billing_period_end
+        done = counts[Dataset.COST_AND_USAGE.value]
+
+        def shifted(rows: int, total: int) -> None:
+            if on_progress is not None:
+                on_progress(done + rows, done + total)
+
+        counts[Dataset.CONTRACT_COMMITMENT.value] = store.copy_rows(
+            warehouse,
+            store.CopySource.commitments(scope, start, end),
+            _copy_columns(
+                spec.focus_version,
+                Dataset.CONTRACT_COMMITMENT,
+                store.commitment_custom_keys(warehouse, scope, start, end),
+            ),
+            fmt=spec.format,
+            compression=spec.compression,
+            target=work / spec.member_name(Dataset.CONTRACT_COMMITMENT),
+            on_progress=shifted,
+            handle=handle,
+        )
+    return counts
+
+
+def _copy_columns(version: str, dataset: Dataset, keys: list[str]) -> list[CopyColumn]:
+    return [CopyColumn(c.name, c.source, c.data_type) for c in output_columns(version, dataset, keys)]
+
+
+def _zip(spec: ExportSpec, work: Path, target: Path) -> None:
+    # Already compressed members are stored; plain CSV/NDJSON is deflated.
+    method = zipfile.ZIP_STORED if spec.compression or spec.format == "parquet" else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(target, "w", compression=method, allowZip64=True) as zf:
+        for dataset in (Dataset.COST_AND_USAGE, Dataset.CONTRACT_COMMITMENT):
+            name = spec.member_name(dataset)
+            zf.write(work / name, arcname=name)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink(missing_ok=True)
+
+
+def run_job(
+    settings: Settings, catalog: Catalog, warehouse: Warehouse, job_id: str, handle: CopyHandle | None = None
+) -> JobRecord | None:
+    """Claim a Pending job and run it to Complete or Failed (or back to Pending on shutdown)."""
+    if not store.claim_job(catalog, job_id):
+        return None
+    job = store.get_job(catalog, job_id)
+    assert job is not None
+    try:
+        spec = job_spec(job)
+        job_dir = exports_dir(settings) / job.id
+        job_dir.mkdir(parents=True, exist_ok=True)
+        target = job_dir / spec.file_name()
+
+        def progress(rows: int, total: int) -> None:
+            store.set_progress(catalog, job_id, rows_written=rows, total_rows=total)
+
+        counts = write_export(warehouse, job_scope(job), spec, target, on_progress=progress, handle=handle)
+        expires = datetime.now(UTC) + timedelta(days=settings.export_ttl_days)
+        store.complete_job(
+            catalog,
+            job_id,
+            record_counts=counts,
+            file_name=target.name,
+            file_size=target.stat().st_size,
+            expires_at=expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        )
+    except duckdb.InterruptException:
+        if handle is not None and handle.interrupted:
+            store.requeue_job(catalog, job_id, "interrupted by a server shutdown; the export restarts")
+        else:
+            store.fail_job(catalog, job_id, "the export was interrupted")
+    except (OSError, duckdb.IOException) as exc:
+        log.warning("export %s failed writing its file: %s", job_id, exc)
+        store.fail_job(catalog, job_id, f"could not write the export file: {_reason(exc)}")
+    except Exception as exc:
+        log.exception("export %s failed", job_id)
+        store.fail_job(catalog, job_id, f"the export failed: {_reason(exc)}")
+    return store.get_job(catalog, job_id)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.removeprefix("IO Error: ")
+
+
+def recover_jobs(settings: Settings, catalog: Catalog) -> tuple[int, int]:
+    """After a restart, jobs left Processing run again (or fail after MAX_ATTEMPTS): (requeued, failed)."""
+    requeued = failed = 0
+    for job in store.interrupted_jobs(catalog):
+        _remove_partials(exports_dir(settings) / job.id)
+        if job.attempts >= MAX_ATTEMPTS:
+            store.fail_job(catalog, job.id, f"interrupted {job.attempts} times (server stopped while it ran)")
+            failed += 1
+        else:
+            store.requeue_job(catalog, job.id, "interrupted by a server restart; the export restarts")
+            requeued += 1
+    return requeued, failed
+
+
+def _remove_partials(job_dir: Path) -> None:
+    if job_dir.is_dir():
+        for child in job_dir.iterdir():
+            if child.name.endswith(".partial"):
+                _remove(child)
+
+
+def sweep_expired(settings: Settings, catalog: Catalog, now: datetime | None = None) -> int:
+    """Delete files of jobs past their retention; returns how many jobs were expired."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    expired = 0
+    for job in store.due_for_expiry(catalog, stamp):
+        _remove(exports_dir(settings) / job.id)
+        store.mark_expired(catalog, job.id)
+        expired += 1
+    return expired
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """A finished export file ready to send."""
+
+    path: Path
+    file_name: str
+    media_type: str
+
+
+MEDIA_TYPES = {
+    "csv": "text/csv",
+    "ndjson": "application/x-ndjson",
+    "parquet": "application/vnd.apache.parquet",
+    "zip": "application/zip",
+    "gz": "application/gzip",
+}
+
+
+def download_for(settings: Settings, catalog: Catalog, job_id: str) -> Download:
+    """The file of a Complete job; ExportExpired after retention, ExportNotFound when there is no file."""
+    job = store.get_job(catalog, job_id)
+    if job is None:
+        raise ExportNotFound(job_id)
+    if job.expired_at is not None:
+        raise ExportExpired(job_id)
+    path = job_file(settings, job)
+    if path is None:
+        raise ExportNotFound(job_id)
+    suffix = path.name.rsplit(".", 1)[-1]
+    return Download(
+        path=path, file_name=path.name, media_type=MEDIA_TYPES.get(suffix, "application/octet-stream")
+    )

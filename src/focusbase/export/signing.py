@@ -1,0 +1,63 @@
+"""Signed, expiring download URLs: HMAC-SHA256 over the job id and the expiry, with the server secret."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from pathlib import Path
+
+from focusbase.config import Settings
+
+SECRET_FILE = "secret.key"
+DOWNLOAD_URL_TTL_SECONDS = 3600
+
+
+def server_secret(settings: Settings) -> bytes:
+    """Settings.secret_key, or a secret generated once into the data directory (mode 0600)."""
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    path = settings.data_dir / SECRET_FILE
+    if not path.exists():
+        _create_secret(path)
+    return path.read_text(encoding="utf-8").strip().encode()
+
+
+def _create_secret(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first; use theirs
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secrets.token_hex(32))
+
+
+def sign(secret: bytes, job_id: str, expires: int) -> str:
+    """The signature of a download link."""
+    message = f"export-download:{job_id}:{expires}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def download_query(
+    secret: bytes, job_id: str, *, not_after: float | None = None, now: float | None = None
+) -> str:
+    """`expires=..&signature=..` for a link valid for an hour (never past `not_after`, a Unix time)."""
+    now = time.time() if now is None else now
+    expires = int(now) + DOWNLOAD_URL_TTL_SECONDS
+    if not_after is not None:
+        expires = min(expires, int(not_after))
+    return f"expires={expires}&signature={sign(secret, job_id, expires)}"
+
+
+def check_signature(
+    secret: bytes, job_id: str, expires: int, signature: str, *, now: float | None = None
+) -> str | None:
+    """None when the link is valid, else the reason it is not ('invalid' or 'expired')."""
+    if not hmac.compare_digest(sign(secret, job_id, expires), signature):
+        return "invalid"
+    if (time.time() if now is None else now) >= expires:
+        return "expired"
+    return None
