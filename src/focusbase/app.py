@@ -7,37 +7,47 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from focusbase import __version__
 from focusbase.api import errors
+from focusbase.api.middleware import RequestContextMiddleware
+from focusbase.api.ratelimit import RateLimiter
 from focusbase.api.routers import ROUTERS
 from focusbase.config import Settings
+from focusbase.observability import Metrics, reset_metrics, use_metrics
 from focusbase.runtime import Runtime
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application for these settings; storage opens when the lifespan starts."""
     settings = settings or Settings()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        runtime = Runtime.open(settings)
-        app.state.runtime = runtime
+        # Background tasks started by the lifespan inherit this app's metrics.
+        metrics_token = use_metrics(metrics)
         try:
-            await runtime.start()
-            yield {}
+            runtime = Runtime.open(settings)
+            app.state.runtime = runtime
+            try:
+                await runtime.start()
+                yield {}
+            finally:
+                await runtime.stop()
         finally:
-            await runtime.stop()
+            reset_metrics(metrics_token)
 
     app = FastAPI(
         title="focusbase",
         version=__version__,
         summary="A self-hostable, FOCUS-native cost data server.",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.rate_limiter = RateLimiter.from_settings(settings)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
     errors.install(app)
     for router in ROUTERS():
         app.include_router(router)

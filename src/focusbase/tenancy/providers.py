@@ -15,6 +15,14 @@ from focusbase.tenancy.keys import NewKey, prepare_key
 MAX_NAME_LENGTH = 200
 
 
+class InvalidProvider(ValueError):
+    """A provider field that cannot be accepted; `field` names it as it appears in the API."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
 class ProviderHasData(Exception):
     """Deleting a provider that still has stored rows needs an explicit confirmation."""
 
@@ -68,7 +76,9 @@ def validate_currency(code: str) -> str:
     """The ISO 4217 alphabetic code, upper-cased; ValueError when it is not one."""
     clean = code.strip().upper()
     if len(clean) != 3 or not clean.isalpha() or pycountry.currencies.get(alpha_3=clean) is None:
-        raise ValueError(f"{code!r} is not an ISO 4217 currency code (for example USD, EUR, GBP)")
+        raise InvalidProvider(
+            "defaultCurrency", f"{code!r} is not an ISO 4217 currency code (for example USD, EUR, GBP)"
+        )
     return clean
 
 
@@ -76,7 +86,7 @@ def validate_name(name: str) -> str:
     """A provider display name: stripped, 1..200 characters; ValueError otherwise."""
     clean = name.strip()
     if not clean or len(clean) > MAX_NAME_LENGTH:
-        raise ValueError(f"name must have 1 to {MAX_NAME_LENGTH} characters")
+        raise InvalidProvider("name", f"name must have 1 to {MAX_NAME_LENGTH} characters")
     return clean
 
 

@@ -1,0 +1,143 @@
+"""Per-key rate limits: an in-process token bucket per (limit class, key), as a route dependency.
+
+Routes opt in by class: `dependencies=[Depends(rate_limit("read"))]` for FOCUS reads,
+`rate_limit("ingest")` for pushes, parts and imports. A request is counted against its key when it presents
+a valid one, otherwise against its client address. Every limited response carries RateLimit-Limit,
+RateLimit-Remaining and RateLimit-Reset; a refused one is a 429 with the error envelope and Retry-After.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from fastapi import Request
+
+from focusbase.api.deps import _presented_key, get_runtime
+from focusbase.api.errors import ApiError
+from focusbase.config import Settings
+from focusbase.observability import record_rate_limited
+from focusbase.tenancy.keys import authenticate_key
+from focusbase.tenancy.principal import Principal
+
+LimitClass = Literal["read", "ingest"]
+LIMIT_CLASSES: tuple[LimitClass, ...] = ("read", "ingest")
+_MAX_BUCKETS = 10_000  # beyond this, idle (full) buckets are forgotten
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one request against its bucket."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int  # until the bucket is full again
+    retry_after: int  # until one more request is allowed (0 when allowed)
+
+    def headers(self) -> dict[str, str]:
+        """The RateLimit headers of this decision."""
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_seconds),
+        }
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """Token buckets holding `per_minute` requests each, refilled continuously at per_minute / 60 a second."""
+
+    def __init__(self, per_minute: dict[str, int], clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = dict(per_minute)
+        self._clock = clock
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RateLimiter:
+        """Limits from FOCUSBASE_RATE_LIMIT_READ_PER_MINUTE and FOCUSBASE_RATE_LIMIT_INGEST_PER_MINUTE."""
+        return cls(
+            {"read": settings.rate_limit_read_per_minute, "ingest": settings.rate_limit_ingest_per_minute}
+        )
+
+    def hit(self, limit_class: str, identity: str) -> Decision | None:
+        """Take one request from the bucket; None when this class is unlimited (a limit of 0 or less)."""
+        capacity = self.per_minute.get(limit_class, 0)
+        if capacity <= 0:
+            return None
+        rate = capacity / 60.0
+        now = self._clock()
+        with self._lock:
+            bucket = self._buckets.get((limit_class, identity))
+            if bucket is None:
+                if len(self._buckets) >= _MAX_BUCKETS:
+                    self._forget_idle(now)
+                bucket = self._buckets[(limit_class, identity)] = _Bucket(float(capacity), now)
+            else:
+                bucket.tokens = min(float(capacity), bucket.tokens + (now - bucket.updated) * rate)
+                bucket.updated = now
+            allowed = bucket.tokens >= 1.0
+            if allowed:
+                bucket.tokens -= 1.0
+            tokens = bucket.tokens
+        return Decision(
+            allowed=allowed,
+            limit=capacity,
+            remaining=int(tokens),
+            reset_seconds=math.ceil((capacity - tokens) / rate),
+            retry_after=0 if allowed else max(1, math.ceil((1.0 - tokens) / rate)),
+        )
+
+    def _forget_idle(self, now: float) -> None:
+        for key, bucket in list(self._buckets.items()):
+            capacity = self.per_minute.get(key[0], 0)
+            if capacity <= 0 or bucket.tokens + (now - bucket.updated) * capacity / 60.0 >= capacity:
+                del self._buckets[key]
+
+
+def _identity(request: Request) -> str:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        raw = _presented_key(request)
+        if raw is not None:
+            principal = authenticate_key(get_runtime(request).catalog, raw)
+            if principal is not None:
+                request.state.principal = principal
+    if principal is not None:
+        return f"key:{principal.key_id}"
+    return f"addr:{request.client.host if request.client else 'unknown'}"
+
+
+def rate_limit(limit_class: LimitClass) -> Callable[[Request], None]:
+    """A dependency that counts the request against its key's `limit_class` bucket; 429 when it is empty."""
+    if limit_class not in LIMIT_CLASSES:
+        raise ValueError(f"limit class must be one of {', '.join(LIMIT_CLASSES)}; got {limit_class!r}")
+
+    def dependency(request: Request) -> None:
+        limiter: RateLimiter = request.app.state.rate_limiter
+        decision = limiter.hit(limit_class, _identity(request))
+        if decision is None:
+            return
+        headers = decision.headers()
+        request.state.rate_limit_headers = headers
+        if not decision.allowed:
+            record_rate_limited(limit_class)
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"rate limit exceeded: {decision.limit} {limit_class} requests per minute for this key;"
+                f" retry in {decision.retry_after} s",
+                headers={**headers, "Retry-After": str(decision.retry_after)},
+            )
+
+    return dependency
