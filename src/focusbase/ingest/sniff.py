@@ -1,0 +1,301 @@
+"""Recognising an import file: format, compression, encoding, delimiter and header, by DuckDB's CSV sniffer.
+
+Nothing here loads a whole file into Python memory: the format is told by its first bytes, the CSV dialect
+by DuckDB's sniffer (which samples the file), and encodings DuckDB cannot read are transcoded to UTF-8 in
+fixed-size chunks.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+
+FileFormat = Literal["csv", "parquet", "json"]
+
+# Encodings DuckDB's CSV reader handles itself; any other one is transcoded to UTF-8 first.
+NATIVE_ENCODINGS = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "utf-16": "utf-16",
+    "utf16": "utf-16",
+    "latin-1": "latin-1",
+}
+TRANSCODE_CHUNK = 1 << 20
+
+
+class ImportFileError(ValueError):
+    """A file that cannot be imported as it is; `code` is the API error code."""
+
+    def __init__(self, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+@dataclass(frozen=True, slots=True)
+class FileShape:
+    """What the sniffer found out about a file."""
+
+    path: Path  # the file DuckDB reads (a UTF-8 transcoded copy when the encoding needed it)
+    format: FileFormat
+    compression: Literal["gzip", "none"]
+    encoding: str | None  # None for Parquet
+    delimiter: str | None
+    quote: str | None
+    escape: str | None
+    header: list[str]
+    size: int
+    date_formats: dict[str, str] = field(default_factory=dict)  # source column -> non-ISO strptime format
+    bom: bool = False
+    transcoded_from: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "compression": self.compression,
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "columns": self.header,
+            "byteOrderMark": self.bom,
+            "transcodedFrom": self.transcoded_from,
+        }
+
+
+def _head(path: Path, n: int = 4096) -> tuple[bytes, bool]:
+    with path.open("rb") as fh:
+        raw = fh.read(n)
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as gz:
+                return gz.read(n), True
+        except (OSError, EOFError) as exc:
+            raise ImportFileError(
+                "unreadable_file", f"the file looks gzip-compressed but is not: {exc}"
+            ) from None
+    return raw, False
+
+
+def _canonical_encoding(name: str) -> str:
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise ImportFileError("bad_encoding", f"unknown text encoding {name!r}") from None
+
+
+def sniff_file(
+    path: Path, *, file_name: str | None = None, encoding: str | None = None, delimiter: str | None = None
+) -> FileShape:
+    """Recognise a file; ImportFileError with a clear code and message when it cannot be read."""
+    size = path.stat().st_size
+    if size == 0:
+        raise ImportFileError(
+            "empty_file", "the file is empty (0 bytes): send a CSV with a header row, or Parquet"
+        )
+    head, gz = _head(path)
+    compression: Literal["gzip", "none"] = "gzip" if gz else "none"
+    name = (file_name or path.name).lower()
+    if head[:4] == b"PAR1":
+        return _sniff_parquet(path, size)
+    if not head.strip(b"\xef\xbb\xbf \r\n\t"):
+        raise ImportFileError("empty_file", "the file holds no data: not even a header row")
+    stripped = head.lstrip(b"\xef\xbb\xbf \r\n\t")
+    if name.endswith((".json", ".ndjson", ".jsonl", ".json.gz", ".ndjson.gz", ".jsonl.gz")) or stripped[
+        :1
+    ] in (
+        b"{",
+        b"[",
+    ):
+        return _sniff_json(path, size, compression)
+    bom = head.startswith(b"\xef\xbb\xbf")
+    detected = "utf-16" if head.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8"
+    wanted = _canonical_encoding(encoding) if encoding else _canonical_encoding(detected)
+    native = {"utf-8": "utf-8", "utf-16": "utf-16", "iso8859-1": "latin-1", "latin-1": "latin-1"}.get(wanted)
+    read_path, transcoded = path, None
+    if native is None:
+        read_path = _transcode(path, wanted, gz)
+        native, transcoded, compression = "utf-8", wanted, "none"
+    return _sniff_csv(read_path, size, compression, native, delimiter, bom=bom, transcoded_from=transcoded)
+
+
+def _transcode(path: Path, encoding: str, gz: bool) -> Path:
+    """Write a UTF-8 copy next to the file, decoding chunk by chunk."""
+    target = path.with_name(path.name + ".utf8.csv")
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    opener = gzip.open if gz else open
+    offset = 0
+    try:
+        with opener(path, "rb") as src, target.open("w", encoding="utf-8", newline="") as out:
+            while chunk := src.read(TRANSCODE_CHUNK):
+                out.write(decoder.decode(chunk))
+                offset += len(chunk)
+            out.write(decoder.decode(b"", final=True))
+    except UnicodeDecodeError as exc:
+        target.unlink(missing_ok=True)
+        raise ImportFileError(
+            "bad_encoding", f"the file is not valid {encoding}: byte {offset + exc.start}: {exc.reason}"
+        ) from None
+    return target
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection for reading one file (UTC session time zone)."""
+    conn = duckdb.connect(":memory:")
+    conn.execute("SET TimeZone = 'UTC'")
+    return conn
+
+
+def duckdb_message(exc: Exception) -> str:
+    """The useful first lines of a DuckDB error (its reader errors name the line and the problem)."""
+    text = str(exc)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    keep: list[str] = []
+    for ln in lines:
+        if ln.startswith(("file =", "delimiter =", "LINE ", "Possible Solution")):
+            break
+        keep.append(ln)
+    message = " ".join(keep[:3]) or text
+    for prefix in ("Invalid Input Error: ", "Conversion Error: ", "IO Error: "):
+        message = message.replace(prefix, "")
+    return message
+
+
+def csv_error(exc: Exception, encoding: str | None) -> ImportFileError:
+    """A DuckDB CSV reader error as an ImportFileError with a useful code."""
+    message = duckdb_message(exc)
+    if "unicode" in message.lower() or "encoding" in message.lower():
+        return ImportFileError(
+            "bad_encoding",
+            f"{message.rstrip('.')}. The file is not {encoding or 'utf-8'}: pass its encoding, "
+            "e.g. options.encoding='latin-1' or 'cp1252'",
+        )
+    return ImportFileError("unreadable_file", f"the CSV file cannot be read: {message}")
+
+
+def _sniff_csv(
+    path: Path,
+    size: int,
+    compression: Literal["gzip", "none"],
+    encoding: str,
+    delimiter: str | None,
+    *,
+    bom: bool,
+    transcoded_from: str | None,
+) -> FileShape:
+    conn = connect()
+    try:
+        if delimiter:
+            row = conn.execute(
+                "SELECT Delimiter, Quote, Escape, Columns, DateFormat, TimestampFormat "
+                "FROM sniff_csv(?, encoding = ?, delim = ?, header = true)",
+                [str(path), encoding, delimiter],
+            ).fetchone()
+        else:
+            row = conn.execute(
+                "SELECT Delimiter, Quote, Escape, Columns, DateFormat, TimestampFormat "
+                "FROM sniff_csv(?, encoding = ?, header = true)",
+                [str(path), encoding],
+            ).fetchone()
+        assert row is not None
+        delim, quote, escape, columns, date_fmt, ts_fmt = row
+        quote = "" if quote == "(empty)" else quote
+        escape = "" if escape == "(empty)" else escape
+        header_row = conn.execute(
+            "SELECT * FROM read_csv(?, header = false, all_varchar = true, delim = ?, quote = ?, escape = ?, "
+            "encoding = ?, null_padding = true, parallel = false) LIMIT 1",
+            [str(path), delim, quote, escape, encoding],
+        ).fetchone()
+    except duckdb.Error as exc:
+        raise csv_error(exc, encoding) from None
+    finally:
+        conn.close()
+    if header_row is None:
+        raise ImportFileError("empty_file", "the file holds no data: not even a header row")
+    header = [("" if v is None else str(v)).strip() for v in header_row]
+    _check_header(header)
+    date_formats: dict[str, str] = {}
+    for name, col in zip(header, columns, strict=False):
+        if col["type"] == "DATE" and date_fmt and date_fmt != "%Y-%m-%d":
+            date_formats[name] = date_fmt
+        elif (
+            col["type"] == "TIMESTAMP" and ts_fmt and ts_fmt not in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+        ):
+            date_formats[name] = ts_fmt
+    return FileShape(
+        path=path,
+        format="csv",
+        compression=compression,
+        encoding=encoding,
+        delimiter=delim,
+        quote=quote,
+        escape=escape,
+        header=header,
+        size=size,
+        date_formats=date_formats,
+        bom=bom,
+        transcoded_from=transcoded_from,
+    )
+
+
+def _check_header(header: list[str]) -> None:
+    named = len(header)
+    while named and not header[named - 1]:
+        named -= 1
+    if 0 < named < len(header):
+        raise ImportFileError(
+            "ragged_rows",
+            f"rows have more fields ({len(header)}) than the header has names ({named}): "
+            "every row must have as many fields as the header",
+        )
+    blank = [i + 1 for i, h in enumerate(header) if not h]
+    if blank:
+        raise ImportFileError(
+            "invalid_header",
+            f"the header row has empty column names (positions {blank}); every column needs a name",
+        )
+    seen: dict[str, int] = {}
+    dupes: list[str] = []
+    for h in header:
+        seen[h] = seen.get(h, 0) + 1
+        if seen[h] == 2:
+            dupes.append(h)
+    if dupes:
+        raise ImportFileError(
+            "duplicate_columns",
+            f"the header names these columns more than once: {', '.join(repr(d) for d in dupes)}; "
+            "rename them so each column has one name",
+            {"columns": dupes},
+        )
+
+
+def _sniff_parquet(path: Path, size: int) -> FileShape:
+    conn = connect()
+    try:
+        header = list(conn.read_parquet(str(path)).columns)
+    except duckdb.Error as exc:
+        raise ImportFileError(
+            "unreadable_file", f"the Parquet file cannot be read: {duckdb_message(exc)}"
+        ) from None
+    finally:
+        conn.close()
+    _check_header(header)
+    return FileShape(path, "parquet", "none", None, None, None, None, header, size)
+
+
+def _sniff_json(path: Path, size: int, compression: Literal["gzip", "none"]) -> FileShape:
+    conn = connect()
+    try:
+        header = list(conn.read_json(str(path)).columns)
+    except duckdb.Error as exc:
+        raise ImportFileError(
+            "unreadable_file", f"the JSON file cannot be read: {duckdb_message(exc)}"
+        ) from None
+    finally:
+        conn.close()
+    _check_header(header)
+    return FileShape(path, "json", compression, "utf-8", None, None, None, header, size)
