@@ -72,7 +72,10 @@ class RequestContextMiddleware:
             record_request(scope["method"], template, status, seconds)
             principal = state.get("principal")
             access_log.info(
-                "request",
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
