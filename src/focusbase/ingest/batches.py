@@ -1,0 +1,534 @@
+"""The batch service shared by push and file import: create, add parts, commit, fail, abort, revert, list.
+
+A batch is `received` while open, `validating` while a part is checked, then `committed` or `failed`; later
+`superseded` (every row replaced by later batches) or `reverted`. Rows of a part are validated with the
+ingest profile, defaulted and normalised, then staged; the commit moves them into the stored rows and
+supersedes what the batch replaces in one DuckDB transaction, so readers see all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from focusbase.focus import LATEST_VERSION, Dataset
+from focusbase.ingest.model import (
+    DEFAULT_MODE,
+    MAX_ERRORS,
+    Batch,
+    BatchSummary,
+    IngestError,
+    PartResult,
+    modes_for,
+)
+from focusbase.ingest.normalise import (
+    ColumnError,
+    ProviderDefaults,
+    as_strings,
+    canonical_columns,
+    fills,
+    pack_custom_columns,
+    with_row_numbers,
+)
+from focusbase.runtime import Runtime
+from focusbase.storage import batches as store
+from focusbase.storage import cost_rows
+from focusbase.tenancy.principal import Principal
+from focusbase.tenancy.providers import Provider
+
+INTERRUPTED = "interrupted by a server restart"
+
+
+def now() -> datetime:
+    """Now, UTC, as the naive TIMESTAMP the warehouse stores."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _load(runtime: Runtime, batch_id: str) -> Batch:
+    with runtime.warehouse.cursor() as cur:
+        record = store.get(cur, batch_id)
+    if record is None:
+        raise IngestError(404, "not_found", f"batch {batch_id} not found")
+    return Batch.from_record(record)
+
+
+def _update(runtime: Runtime, batch_id: str, fields: dict[str, Any]) -> None:
+    with runtime.warehouse.transaction() as cur:
+        store.update(cur, batch_id, {**fields, "updated_at": now()})
+
+
+def check_mode(
+    dataset: Dataset, mode: str | None, start: datetime | None, end: datetime | None
+) -> tuple[str, datetime | None, datetime | None]:
+    """The replace mode (default per dataset) and window, or a 400 naming what is wrong."""
+    chosen = mode or DEFAULT_MODE[dataset]
+    allowed = modes_for(dataset)
+    if chosen not in allowed:
+        raise IngestError(
+            400,
+            "invalid_mode",
+            f"mode {chosen!r} is not one of {', '.join(allowed)} for {dataset.value} data",
+        )
+    if chosen == "replace_range":
+        if start is None or end is None:
+            raise IngestError(400, "invalid_window", "mode replace_range needs both start and end")
+        if start >= end:
+            raise IngestError(400, "invalid_window", "start must be before end (the range is [start, end))")
+    elif start is not None or end is not None:
+        raise IngestError(400, "invalid_window", "start and end apply only to mode replace_range")
+    return chosen, start, end
+
+
+def create_batch(
+    runtime: Runtime,
+    principal: Principal,
+    provider: Provider,
+    *,
+    source: str,
+    mode: str | None,
+    window_start: datetime | None = None,
+    window_end: datetime | None = None,
+    dataset: Dataset = Dataset.COST_AND_USAGE,
+    file_name: str | None = None,
+    file_size: int | None = None,
+    mapping: Any = None,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+) -> Batch:
+    """Open a batch (status received) for a provider; it expires after Settings.open_batch_ttl_hours."""
+    chosen, start, end = check_mode(dataset, mode, window_start, window_end)
+    created = now()
+    record = {
+        "id": "bat_" + secrets.token_hex(10),
+        "workspace_id": provider.workspace_id,
+        "provider_id": provider.id,
+        "dataset": dataset.value,
+        "source": source,
+        "mode": chosen,
+        "window_start": start,
+        "window_end": end,
+        "status": "received",
+        "errors": [],
+        "defaults_applied": {},
+        "idempotency_key": idempotency_key,
+        "request_hash": request_hash,
+        "key_id": principal.key_id,
+        "file_name": file_name,
+        "file_size": file_size,
+        "mapping": mapping,
+        "created_at": created,
+        "updated_at": created,
+        "expires_at": created + timedelta(hours=runtime.settings.open_batch_ttl_hours),
+    }
+    with runtime.warehouse.transaction() as cur:
+        store.insert(cur, record)
+        stored = store.get(cur, record["id"])
+    assert stored is not None
+    return Batch.from_record(stored)
+
+
+def get_batch(runtime: Runtime, workspace_id: str, batch_id: str) -> Batch | None:
+    """One batch of a workspace, or None."""
+    with runtime.warehouse.cursor() as cur:
+        record = store.get(cur, batch_id, workspace_id)
+    return Batch.from_record(record) if record else None
+
+
+def list_batches(
+    runtime: Runtime,
+    workspace_id: str,
+    provider_id: str,
+    *,
+    limit: int = 50,
+    after: tuple[datetime, str] | None = None,
+) -> list[Batch]:
+    """A provider's batches, newest first; `after` is the last seen batch's (created_at, id)."""
+    with runtime.warehouse.cursor() as cur:
+        records = store.list_for_provider(cur, workspace_id, provider_id, limit=limit, after=after)
+    return [Batch.from_record(r) for r in records]
+
+
+def _require_open(batch: Batch) -> None:
+    if not batch.is_open:
+        raise IngestError(
+            409, "batch_not_open", f"batch {batch.id} is {batch.status}; only an open batch accepts this"
+        )
+
+
+def _provider_defaults(runtime: Runtime, batch: Batch, provider: Provider | None) -> ProviderDefaults:
+    if provider is None:
+        from focusbase.tenancy.providers import get_provider
+
+        provider = get_provider(runtime.catalog, batch.workspace_id, batch.provider_id)
+        if provider is None:
+            raise IngestError(404, "not_found", f"provider {batch.provider_id} not found")
+    return ProviderDefaults(provider.id, provider.name, provider.default_currency)
+
+
+def _merge_defaults(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    merged = {name: dict(entry) for name, entry in old.items()}
+    for name, entry in new.items():
+        if name in merged:
+            merged[name]["rows"] = int(merged[name]["rows"]) + int(entry["rows"])
+        else:
+            merged[name] = dict(entry)
+    return merged
+
+
+def prepare_part(
+    runtime: Runtime, batch: Batch, table: pa.Table, *, provider: Provider | None = None
+) -> tuple[pa.Table | None, PartResult]:
+    """Validate and normalise one part's rows; returns the rows to store (None if none) and the tally."""
+    first_row = batch.rows_received + 1
+    result = PartResult(batch.id, first_row, table.num_rows, 0, 0)
+    try:
+        table = canonical_columns(as_strings(table), batch.dataset)
+    except ColumnError as exc:
+        result.rows_rejected = table.num_rows
+        result.errors = [
+            {"row": None, "column": name, "code": "unknown_column", "message": str(exc)}
+            for name in exc.columns
+        ]
+        result.error_count = len(exc.columns)
+        result.fatal = True
+        return None, result
+    from focusbase.validate import validate_table  # type: ignore[attr-defined]  # lands with the validator
+
+    checked = validate_table(
+        table,
+        profile="ingest",
+        version=LATEST_VERSION,
+        dataset=batch.dataset,
+        max_findings=MAX_ERRORS,
+        row_offset=first_row - 1,
+    )
+    result.errors = [
+        {"row": f.row, "column": f.column, "code": f.rule, "message": f.message}
+        for f in checked.findings
+        if f.severity == "error"
+    ][:MAX_ERRORS]
+    result.error_count = checked.counts.errors
+    invalid = sorted(set(checked.invalid_rows))
+    table = with_row_numbers(table, first_row)
+    if invalid:
+        keep = pc.invert(pc.is_in(table.column("__row"), value_set=pa.array(invalid, type=pa.int64())))
+        table = table.filter(keep)
+    result.rows_rejected = len(invalid)
+    result.rows_accepted = table.num_rows
+    if checked.file_errors or (result.error_count and not invalid):
+        # A table-level problem (a missing mandatory column, say) rejects every row.
+        result.rows_rejected, result.rows_accepted = result.rows_received, 0
+        result.fatal = True
+        return None, result
+    if table.num_rows == 0:
+        return None, result
+    defaults = _provider_defaults(runtime, batch, provider)
+    present = set(table.column_names)
+    plan, possible = fills(batch.dataset, present, defaults)
+    with runtime.warehouse.cursor() as cur:
+        nulls = cost_rows.count_nulls(cur, table, sorted(n for n in possible if n in present))
+        for name, description in possible.items():
+            count = nulls.get(name, table.num_rows)
+            if count:
+                result.defaults_applied[name] = {**description, "rows": count}
+        rows = cost_rows.normalise(
+            cur,
+            batch.dataset,
+            pack_custom_columns(table),
+            plan,
+            workspace_id=batch.workspace_id,
+            provider_id=batch.provider_id,
+            batch_id=batch.id,
+        )
+    return rows, result
+
+
+def _reject(runtime: Runtime, batch: Batch, result: PartResult, message: str) -> IngestError:
+    fail_batch(
+        runtime,
+        batch,
+        message,
+        errors=result.errors,
+        error_count=result.error_count,
+        rows_received=batch.rows_received + result.rows_received,
+        rows_rejected=batch.rows_rejected + result.rows_rejected,
+    )
+    return IngestError(
+        422,
+        "validation_failed",
+        message,
+        details={"batchId": batch.id, "firstRow": result.first_row},
+        extra={
+            "batchId": batch.id,
+            "errors": result.errors,
+            "errorCount": result.error_count,
+            "rowsReceived": result.rows_received,
+            "rowsRejected": result.rows_rejected,
+        },
+    )
+
+
+def _rejection_message(result: PartResult) -> str:
+    if result.fatal:
+        first = result.errors[0]["message"] if result.errors else "the table cannot be ingested"
+        return f"the rows were rejected as a whole: {first}; nothing was stored"
+    return (
+        f"{result.rows_rejected} of {result.rows_received} rows are invalid ({result.error_count} errors); "
+        "nothing was stored. Fix the rows listed in errors, or send ?allowPartial=true to store the "
+        "valid rows"
+    )
+
+
+def _tally(batch: Batch, result: PartResult) -> dict[str, Any]:
+    errors = (batch.errors + result.errors)[:MAX_ERRORS]
+    return {
+        "rows_received": batch.rows_received + result.rows_received,
+        "rows_rejected": batch.rows_rejected + result.rows_rejected,
+        "errors": errors,
+        "error_count": batch.error_count + result.error_count,
+        "defaults_applied": _merge_defaults(batch.defaults_applied or {}, result.defaults_applied),
+    }
+
+
+def add_part(
+    runtime: Runtime,
+    batch: Batch,
+    table: pa.Table,
+    *,
+    allow_partial: bool = False,
+    provider: Provider | None = None,
+) -> PartResult:
+    """Validate, default and stage one part; row numbers continue across parts.
+
+    Without allow_partial, any invalid row fails the whole batch (status failed, staged rows dropped) and
+    raises IngestError 422 carrying the row errors; with it, the valid rows are staged and the rest reported.
+    """
+    batch = _load(runtime, batch.id)
+    _require_open(batch)
+    _update(runtime, batch.id, {"status": "validating"})
+    try:
+        rows, result = prepare_part(runtime, batch, table, provider=provider)
+    except BaseException:
+        _update(runtime, batch.id, {"status": "received"})
+        raise
+    if result.fatal or (result.rows_rejected and not allow_partial):
+        raise _reject(runtime, batch, result, _rejection_message(result))
+    with runtime.warehouse.transaction() as cur:
+        current = store.get(cur, batch.id)
+        if current is None or current["status"] != "validating":
+            raise IngestError(
+                409, "batch_not_open", f"batch {batch.id} was closed while this part was checked"
+            )
+        if rows is not None:
+            cost_rows.stage(cur, batch.dataset, rows)
+        store.update(cur, batch.id, {**_tally(batch, result), "status": "received", "updated_at": now()})
+    return result
+
+
+def _commit(runtime: Runtime, batch: Batch, rows: pa.Table | None, tally: dict[str, Any]) -> Batch:
+    """Supersede and store in one transaction, then prune old versions; returns the committed batch."""
+    replace = cost_rows.Replace(batch.mode, batch.window_start, batch.window_end)  # type: ignore[arg-type]
+    with runtime.warehouse.transaction() as cur:
+        current = store.get(cur, batch.id)
+        if current is None or current["status"] not in ("received", "validating"):
+            status = current["status"] if current else "gone"
+            raise IngestError(409, "batch_not_open", f"batch {batch.id} is {status}; it cannot be committed")
+        outcome = cost_rows.commit(
+            cur,
+            batch.dataset,
+            batch_id=batch.id,
+            workspace_id=batch.workspace_id,
+            provider_id=batch.provider_id,
+            replace=replace,
+            rows=rows,
+        )
+        stamp = now()
+        store.update(
+            cur,
+            batch.id,
+            {
+                **tally,
+                "status": "committed",
+                "line_items_created": outcome.rows,
+                "sums": outcome.sums,
+                "replaced": {
+                    "rows": outcome.replaced_rows,
+                    "sums": outcome.replaced_sums,
+                    "batches": outcome.superseded_batches,
+                },
+                "committed_at": stamp,
+                "updated_at": stamp,
+                "expires_at": None,
+            },
+        )
+    if outcome.replaced_rows:
+        with runtime.warehouse.transaction() as cur:
+            cost_rows.prune(cur, batch.dataset, batch.provider_id, runtime.settings.keep_superseded_versions)
+    return _load(runtime, batch.id)
+
+
+def commit_batch(runtime: Runtime, batch: Batch) -> BatchSummary:
+    """Atomically move the staged rows into the stored rows and supersede what the batch replaces."""
+    batch = _load(runtime, batch.id)
+    _require_open(batch)
+    if batch.status == "validating":
+        raise IngestError(409, "batch_busy", f"a part of batch {batch.id} is still being checked; retry")
+    committed = _commit(runtime, batch, None, {})
+    return BatchSummary(committed)
+
+
+def ingest_table(
+    runtime: Runtime,
+    batch: Batch,
+    table: pa.Table,
+    *,
+    allow_partial: bool = False,
+    provider: Provider | None = None,
+) -> BatchSummary:
+    """A single-request batch: validate, then store and replace in one transaction without staging."""
+    _update(runtime, batch.id, {"status": "validating"})
+    rows, result = prepare_part(runtime, batch, table, provider=provider)
+    if result.fatal or (result.rows_rejected and not allow_partial):
+        raise _reject(runtime, batch, result, _rejection_message(result))
+    return BatchSummary(_commit(runtime, batch, rows, _tally(batch, result)))
+
+
+def fail_batch(
+    runtime: Runtime,
+    batch: Batch,
+    reason: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    error_count: int | None = None,
+    rows_received: int | None = None,
+    rows_rejected: int | None = None,
+) -> None:
+    """Mark an open batch failed with a reason and drop its staged rows."""
+    fields: dict[str, Any] = {
+        "status": "failed",
+        "failure_reason": reason,
+        "updated_at": now(),
+        "expires_at": None,
+    }
+    if errors is not None:
+        fields["errors"] = errors[:MAX_ERRORS]
+    if error_count is not None:
+        fields["error_count"] = error_count
+    if rows_received is not None:
+        fields["rows_received"] = rows_received
+    if rows_rejected is not None:
+        fields["rows_rejected"] = rows_rejected
+    with runtime.warehouse.transaction() as cur:
+        current = store.get(cur, batch.id)
+        if current is None or current["status"] not in ("received", "validating"):
+            return
+        cost_rows.discard_staged(cur, batch.dataset, batch.id)
+        store.update(cur, batch.id, fields)
+
+
+def abort_batch(runtime: Runtime, batch: Batch) -> Batch:
+    """Abort an open batch: its staged rows are dropped and nothing it sent is stored."""
+    batch = _load(runtime, batch.id)
+    _require_open(batch)
+    fail_batch(runtime, batch, "aborted by the client")
+    return _load(runtime, batch.id)
+
+
+def set_progress(runtime: Runtime, batch: Batch, progress: dict[str, Any]) -> None:
+    """Record progress (e.g. bytes read of a file import) on an open batch."""
+    _update(runtime, batch.id, {"progress": progress})
+
+
+def revert_batch(runtime: Runtime, batch: Batch) -> Batch:
+    """Restore what a committed batch replaced and retire its own rows, in one transaction."""
+    with runtime.warehouse.transaction() as cur:
+        record = store.get(cur, batch.id)
+        if record is None:
+            raise IngestError(404, "not_found", f"batch {batch.id} not found")
+        current = Batch.from_record(record)
+        if current.status != "committed":
+            raise IngestError(
+                409,
+                "revert_conflict",
+                f"batch {current.id} is {current.status}; only a committed batch is reverted",
+            )
+        check = cost_rows.revert_check(cur, current.dataset, current.id, current.provider_id)
+        expected = int((current.replaced or {}).get("rows", 0))
+        if check.own_rows_superseded:
+            raise IngestError(
+                409,
+                "revert_conflict",
+                f"{check.own_rows_superseded} rows of batch {current.id} were replaced by later batches; "
+                "revert those first",
+            )
+        if check.later_rows_on_restored_days:
+            raise IngestError(
+                409,
+                "revert_conflict",
+                f"later batches stored {check.later_rows_on_restored_days} rows on the days this batch "
+                "replaced; "
+                "revert those first",
+            )
+        if check.replaced_rows_kept != expected:
+            raise IngestError(
+                409,
+                "revert_unavailable",
+                f"the {expected} rows batch {current.id} replaced are no longer kept (only the last "
+                f"{runtime.settings.keep_superseded_versions} versions per day are); it cannot be reverted",
+            )
+        restored, retired, _ = cost_rows.revert(
+            cur, current.dataset, current.id, current.provider_id, "revert:" + current.id
+        )
+        stamp = now()
+        store.update(
+            cur,
+            current.id,
+            {
+                "status": "reverted",
+                "progress": {
+                    "revertedAt": stamp.isoformat() + "Z",
+                    "rowsRestored": restored,
+                    "rowsRetired": retired,
+                },
+                "updated_at": stamp,
+            },
+        )
+    return _load(runtime, batch.id)
+
+
+def recover_interrupted(runtime: Runtime) -> list[str]:
+    """Mark batches left open by a previous process failed (their staged rows go); returns their ids."""
+    with runtime.warehouse.transaction() as cur:
+        ids = store.open_batch_ids(cur)
+        cost_rows.discard_all_staged(cur, ids)
+        for batch_id in ids:
+            store.update(
+                cur,
+                batch_id,
+                {"status": "failed", "failure_reason": INTERRUPTED, "updated_at": now(), "expires_at": None},
+            )
+    return ids
+
+
+def expire_open_batches(runtime: Runtime) -> list[str]:
+    """Fail open batches past their expiry time (Settings.open_batch_ttl_hours after creation)."""
+    with runtime.warehouse.transaction() as cur:
+        ids = store.open_batch_ids(cur, created_before=now())
+        cost_rows.discard_all_staged(cur, ids)
+        for batch_id in ids:
+            store.update(
+                cur,
+                batch_id,
+                {
+                    "status": "failed",
+                    "failure_reason": "expired: not committed within "
+                    f"{runtime.settings.open_batch_ttl_hours} h",
+                    "updated_at": now(),
+                    "expires_at": None,
+                },
+            )
+    return ids

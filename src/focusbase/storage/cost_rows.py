@@ -1,0 +1,450 @@
+"""SQL for stored FOCUS rows: normalising raw rows, staging, the atomic commit with replace, revert, prune.
+
+Both datasets share this code: Cost and Usage rows (`cost_rows`) and Contract Commitment rows
+(`contract_commitment_rows`). Every identifier interpolated into SQL comes from the warehouse schema or the
+FOCUS column catalogue, never from a request; user-named custom columns travel as one Arrow struct column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+
+from focusbase.focus import Dataset
+from focusbase.validate.parsing import decimal_sql, timestamp_sql
+
+# Internal column names on the Arrow tables handed to `normalise` (the ingest layer adds them).
+ROW_COLUMN = "__row"  # 1-based input row number (continues across the parts of a batch)
+CUSTOM_COLUMN = "__x"  # struct of the row's x_ columns, or absent
+
+ReplaceKind = Literal["replace_days", "replace_range", "replace_months", "replace_all", "append"]
+
+
+@dataclass(frozen=True, slots=True)
+class Tables:
+    """The tables and sequence of one dataset."""
+
+    rows: str
+    staged: str
+    sequence: str
+    cost: str  # the money column summed per currency
+    effective: str | None  # the second summed column, if any
+    by_day: bool  # has charge_day (replace_days / replace_months / replace_range apply)
+
+
+TABLES: dict[Dataset, Tables] = {
+    Dataset.COST_AND_USAGE: Tables(
+        "cost_rows", "staged_cost_rows", "cost_row_seq", "BilledCost", "EffectiveCost", by_day=True
+    ),
+    Dataset.CONTRACT_COMMITMENT: Tables(
+        "contract_commitment_rows",
+        "staged_contract_commitment_rows",
+        "contract_commitment_row_seq",
+        "ContractCommitmentCost",
+        None,
+        by_day=False,
+    ),
+}
+
+META_COLUMNS = ("row_seq", "workspace_id", "provider_id", "batch_id", "superseded_by", "charge_day")
+
+_SQL_TYPES = {
+    "String": "VARCHAR",
+    "Decimal": "DECIMAL(38, 12)",
+    "Date/Time": "TIMESTAMP",
+    "JSON": "JSON",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One way to obtain a value: an input column, a bound constant, or a value derived from a column."""
+
+    kind: Literal["column", "value", "plus_one_day", "month_start", "next_month_start"]
+    name: str = ""  # input column (a catalogue name) for column and derived kinds
+    value: Any = None  # the constant for kind == "value"
+    data_type: str = "String"  # the input column's FOCUS type, for derived kinds and casts
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """How one stored column is filled: the first non-null of its sources, cast to the column's type."""
+
+    column: str
+    data_type: str
+    sources: tuple[Source, ...] = field(default_factory=tuple)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _cast(expr: str, data_type: str) -> str:
+    # The validator's own casts: a value it accepted is exactly a value these turn into a typed value.
+    if data_type == "Date/Time":
+        return timestamp_sql(expr, "ingest")
+    if data_type == "Decimal":
+        return decimal_sql(expr)
+    return f"CAST({expr} AS {_SQL_TYPES[data_type]})"
+
+
+def _source_sql(source: Source, params: list[Any]) -> str:
+    if source.kind == "value":
+        params.append(source.value)
+        return "?"
+    column = _cast(_quote(source.name), source.data_type)
+    if source.kind == "column":
+        return column
+    if source.kind == "plus_one_day":
+        return f"({column} + INTERVAL 1 DAY)"
+    if source.kind == "month_start":
+        return f"date_trunc('month', {column})::TIMESTAMP"
+    return f"(date_trunc('month', {column}) + INTERVAL 1 MONTH)::TIMESTAMP"
+
+
+def _fill_sql(fill: Fill, params: list[Any]) -> str:
+    parts = [_source_sql(source, params) for source in fill.sources]
+    sql_type = _SQL_TYPES[fill.data_type]
+    if not parts:
+        return f"CAST(NULL AS {sql_type})"
+    inner = parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+    return f"CAST({inner} AS {sql_type})"
+
+
+def table_columns(cur: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The columns of one of our tables, in order."""
+    rows = cur.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def normalise(
+    cur: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    source: pa.Table,
+    fills: list[Fill],
+    *,
+    workspace_id: str,
+    provider_id: str,
+    batch_id: str,
+) -> pa.Table:
+    """Cast and default raw rows into the stored shape; `row_seq` holds the input row number until commit."""
+    tables = TABLES[dataset]
+    by_column = {fill.column: fill for fill in fills}
+    params: list[Any] = []
+    select: list[str] = []
+    for name in table_columns(cur, tables.rows):
+        if name == "row_seq":
+            select.append(f"CAST({ROW_COLUMN} AS BIGINT)")
+        elif name == "workspace_id":
+            params.append(workspace_id)
+            select.append("CAST(? AS VARCHAR)")
+        elif name == "provider_id":
+            params.append(provider_id)
+            select.append("CAST(? AS VARCHAR)")
+        elif name == "batch_id":
+            params.append(batch_id)
+            select.append("CAST(? AS VARCHAR)")
+        elif name == "superseded_by":
+            select.append("CAST(NULL AS VARCHAR)")
+        elif name == "charge_day":
+            select.append("NULL")  # filled below from the stored ChargePeriodStart
+        elif name == "x_columns":
+            if CUSTOM_COLUMN in source.column_names:
+                select.append(f"CAST(to_json({CUSTOM_COLUMN}) AS JSON)")
+            else:
+                select.append("CAST(NULL AS JSON)")
+        else:
+            fill = by_column.get(name)
+            select.append(_fill_sql(fill, params) if fill else "NULL")
+        select[-1] += f" AS {_quote(name)}"
+    sql = "SELECT " + ", ".join(select) + " FROM __source"  # noqa: S608 - catalogue names only
+    if tables.by_day:
+        sql = (
+            'SELECT * REPLACE (CAST("ChargePeriodStart" AS DATE) AS charge_day) FROM ('  # noqa: S608
+            + sql
+            + ")"
+        )
+    cur.register("__source", source)
+    try:
+        return cur.sql(sql, params=params).to_arrow_table()
+    finally:
+        cur.unregister("__source")
+
+
+def count_nulls(cur: duckdb.DuckDBPyConnection, source: pa.Table, names: list[str]) -> dict[str, int]:
+    """Rows whose value is null, per input column (columns come from the catalogue)."""
+    if not names or source.num_rows == 0:
+        return dict.fromkeys(names, 0)
+    select = ", ".join(f"count(*) FILTER (WHERE {_quote(n)} IS NULL)" for n in names)
+    cur.register("__counted", source)
+    try:
+        row = cur.execute(f"SELECT {select} FROM __counted").fetchone()  # noqa: S608 - catalogue names
+    finally:
+        cur.unregister("__counted")
+    assert row is not None
+    return {name: int(value) for name, value in zip(names, row, strict=True)}
+
+
+def stage(cur: duckdb.DuckDBPyConnection, dataset: Dataset, rows: pa.Table) -> None:
+    """Append normalised rows to the staging table of their dataset."""
+    cur.register("__staged", rows)
+    try:
+        cur.execute(f"INSERT INTO {TABLES[dataset].staged} SELECT * FROM __staged")  # noqa: S608
+    finally:
+        cur.unregister("__staged")
+
+
+def discard_staged(cur: duckdb.DuckDBPyConnection, dataset: Dataset, batch_id: str) -> None:
+    """Drop the staged rows of a batch (abort, failure, expiry)."""
+    cur.execute(f"DELETE FROM {TABLES[dataset].staged} WHERE batch_id = ?", [batch_id])  # noqa: S608
+
+
+def discard_all_staged(cur: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> None:
+    """Drop the staged rows of several batches in every dataset."""
+    if not batch_ids:
+        return
+    for tables in TABLES.values():
+        cur.execute(f"DELETE FROM {tables.staged} WHERE list_contains(?, batch_id)", [batch_ids])  # noqa: S608
+
+
+def staged_count(cur: duckdb.DuckDBPyConnection, dataset: Dataset, batch_id: str) -> int:
+    """Rows staged so far for a batch."""
+    row = cur.execute(
+        f"SELECT count(*) FROM {TABLES[dataset].staged} WHERE batch_id = ?",  # noqa: S608
+        [batch_id],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Replace:
+    """What a commit replaces: the kind and, for replace_range, the [start, end) window."""
+
+    kind: ReplaceKind
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommitOutcome:
+    """Rows stored, what they replaced and the sums of both, per currency (exact decimal strings)."""
+
+    rows: int
+    sums: dict[str, dict[str, Any]]
+    replaced_rows: int
+    replaced_sums: dict[str, dict[str, Any]]
+    superseded_batches: list[str]
+
+
+def _sums(
+    cur: duckdb.DuckDBPyConnection, tables: Tables, where: str, params: list[Any]
+) -> dict[str, dict[str, Any]]:
+    columns = [tables.cost] + ([tables.effective] if tables.effective else [])
+    select = ", ".join(f"CAST(sum({_quote(c)}) AS VARCHAR)" for c in columns)
+    rows = cur.execute(
+        f"SELECT coalesce(\"BillingCurrency\", ''), count(*), {select} FROM {tables.rows} "  # noqa: S608
+        f"WHERE {where} GROUP BY 1 ORDER BY 1",
+        params,
+    ).fetchall()
+    result: dict[str, dict[str, Any]] = {}
+    for currency, count, *totals in rows:
+        entry: dict[str, Any] = {"rows": int(count)}
+        for name, total in zip(columns, totals, strict=True):
+            entry[name] = exact(total)
+        result[currency] = entry
+    return result
+
+
+def exact(value: str | None) -> str:
+    """A DECIMAL rendered without padding zeros: '12.500000000000' -> '12.5' (no rounding ever)."""
+    if value is None:
+        return "0"
+    if "." in value:
+        value = value.rstrip("0").rstrip(".")
+    return "0" if value in ("", "-0") else value
+
+
+def commit(
+    cur: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    *,
+    batch_id: str,
+    workspace_id: str,
+    provider_id: str,
+    replace: Replace,
+    rows: pa.Table | None = None,
+) -> CommitOutcome:
+    """Inside one transaction: supersede what the batch replaces, then store its rows (staged or given)."""
+    tables = TABLES[dataset]
+    if rows is not None:
+        cur.register("__incoming", rows)
+        incoming = "__incoming"
+    else:
+        incoming = tables.staged
+    try:
+        scope = "workspace_id = ? AND provider_id = ? AND superseded_by IS NULL"
+        params: list[Any] = [workspace_id, provider_id]
+        if replace.kind == "append":
+            where = None
+        elif replace.kind == "replace_all":
+            where = scope
+        elif replace.kind == "replace_range":
+            where = scope + ' AND "ChargePeriodStart" >= ? AND "ChargePeriodStart" < ?'
+            params += [replace.start, replace.end]
+        elif replace.kind == "replace_days":
+            days = f"SELECT DISTINCT charge_day FROM {incoming} WHERE batch_id = ?"  # noqa: S608
+            where = f"{scope} AND charge_day IN ({days})"
+            params.append(batch_id)
+        else:
+            month = "date_trunc('month', \"BillingPeriodStart\")"
+            months = f"SELECT DISTINCT {month} FROM {incoming} WHERE batch_id = ?"  # noqa: S608
+            where = f"{scope} AND {month} IN ({months})"
+            params.append(batch_id)
+        replaced_sums: dict[str, dict[str, Any]] = {}
+        superseded: list[str] = []
+        if where is not None:
+            replaced_sums = _sums(cur, tables, where, params)
+            superseded = [
+                r[0]
+                for r in cur.execute(
+                    f"SELECT DISTINCT batch_id FROM {tables.rows} WHERE {where}",  # noqa: S608
+                    params,
+                ).fetchall()
+            ]
+            if replaced_sums:
+                cur.execute(
+                    f"UPDATE {tables.rows} SET superseded_by = ? WHERE {where}",  # noqa: S608
+                    [batch_id, *params],
+                )
+        cur.execute(
+            f"INSERT INTO {tables.rows} SELECT nextval('{tables.sequence}') AS row_seq, "  # noqa: S608
+            f"* EXCLUDE (row_seq) FROM {incoming} WHERE batch_id = ?",
+            [batch_id],
+        )
+        if rows is None:
+            discard_staged(cur, dataset, batch_id)
+        if superseded:
+            # A batch none of whose rows is live any more is shown as superseded in History.
+            cur.execute(
+                "UPDATE batches SET status = 'superseded' "  # noqa: S608 - our table names only
+                "WHERE status = 'committed' AND list_contains(?, id) "
+                f"AND NOT EXISTS (SELECT 1 FROM {tables.rows} r WHERE r.batch_id = batches.id "
+                "AND r.superseded_by IS NULL)",
+                [superseded],
+            )
+        sums = _sums(cur, tables, "batch_id = ?", [batch_id])
+    finally:
+        if rows is not None:
+            cur.unregister("__incoming")
+    return CommitOutcome(
+        rows=sum(int(entry["rows"]) for entry in sums.values()),
+        sums=sums,
+        replaced_rows=sum(int(entry["rows"]) for entry in replaced_sums.values()),
+        replaced_sums=replaced_sums,
+        superseded_batches=superseded,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RevertCheck:
+    """Whether a batch can be reverted, and why not."""
+
+    own_rows_superseded: int
+    replaced_rows_kept: int
+    later_rows_on_restored_days: int
+
+
+def revert_check(
+    cur: duckdb.DuckDBPyConnection, dataset: Dataset, batch_id: str, provider_id: str
+) -> RevertCheck:
+    """Facts that decide whether reverting a batch is safe (no later data would be double counted)."""
+    tables = TABLES[dataset]
+    own = cur.execute(
+        f"SELECT count(*) FILTER (WHERE superseded_by IS NOT NULL), coalesce(max(row_seq), 0) "  # noqa: S608
+        f"FROM {tables.rows} WHERE batch_id = ?",
+        [batch_id],
+    ).fetchone()
+    assert own is not None
+    kept = cur.execute(
+        f"SELECT count(*) FROM {tables.rows} WHERE provider_id = ? AND superseded_by = ?",  # noqa: S608
+        [provider_id, batch_id],
+    ).fetchone()
+    assert kept is not None
+    # Rows committed after this batch that are live where restored rows would come back.
+    overlap = (
+        " AND charge_day IN (SELECT DISTINCT charge_day FROM {t} WHERE provider_id = ? AND superseded_by = ?)"
+        if tables.by_day
+        else " AND EXISTS (SELECT 1 FROM {t} WHERE provider_id = ? AND superseded_by = ?)"
+    ).format(t=tables.rows)
+    later = cur.execute(
+        f"SELECT count(*) FROM {tables.rows} WHERE provider_id = ? AND superseded_by IS NULL "  # noqa: S608
+        f"AND batch_id <> ? AND row_seq > ?" + overlap,
+        [provider_id, batch_id, own[1], provider_id, batch_id],
+    ).fetchone()
+    assert later is not None
+    return RevertCheck(int(own[0]), int(kept[0]), int(later[0]))
+
+
+def revert(
+    cur: duckdb.DuckDBPyConnection, dataset: Dataset, batch_id: str, provider_id: str, marker: str
+) -> tuple[int, int, list[str]]:
+    """Restore the rows a batch replaced and retire its own rows; returns (restored, retired, batches)."""
+    tables = TABLES[dataset]
+    restored_batches = [
+        r[0]
+        for r in cur.execute(
+            f"SELECT DISTINCT batch_id FROM {tables.rows} WHERE provider_id = ? AND superseded_by = ?",  # noqa: S608
+            [provider_id, batch_id],
+        ).fetchall()
+    ]
+    retired = cur.execute(
+        f"UPDATE {tables.rows} SET superseded_by = ? WHERE batch_id = ? AND superseded_by IS NULL",  # noqa: S608
+        [marker, batch_id],
+    ).fetchone()
+    restored = cur.execute(
+        f"UPDATE {tables.rows} SET superseded_by = NULL WHERE provider_id = ? AND superseded_by = ?",  # noqa: S608
+        [provider_id, batch_id],
+    ).fetchone()
+    if restored_batches:
+        cur.execute(
+            "UPDATE batches SET status = 'committed' WHERE status = 'superseded' AND list_contains(?, id)",
+            [restored_batches],
+        )
+    return (int(restored[0]) if restored else 0, int(retired[0]) if retired else 0, restored_batches)
+
+
+def prune(cur: duckdb.DuckDBPyConnection, dataset: Dataset, provider_id: str, keep: int) -> int:
+    """Delete superseded versions beyond the newest `keep` per provider-day (per provider without days)."""
+    tables = TABLES[dataset]
+    part = "charge_day" if tables.by_day else "provider_id"
+    row = cur.execute(
+        f"""
+        DELETE FROM {tables.rows} AS t WHERE t.provider_id = ? AND t.superseded_by IS NOT NULL AND EXISTS (
+            SELECT 1 FROM (
+                SELECT {part} AS part, batch_id,
+                       dense_rank() OVER (PARTITION BY {part} ORDER BY max(row_seq) DESC) AS version
+                FROM {tables.rows}
+                WHERE provider_id = ? AND superseded_by IS NOT NULL
+                GROUP BY {part}, batch_id
+            ) AS v
+            WHERE v.version > ? AND v.part = t.{part} AND v.batch_id = t.batch_id
+        )
+        """,  # noqa: S608 - our table and column names only
+        [provider_id, provider_id, keep],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def live_sums(
+    cur: duckdb.DuckDBPyConnection, dataset: Dataset, workspace_id: str
+) -> dict[str, dict[str, Any]]:
+    """Sums per currency over a workspace's live rows (for checks and the CLI)."""
+    tables = TABLES[dataset]
+    return _sums(cur, tables, "workspace_id = ? AND superseded_by IS NULL", [workspace_id])
