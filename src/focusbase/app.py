@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from focusbase import __version__
-from focusbase.api import errors
+from focusbase.api import errors, openapi
 from focusbase.api.middleware import RequestContextMiddleware
 from focusbase.api.ratelimit import RateLimiter
 from focusbase.api.routers import ROUTERS
@@ -51,4 +51,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS():
         app.include_router(router)
+    openapi.install(app)
     return app

@@ -65,7 +65,10 @@ def to_utc_naive(value: datetime) -> datetime:
     """A timestamp as the warehouse stores it: UTC without tzinfo (naive input is taken as UTC)."""
     if value.tzinfo is None:
         return value
-    return value.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # an offset pushing year 1 or 9999 out of range: clamp to the representable edge
+        return datetime.min if value.year == 1 else datetime.max
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import orjson
+
 from focusbase.query.filters import ContractCommitmentFilters, CostFilters, Scope
+from focusbase.storage.catalog import Catalog
 
 Params = list[object]
 
@@ -53,3 +60,198 @@ def contract_commitment_where(filters: ContractCommitmentFilters) -> tuple[str, 
         clauses.append("json_extract_string(x_columns, '$.x_BillingAccountId') = ?")
         params.append(filters.billing_account_id)
     return " AND ".join(clauses), params
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Records: DuckDB builds each row's JSON object, so DECIMAL values are written as exact number literals
+# (never through a float; trailing zeros trimmed) and timestamps as YYYY-MM-DDTHH:MM:SSZ.
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One property of a served record: its name, the stored column (x_ names live in x_columns), type."""
+
+    prop: str
+    source: str
+    data_type: str  # FOCUS data type: String, Decimal, Date/Time, JSON
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _value_sql(field: Field) -> str:
+    """SQL for one property's JSON text (never NULL: a missing value is the literal null)."""
+    if field.source.startswith("x_"):
+        expr = f"json_extract_string(x_columns, {_literal('$.' + field.source)})"
+        if field.data_type == "Decimal":
+            expr = f"TRY_CAST({expr} AS DECIMAL(38, 12))"
+    else:
+        expr = quote(field.source)
+    if field.data_type == "Decimal":
+        # DECIMAL -> its exact text, trailing zeros trimmed; JSON numbers are never re-parsed through a float.
+        text = f"regexp_replace(regexp_replace(CAST({expr} AS VARCHAR), '0+$', ''), '\\.$', '')"
+    elif field.data_type == "Date/Time":
+        text = f"'\"' || strftime({expr}, '%Y-%m-%dT%H:%M:%SZ') || '\"'"
+    elif field.data_type == "JSON":
+        text = f"CAST({expr} AS VARCHAR)"  # stored JSON text, served as stored
+    else:
+        text = f"CAST(to_json({expr}) AS VARCHAR)"  # a JSON string literal, escaped by DuckDB
+    return f"coalesce({text}, 'null')"
+
+
+def _record_columns(fields: tuple[Field, ...]) -> str:
+    """Two projected columns: _b = the record's fields as JSON object text, _x = its other x_ columns."""
+    parts = []
+    for i, f in enumerate(fields):
+        key = ("{" if i == 0 else ",") + orjson.dumps(f.prop).decode() + ":"
+        parts.extend([_literal(key), _value_sql(f)])
+    parts.append("'}'")
+    served_custom = [f.source for f in fields if f.source.startswith("x_")]
+    if served_custom:
+        drop = "{" + ",".join(f'"{key}":null' for key in served_custom) + "}"
+        extra = (
+            f"CASE WHEN x_columns IS NULL THEN NULL ELSE json_merge_patch(x_columns, {_literal(drop)}) END"
+        )
+    else:
+        extra = "x_columns"
+    return f"concat({', '.join(parts)}) AS _b, CAST({extra} AS VARCHAR) AS _x"
+
+
+# The record with its x_ columns spliced in as top-level properties (x_ names never clash with FOCUS ones).
+_MERGED = (
+    "CASE WHEN _x IS NULL OR _x IN ('{}', 'null') THEN _b "
+    "ELSE substr(_b, 1, length(_b) - 1) || ',' || substr(_x, 2) END"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One keyset page: records as JSON array text, their count, the last row_seq, whether more follow."""
+
+    records_json: str
+    count: int
+    last_seq: int | None
+    has_more: bool
+
+
+def read_page(
+    cur: duckdb.DuckDBPyConnection,
+    view: str,
+    where: tuple[str, Params],
+    fields: tuple[Field, ...],
+    *,
+    after_seq: int,
+    page_size: int,
+) -> Page:
+    """The next `page_size` rows of `view` matching `where` with row_seq > after_seq, in row_seq order."""
+    if view not in _VIEWS:
+        raise ValueError(f"not a readable view: {view}")
+    where_sql, params = where
+    # Identifiers come from our catalogue and _VIEWS; every value is a parameter.
+    sql = (
+        f"WITH p AS (SELECT * FROM {view} WHERE {where_sql} AND row_seq > ? "  # noqa: S608
+        "ORDER BY row_seq LIMIT ?), "
+        "r AS (SELECT row_seq, row_number() OVER (ORDER BY row_seq) AS _i, "
+        f"{_record_columns(fields)} FROM p) "
+        f"SELECT count(*) FILTER (WHERE _i <= ?), max(row_seq) FILTER (WHERE _i <= ?), bool_or(_i > ?), "
+        f"string_agg({_MERGED}, ',' ORDER BY row_seq) FILTER (WHERE _i <= ?) FROM r"
+    )
+    row = cur.execute(
+        sql, [*params, after_seq, page_size + 1, page_size, page_size, page_size, page_size]
+    ).fetchone()
+    assert row is not None
+    count, last_seq, more, body = row
+    return Page(
+        records_json="[" + (body or "") + "]", count=int(count), last_seq=last_seq, has_more=bool(more)
+    )
+
+
+_VIEWS = {"live_cost_rows": "cost_rows", "live_contract_commitment_rows": "contract_commitment_rows"}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Summaries: totalRecords, dataLastUpdated and the billing periods in scope, in one pass over the rows.
+
+
+@dataclass(frozen=True, slots=True)
+class BillingPeriod:
+    """A provider's billing period present in a result."""
+
+    provider_id: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What a result holds overall."""
+
+    total: int
+    last_updated: datetime | None
+    periods: tuple[BillingPeriod, ...]
+
+
+def summarize(
+    cur: duckdb.DuckDBPyConnection, view: str, where: tuple[str, Params], *, periods: bool
+) -> Summary:
+    """Count the live rows matching `where`, find the last commit that touched them (a batch holding them, or
+    a batch that superseded earlier rows matching the filters) and, if asked, their billing periods."""
+    table = _VIEWS.get(view)
+    if table is None:
+        raise ValueError(f"not a readable view: {view}")
+    where_sql, params = where
+    period_cols = ', "BillingPeriodStart" AS ps, "BillingPeriodEnd" AS pe' if periods else ""
+    period_sel = (
+        "(SELECT list(DISTINCT {'p': provider_id, 's': ps, 'e': pe}) FROM g WHERE superseded_by IS NULL "
+        "AND ps IS NOT NULL AND pe IS NOT NULL)"
+        if periods
+        else "NULL"
+    )
+    # Identifiers come from _VIEWS and our catalogue; values are parameters.
+    sql = (
+        f"WITH g AS (SELECT batch_id, superseded_by, provider_id{period_cols}, count(*) AS n "  # noqa: S608
+        f"FROM {table} WHERE {where_sql} GROUP BY ALL) "
+        "SELECT (SELECT coalesce(sum(n), 0) FROM g WHERE superseded_by IS NULL), "
+        "(SELECT max(committed_at) FROM batches "
+        "WHERE id IN (SELECT batch_id FROM g WHERE superseded_by IS NULL) "
+        "OR id IN (SELECT superseded_by FROM g WHERE superseded_by IS NOT NULL)), "
+        f"{period_sel}"
+    )
+    row = cur.execute(sql, params).fetchone()
+    assert row is not None
+    total, last, found = row
+    found_periods = tuple(
+        sorted(
+            (BillingPeriod(p["p"], p["s"], p["e"]) for p in (found or [])),
+            key=lambda bp: (bp.provider_id, bp.start, bp.end),
+        )
+    )
+    return Summary(total=int(total), last_updated=last, periods=found_periods)
+
+
+def custom_column_names(cur: duckdb.DuckDBPyConnection, view: str, scope: Scope) -> list[str]:
+    """The distinct x_ column names present in the live rows a scope can see."""
+    if view not in _VIEWS:
+        raise ValueError(f"not a readable view: {view}")
+    where_sql, params = scope_where(scope)
+    sql = (
+        f"SELECT DISTINCT k FROM (SELECT unnest(json_keys(x_columns)) AS k FROM {view} "  # noqa: S608
+        f"WHERE {where_sql} AND x_columns IS NOT NULL) ORDER BY k"
+    )
+    return [str(r[0]) for r in cur.execute(sql, params).fetchall()]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Catalog reads used by dataCompleteness.
+
+
+def scope_provider_ids(catalog: Catalog, scope: Scope) -> list[str]:
+    """The providers (not deleted) of the scope's workspace that the scope may see."""
+    with catalog.read() as conn:
+        rows = conn.execute(
+            "SELECT id FROM providers WHERE workspace_id = ? AND deleted_at IS NULL ORDER BY id",
+            (scope.workspace_id,),
+        ).fetchall()
+    ids = [str(r[0]) for r in rows]
+    return ids if scope.provider_ids is None else [i for i in ids if i in scope.provider_ids]

@@ -1,0 +1,299 @@
+"""The served OpenAPI document: FastAPI's for our own endpoints, the seed FOCUS document for /focus/v1.
+
+The /focus/v1 part is the seed document (package data, unchanged) with a list of named corrections applied
+where the seed contradicts FOCUS 1.3 or does not describe what the server returns. docs/api.md lists every
+correction; tests/focusapi/test_openapi.py fails on any difference from the seed that no correction explains.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from focusbase.focus import Column, Dataset, columns
+from focusbase.query.records import SERVED_VERSION
+from focusbase.query.schema import descriptions, served_nullable
+
+PREFIX = "/focus/v1"
+SEED_FILE = "seed/focus-cost-and-usage-openapi.yml"
+Doc = dict[str, Any]
+
+_OPERATIONS = ("/cost-and-usage", "/contract-commitments", "/schema")
+_EXPORT_OPERATIONS = ("/cost-and-usage/export", "/cost-and-usage/export/{jobId}")
+_JSON_TYPES = {"String": "string", "Decimal": "number", "Date/Time": "string", "JSON": "object"}
+
+
+@cache
+def _seed_text() -> str:
+    return resources.files("focusbase.api").joinpath(SEED_FILE).read_text(encoding="utf-8")
+
+
+def load_seed() -> Doc:
+    """A fresh copy of the seed FOCUS Cost and Usage API document."""
+    doc: Doc = yaml.safe_load(_seed_text())
+    return doc
+
+
+def _schemas(doc: Doc) -> dict[str, Any]:
+    schemas: dict[str, Any] = doc["components"]["schemas"]
+    return schemas
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _property_for(col: Column) -> dict[str, Any]:
+    prop: dict[str, Any] = {"type": _JSON_TYPES[col.data_type]}
+    if col.data_type == "Date/Time":
+        prop["format"] = "date-time"
+    if col.allowed_values and col.name != "ServiceSubcategory":
+        prop["enum"] = list(col.allowed_values)
+    if served_nullable(col):
+        prop["nullable"] = True
+    prop["description"] = descriptions()[col.name]
+    return prop
+
+
+# --- the corrections, in the order they apply -------------------------------------------------------------
+
+
+def _pricing_category_values(doc: Doc) -> None:
+    cols = columns(SERVED_VERSION, Dataset.COST_AND_USAGE)
+    _schemas(doc)["CostAndUsageRecord"]["properties"]["PricingCategory"]["enum"] = list(
+        cols["PricingCategory"].allowed_values
+    )
+
+
+def _capacity_reservation_wording(doc: Doc) -> None:
+    prop = _schemas(doc)["CostAndUsageRecord"]["properties"]["CapacityReservationId"]
+    prop["description"] = prop["description"].replace(
+        "Introduced in FOCUS v1.3.", "Introduced in FOCUS v1.1."
+    )
+
+
+def _focus_nullability(doc: Doc) -> None:
+    cols = columns(SERVED_VERSION, Dataset.COST_AND_USAGE)
+    for name, prop in _schemas(doc)["CostAndUsageRecord"]["properties"].items():
+        col = cols.get(name)
+        if col is not None and served_nullable(col) and not prop.get("nullable"):
+            prop["nullable"] = True
+
+
+def _focus_13_columns(doc: Doc) -> None:
+    props = _schemas(doc)["CostAndUsageRecord"]["properties"]
+    for name, col in columns(SERVED_VERSION, Dataset.COST_AND_USAGE).items():
+        if name not in props:
+            props[name] = _property_for(col)
+
+
+def _contract_commitment_columns(doc: Doc) -> None:
+    record = _schemas(doc)["ContractCommitmentRecord"]
+    cols = columns(SERVED_VERSION, Dataset.CONTRACT_COMMITMENT)
+    record["properties"] = {name: _property_for(col) for name, col in sorted(cols.items())}
+    record["required"] = sorted(cols)
+    params = doc["paths"]["/contract-commitments"]["get"]["parameters"]
+    for param in params:
+        if param["name"] == "commitmentDiscountId":
+            param["description"] = "Filter by ContractCommitmentId (exact, case-sensitive)."
+        elif param["name"] == "billingAccountId":
+            param["description"] = (
+                "Filter by the row's x_BillingAccountId custom column (FOCUS 1.3's Contract Commitment"
+                " dataset has no billing account column); exact, case-sensitive."
+            )
+
+
+def _contract_commitment_freshness(doc: Doc) -> None:
+    props = _schemas(doc)["ContractCommitmentResponse"]["properties"]
+    props["dataLastUpdated"] = {
+        "type": "string",
+        "format": "date-time",
+        "description": "When the last commit touching the contract commitments in scope happened.",
+    }
+
+
+def _schema_parameters(doc: Doc) -> None:
+    operation = doc["paths"]["/schema"]["get"]
+    operation["parameters"] = [
+        {
+            "name": "focusVersion",
+            "in": "query",
+            "description": "The FOCUS version whose columns to describe (default 1.3).",
+            "required": False,
+            "schema": {"type": "string", "enum": ["1.0", "1.1", "1.2", "1.3"], "default": "1.3"},
+        },
+        {
+            "name": "dataset",
+            "in": "query",
+            "description": "The dataset whose columns to describe (default CostAndUsage).",
+            "required": False,
+            "schema": {"type": "string", "enum": [d.value for d in Dataset], "default": "CostAndUsage"},
+        },
+    ]
+    operation["responses"]["400"] = _error_response("Invalid request parameters.")
+
+
+def _auth_and_rate_limit_responses(doc: Doc) -> None:
+    for path in (*_OPERATIONS, *_EXPORT_OPERATIONS):
+        for operation in doc["paths"][path].values():
+            responses = operation["responses"]
+            responses.setdefault("401", _error_response("Authentication required."))
+            responses.setdefault(
+                "403", _error_response("The key lacks the read scope (ingest keys are refused).")
+            )
+            responses.setdefault("429", _error_response("Rate limit exceeded."))
+
+
+def _security_per_operation(doc: Doc) -> None:
+    security = doc.pop("security")
+    for item in doc["paths"].values():
+        for operation in item.values():
+            operation["security"] = copy.deepcopy(security)
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def _nullable_type_arrays(doc: Doc) -> None:
+    for node in list(_walk(doc)):
+        if node.get("nullable") is True and "type" in node:
+            del node["nullable"]
+            node["type"] = [node["type"], "null"]
+            if "enum" in node:
+                node["enum"] = [*node["enum"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """One deliberate difference from the seed document; `id` is listed in docs/api.md."""
+
+    id: str
+    summary: str
+    apply: Callable[[Doc], None]
+
+
+CORRECTIONS: tuple[Correction, ...] = (
+    Correction(
+        "pricing-category-values",
+        "PricingCategory values are FOCUS 1.0+'s Standard, Dynamic, Committed, Other.",
+        _pricing_category_values,
+    ),
+    Correction(
+        "capacity-reservation-wording",
+        "CapacityReservationId was introduced in FOCUS 1.1, not 1.3.",
+        _capacity_reservation_wording,
+    ),
+    Correction(
+        "focus-nullability",
+        "Columns that FOCUS 1.3 lets be null or absent (BillingAccountName, ChargeDescription,"
+        " ChargeFrequency) are nullable.",
+        _focus_nullability,
+    ),
+    Correction(
+        "focus-1.3-columns",
+        "CostAndUsageRecord also carries the FOCUS 1.3 columns the seed lacks (RegionId, RegionName, ...).",
+        _focus_13_columns,
+    ),
+    Correction(
+        "contract-commitment-columns",
+        "ContractCommitmentRecord carries the FOCUS 1.3 Contract Commitment columns; filters map onto them.",
+        _contract_commitment_columns,
+    ),
+    Correction(
+        "contract-commitment-freshness",
+        "ContractCommitmentResponse documents dataLastUpdated, as CostAndUsageResponse does.",
+        _contract_commitment_freshness,
+    ),
+    Correction(
+        "schema-parameters",
+        "GET /schema takes focusVersion (1.0-1.3) and dataset, and answers 400 to invalid values.",
+        _schema_parameters,
+    ),
+    Correction(
+        "auth-and-rate-limit-responses",
+        "Every FOCUS operation documents the 401, 403 and 429 responses it can return.",
+        _auth_and_rate_limit_responses,
+    ),
+    Correction(
+        "security-per-operation",
+        "The seed's global security requirement is stated on each FOCUS operation (the served document also"
+        " describes endpoints with other authentication).",
+        _security_per_operation,
+    ),
+    Correction(
+        "openapi-3.1-nullable",
+        "`nullable: true` (an OpenAPI 3.0 keyword) becomes a JSON Schema type array with null, as OpenAPI 3.1"
+        " requires; enums of nullable properties include null.",
+        _nullable_type_arrays,
+    ),
+)
+
+
+def corrected_seed(corrections: tuple[Correction, ...] = CORRECTIONS) -> Doc:
+    """The seed document with `corrections` applied (all of them by default)."""
+    doc = load_seed()
+    for correction in corrections:
+        correction.apply(doc)
+    return doc
+
+
+@cache
+def focus_part() -> Doc:
+    """The corrected seed's paths (prefixed with /focus/v1), components and tags."""
+    doc = corrected_seed()
+    return {
+        "paths": {PREFIX + path: item for path, item in doc["paths"].items()},
+        "components": doc["components"],
+        "tags": doc["tags"],
+    }
+
+
+def build_document(app: FastAPI) -> Doc:
+    """The whole served document: FastAPI's description of our routes, with the FOCUS part replaced."""
+    doc = get_openapi(
+        title=app.title,
+        version=app.version,
+        openapi_version="3.1.0",
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+    )
+    focus = copy.deepcopy(focus_part())
+    paths: dict[str, Any] = doc.setdefault("paths", {})
+    for path in [p for p in paths if p in focus["paths"]]:
+        del paths[path]
+    paths.update(focus["paths"])
+    components = doc.setdefault("components", {})
+    components.setdefault("schemas", {}).update(focus["components"]["schemas"])
+    components.setdefault("securitySchemes", {}).update(focus["components"]["securitySchemes"])
+    doc["tags"] = [*doc.get("tags", []), *focus["tags"]]
+    return doc
+
+
+def install(app: FastAPI) -> None:
+    """Serve build_document(app) at /openapi.json (and so at /docs)."""
+
+    def openapi() -> Doc:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_document(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

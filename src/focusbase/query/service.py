@@ -1,0 +1,148 @@
+"""The FOCUS read services: keyset pages of Cost and Usage and Contract Commitment records.
+
+Pagination is a keyset over row_seq: a row's row_seq never changes and later commits get higher ones, so
+a page walk never returns a row twice and never skips a row that stayed live for the whole walk. Each page
+is read from one consistent snapshot; totalRecords, dataLastUpdated and dataCompleteness describe the data
+at the time of that page's request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+from focusbase.config import Settings
+from focusbase.query.completeness import data_completeness
+from focusbase.query.filters import ContractCommitmentFilters, CostFilters
+from focusbase.query.records import contract_commitment_fields, cost_fields
+from focusbase.query.tokens import decode_token, encode_token, load_secret, query_digest
+from focusbase.storage import Catalog, Warehouse
+from focusbase.storage import query as store
+from focusbase.tenancy.periods import finalized_periods
+
+DEFAULT_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 10_000
+COST_VIEW = "live_cost_rows"
+COMMITMENT_VIEW = "live_contract_commitment_rows"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPage:
+    """One page of records (`records_json` is a JSON array text built by the warehouse)."""
+
+    records_json: str
+    count: int
+    next_page_token: str | None
+    total_records: int
+    data_last_updated: datetime | None
+    data_completeness: str | None
+
+
+@cache
+def _secret(data_dir: Path, configured: str | None) -> bytes:
+    return load_secret(data_dir, configured)
+
+
+def page_secret(settings: Settings) -> bytes:
+    """The page-token signing secret for these settings."""
+    return _secret(settings.data_dir.resolve(), settings.secret_key)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _check_page_size(page_size: int) -> None:
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
+
+
+def list_cost_records(
+    warehouse: Warehouse,
+    catalog: Catalog,
+    settings: Settings,
+    filters: CostFilters,
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    page_token: str | None = None,
+    now: datetime | None = None,
+) -> RecordPage:
+    """A page of live Cost and Usage rows matching the filters; PageTokenError for a bad token."""
+    _check_page_size(page_size)
+    secret = page_secret(settings)
+    digest = query_digest("CostAndUsage", filters.canonical())
+    after = decode_token(secret, page_token, digest) if page_token is not None else 0
+    where = store.cost_where(filters)
+    if filters.empty_window:
+        where = (where[0] + " AND FALSE", where[1])
+    with warehouse.cursor() as cur:
+        cur.execute("BEGIN TRANSACTION")  # one snapshot for the page and its summary
+        try:
+            page = store.read_page(cur, COST_VIEW, where, cost_fields(), after_seq=after, page_size=page_size)
+            summary = store.summarize(cur, COST_VIEW, where, periods=True)
+        finally:
+            cur.execute("ROLLBACK")
+    providers = store.scope_provider_ids(catalog, filters.scope)
+    completeness = data_completeness(
+        now=now or _utcnow(),
+        close_days=settings.period_close_days,
+        periods=summary.periods,
+        provider_ids=providers,
+        finalized=finalized_periods(catalog, filters.scope.workspace_id, providers),
+        window_start=filters.billing_period_start,
+        window_end=filters.billing_period_end,
+    )
+    token = (
+        encode_token(secret, digest, page.last_seq) if page.has_more and page.last_seq is not None else None
+    )
+    return RecordPage(
+        records_json=page.records_json,
+        count=page.count,
+        next_page_token=token,
+        total_records=summary.total,
+        data_last_updated=summary.last_updated,
+        data_completeness=completeness,
+    )
+
+
+def list_contract_commitments(
+    warehouse: Warehouse,
+    settings: Settings,
+    filters: ContractCommitmentFilters,
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    page_token: str | None = None,
+) -> RecordPage:
+    """A page of live Contract Commitment rows matching the filters; PageTokenError for a bad token."""
+    _check_page_size(page_size)
+    secret = page_secret(settings)
+    digest = query_digest("ContractCommitment", filters.canonical())
+    after = decode_token(secret, page_token, digest) if page_token is not None else 0
+    where = store.contract_commitment_where(filters)
+    with warehouse.cursor() as cur:
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            page = store.read_page(
+                cur,
+                COMMITMENT_VIEW,
+                where,
+                contract_commitment_fields(),
+                after_seq=after,
+                page_size=page_size,
+            )
+            summary = store.summarize(cur, COMMITMENT_VIEW, where, periods=False)
+        finally:
+            cur.execute("ROLLBACK")
+    token = (
+        encode_token(secret, digest, page.last_seq) if page.has_more and page.last_seq is not None else None
+    )
+    return RecordPage(
+        records_json=page.records_json,
+        count=page.count,
+        next_page_token=token,
+        total_records=summary.total,
+        data_last_updated=summary.last_updated,
+        data_completeness=None,
+    )
