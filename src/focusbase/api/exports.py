@@ -11,13 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from focusbase.api.deps import get_runtime, require_scope
 from focusbase.api.errors import ApiError
+from focusbase.api.ratelimit import rate_limit
 from focusbase.export import lifecycle, service, signing
 from focusbase.export.spec import ExportRequestError, ExportSpec
 from focusbase.query.filters import QUERY_PARAMETERS, FilterError, Scope
 from focusbase.runtime import Runtime
 from focusbase.tenancy.principal import Principal
 
-router = APIRouter(prefix="/focus/v1/cost-and-usage/export", tags=["Cost and Usage"])
+router = APIRouter(
+    prefix="/focus/v1/cost-and-usage/export",
+    tags=["Cost and Usage"],
+    dependencies=[Depends(rate_limit("read"))],
+)
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 Reader = Annotated[Principal, Depends(require_scope("read"))]
 _FILTER_ATTRS = {

@@ -288,8 +288,12 @@ class CopyHandle:
     def _attach(self, cursor: duckdb.DuckDBPyConnection | None) -> None:
         with self._lock:
             self._cursor = cursor
-            if cursor is not None and self.interrupted:
-                cursor.interrupt()
+        self.check()
+
+    def check(self) -> None:
+        """Raise duckdb.InterruptException when interrupted (an idle cursor ignores interrupt())."""
+        if self.interrupted:
+            raise duckdb.InterruptException("the export was interrupted by a server shutdown")
 
     def interrupt(self) -> None:
         """Stop the running statement, if any; the job's thread then sees duckdb.InterruptException."""
@@ -348,6 +352,8 @@ def copy_rows(
                     )
                     watcher.start()
                 try:
+                    if handle is not None:
+                        handle.check()
                     result = cur.execute(sql, [*params, *source.params, str(target)]).fetchone()
                 finally:
                     done.set()
@@ -360,7 +366,8 @@ def copy_rows(
                 raise
         finally:
             if handle is not None:
-                handle._attach(None)
+                with handle._lock:
+                    handle._cursor = None
     written = int(result[0]) if result else 0
     if on_progress is not None:
         on_progress(written, total)
