@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 import pyarrow as pa
@@ -131,7 +131,8 @@ def insert_commitments(warehouse: Warehouse, n: int, *, workspace_id: str = DEFA
     with warehouse.transaction() as tx:
         tx.register("incoming", table)
         tx.execute(
-            "INSERT INTO contract_commitment_rows BY NAME SELECT nextval('contract_commitment_row_seq') AS row_seq,"
+            "INSERT INTO contract_commitment_rows BY NAME"
+            " SELECT nextval('contract_commitment_row_seq') AS row_seq,"
             " ? AS workspace_id, 'prv_test' AS provider_id, 'bat_cc' AS batch_id, NULL AS superseded_by,"
             " * FROM incoming",
             [workspace_id],
@@ -145,13 +146,32 @@ def stored_sums(
     """Per currency (BilledCost, EffectiveCost) sums of live January rows, exactly."""
     with warehouse.cursor() as cur:
         rows = cur.execute(
-            'SELECT "BillingCurrency", CAST(sum("BilledCost") AS VARCHAR), CAST(sum("EffectiveCost") AS VARCHAR)'
-            " FROM live_cost_rows WHERE workspace_id = ?"
-            " AND \"BillingPeriodStart\" >= TIMESTAMP '2025-01-01' AND \"BillingPeriodStart\" < TIMESTAMP '2025-02-01'"
+            'SELECT "BillingCurrency", CAST(sum("BilledCost") AS VARCHAR),'
+            ' CAST(sum("EffectiveCost") AS VARCHAR) FROM live_cost_rows WHERE workspace_id = ?'
+            " AND \"BillingPeriodStart\" >= TIMESTAMP '2025-01-01'"
+            " AND \"BillingPeriodStart\" < TIMESTAMP '2025-02-01'"
             ' GROUP BY "BillingCurrency"',
             [workspace_id],
         ).fetchall()
     return {r[0]: (Decimal(r[1]), Decimal(r[2])) for r in rows}
+
+
+def exact_sums(rows: list[dict[str, Any]]) -> dict[str, tuple[Decimal, Decimal]]:
+    """Per currency (BilledCost, EffectiveCost) sums of exported rows, in exact Decimal arithmetic."""
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    with localcontext() as ctx:
+        ctx.prec = 80  # exact for DECIMAL(38, 12) sums
+        _add(out, rows)
+    return out
+
+
+def _add(out: dict[str, tuple[Decimal, Decimal]], rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        billed, effective = out.get(row["BillingCurrency"], (Decimal(0), Decimal(0)))
+        out[row["BillingCurrency"]] = (
+            billed + Decimal(str(row["BilledCost"])),
+            effective + Decimal(str(row["EffectiveCost"])),
+        )
 
 
 def wait_for_job(

@@ -9,17 +9,17 @@ import json
 import re
 import zipfile
 from collections.abc import Callable
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
+from tests.export.conftest import download, exact_sums, stored_sums
 
 from focusbase.focus import VERSIONS, Dataset, columns
 from focusbase.storage import Warehouse
-from tests.export.conftest import download, stored_sums
 
 Rows = list[dict[str, Any]]
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -40,23 +40,6 @@ def read_file(data: bytes, fmt: str, gzipped: bool = False) -> tuple[list[str], 
     return table.column_names, table.to_pylist()
 
 
-def sums(rows: Rows) -> dict[str, tuple[Decimal, Decimal]]:
-    out: dict[str, tuple[Decimal, Decimal]] = {}
-    with localcontext() as ctx:
-        ctx.prec = 80  # exact for DECIMAL(38, 12) sums
-        _add(out, rows)
-    return out
-
-
-def _add(out: dict[str, tuple[Decimal, Decimal]], rows: Rows) -> None:
-    for row in rows:
-        billed, effective = out.get(row["BillingCurrency"], (Decimal(0), Decimal(0)))
-        out[row["BillingCurrency"]] = (
-            billed + Decimal(str(row["BilledCost"])),
-            effective + Decimal(str(row["EffectiveCost"])),
-        )
-
-
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
 def test_format_and_version_are_exact(
@@ -69,7 +52,7 @@ def test_format_and_version_are_exact(
     assert names == [*columns(version), "x_CostCenter"]
     assert len(rows) == job["recordCount"] == 53
     assert job["progress"] == {"rowsWritten": 53, "totalRows": 53, "percent": 100.0}
-    assert sums(rows) == stored_sums(loaded)
+    assert exact_sums(rows) == stored_sums(loaded)
     assert (
         job["fileName"]
         == f"cost-and-usage_focus-{version}_2025-01-01_2025-02-01.{ {'json': 'ndjson'}.get(fmt, fmt) }"
@@ -127,7 +110,7 @@ def test_gzip(
     assert job["fileName"].endswith(".gz")
     _, rows = read_file(download(client, job), fmt, gzipped=True)
     assert len(rows) == job["recordCount"] == 53
-    assert sums(rows) == stored_sums(loaded)
+    assert exact_sums(rows) == stored_sums(loaded)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
@@ -146,7 +129,7 @@ def test_contract_commitments_zip(
     assert len(cost) == 53 and len(commitments) == 3
     assert job["recordCounts"] == {"CostAndUsage": 53, "ContractCommitment": 3}
     assert job["recordCount"] == 56
-    assert sums(cost) == stored_sums(loaded)
+    assert exact_sums(cost) == stored_sums(loaded)
     total = sum(Decimal(str(r["ContractCommitmentCost"])) for r in commitments)
     assert total == Decimal("3003.000000000003")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.export.conftest import cost_row, insert_cost_rows, wait_for_job
 
 from focusbase.app import create_app
 from focusbase.config import Settings
@@ -21,7 +22,6 @@ from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.storage.exports import CopyHandle
 from focusbase.tenancy.keys import create_key
 from focusbase.tenancy.principal import Principal
-from tests.export.conftest import cost_row, insert_cost_rows, wait_for_job
 
 PRINCIPAL = Principal("key_test", DEFAULT_WORKSPACE_ID, "api", frozenset({"read"}), None)
 SPEC = ExportSpec(datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 2, 1, tzinfo=UTC), format="csv")
