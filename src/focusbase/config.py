@@ -39,6 +39,16 @@ class Settings(BaseSettings):
     )
     duckdb_memory_limit: str | None = Field(None, description="DuckDB memory_limit, for example '1GB'.")
     duckdb_threads: int | None = Field(None, description="DuckDB worker threads (default: all cores).")
+    import_part_rows: int = Field(100_000, description="Rows per part when a file import is streamed.")
+    import_background_bytes: int = Field(
+        64 * 1024 * 1024, description="Imports of files larger than this run in the background (202)."
+    )
+    import_max_bytes: int = Field(
+        50 * 1024 * 1024 * 1024, description="Largest accepted import file (bytes as uploaded)."
+    )
+    import_memory_limit: str | None = Field(
+        "512MB", description="DuckDB memory_limit of the reader of one import file."
+    )
 
     @property
     def base_url(self) -> str:

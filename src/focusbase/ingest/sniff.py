@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -89,9 +90,18 @@ def _canonical_encoding(name: str) -> str:
 
 
 def sniff_file(
-    path: Path, *, file_name: str | None = None, encoding: str | None = None, delimiter: str | None = None
+    path: Path,
+    *,
+    file_name: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    work_dir: Path | None = None,
 ) -> FileShape:
-    """Recognise a file; ImportFileError with a clear code and message when it cannot be read."""
+    """Recognise a file; ImportFileError with a clear code and message when it cannot be read.
+
+    A file in an encoding DuckDB does not read is transcoded to a UTF-8 copy in `work_dir` (default: next
+    to the file); the returned shape's `path` is then that copy, which the caller deletes.
+    """
     size = path.stat().st_size
     if size == 0:
         raise ImportFileError(
@@ -118,14 +128,21 @@ def sniff_file(
     native = {"utf-8": "utf-8", "utf-16": "utf-16", "iso8859-1": "latin-1", "latin-1": "latin-1"}.get(wanted)
     read_path, transcoded = path, None
     if native is None:
-        read_path = _transcode(path, wanted, gz)
+        read_path = _transcode(path, wanted, gz, work_dir or path.parent)
         native, transcoded, compression = "utf-8", wanted, "none"
-    return _sniff_csv(read_path, size, compression, native, delimiter, bom=bom, transcoded_from=transcoded)
+    try:
+        return _sniff_csv(
+            read_path, size, compression, native, delimiter, bom=bom, transcoded_from=transcoded
+        )
+    except BaseException:
+        if transcoded:
+            read_path.unlink(missing_ok=True)
+        raise
 
 
-def _transcode(path: Path, encoding: str, gz: bool) -> Path:
-    """Write a UTF-8 copy next to the file, decoding chunk by chunk."""
-    target = path.with_name(path.name + ".utf8.csv")
+def _transcode(path: Path, encoding: str, gz: bool, work_dir: Path) -> Path:
+    """Write a UTF-8 copy of the file into work_dir, decoding chunk by chunk."""
+    target = work_dir / f"{path.name}.{secrets.token_hex(4)}.utf8.csv"
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     opener = gzip.open if gz else open
     offset = 0
