@@ -77,6 +77,7 @@ class RequestContextMiddleware:
                 scope["path"],
                 status,
                 extra={
+                    "requestId": request_id,
                     "method": scope["method"],
                     "path": scope["path"],
                     "route": template,
