@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -105,6 +106,28 @@ def insert_cost_rows(
             [workspace_id, provider_id, batch_id],
         )
         tx.unregister("incoming")
+
+
+def insert_focus_file(warehouse: Warehouse, path: Path, *, provider_id: str = "prv_demo") -> None:
+    """Insert a FOCUS 1.3 Parquet file (UTC timestamps) as live cost rows of the default workspace."""
+    select = []
+    for name, col in columns("1.3").items():
+        quoted = '"' + name + '"'
+        if col.data_type == "Date/Time":
+            select.append(f"timezone('UTC', {quoted}) AS {quoted}")
+        elif col.data_type == "Decimal":
+            select.append(f"CAST({quoted} AS DECIMAL(38, 12)) AS {quoted}")
+        else:
+            select.append(quoted)
+    with warehouse.transaction() as tx:
+        tx.execute(
+            "INSERT INTO cost_rows BY NAME SELECT nextval('cost_row_seq') AS row_seq, ? AS workspace_id,"
+            " ? AS provider_id, 'bat_demo' AS batch_id, NULL AS superseded_by,"
+            " CAST(timezone('UTC', \"ChargePeriodStart\") AS DATE) AS charge_day, "
+            + ", ".join(select)
+            + " FROM read_parquet(?)",
+            [DEFAULT_WORKSPACE_ID, provider_id, str(path)],
+        )
 
 
 def insert_commitments(warehouse: Warehouse, n: int, *, workspace_id: str = DEFAULT_WORKSPACE_ID) -> None:

@@ -4,35 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 import time
-from pathlib import Path
 
 from focusbase.config import Settings
+from focusbase.query.tokens import SECRET_FILE, load_secret
 
-SECRET_FILE = "secret.key"
+__all__ = ["SECRET_FILE", "check_signature", "download_query", "server_secret", "sign"]
+
 DOWNLOAD_URL_TTL_SECONDS = 3600
 
 
 def server_secret(settings: Settings) -> bytes:
-    """Settings.secret_key, or a secret generated once into the data directory (mode 0600)."""
-    if settings.secret_key:
-        return settings.secret_key.encode()
-    path = settings.data_dir / SECRET_FILE
-    if not path.exists():
-        _create_secret(path)
-    return path.read_text(encoding="utf-8").strip().encode()
-
-
-def _create_secret(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first; use theirs
-        return
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(secrets.token_hex(32))
+    """Settings.secret_key, or the secret generated once into the data directory (shared with page tokens)."""
+    return load_secret(settings.data_dir.resolve(), settings.secret_key)
 
 
 def sign(secret: bytes, job_id: str, expires: int) -> str:
