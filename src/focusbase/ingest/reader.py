@@ -62,16 +62,17 @@ class MappedReader:
             # Empty unquoted cells are null; the options may name more null spellings ("NULL").
             nulls = ["", *self.options.null_strings]
             rel = self.conn.sql(
-                "SELECT * FROM read_csv(?, header = true, names = ?, all_varchar = true, delim = ?, "
-                "quote = ?, escape = ?, encoding = ?, nullstr = ?, strict_mode = true)",
+                "SELECT * FROM read_csv(?, header = true, auto_detect = false, columns = ?, delim = ?, "
+                "quote = ?, escape = ?, encoding = ?, nullstr = ?, strict_mode = true, compression = ?)",
                 params=[
                     str(shape.path),
-                    names,
+                    dict.fromkeys(names, "VARCHAR"),
                     shape.delimiter,
                     shape.quote,
                     shape.escape,
                     shape.encoding,
                     nulls,
+                    shape.compression,
                 ],
             )
             rel.create_view("src")

@@ -206,17 +206,23 @@ def _sniff_csv(
 ) -> FileShape:
     conn = connect()
     try:
+        row: tuple[Any, ...] | None
         if delimiter:
-            row = conn.execute(
-                "SELECT Delimiter, Quote, Escape, Columns, DateFormat, TimestampFormat "
-                "FROM sniff_csv(?, encoding = ?, delim = ?, header = true)",
-                [str(path), encoding, delimiter],
-            ).fetchone()
+            try:
+                row = conn.execute(
+                    "SELECT Delimiter, Quote, Escape, Columns, DateFormat, TimestampFormat "
+                    "FROM sniff_csv(?, encoding = ?, delim = ?, header = true, compression = ?)",
+                    [str(path), encoding, delimiter, compression],
+                ).fetchone()
+            except duckdb.InvalidInputException:
+                # The sniffer gives up on inconsistent rows; read with the given delimiter and RFC 4180
+                # quoting, and let the reader name the offending line.
+                row = (delimiter, '"', '"', [], None, None)
         else:
             row = conn.execute(
                 "SELECT Delimiter, Quote, Escape, Columns, DateFormat, TimestampFormat "
-                "FROM sniff_csv(?, encoding = ?, header = true)",
-                [str(path), encoding],
+                "FROM sniff_csv(?, encoding = ?, header = true, compression = ?)",
+                [str(path), encoding, compression],
             ).fetchone()
         assert row is not None
         delim, quote, escape, columns, date_fmt, ts_fmt = row
@@ -224,8 +230,8 @@ def _sniff_csv(
         escape = "" if escape == "(empty)" else escape
         header_row = conn.execute(
             "SELECT * FROM read_csv(?, header = false, all_varchar = true, delim = ?, quote = ?, escape = ?, "
-            "encoding = ?, null_padding = true, parallel = false) LIMIT 1",
-            [str(path), delim, quote, escape, encoding],
+            "encoding = ?, null_padding = true, parallel = false, compression = ?) LIMIT 1",
+            [str(path), delim, quote, escape, encoding, compression],
         ).fetchone()
     except duckdb.Error as exc:
         raise csv_error(exc, encoding) from None
@@ -234,6 +240,15 @@ def _sniff_csv(
     if header_row is None:
         raise ImportFileError("empty_file", "the file holds no data: not even a header row")
     header = [("" if v is None else str(v)).strip() for v in header_row]
+    if delimiter is None and len(header) == 1:
+        # Ragged rows can make the sniffer settle on "one column"; a header with a usual delimiter in it
+        # is read with that delimiter instead, so the real problem (a row's field count) gets reported.
+        counts = {d: header[0].count(d) for d in (",", ";", "\t", "|")}
+        best = max(counts, key=lambda d: counts[d])
+        if counts[best]:
+            return _sniff_csv(
+                path, size, compression, encoding, best, bom=bom, transcoded_from=transcoded_from
+            )
     _check_header(header)
     date_formats: dict[str, str] = {}
     for name, col in zip(header, columns, strict=False):
