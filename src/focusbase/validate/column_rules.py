@@ -1,0 +1,295 @@
+"""Checks on one column at a time: placeholders, nulls, number and date-time formats, allowed values, JSON."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from functools import cache
+
+import pycountry
+
+from focusbase.focus import Column, Dataset
+from focusbase.validate.columns import Binding
+from focusbase.validate.context import Context, RowRule, show
+from focusbase.validate.parsing import DECIMAL_TYPE, one_of_sql
+from focusbase.validate.rm12 import rm12_id
+
+KEY_VALUE_COLUMNS = ("Tags", "SkuPriceDetails", "AllocatedTags")
+ELEMENTS_COLUMNS = ("ContractApplied", "AllocatedMethodDetails")
+SKU_PRICE_DETAILS_KEYS = (
+    "CoreCount",
+    "DiskMaxIops",
+    "DiskSpace",
+    "DiskType",
+    "GpuCount",
+    "InstanceType",
+    "InstanceSeries",
+    "MemorySize",
+    "NetworkMaxIops",
+    "NetworkMaxThroughput",
+    "OperatingSystem",
+    "Redundancy",
+    "StorageClass",
+)
+NON_NEGATIVE = (
+    "ListUnitPrice",
+    "ContractedUnitPrice",
+    "PricingCurrencyListUnitPrice",
+    "PricingCurrencyContractedUnitPrice",
+)
+
+
+@cache
+def currency_codes() -> tuple[str, ...]:
+    """ISO 4217 alphabetic codes (from pycountry, maintained upstream)."""
+    return tuple(sorted(c.alpha_3 for c in pycountry.currencies))
+
+
+def allowed_values(col: Column) -> tuple[str, ...]:
+    """The allowed values of an enumerated column (ServiceSubcategory: the subcategory names)."""
+    if col.name == "ServiceSubcategory":
+        return tuple(v.split(">", 1)[1] for v in col.allowed_values)
+    return col.allowed_values
+
+
+def near_miss(value: str, allowed: tuple[str, ...]) -> str | None:
+    """The allowed value a bad value most likely meant (case, spacing or a small typo), if any."""
+    squashed = {a.lower().replace(" ", "").replace("-", ""): a for a in allowed}
+    key = value.strip().lower().replace(" ", "").replace("-", "").replace("_", "")
+    if key in squashed:
+        return squashed[key]
+    close = difflib.get_close_matches(value, allowed, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def _allowed_describer(name: str, allowed: tuple[str, ...]) -> Callable[[str | None], str]:
+    def describe(value: str | None) -> str:
+        text = f"{name} {show(value)} is not an allowed value"
+        hint = near_miss(value or "", allowed)
+        if hint is not None:
+            return f'{text}; did you mean "{hint}"? (values are case-sensitive)'
+        listed = ", ".join(allowed) if len(allowed) <= 8 else ", ".join(allowed[:8]) + ", ..."
+        return f"{text} (allowed: {listed})"
+
+    return describe
+
+
+def column_rules(ctx: Context) -> list[RowRule]:
+    """Every single-column rule for the columns present."""
+    rules: list[RowRule] = []
+    for name, binding in ctx.bindings.items():
+        rules.extend(_null_rules(ctx, name, binding))
+        if binding.column.data_type == "Decimal":
+            rules.extend(_decimal_rules(ctx, name, binding))
+        elif binding.column.data_type == "Date/Time":
+            rules.extend(_datetime_rules(ctx, name, binding))
+        elif binding.column.data_type == "JSON":
+            rules.extend(_json_rules(ctx, name))
+        allowed = allowed_values(binding.column)
+        if allowed:
+            rules.append(
+                RowRule(
+                    "allowed-value",
+                    name,
+                    "error",
+                    f"NOT {one_of_sql(ctx.v(name), allowed)}",
+                    "",
+                    value=ctx.v(name),
+                    rm12=rm12_id("allowed", name)
+                    or ("ChargeClass-C-005-C" if name == "ChargeClass" else None),
+                    describe=_allowed_describer(name, allowed),
+                )
+            )
+    rules.extend(_currency_rules(ctx))
+    for name in NON_NEGATIVE:
+        if ctx.has(name):
+            rules.append(
+                RowRule(
+                    "unit-price-negative",
+                    name,
+                    "error",
+                    f"{ctx.n(name)} < 0",
+                    f"{name} is negative ({{value}}); unit prices must be >= 0",
+                    value=ctx.v(name),
+                    rm12=rm12_id("nonneg", name),
+                )
+            )
+    return rules
+
+
+def _null_rules(ctx: Context, name: str, binding: Binding) -> list[RowRule]:
+    rules = []
+    if binding.kind == "text":
+        rules.append(
+            RowRule(
+                "null-placeholder",
+                name,
+                "error",
+                f"{ctx.placeholder(name)} IS NOT NULL",
+                f"{name} holds {{value}} as a stand-in for null; FOCUS nulls are empty cells (NullHandling)",
+                value=ctx.placeholder(name),
+            )
+        )
+    if not binding.column.nullable:
+        is_null = f"{ctx.v(name)} IS NULL"
+        if binding.kind == "text":
+            is_null += f" AND {ctx.placeholder(name)} IS NULL"
+        rules.append(
+            RowRule(
+                "not-null",
+                name,
+                "error",
+                is_null,
+                f"{name} is null; it must have a value",
+                rm12=rm12_id("not_null", name),
+            )
+        )
+    return rules
+
+
+def _decimal_rules(ctx: Context, name: str, binding: Binding) -> list[RowRule]:
+    if binding.kind == "text":
+        return [
+            RowRule(
+                "numeric-format",
+                name,
+                "error",
+                f"{ctx.v(name)} IS NOT NULL AND NOT {ctx.f(name)}",
+                f"{name} {{value}} is not a FOCUS number (digits, optional '-' and '.', E-notation such as "
+                "35.2E-7; no '+', thousands separators, currency symbols or spaces)",
+                value=ctx.v(name),
+                rm12=rm12_id("format", name),
+            ),
+            RowRule(
+                "decimal-precision",
+                name,
+                "error",
+                f"{ctx.f(name)} AND {ctx.n(name)} IS NULL",
+                f"{name} {{value}} has more than 12 decimal places or is too large for {DECIMAL_TYPE}; "
+                "it would have to be rounded",
+                value=ctx.v(name),
+            ),
+        ]
+    if binding.kind == "exact":
+        return [
+            RowRule(
+                "decimal-precision",
+                name,
+                "error",
+                f"{ctx.raw(name)} IS NOT NULL "
+                f"AND ({ctx.n(name)} IS NULL OR {ctx.n(name)} <> {ctx.raw(name)})",
+                f"{name} {{value}} has more than 12 decimal places or is too large for {DECIMAL_TYPE}; "
+                "it would have to be rounded",
+                value=f"CAST({ctx.raw(name)} AS VARCHAR)",
+            )
+        ]
+    return []
+
+
+def _datetime_rules(ctx: Context, name: str, binding: Binding) -> list[RowRule]:
+    if binding.kind != "text":
+        return []
+    shape = "YYYY-MM-DDTHH:mm:ssZ" if ctx.profile == "strict" else "ISO 8601 in UTC or YYYY-MM-DD"
+    return [
+        RowRule(
+            "datetime-format",
+            name,
+            "error",
+            f"{ctx.v(name)} IS NOT NULL AND {ctx.n(name)} IS NULL",
+            f"{name} {{value}} is not a valid UTC date-time in the form {shape}",
+            value=ctx.v(name),
+            rm12=rm12_id("format", name),
+        )
+    ]
+
+
+def _json_rules(ctx: Context, name: str) -> list[RowRule]:
+    v = ctx.v(name)
+    is_object = ctx.f(name)
+    rules = [
+        RowRule(
+            "json-object",
+            name,
+            "error",
+            f"{v} IS NOT NULL AND NOT {is_object}",
+            f"{name} {{value}} is not a JSON object",
+            value=v,
+            rm12=rm12_id("format", name),
+        )
+    ]
+    nested = "['OBJECT', 'ARRAY']"
+    if name in KEY_VALUE_COLUMNS:
+        rules.append(
+            RowRule(
+                "key-value-format",
+                name,
+                "error",
+                f"{v} IS NOT NULL AND (CASE WHEN {is_object} "
+                f"THEN list_has_any(json_type({v}, '$.*'), {nested}) "
+                f"OR len(json_keys({v})) <> len(list_distinct(json_keys({v}))) ELSE FALSE END)",
+                f"{name} {{value}} breaks KeyValueFormat: values must be strings, numbers, booleans or null "
+                "(no nested objects or arrays) and keys must be unique",
+                value=v,
+                rm12=rm12_id("format", name),
+            )
+        )
+    if name == "SkuPriceDetails" and ctx.since("1.2"):
+        rules.append(
+            RowRule(
+                "sku-price-details-key",
+                name,
+                "error",
+                f"{v} IS NOT NULL AND (CASE WHEN {is_object} THEN len(list_filter(json_keys({v}), "
+                f"k -> NOT ({one_of_sql('k', SKU_PRICE_DETAILS_KEYS)} OR starts_with(k, 'x_')))) > 0 "
+                "ELSE FALSE END)",
+                f"{name} {{value}} has a key that is neither FOCUS-defined "
+                f"({', '.join(SKU_PRICE_DETAILS_KEYS)}) nor prefixed x_",
+                value=v,
+            )
+        )
+    if name in ELEMENTS_COLUMNS:
+        rules.append(
+            RowRule(
+                "json-elements",
+                name,
+                "error",
+                f"{v} IS NOT NULL AND (CASE WHEN {is_object} THEN "
+                f"json_type({v}, '$.Elements') IS DISTINCT FROM 'ARRAY' "
+                f"OR len(list_filter(json_type({v}, '$.Elements[*]'), t -> t <> 'OBJECT')) > 0 "
+                f"OR list_has_any(json_type({v}, '$.Elements[*].*'), {nested}) ELSE FALSE END)",
+                f"{name} {{value}} must be an object whose Elements key holds an array of flat objects "
+                "(JsonObjectFormat, KeyValueFormat per element)",
+                value=v,
+            )
+        )
+    return rules
+
+
+def _currency_rules(ctx: Context) -> list[RowRule]:
+    codes = currency_codes()
+    rules = []
+    if ctx.has("BillingCurrency"):
+        rules.append(
+            RowRule(
+                "currency-code",
+                "BillingCurrency",
+                "error",
+                f"NOT {one_of_sql(ctx.v('BillingCurrency'), codes)}",
+                "BillingCurrency {value} is not an ISO 4217 currency code (a national currency is required)",
+                value=ctx.v("BillingCurrency"),
+                rm12=None if ctx.dataset is Dataset.CONTRACT_COMMITMENT else "BillingCurrency-C-006-M",
+            )
+        )
+    if ctx.has("PricingCurrency"):
+        rules.append(
+            RowRule(
+                "currency-code",
+                "PricingCurrency",
+                "warning",
+                f"NOT {one_of_sql(ctx.v('PricingCurrency'), codes)}",
+                "PricingCurrency {value} is not an ISO 4217 code; fine only if it is a virtual currency",
+                value=ctx.v("PricingCurrency"),
+                rm12=rm12_id("currency", "PricingCurrency"),
+            )
+        )
+    return rules

@@ -1,0 +1,95 @@
+"""SQL expression builders for FOCUS value formats, shared by the validator and the ingest normaliser.
+
+Each builder takes a SQL expression (normally a quoted column name from our own catalogue) and returns DuckDB
+SQL. A value the validator accepts is exactly a value these casts turn into a non-NULL typed value: the
+normaliser casts with `timestamp_sql` / `decimal_sql` after validation, so both sides agree by construction.
+"""
+
+from __future__ import annotations
+
+from focusbase.validate.result import Profile
+
+DECIMAL_SCALE = 12
+DECIMAL_TYPE = f"DECIMAL(38,{DECIMAL_SCALE})"
+
+# FOCUS NumericFormat: optional '-', digits, optional fraction, optional E-notation whose exponent carries a
+# sign only when negative. No '+', thousands separators, currency symbols, spaces or units.
+NUMERIC_PATTERN = r"-?[0-9]+(\.[0-9]+)?([eE]-?[0-9]+)?"
+# DateTimeFormat: `YYYY-MM-DDTHH:mm:ssZ` exactly.
+STRICT_DATETIME_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"
+# The ingest profile also takes fractional seconds (to microseconds), `+00:00` and a date alone (midnight).
+INGEST_DATETIME_PATTERN = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|\+00:00))?"
+)
+_INGEST_FORMATS = "['%Y-%m-%dT%H:%M:%S', '%Y-%m-%dT%H:%M:%S.%f', '%Y-%m-%d']"
+
+# Text that stands for "no value" but is not a null (NullHandling forbids placeholders and empty strings).
+NULL_PLACEHOLDERS = ("NULL", "null", "Null", "None", "NaN", "N/A", "n/a")
+
+
+def quote_identifier(name: str) -> str:
+    """Quote a column name for DuckDB SQL (names come from our catalogue or the file's own header)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """Quote a string constant for DuckDB SQL."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def one_of_sql(text: str, values: tuple[str, ...] | list[str]) -> str:
+    """TRUE when a text value is one of the constants (NULL when the value is NULL).
+
+    Short lists become a chain of comparisons: DuckDB plans an IN list as a join, which is slow when a
+    query holds dozens of them.
+    """
+    if len(values) > 24:
+        return f"({text} IN ({', '.join(quote_literal(v) for v in values)}))"
+    return "(" + " OR ".join(f"{text} = {quote_literal(v)}" for v in values) + ")"
+
+
+def placeholder_sql(text: str) -> str:
+    """TRUE when a text value is a null placeholder: empty, blank, or a word such as `NULL`."""
+    blank = f"CASE WHEN prefix({text}, ' ') OR prefix({text}, chr(9)) THEN trim({text}) = '' ELSE FALSE END"
+    return f"({one_of_sql(text, ('', *NULL_PLACEHOLDERS))} OR {blank})"
+
+
+def numeric_format_sql(text: str) -> str:
+    """TRUE when a text value follows FOCUS NumericFormat."""
+    return f"regexp_full_match({text}, {quote_literal(NUMERIC_PATTERN)})"
+
+
+def decimal_scale_sql(text: str) -> str:
+    """TRUE when a NumericFormat value has at most 12 significant decimal places (DECIMAL(38,12) is exact)."""
+    fraction = f"rtrim(regexp_extract({text}, '\\.([0-9]+)', 1), '0')"
+    exponent = f"coalesce(TRY_CAST(regexp_extract({text}, '[eE](-?[0-9]+)', 1) AS INTEGER), 0)"
+    # Fast path for plain decimals: at most 12 characters after the point, else only trailing zeros beyond.
+    return (
+        f"(CASE WHEN strpos({text}, 'e') = 0 AND strpos({text}, 'E') = 0 THEN "
+        f"strpos({text}, '.') = 0 OR length({text}) - strpos({text}, '.') <= {DECIMAL_SCALE} "
+        f"OR NOT regexp_matches({text}, '\\.[0-9]{{{DECIMAL_SCALE}}}[0-9]*[1-9]') "
+        f"ELSE length({fraction}) - {exponent} <= {DECIMAL_SCALE} END)"
+    )
+
+
+def decimal_sql(text: str) -> str:
+    """Cast a text value to DECIMAL(38,12), or NULL when it is not an exact FOCUS number (never rounds)."""
+    return (
+        f"CASE WHEN {numeric_format_sql(text)} AND {decimal_scale_sql(text)} "
+        f"THEN TRY_CAST({text} AS {DECIMAL_TYPE}) END"
+    )
+
+
+def datetime_format_sql(text: str, profile: Profile) -> str:
+    """TRUE when a text value has the date-time shape the profile accepts (calendar not yet checked)."""
+    pattern = STRICT_DATETIME_PATTERN if profile == "strict" else INGEST_DATETIME_PATTERN
+    return f"regexp_full_match({text}, {quote_literal(pattern)})"
+
+
+def timestamp_sql(text: str, profile: Profile) -> str:
+    """Cast text to a UTC TIMESTAMP; NULL when the profile rejects its form or the date is impossible."""
+    if profile == "strict":
+        parsed = f"try_strptime({text}, '%Y-%m-%dT%H:%M:%SZ')"
+    else:
+        parsed = f"try_strptime(regexp_replace({text}, '([Zz]|\\+00:00)$', ''), {_INGEST_FORMATS})"
+    return f"CASE WHEN {datetime_format_sql(text, profile)} THEN {parsed} END"
