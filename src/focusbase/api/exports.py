@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
@@ -45,14 +45,14 @@ class ExportRequest(BaseModel):
         "1.3", description="FOCUS version of the files."
     )
     compression: Literal["gzip"] | None = Field(None, description="gzip for csv and json.")
-    chargeCategory: str | None = None
-    providerName: str | None = None
-    serviceName: str | None = None
-    serviceCategory: str | None = None
-    region: str | None = None
-    resourceId: str | None = None
-    subAccountId: str | None = None
-    billingCurrency: str | None = None
+    chargeCategory: str | None = Field(None, description="Only rows with this ChargeCategory.")
+    providerName: str | None = Field(None, description="Only rows with this ProviderName.")
+    serviceName: str | None = Field(None, description="Only rows with this ServiceName.")
+    serviceCategory: str | None = Field(None, description="Only rows with this ServiceCategory.")
+    region: str | None = Field(None, description="Only rows with this RegionId.")
+    resourceId: str | None = Field(None, description="Only rows with this ResourceId.")
+    subAccountId: str | None = Field(None, description="Only rows with this SubAccountId.")
+    billingCurrency: str | None = Field(None, description="Only rows with this BillingCurrency.")
 
 
 class ExportProgress(BaseModel):
@@ -204,3 +204,37 @@ def download_export(
     except service.ExportNotFound as exc:
         raise ApiError(404, "export_not_found", f"export job {jobId!r} has no file to download") from exc
     return FileResponse(download.path, media_type=download.media_type, filename=download.file_name)
+
+
+def openapi_extensions(doc: dict[str, Any]) -> None:
+    """Describe the export extensions in a seed-based OpenAPI document (a correction for api/openapi.py).
+
+    Adds the request properties (focusVersion, compression, the list endpoint's filters) and the response
+    properties (progress, recordCounts, file facts, retention); ExportRequest rejects unknown properties.
+    """
+    schemas = doc["components"]["schemas"]
+    request_schema = ExportRequest.model_json_schema()
+    request = schemas["ExportRequest"]
+    for name, prop in request_schema["properties"].items():
+        request["properties"].setdefault(name, _plain(prop))
+    request["additionalProperties"] = False
+    response_schema = ExportJobResponse.model_json_schema(ref_template="#/components/schemas/Export{model}")
+    response = schemas["ExportJobResponse"]
+    for name, prop in response_schema["properties"].items():
+        if name == "progress":
+            prop = _plain(response_schema["$defs"]["ExportProgress"])
+        response["properties"].setdefault(name, _plain(prop))
+
+
+def _plain(prop: dict[str, Any]) -> dict[str, Any]:
+    # pydantic writes `anyOf: [X, null]` and titles; the seed style is a plain type with nullable.
+    out = {k: v for k, v in prop.items() if k not in ("title", "anyOf", "default")}
+    variants = [v for v in prop.get("anyOf", []) if v.get("type") != "null"]
+    if variants:
+        out.update({k: v for k, v in variants[0].items() if k != "title"})
+        out["nullable"] = True
+    if "const" in out:
+        out["enum"] = [out.pop("const")]
+    if "properties" in out:
+        out["properties"] = {k: _plain(v) for k, v in out["properties"].items()}
+    return out
