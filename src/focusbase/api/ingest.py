@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import Response
 
 from focusbase.api.batches import IngestKey, RuntimeDep, call, parse_time, provider_for, read_body
 from focusbase.api.ratelimit import rate_limit
@@ -54,4 +55,6 @@ async def push_focus(
         idempotency_key=idempotency_key,
     )
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return ORJSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+    return Response(
+        orjson.dumps(outcome.body), status_code=outcome.status, headers=headers, media_type="application/json"
+    )

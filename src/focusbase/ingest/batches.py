@@ -30,7 +30,8 @@ from focusbase.ingest.normalise import (
     ProviderDefaults,
     as_strings,
     canonical_columns,
-    fills,
+    casts,
+    defaults,
     pack_custom_columns,
     with_row_numbers,
 )
@@ -38,7 +39,8 @@ from focusbase.runtime import Runtime
 from focusbase.storage import batches as store
 from focusbase.storage import cost_rows
 from focusbase.tenancy.principal import Principal
-from focusbase.tenancy.providers import Provider
+from focusbase.tenancy.providers import Provider, get_provider
+from focusbase.validate import validate_table
 
 INTERRUPTED = "interrupted by a server restart"
 
@@ -161,8 +163,6 @@ def _require_open(batch: Batch) -> None:
 
 def _provider_defaults(runtime: Runtime, batch: Batch, provider: Provider | None) -> ProviderDefaults:
     if provider is None:
-        from focusbase.tenancy.providers import get_provider
-
         provider = get_provider(runtime.catalog, batch.workspace_id, batch.provider_id)
         if provider is None:
             raise IngestError(404, "not_found", f"provider {batch.provider_id} not found")
@@ -196,8 +196,20 @@ def prepare_part(
         result.error_count = len(exc.columns)
         result.fatal = True
         return None, result
-    from focusbase.validate import validate_table  # type: ignore[attr-defined]  # lands with the validator
-
+    if table.num_rows == 0:
+        return None, result  # an empty batch stores nothing (replace_range still clears its window)
+    provider_defaults = _provider_defaults(runtime, batch, provider)
+    rules, described = defaults(batch.dataset, set(table.column_names), provider_defaults)
+    # Empty cells of given columns are defaulted before validation (so non-null rules pass); absent
+    # columns are added after it, from the valid rows only, so one bad value never yields several errors.
+    in_place = [rule for rule in rules if rule.column in table.column_names]
+    added = [rule for rule in rules if rule.column not in table.column_names]
+    with runtime.warehouse.cursor() as cur:
+        nulls = cost_rows.count_nulls(cur, table, [rule.column for rule in in_place])
+        table = cost_rows.fill_defaults(cur, table, in_place)
+    for rule in in_place:
+        if nulls[rule.column]:
+            result.defaults_applied[rule.column] = {**described[rule.column], "rows": nulls[rule.column]}
     checked = validate_table(
         table,
         profile="ingest",
@@ -226,20 +238,15 @@ def prepare_part(
         return None, result
     if table.num_rows == 0:
         return None, result
-    defaults = _provider_defaults(runtime, batch, provider)
-    present = set(table.column_names)
-    plan, possible = fills(batch.dataset, present, defaults)
+    for rule in added:
+        result.defaults_applied[rule.column] = {**described[rule.column], "rows": table.num_rows}
     with runtime.warehouse.cursor() as cur:
-        nulls = cost_rows.count_nulls(cur, table, sorted(n for n in possible if n in present))
-        for name, description in possible.items():
-            count = nulls.get(name, table.num_rows)
-            if count:
-                result.defaults_applied[name] = {**description, "rows": count}
+        table = cost_rows.fill_defaults(cur, table, added)
         rows = cost_rows.normalise(
             cur,
             batch.dataset,
             pack_custom_columns(table),
-            plan,
+            casts(batch.dataset, set(table.column_names)),
             workspace_id=batch.workspace_id,
             provider_id=batch.provider_id,
             batch_id=batch.id,

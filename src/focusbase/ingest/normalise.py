@@ -98,28 +98,32 @@ def pack_custom_columns(table: pa.Table) -> pa.Table:
     return table.drop_columns(custom).append_column(CUSTOM_COLUMN, struct)
 
 
-def fills(
+def defaults(
     dataset: Dataset, present: set[str], provider: ProviderDefaults
 ) -> tuple[list[Fill], dict[str, dict[str, Any]]]:
-    """Fill rules for every stored column, and the defaults that may apply (column -> description)."""
-    catalogue = columns(LATEST_VERSION, dataset)
-    result: list[Fill] = []
-    defaults: dict[str, dict[str, Any]] = {}
-
-    def source(name: str) -> tuple[Source, ...]:
-        return (Source("column", name, data_type=catalogue[name].data_type),) if name in present else ()
-
-    for name, col in catalogue.items():
-        sources = source(name)
-        default: tuple[Source, ...] = ()
+    """Text-level default rules (cell or column first, then the default) and how each is described."""
+    rules: list[Fill] = []
+    described: dict[str, dict[str, Any]] = {}
+    for name, col in columns(LATEST_VERSION, dataset).items():
         if dataset is Dataset.COST_AND_USAGE:
-            default, described = _cost_default(name, present, provider)
+            default, description = _cost_default(name, present, provider)
         else:
-            default, described = _commitment_default(name, provider)
-        if default:
-            defaults[name] = described
-        result.append(Fill(name, col.data_type, sources + default))
-    return result, defaults
+            default, description = _commitment_default(name, provider)
+        if not default:
+            continue
+        own = (Source("column", name),) if name in present else ()
+        rules.append(Fill(name, col.data_type, own + default))
+        described[name] = description
+    return rules, described
+
+
+def casts(dataset: Dataset, present: set[str]) -> list[Fill]:
+    """How each stored column is read from the (defaulted, validated) text columns."""
+    return [
+        Fill(name, col.data_type, (Source("column", name, data_type=col.data_type),))
+        for name, col in columns(LATEST_VERSION, dataset).items()
+        if name in present
+    ]
 
 
 def _cost_default(

@@ -91,10 +91,12 @@ def get(
 ) -> dict[str, Any] | None:
     """One batch by id (limited to a workspace when given)."""
     if workspace_id is None:
-        row = cur.execute(_SELECT + " WHERE id = ?", [batch_id]).fetchone()
+        rows = cur.execute(_SELECT + " WHERE id = ?", [batch_id]).fetchall()
     else:
-        row = cur.execute(_SELECT + " WHERE id = ? AND workspace_id = ?", [batch_id, workspace_id]).fetchone()
-    return _decode(row) if row else None
+        rows = cur.execute(
+            _SELECT + " WHERE id = ? AND workspace_id = ?", [batch_id, workspace_id]
+        ).fetchall()
+    return _decode(rows[0]) if rows else None
 
 
 def list_for_provider(
@@ -120,12 +122,12 @@ def find_idempotent(
     cur: duckdb.DuckDBPyConnection, workspace_id: str, provider_id: str, key: str, since: datetime
 ) -> dict[str, Any] | None:
     """The latest batch that used an Idempotency-Key for this provider, if still remembered."""
-    row = cur.execute(
+    rows = cur.execute(
         _SELECT + " WHERE workspace_id = ? AND provider_id = ? AND idempotency_key = ? AND created_at >= ?"
         " ORDER BY created_at DESC LIMIT 1",
         [workspace_id, provider_id, key, since],
-    ).fetchone()
-    return _decode(row) if row else None
+    ).fetchall()
+    return _decode(rows[0]) if rows else None
 
 
 def open_batch_ids(cur: duckdb.DuckDBPyConnection, *, created_before: datetime | None = None) -> list[str]:

@@ -115,6 +115,52 @@ def _fill_sql(fill: Fill, params: list[Any]) -> str:
     return f"CAST({inner} AS {sql_type})"
 
 
+_TEXT_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def _text_source_sql(source: Source, params: list[Any]) -> str:
+    if source.kind == "value":
+        params.append(source.value)
+        return "CAST(? AS VARCHAR)"
+    raw = _quote(source.name)
+    if source.kind == "column":
+        return raw
+    moment = timestamp_sql(raw, "ingest")
+    if source.kind == "plus_one_day":
+        return f"strftime({moment} + INTERVAL 1 DAY, '{_TEXT_TIME}')"
+    if source.kind == "month_start":
+        return f"strftime(date_trunc('month', {moment}), '{_TEXT_TIME}')"
+    return f"strftime(date_trunc('month', {moment}) + INTERVAL 1 MONTH, '{_TEXT_TIME}')"
+
+
+def fill_defaults(cur: duckdb.DuckDBPyConnection, source: pa.Table, fills: list[Fill]) -> pa.Table:
+    """Fill empty cells and absent columns with their defaults, as text, before validation sees the rows."""
+    if not fills:
+        return source
+    present = set(source.column_names)
+    replaced: list[str] = []
+    replaced_params: list[Any] = []
+    added: list[str] = []
+    added_params: list[Any] = []
+    for fill in fills:
+        in_place = fill.column in present
+        params = replaced_params if in_place else added_params
+        parts = [_text_source_sql(s, params) for s in fill.sources]
+        expr = parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+        (replaced if in_place else added).append(f"{expr} AS {_quote(fill.column)}")
+    sql = "SELECT *"
+    if replaced:
+        sql += f" REPLACE ({', '.join(replaced)})"
+    if added:
+        sql += ", " + ", ".join(added)
+    sql += " FROM __defaults"
+    cur.register("__defaults", source)
+    try:
+        return cur.sql(sql, params=replaced_params + added_params).to_arrow_table()
+    finally:
+        cur.unregister("__defaults")
+
+
 def table_columns(cur: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     """The columns of one of our tables, in order."""
     rows = cur.execute(
@@ -185,10 +231,9 @@ def count_nulls(cur: duckdb.DuckDBPyConnection, source: pa.Table, names: list[st
     select = ", ".join(f"count(*) FILTER (WHERE {_quote(n)} IS NULL)" for n in names)
     cur.register("__counted", source)
     try:
-        row = cur.execute(f"SELECT {select} FROM __counted").fetchone()  # noqa: S608 - catalogue names
+        row = cur.execute(f"SELECT {select} FROM __counted").fetchall()[0]  # noqa: S608 - catalogue names
     finally:
         cur.unregister("__counted")
-    assert row is not None
     return {name: int(value) for name, value in zip(names, row, strict=True)}
 
 
@@ -219,8 +264,8 @@ def staged_count(cur: duckdb.DuckDBPyConnection, dataset: Dataset, batch_id: str
     row = cur.execute(
         f"SELECT count(*) FROM {TABLES[dataset].staged} WHERE batch_id = ?",  # noqa: S608
         [batch_id],
-    ).fetchone()
-    return int(row[0]) if row else 0
+    ).fetchall()[0]
+    return int(row[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,13 +415,11 @@ def revert_check(
         f"SELECT count(*) FILTER (WHERE superseded_by IS NOT NULL), coalesce(max(row_seq), 0) "  # noqa: S608
         f"FROM {tables.rows} WHERE batch_id = ?",
         [batch_id],
-    ).fetchone()
-    assert own is not None
+    ).fetchall()[0]
     kept = cur.execute(
         f"SELECT count(*) FROM {tables.rows} WHERE provider_id = ? AND superseded_by = ?",  # noqa: S608
         [provider_id, batch_id],
-    ).fetchone()
-    assert kept is not None
+    ).fetchall()[0]
     # Rows committed after this batch that are live where restored rows would come back.
     overlap = (
         " AND charge_day IN (SELECT DISTINCT charge_day FROM {t} WHERE provider_id = ? AND superseded_by = ?)"
@@ -387,8 +430,7 @@ def revert_check(
         f"SELECT count(*) FROM {tables.rows} WHERE provider_id = ? AND superseded_by IS NULL "  # noqa: S608
         f"AND batch_id <> ? AND row_seq > ?" + overlap,
         [provider_id, batch_id, own[1], provider_id, batch_id],
-    ).fetchone()
-    assert later is not None
+    ).fetchall()[0]
     return RevertCheck(int(own[0]), int(kept[0]), int(later[0]))
 
 
@@ -407,17 +449,17 @@ def revert(
     retired = cur.execute(
         f"UPDATE {tables.rows} SET superseded_by = ? WHERE batch_id = ? AND superseded_by IS NULL",  # noqa: S608
         [marker, batch_id],
-    ).fetchone()
+    ).fetchall()[0]
     restored = cur.execute(
         f"UPDATE {tables.rows} SET superseded_by = NULL WHERE provider_id = ? AND superseded_by = ?",  # noqa: S608
         [provider_id, batch_id],
-    ).fetchone()
+    ).fetchall()[0]
     if restored_batches:
         cur.execute(
             "UPDATE batches SET status = 'committed' WHERE status = 'superseded' AND list_contains(?, id)",
             [restored_batches],
         )
-    return (int(restored[0]) if restored else 0, int(retired[0]) if retired else 0, restored_batches)
+    return int(restored[0]), int(retired[0]), restored_batches
 
 
 def prune(cur: duckdb.DuckDBPyConnection, dataset: Dataset, provider_id: str, keep: int) -> int:
@@ -438,8 +480,8 @@ def prune(cur: duckdb.DuckDBPyConnection, dataset: Dataset, provider_id: str, ke
         )
         """,  # noqa: S608 - our table and column names only
         [provider_id, provider_id, keep],
-    ).fetchone()
-    return int(row[0]) if row else 0
+    ).fetchall()[0]
+    return int(row[0])
 
 
 def live_sums(
