@@ -196,3 +196,21 @@ def test_generated_secret_is_stable(tmp_path: Any) -> None:
     assert (
         signing.check_signature(b"other", "exp_1", 10, signing.sign(first, "exp_1", 10), now=9) == "invalid"
     )
+
+
+def test_openapi_extensions_describe_every_field(
+    client: TestClient, loaded: Warehouse, run_export: Callable[..., dict[str, Any]]
+) -> None:
+    from focusbase.api.exports import openapi_extensions
+    from focusbase.api.openapi import load_seed
+
+    doc = load_seed()
+    openapi_extensions(doc)
+    schemas = doc["components"]["schemas"]
+    job = run_export(format="csv")
+    assert set(job) <= set(schemas["ExportJobResponse"]["properties"])
+    assert set(job["progress"]) == set(schemas["ExportJobResponse"]["properties"]["progress"]["properties"])
+    request = schemas["ExportRequest"]
+    assert request["additionalProperties"] is False
+    assert {"focusVersion", "compression", "providerName", "billingCurrency"} <= set(request["properties"])
+    assert request["properties"]["compression"]["enum"] == ["gzip"]
