@@ -18,12 +18,25 @@ import pyarrow as pa
 
 from focusbase.storage import Warehouse
 
-SERVICES = [("Compute Engine", "Compute"), ("Cloud Storage", "Storage"), ("BigQuery", "Databases"), ("VPC", "Networking")]
+SERVICES = [
+    ("Compute Engine", "Compute"),
+    ("Cloud Storage", "Storage"),
+    ("BigQuery", "Databases"),
+    ("VPC", "Networking"),
+]
 REGIONS = ["us-east1", "europe-west1", "asia-south1", None]
 CATEGORIES = ["Usage", "Usage", "Usage", "Purchase", "Tax", "Credit", "Adjustment"]
 CURRENCIES = ["USD", "EUR"]
 PROVIDER_NAMES = ["Acme Cloud", "acme cloud", "Beta SaaS"]
-TRICKY = [Decimal("0.1"), Decimal("0.2"), Decimal("0.3"), Decimal("0.000000000001"), Decimal("123456789012345.678901234567"), Decimal("-5.5"), Decimal("0")]
+TRICKY = [
+    Decimal("0.1"),
+    Decimal("0.2"),
+    Decimal("0.3"),
+    Decimal("0.000000000001"),
+    Decimal("123456789012345.678901234567"),
+    Decimal("-5.5"),
+    Decimal("0"),
+]
 
 
 @dataclass
@@ -38,7 +51,11 @@ def month(year: int, mon: int) -> datetime:
 
 
 def next_month(start: datetime) -> datetime:
-    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
 
 
 def make_rows(n: int, seed: int, months: list[datetime]) -> list[dict[str, Any]]:
@@ -63,7 +80,7 @@ def make_rows(n: int, seed: int, months: list[datetime]) -> list[dict[str, Any]]
             "BillingPeriodEnd": next_month(start_month),
             "ChargeCategory": rng.choice(CATEGORIES),
             "ChargeClass": None,
-            "ChargeDescription": f"charge {i}",
+            "ChargeDescription": f"charge {seed}-{i}",
             "ChargeFrequency": rng.choice(["Usage-Based", "Recurring", "One-Time"]),
             "ChargePeriodStart": day,
             "ChargePeriodEnd": day + timedelta(hours=1),
@@ -79,9 +96,15 @@ def make_rows(n: int, seed: int, months: list[datetime]) -> list[dict[str, Any]]
             "ResourceId": rng.choice([f"res-{rng.randrange(5)}", None]),
             "SubAccountId": rng.choice(["sub-a", "sub-b", "Sub-A", None]),
             "PricingCategory": rng.choice(["Standard", "Committed", None]),
-            "ConsumedQuantity": (Decimal(rng.randrange(1000)) / Decimal(7000)).quantize(Decimal("1e-12")) if rng.random() < 0.5 else None,
-            "Tags": orjson.dumps({"env": rng.choice(["prod", "dev"]), "team": "t1"}).decode() if rng.random() < 0.7 else None,
-            "x_columns": orjson.dumps({"x_Owner": f"owner-{rng.randrange(3)}", "x_SplitCostAllocationPercentage": "12.50"}).decode()
+            "ConsumedQuantity": (Decimal(rng.randrange(1000)) / Decimal(7000)).quantize(Decimal("1e-12"))
+            if rng.random() < 0.5
+            else None,
+            "Tags": orjson.dumps({"env": rng.choice(["prod", "dev"]), "team": "t1"}).decode()
+            if rng.random() < 0.7
+            else None,
+            "x_columns": orjson.dumps(
+                {"x_Owner": f"owner-{rng.randrange(3)}", "x_SplitCostAllocationPercentage": "12.50"}
+            ).decode()
             if rng.random() < 0.5
             else None,
         }
@@ -120,14 +143,16 @@ def commit_rows(
     batch_id = "bat_" + uuid.uuid4().hex[:16]
     now = datetime.now(UTC).replace(tzinfo=None)
     table_name, seq = (
-        ("cost_rows", "cost_row_seq") if dataset == "CostAndUsage" else ("contract_commitment_rows", "contract_commitment_row_seq")
+        ("cost_rows", "cost_row_seq")
+        if dataset == "CostAndUsage"
+        else ("contract_commitment_rows", "contract_commitment_row_seq")
     )
-    source = _table(rows)  # noqa: F841 - read by DuckDB below
+    source = _table(rows)
     with warehouse.transaction() as cur:
         cur.execute(
-            "INSERT INTO batches (id, workspace_id, provider_id, dataset, source, mode, status, rows_received,"
-            " line_items_created, created_at, updated_at, committed_at) VALUES (?, ?, ?, ?, 'push', 'append',"
-            " 'committed', ?, ?, ?, ?, ?)",
+            "INSERT INTO batches (id, workspace_id, provider_id, dataset, source, mode, status,"
+            " rows_received, line_items_created, created_at, updated_at, committed_at)"
+            " VALUES (?, ?, ?, ?, 'push', 'append', 'committed', ?, ?, ?, ?, ?)",
             [batch_id, workspace_id, provider_id, dataset, len(rows), len(rows), now, now, now],
         )
         if supersede_batch is not None:
@@ -136,7 +161,7 @@ def commit_rows(
                 [batch_id, supersede_batch],
             )
         cur.register("source_rows", source)
-        extra = ", CAST(\"ChargePeriodStart\" AS DATE) AS charge_day" if dataset == "CostAndUsage" else ""
+        extra = ', CAST("ChargePeriodStart" AS DATE) AS charge_day' if dataset == "CostAndUsage" else ""
         cur.execute(
             f"INSERT INTO {table_name} BY NAME SELECT nextval('{seq}') AS row_seq, ? AS workspace_id,"
             f" ? AS provider_id, ? AS batch_id{extra}, * FROM source_rows",

@@ -8,6 +8,8 @@ at the time of that page's request.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -38,6 +40,66 @@ class RecordPage:
     total_records: int
     data_last_updated: datetime | None
     data_completeness: str | None
+
+
+class SummaryCache:
+    """Summaries of recent queries, valid while the warehouse's data version is unchanged.
+
+    Counting and summarising every match is the expensive part of a page; a page walk (or a dashboard
+    polling one query) repeats it with identical answers until a commit changes the data.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[object, ...], store.Summary] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> store.Summary | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[object, ...], summary: store.Summary) -> None:
+        with self._lock:
+            self._items[key] = summary
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_SUMMARIES: dict[Path, SummaryCache] = {}
+
+
+def _summary_cache(warehouse: Warehouse) -> SummaryCache:
+    return _SUMMARIES.setdefault(warehouse.path, SummaryCache())
+
+
+def _read(
+    warehouse: Warehouse,
+    view: str,
+    where: tuple[str, list[object]],
+    fields: tuple[store.Field, ...],
+    digest: str,
+    *,
+    after: int,
+    page_size: int,
+    periods: bool,
+) -> tuple[store.Page, store.Summary]:
+    cache = _summary_cache(warehouse)
+    with warehouse.cursor() as cur:
+        cur.execute("BEGIN TRANSACTION")  # one snapshot for the page and its summary
+        try:
+            page = store.read_page(cur, view, where, fields, after_seq=after, page_size=page_size)
+            key = (view, digest, store.data_version(cur))
+            summary = cache.get(key)
+            if summary is None:
+                summary = store.summarize(cur, view, where, periods=periods)
+                cache.put(key, summary)
+        finally:
+            cur.execute("ROLLBACK")
+    return page, summary
 
 
 @cache
@@ -77,13 +139,9 @@ def list_cost_records(
     where = store.cost_where(filters)
     if filters.empty_window:
         where = (where[0] + " AND FALSE", where[1])
-    with warehouse.cursor() as cur:
-        cur.execute("BEGIN TRANSACTION")  # one snapshot for the page and its summary
-        try:
-            page = store.read_page(cur, COST_VIEW, where, cost_fields(), after_seq=after, page_size=page_size)
-            summary = store.summarize(cur, COST_VIEW, where, periods=True)
-        finally:
-            cur.execute("ROLLBACK")
+    page, summary = _read(
+        warehouse, COST_VIEW, where, cost_fields(), digest, after=after, page_size=page_size, periods=True
+    )
     providers = store.scope_provider_ids(catalog, filters.scope)
     completeness = data_completeness(
         now=now or _utcnow(),
