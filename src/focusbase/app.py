@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from focusbase.api.routers import ROUTERS
 from focusbase.config import Settings
 from focusbase.observability import Metrics, reset_metrics, use_metrics
 from focusbase.runtime import Runtime
+from focusbase.storage.health import batch_status_counts
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,10 +32,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             runtime = Runtime.open(settings)
             app.state.runtime = runtime
+            stored_batches = metrics.watch_batches(partial(batch_status_counts, runtime.warehouse))
             try:
                 await runtime.start()
                 yield {}
             finally:
+                metrics.registry.unregister(stored_batches)
                 await runtime.stop()
         finally:
             reset_metrics(metrics_token)

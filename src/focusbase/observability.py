@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,8 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 # Seconds; request latency buckets from 5 ms (a health check) to a minute (a large push or export).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -62,9 +65,40 @@ class Metrics:
             registry=self.registry,
         )
 
+    def watch_batches(self, source: Callable[[], dict[str, int]]) -> Collector:
+        """Serve `focusbase_stored_batches{status}` from `source` at each scrape; returns the collector."""
+        collector = _StoredBatches(source)
+        self.registry.register(collector)
+        return collector
+
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _StoredBatches(Collector):
+    """Batches per current status, read from the warehouse when Prometheus scrapes."""
+
+    def __init__(self, source: Callable[[], dict[str, int]]) -> None:
+        self.source = source
+
+    def describe(self) -> list[Any]:
+        return []  # nothing to check at registration; the family is built at scrape time
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "focusbase_stored_batches",
+            "Ingest batches stored in the warehouse, by current status.",
+            labels=["status"],
+        )
+        try:
+            counts = self.source()
+        except Exception as exc:  # a scrape must not fail because the warehouse is closing
+            logging.getLogger("focusbase.metrics").warning("stored batch counts unavailable: %s", exc)
+            counts = {}
+        for status, count in sorted(counts.items()):
+            family.add_metric([status], count)
+        yield family
 
 
 _fallback = Metrics()  # used outside any app (scripts, CLI), so recording never fails

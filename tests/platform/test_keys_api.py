@@ -121,3 +121,18 @@ def test_provider_limited_admin_cannot_widen_access(
     assert all(set(k["providerIds"] or ["*"]) <= {a} for k in everything if k["id"] in visible)
     hidden = next(k["id"] for k in everything if k["id"] not in visible)
     assert client.delete(f"/api/v1/keys/{hidden}", headers=limited).status_code == 404
+
+
+def test_last_used_is_recorded(client: TestClient, admin_headers: dict) -> None:
+    listed = client.get("/api/v1/keys", headers=admin_headers).json()["keys"]
+    (admin,) = listed
+    assert admin["lastUsedAt"] is not None and admin["lastUsedAt"] >= admin["createdAt"]
+    created = client.post(
+        "/api/v1/keys", json={"name": "idle", "scopes": ["read"]}, headers=admin_headers
+    ).json()
+    idle = next(
+        k
+        for k in client.get("/api/v1/keys", headers=admin_headers).json()["keys"]
+        if k["id"] == created["id"]
+    )
+    assert idle["lastUsedAt"] is None

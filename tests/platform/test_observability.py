@@ -137,3 +137,19 @@ def test_json_formatter_includes_exceptions() -> None:
     entry = json.loads(JsonFormatter().format(record))
     assert entry["message"] == "failed x" and entry["level"] == "error"
     assert "ValueError: bad thing" in entry["exception"]
+
+
+def test_metrics_report_stored_batches_by_status(client: TestClient) -> None:
+    warehouse = client.app.state.runtime.warehouse  # type: ignore[attr-defined]
+    with warehouse.transaction() as cur:
+        for i, status in enumerate(["committed", "committed", "failed"]):
+            cur.execute(
+                "INSERT INTO batches (id, workspace_id, provider_id, source, mode, status, created_at,"
+                " updated_at) VALUES (?, 'ws_default', 'prv_x', 'push', 'append', ?,"
+                " now()::TIMESTAMP, now()::TIMESTAMP)",
+                [f"bat_{i}", status],
+            )
+    text = client.get("/metrics").text
+    assert _metric(text, "focusbase_stored_batches", status="committed") == 2
+    assert _metric(text, "focusbase_stored_batches", status="failed") == 1
+    assert _metric(text, "focusbase_stored_batches", status="reverted") is None

@@ -59,7 +59,7 @@ def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Any:
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition."}},
 )
-async def metrics(request: Request) -> Response:
+def metrics(request: Request) -> Response:
     """Prometheus metrics in the text exposition format."""
     app_metrics: Metrics = request.app.state.metrics
     body, content_type = app_metrics.render()

@@ -81,3 +81,17 @@ def revoke_key_in(tx: sqlite3.Connection, workspace_id: str, key_id: str) -> boo
         (utcnow(), key_id, workspace_id),
     )
     return cur.rowcount == 1
+
+
+def touch_key(catalog: Catalog, key_id: str, *, older_than: str) -> bool:
+    """Record a use of the key when its last recorded use is before `older_than` (ISO text); best effort."""
+    try:
+        with catalog.transaction() as tx:
+            cur = tx.execute(
+                "UPDATE api_keys SET last_used_at = ?"
+                " WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+                (utcnow(), key_id, older_than),
+            )
+            return cur.rowcount == 1
+    except sqlite3.OperationalError:
+        return False  # the catalog is busy; bookkeeping must never fail a request

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -17,6 +18,7 @@ from focusbase.tenancy.principal import SCOPES, Principal
 
 KEY_PREFIX = "fbk"  # every key reads fbk_<key id>_<secret>
 KINDS = ("api", "ingest")
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # lastUsedAt is exact to this
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,7 @@ def authenticate_key(catalog: Catalog, raw: str) -> Principal | None:
         return None
     if not hmac.compare_digest(_hash(secret), row["secret_hash"]):
         return None
+    _record_use(catalog, key_id, row["last_used_at"])
     provider_ids = row["provider_ids"]
     return Principal(
         key_id=key_id,
@@ -124,6 +127,13 @@ def authenticate_key(catalog: Catalog, raw: str) -> Principal | None:
         scopes=frozenset(orjson.loads(row["scopes"])),
         provider_ids=frozenset(orjson.loads(provider_ids)) if provider_ids is not None else None,
     )
+
+
+def _record_use(catalog: Catalog, key_id: str, last_used_at: str | None) -> None:
+    # At most one catalog write per key per LAST_USED_RESOLUTION, not one per request.
+    threshold = (datetime.now(UTC) - LAST_USED_RESOLUTION).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if last_used_at is None or last_used_at < threshold:
+        key_store.touch_key(catalog, key_id, older_than=threshold)
 
 
 def list_keys(catalog: Catalog, workspace_id: str) -> list[dict[str, Any]]:
