@@ -35,6 +35,7 @@ from focusbase.ingest.normalise import (
     pack_custom_columns,
     with_row_numbers,
 )
+from focusbase.observability import record_batch_status, record_ingest
 from focusbase.runtime import Runtime
 from focusbase.storage import batches as store
 from focusbase.storage import cost_rows
@@ -372,6 +373,9 @@ def _commit(runtime: Runtime, batch: Batch, rows: pa.Table | None, tally: dict[s
                 "expires_at": None,
             },
         )
+    record_batch_status("committed")
+    record_ingest(outcome.rows, "stored")
+    record_ingest(int(tally.get("rows_rejected", batch.rows_rejected)), "rejected")
     if outcome.replaced_rows:
         with runtime.warehouse.transaction() as cur:
             cost_rows.prune(cur, batch.dataset, batch.provider_id, runtime.settings.keep_superseded_versions)
@@ -435,6 +439,8 @@ def fail_batch(
             return
         cost_rows.discard_staged(cur, batch.dataset, batch.id)
         store.update(cur, batch.id, fields)
+    record_batch_status("failed")
+    record_ingest(int(fields.get("rows_rejected", 0)), "rejected")
 
 
 def abort_batch(runtime: Runtime, batch: Batch) -> Batch:
