@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from benchmarks.bench_export import generate
 from fastapi.testclient import TestClient
 from tests.export.conftest import cost_row, insert_cost_rows, wait_for_job
 
@@ -177,3 +180,34 @@ def test_job_request_round_trips(runtime: Runtime) -> None:
     job = service.create_export(runtime.catalog, PRINCIPAL, spec)
     assert service.job_spec(job) == spec
     assert json.loads(job.request)["billing_period_end"] == "2025-03-01T00:00:00Z"
+
+
+@pytest.mark.slow
+def test_shutdown_interrupts_a_running_copy(settings: Settings) -> None:
+    generate(settings.data_dir, 400_000)  # big enough that the COPY is still running when interrupted
+    rt = Runtime.open(settings)
+    try:
+        job = service.create_export(rt.catalog, PRINCIPAL, SPEC)
+        handle = CopyHandle()
+        worker = threading.Thread(
+            target=service.run_job, args=(settings, rt.catalog, rt.warehouse, job.id, handle)
+        )
+        worker.start()
+        deadline = time.monotonic() + 30
+        while True:
+            current = store.get_job(rt.catalog, job.id)
+            assert current is not None
+            if current.total_rows:  # the count is done: the COPY is running
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        handle.interrupt()
+        worker.join(30)
+        assert not worker.is_alive()
+        after = store.get_job(rt.catalog, job.id)
+        assert after is not None and after.status == "Pending", after
+        assert after.error == "interrupted by a server shutdown; the export restarts"
+        assert list((service.exports_dir(settings) / job.id).iterdir()) == []
+    finally:
+        rt.warehouse.close()
+        rt.catalog.close()

@@ -35,7 +35,10 @@ class ExportRunner:
     async def loop(self) -> None:
         """Dispatch jobs until stopped."""
         while not self._stopping:
-            self._dispatch()
+            try:
+                self._dispatch()
+            except Exception:  # a busy or broken catalog must not end the worker; try again soon
+                log.exception("export dispatch failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()
