@@ -16,6 +16,7 @@ from focusbase.cli import _register, app
 from focusbase.config import Settings
 from focusbase.storage import Catalog
 from focusbase.tenancy.keys import authenticate_key
+from focusbase.tenancy.workspaces import list_workspaces
 
 runner = CliRunner()
 
@@ -102,6 +103,8 @@ def test_keys_create_human_output_and_workspaces(tmp_path: Path) -> None:
         (["keys", "create", "--scope", "read", "--workspace", "bad name!"], "workspace name"),
         (["keys", "create", "--scope", "read", "--provider", "prv_missing"], "prv_missing"),
         (["keys", "revoke", "key_missing"], "no active key"),
+        (["keys", "list", "--workspace", "nobody"], "no workspace named 'nobody'"),
+        (["providers", "list", "--workspace", "nobody"], "no workspace named 'nobody'"),
         (["providers", "create", "--name", "A", "--currency", "EURO"], "ISO 4217"),
         (["providers", "rotate-key", "prv_missing"], "no provider"),
     ],
@@ -110,6 +113,7 @@ def test_cli_errors(tmp_path: Path, args: list[str], message: str) -> None:
     result = runner.invoke(app, [*args, "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert message in result.stderr
+    assert [ws.name for ws in list_workspaces(Catalog.in_dir(tmp_path))] == ["default"]
 
 
 def test_providers_create_list_rotate(tmp_path: Path) -> None:

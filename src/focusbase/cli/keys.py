@@ -14,7 +14,13 @@ from focusbase.storage import Catalog
 from focusbase.tenancy.apikeys import KeyRequestInvalid, create_api_key
 from focusbase.tenancy.keys import get_key, list_keys, revoke_key
 from focusbase.tenancy.principal import Principal
-from focusbase.tenancy.workspaces import Workspace, ensure_workspace, get_workspace, list_workspaces
+from focusbase.tenancy.workspaces import (
+    Workspace,
+    ensure_workspace,
+    find_workspace,
+    get_workspace,
+    list_workspaces,
+)
 
 keys_app = typer.Typer(
     help="API keys: create (shown once), list (no secrets), revoke. Safe while the server runs.",
@@ -51,6 +57,16 @@ def resolve_workspace(catalog: Catalog, name: str | None) -> Workspace:
         return ensure_workspace(catalog, name)
     except ValueError as exc:
         raise fail(str(exc)) from exc
+
+
+def existing_workspaces(catalog: Catalog, name: str | None) -> list[Workspace]:
+    """The named workspace (exit when there is none), or every workspace when no name is given."""
+    if name is None:
+        return list_workspaces(catalog)
+    found = find_workspace(catalog, name)
+    if found is None:
+        raise fail(f"no workspace named {name!r}")
+    return [found]
 
 
 @keys_app.command("create")
@@ -99,7 +115,7 @@ def list_command(
 ) -> None:
     """List keys without their secrets."""
     catalog = open_catalog(data_dir)
-    spaces = [resolve_workspace(catalog, workspace)] if workspace else list_workspaces(catalog)
+    spaces = existing_workspaces(catalog, workspace)
     keys = [key for ws in spaces for key in list_keys(catalog, ws.id)]
     if as_json:
         typer.echo(orjson.dumps(keys).decode())

@@ -9,7 +9,14 @@ import orjson
 import typer
 
 from focusbase.cli import app
-from focusbase.cli.keys import DATA_DIR_HELP, WORKSPACE_HELP, fail, open_catalog, resolve_workspace
+from focusbase.cli.keys import (
+    DATA_DIR_HELP,
+    WORKSPACE_HELP,
+    existing_workspaces,
+    fail,
+    open_catalog,
+    resolve_workspace,
+)
 from focusbase.config import Settings
 from focusbase.storage import Catalog
 from focusbase.tenancy.providers import (
@@ -90,7 +97,7 @@ def list_command(
 ) -> None:
     """List providers (not deleted ones)."""
     catalog = open_catalog(data_dir)
-    spaces = [resolve_workspace(catalog, workspace)] if workspace else list_workspaces(catalog)
+    spaces = existing_workspaces(catalog, workspace)
     rows = [
         {
             "id": p.id,

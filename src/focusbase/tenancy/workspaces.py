@@ -33,6 +33,12 @@ def get_workspace(catalog: Catalog, workspace_id: str) -> Workspace | None:
     return _workspace(row) if row is not None else None
 
 
+def find_workspace(catalog: Catalog, name: str) -> Workspace | None:
+    """The workspace with this name, or None (never creates one)."""
+    row = workspace_store.get_workspace_by_name(catalog, name.strip())
+    return _workspace(row) if row is not None else None
+
+
 def ensure_workspace(catalog: Catalog, name: str | None) -> Workspace:
     """The workspace with this name, created when it does not exist yet (None: the default workspace)."""
     name = DEFAULT_WORKSPACE_NAME if name is None else name.strip()
