@@ -147,7 +147,7 @@ def commit_rows(
         if dataset == "CostAndUsage"
         else ("contract_commitment_rows", "contract_commitment_row_seq")
     )
-    source = _table(rows)
+    source = _table(rows) if rows else None
     with warehouse.transaction() as cur:
         cur.execute(
             "INSERT INTO batches (id, workspace_id, provider_id, dataset, source, mode, status,"
@@ -160,6 +160,8 @@ def commit_rows(
                 f"UPDATE {table_name} SET superseded_by = ? WHERE batch_id = ? AND superseded_by IS NULL",
                 [batch_id, supersede_batch],
             )
+        if not rows:
+            return Loaded(batch_id, now, 0)
         cur.register("source_rows", source)
         extra = ', CAST("ChargePeriodStart" AS DATE) AS charge_day' if dataset == "CostAndUsage" else ""
         cur.execute(
