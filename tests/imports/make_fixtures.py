@@ -22,6 +22,7 @@ OUT = Path(__file__).resolve().parent.parent / "cases" / "imports"
 
 
 def _base_row(provider: str, day: int, cost: str, service: str, category: str) -> dict[str, str]:
+    quantity = str(Decimal(cost) * 2)  # unit prices are 0.5, so List/ContractedCost = price x quantity
     start = f"2025-03-{day:02d}T00:00:00Z"
     end = f"2025-03-{day + 1:02d}T00:00:00Z"
     return {
@@ -37,7 +38,7 @@ def _base_row(provider: str, day: int, cost: str, service: str, category: str) -
         "ChargeFrequency": "Usage-Based",
         "ChargePeriodEnd": end,
         "ChargePeriodStart": start,
-        "ConsumedQuantity": "24",
+        "ConsumedQuantity": quantity,
         "ConsumedUnit": "Hours",
         "ContractedCost": cost,
         "ContractedUnitPrice": "0.5",
@@ -46,7 +47,11 @@ def _base_row(provider: str, day: int, cost: str, service: str, category: str) -
         "ListCost": cost,
         "ListUnitPrice": "0.5",
         "PricingCategory": "Standard",
-        "PricingQuantity": "24",
+        "PricingQuantity": quantity,
+        "PricingCurrency": "USD",
+        "PricingCurrencyContractedUnitPrice": "0.5",
+        "PricingCurrencyEffectiveCost": cost,
+        "PricingCurrencyListUnitPrice": "0.5",
         "PricingUnit": "Hours",
         "ProviderName": provider,
         "PublisherName": provider,
@@ -70,8 +75,11 @@ def _base_row(provider: str, day: int, cost: str, service: str, category: str) -
 def _rows(provider: str, version: str, extra: dict[str, str]) -> list[dict[str, str]]:
     names = list(columns(version))
     rows = []
-    specs = [(1, "12.500000", "Compute Engine", "Compute"), (2, "0.000123", "Cloud Storage", "Storage"),
-             (3, "100", "Compute Engine", "Compute")]
+    specs = [
+        (1, "12.500000", "Compute Engine", "Compute"),
+        (2, "0.000123", "Cloud Storage", "Storage"),
+        (3, "100", "Compute Engine", "Compute"),
+    ]
     for day, cost, service, category in specs:
         base = _base_row(provider, day, cost, service, category)
         row = {n: base.get(n, "") for n in names}
@@ -90,11 +98,13 @@ def _write_csv(path: Path, rows: list[dict[str, str]], *, gz: bool = False, deli
 
 
 def aws() -> None:
-    extra12 = {"x_Discounts": '{"SavingsPlan":-0.5}', "x_Operation": "RunInstances", "x_ServiceCode": "AmazonEC2"}
+    extra12 = {
+        "x_Discounts": '{"SavingsPlan":-0.5}',
+        "x_Operation": "RunInstances",
+        "x_ServiceCode": "AmazonEC2",
+    }
     rows = _rows("AWS", "1.2", extra12)
     for r in rows:
-        r["BillingAccountType"] = ""
-        r["SubAccountType"] = ""
         r["ChargePeriodStart"] = r["ChargePeriodStart"].replace("Z", ".000Z")
     _write_csv(OUT / "aws_focus_1_2-00001.csv.gz", rows, gz=True)
     # FOCUS 1.0 with AWS columns, as Parquet: doubles for money, millisecond timestamps, maps for tags.
@@ -110,7 +120,9 @@ def aws() -> None:
             stamps = [v.replace("Z", "") if v else None for v in values]
             table[name] = pa.array(stamps, pa.string()).cast(pa.timestamp("ms"))
         elif name == "Tags":
-            table[name] = pa.array([list(json.loads(v).items()) for v in values], pa.map_(pa.string(), pa.string()))
+            table[name] = pa.array(
+                [list(json.loads(v).items()) for v in values], pa.map_(pa.string(), pa.string())
+            )
         else:
             table[name] = pa.array(values, pa.string())
     table["x_CostCategories"] = pa.array([[("team", "core")]] * 3, pa.map_(pa.string(), pa.string()))
@@ -147,8 +159,12 @@ def gcp() -> None:
 
 
 def oci() -> None:
-    extra = {"oci_ReferenceNumber": "REF-{day}", "oci_CompartmentId": "ocid1.compartment.oc1..a{day}",
-             "oci_CompartmentName": "prod", "oci_OverageFlag": "N"}
+    extra = {
+        "oci_ReferenceNumber": "REF-{day}",
+        "oci_CompartmentId": "ocid1.compartment.oc1..a{day}",
+        "oci_CompartmentName": "prod",
+        "oci_OverageFlag": "N",
+    }
     rows = _rows("Oracle", "1.0", extra)
     for r in rows:
         for name in ("BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "ChargePeriodStart"):
@@ -157,16 +173,67 @@ def oci() -> None:
 
 
 def vantage() -> None:
-    header = ["BillingCurrency", "ChargeCategory", "ChargePeriodStart", "ChargePeriodEnd", "ConsumedQuantity",
-              "ConsumedUnit", "BilledCost", "RegionId", "ResourceId", "ResourceType", "ServiceCategory",
-              "ServiceName", "Tags"]
+    header = [
+        "BillingCurrency",
+        "ChargeCategory",
+        "ChargePeriodStart",
+        "ChargePeriodEnd",
+        "ConsumedQuantity",
+        "ConsumedUnit",
+        "BilledCost",
+        "RegionId",
+        "ResourceId",
+        "ResourceType",
+        "ServiceCategory",
+        "ServiceName",
+        "Tags",
+    ]
     rows = [
-        ["USD", "Usage", "2025-03-01", "2025-03-02", "10", "Requests", "$1,234.50", "us-east-1", "api-1",
-         "Endpoint", "Developer Tools", "Datadog", '{"env":"prod"}'],
-        ["USD", "Usage", "2025-03-02", "2025-03-03", "5", "Requests", "$0.10", "us-east-1", "api-1",
-         "Endpoint", "Developer Tools", "Datadog", '{"env":"dev","team":"web"}'],
-        ["USD", "Credit", "2025-03-02", "2025-03-03", "", "", "($5.00)", "", "", "", "Developer Tools",
-         "Datadog", ""],
+        [
+            "USD",
+            "Usage",
+            "2025-03-01",
+            "2025-03-02",
+            "10",
+            "Requests",
+            "$1,234.50",
+            "us-east-1",
+            "api-1",
+            "Endpoint",
+            "Developer Tools",
+            "Datadog",
+            '{"env":"prod"}',
+        ],
+        [
+            "USD",
+            "Usage",
+            "2025-03-02",
+            "2025-03-03",
+            "5",
+            "Requests",
+            "$0.10",
+            "us-east-1",
+            "api-1",
+            "Endpoint",
+            "Developer Tools",
+            "Datadog",
+            '{"env":"dev","team":"web"}',
+        ],
+        [
+            "USD",
+            "Credit",
+            "2025-03-02",
+            "2025-03-03",
+            "",
+            "",
+            "($5.00)",
+            "",
+            "",
+            "",
+            "Developer Tools",
+            "Datadog",
+            "",
+        ],
     ]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -205,13 +272,17 @@ def broken() -> None:
     )
     (OUT / "broken_maps_nothing.csv").write_text("foo,bar,baz\n1,2,3\n")
     (OUT / "broken_not_utf8.csv").write_bytes(
-        "ChargePeriodStart,BilledCost,ServiceName,ChargeCategory\n2025-03-01,1.00,Caf\u00e9,Usage\n".encode("latin-1")
+        "ChargePeriodStart,BilledCost,ServiceName,ChargeCategory\n2025-03-01,1.00,Caf\u00e9,Usage\n".encode(
+            "latin-1"
+        )
     )
     (OUT / "broken_bad_values.csv").write_text(
         "ChargePeriodStart,BilledCost,ServiceName,ChargeCategory\n"
         "2025-03-01,1.00,Datadog,Usage\n2025-03-02,abc,Datadog,Usage\n2025-03-03,3.00,Datadog,Shopping\n"
     )
-    empty = pa.table({"ChargePeriodStart": pa.array([], pa.string()), "BilledCost": pa.array([], pa.string())})
+    empty = pa.table(
+        {"ChargePeriodStart": pa.array([], pa.string()), "BilledCost": pa.array([], pa.string())}
+    )
     pq.write_table(empty, OUT / "broken_zero_rows.parquet")
     (OUT / "broken_truncated.csv.gz").write_bytes(gzip.compress(b"ChargePeriodStart,BilledCost\n" * 50)[:40])
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Depends, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from focusbase.api.batches import IngestKey, RuntimeDep, api_error, batch_json, call, parse_time, provider_for
@@ -225,7 +225,7 @@ async def import_file(provider_id: str, request: Request, principal: IngestKey, 
             _run_in_background(runtime, started, upload)
             background = True
             batch = batch_service.get_batch(runtime, principal.workspace_id, started.batch.id)
-            return ORJSONResponse(_import_body(started, None, batch), status_code=202)
+            return JSONResponse(_import_body(started, None, batch), status_code=202)
         summary = await call(service.run_import, runtime, started)
         batch = batch_service.get_batch(runtime, principal.workspace_id, started.batch.id)
         return _import_body(started, summary.as_json(), batch)

@@ -482,7 +482,8 @@ def _run(
                 )
                 rows_read += table.num_rows
                 report(_progress(rows_read, started.estimated_rows, "reading"))
-        report(_progress(rows_read, started.estimated_rows, "committing"))
+        # Every row is read and staged: only the atomic commit is left.
+        report(_progress(rows_read, rows_read, "committing"))
         summary = batches.commit_batch(runtime, batch)
     except ImportFileError as exc:
         batches.fail_batch(runtime, batch, exc.message)
@@ -504,8 +505,8 @@ def _parts(reader: MappedReader, resolved: ResolvedMapping, rows_per_part: int) 
 
 
 def _progress(rows_read: int, estimated: int | None, phase: str) -> dict[str, Any]:
-    percent = 100.0 if phase == "done" else 0.0
-    if phase != "done" and estimated:
+    percent = 100.0 if phase in ("done", "committing") else 0.0
+    if phase == "reading" and estimated:
         percent = min(99.0, round(rows_read * 100.0 / estimated, 1))
     return {"rowsRead": rows_read, "estimatedRows": estimated, "percent": percent, "phase": phase}
 

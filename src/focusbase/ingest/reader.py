@@ -149,10 +149,12 @@ class MappedReader:
             for batch in reader:
                 pending.append(batch)
                 count += batch.num_rows
-                if count >= rows_per_batch:
-                    yield pa.Table.from_batches(pending).rename_columns(names)
-                    pending, count = [], 0
-            if pending:
+                while count >= rows_per_batch:
+                    table = pa.Table.from_batches(pending)
+                    yield table.slice(0, rows_per_batch).rename_columns(names)
+                    rest = table.slice(rows_per_batch)
+                    pending, count = rest.to_batches(), rest.num_rows
+            if count:
                 yield pa.Table.from_batches(pending).rename_columns(names)
         except duckdb.Error as exc:
             raise self._fail(exc) from None
