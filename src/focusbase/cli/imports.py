@@ -33,7 +33,7 @@ from focusbase.storage.warehouse import DataDirLocked
 from focusbase.tenancy.providers import Provider, get_provider
 from focusbase.tenancy.workspaces import Workspace, list_workspaces
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _load_mapping(path: Path | None) -> Mapping | None:
@@ -76,10 +76,12 @@ def _print_preview(preview: dict[str, Any]) -> None:
     if preview.get("detectedExport"):
         console.print(f"recognised: {preview['detectedExport']['label']}")
     console.print(f"mapping: {preview['mappingSource']}")
-    table = Table("FOCUS column", "source column", "confidence", "status", "reason")
     for p in preview["proposals"]:
-        table.add_row(p["column"], p["source"], f"{p['confidence']:.2f}", p["status"], p["reason"])
-    console.print(table)
+        console.print(
+            f"  {p['column']} <- {p['source']!r} ({p['status']}, {p['confidence']:.2f}): {p['reason']}",
+            soft_wrap=True,
+            markup=False,
+        )
     for note in preview.get("notes", []):
         console.print(f"note: {note}")
     for problem in preview.get("problems", []):
@@ -93,19 +95,15 @@ def _print_preview(preview: dict[str, Any]) -> None:
 
 
 def _print_summary(body: dict[str, Any]) -> None:
-    table = Table("batch", "status", "rows received", "line items", "rejected", "replaced rows", "sums")
-    sums = "; ".join(
-        f"{currency} BilledCost {v.get('BilledCost')}" for currency, v in (body.get("sums") or {}).items()
-    )
-    table.add_row(
-        body["batchId"],
-        body["status"],
-        str(body.get("rowsReceived")),
-        str(body.get("lineItemsCreated")),
-        str(body.get("rowsRejected")),
-        str((body.get("replaced") or {}).get("rows", 0)),
-        sums,
-    )
+    table = Table("batch", body["batchId"])
+    table.add_row("status", body["status"])
+    table.add_row("rows received", str(body.get("rowsReceived")))
+    table.add_row("line items created", str(body.get("lineItemsCreated")))
+    table.add_row("rows rejected", str(body.get("rowsRejected")))
+    table.add_row("rows replaced", str((body.get("replaced") or {}).get("rows", 0)))
+    for currency, sums in (body.get("sums") or {}).items():
+        table.add_row(f"{currency} BilledCost", str(sums.get("BilledCost")))
+        table.add_row(f"{currency} EffectiveCost", str(sums.get("EffectiveCost")))
     Console().print(table)
 
 
@@ -158,7 +156,13 @@ def _follow(client: httpx.Client, base: str, headers: dict[str, str], batch_id: 
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("importing", total=100)
         while True:
-            batch = client.get(f"{base}/api/v1/batches/{batch_id}", headers=headers).json()
+            response = client.get(f"{base}/api/v1/batches/{batch_id}", headers=headers)
+            batch = response.json()
+            if response.status_code != 200:
+                console.print(
+                    f"the import runs in the background as batch {batch_id}; it cannot be followed:"
+                )
+                raise _error_exit(batch)
             status = batch.get("status")
             progress.update(task, completed=(batch.get("progress") or {}).get("percent") or 0)
             if status not in ("received", "validating"):
