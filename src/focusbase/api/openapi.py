@@ -61,9 +61,17 @@ def _property_for(col: Column) -> dict[str, Any]:
     if col.allowed_values and col.name != "ServiceSubcategory":
         prop["enum"] = list(col.allowed_values)
     if served_nullable(col):
-        prop["nullable"] = True
+        _allow_null(prop)
     prop["description"] = descriptions()[col.name]
     return prop
+
+
+def _allow_null(prop: dict[str, Any]) -> None:
+    """Let a property be null the OpenAPI 3.1 way: a type array with null (and null among its enum)."""
+    if isinstance(prop.get("type"), str):
+        prop["type"] = [prop["type"], "null"]
+    if "enum" in prop and None not in prop["enum"]:
+        prop["enum"] = [*prop["enum"], None]
 
 
 # --- the corrections, in the order they apply -------------------------------------------------------------
@@ -71,9 +79,8 @@ def _property_for(col: Column) -> dict[str, Any]:
 
 def _pricing_category_values(doc: Doc) -> None:
     cols = columns(SERVED_VERSION, Dataset.COST_AND_USAGE)
-    _schemas(doc)["CostAndUsageRecord"]["properties"]["PricingCategory"]["enum"] = list(
-        cols["PricingCategory"].allowed_values
-    )
+    prop = _schemas(doc)["CostAndUsageRecord"]["properties"]["PricingCategory"]
+    prop["enum"] = [*cols["PricingCategory"].allowed_values, *([None] if None in prop["enum"] else [])]
 
 
 def _capacity_reservation_wording(doc: Doc) -> None:
@@ -87,8 +94,8 @@ def _focus_nullability(doc: Doc) -> None:
     cols = columns(SERVED_VERSION, Dataset.COST_AND_USAGE)
     for name, prop in _schemas(doc)["CostAndUsageRecord"]["properties"].items():
         col = cols.get(name)
-        if col is not None and served_nullable(col) and not prop.get("nullable"):
-            prop["nullable"] = True
+        if col is not None and served_nullable(col):
+            _allow_null(prop)
 
 
 def _focus_13_columns(doc: Doc) -> None:
@@ -176,9 +183,7 @@ def _nullable_type_arrays(doc: Doc) -> None:
     for node in list(_walk(doc)):
         if node.get("nullable") is True and "type" in node:
             del node["nullable"]
-            node["type"] = [node["type"], "null"]
-            if "enum" in node:
-                node["enum"] = [*node["enum"], None]
+            _allow_null(node)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +196,12 @@ class Correction:
 
 
 CORRECTIONS: tuple[Correction, ...] = (
+    Correction(
+        "openapi-3.1-nullable",
+        "`nullable: true` (an OpenAPI 3.0 keyword) becomes a JSON Schema type array with null, as OpenAPI 3.1"
+        " requires; enums of nullable properties include null.",
+        _nullable_type_arrays,
+    ),
     Correction(
         "pricing-category-values",
         "PricingCategory values are FOCUS 1.0+'s Standard, Dynamic, Committed, Other.",
@@ -237,12 +248,6 @@ CORRECTIONS: tuple[Correction, ...] = (
         "The seed's global security requirement is stated on each FOCUS operation (the served document also"
         " describes endpoints with other authentication).",
         _security_per_operation,
-    ),
-    Correction(
-        "openapi-3.1-nullable",
-        "`nullable: true` (an OpenAPI 3.0 keyword) becomes a JSON Schema type array with null, as OpenAPI 3.1"
-        " requires; enums of nullable properties include null.",
-        _nullable_type_arrays,
     ),
 )
 
