@@ -22,7 +22,7 @@ DEMO_VERSIONS = ("1.2", "1.3")
 
 # Below these multiples of the special rows a file would be mostly bookkeeping; such small files keep
 # usage rows only (and taxes/credits when they still fit), so any --rows value gives exactly that many rows.
-_MIN_USAGE_FACTOR = 10
+_MIN_USAGE_FACTOR = 5
 
 
 @dataclass(frozen=True, slots=True)

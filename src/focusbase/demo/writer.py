@@ -180,5 +180,5 @@ def generate(
     _validate_dataset(focus_version, dataset)
     p = plan(rows, days=days, start=start, seed=seed)
     with demo_connection(p) as con:
-        table: pa.Table = con.sql(_select(focus_version, dataset, "parquet")).arrow()
+        table: pa.Table = con.sql(_select(focus_version, dataset, "parquet")).to_arrow_table()
     return table
