@@ -181,7 +181,7 @@ def list_all(request: Request, principal: Admin, runtime: RuntimeDep) -> Provide
 def get_one(provider_id: ProviderId, request: Request, principal: Admin, runtime: RuntimeDep) -> ProviderOut:
     """One provider."""
     provider = _visible_provider(runtime, principal, provider_id)
-    counts = live_row_counts(runtime.warehouse, principal.workspace_id)
+    counts = live_row_counts(runtime.warehouse, principal.workspace_id, provider.id)
     return _out(provider, _base_url(request, runtime), counts.get(provider.id, 0))
 
 

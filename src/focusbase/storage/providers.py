@@ -120,14 +120,17 @@ def stored_row_counts(warehouse: Warehouse, workspace_id: str, provider_id: str)
     return counts
 
 
-def live_cost_row_counts(warehouse: Warehouse, workspace_id: str) -> dict[str, int]:
-    """Live Cost and Usage rows per provider of a workspace (one grouped scan)."""
+def live_cost_row_counts(
+    warehouse: Warehouse, workspace_id: str, provider_id: str | None = None
+) -> dict[str, int]:
+    """Live Cost and Usage rows per provider of a workspace (one grouped scan), or of one provider."""
     with warehouse.cursor() as cur:
         rows = cur.execute(
-            "SELECT provider_id, count(*) FROM live_cost_rows WHERE workspace_id = ? GROUP BY provider_id",
-            [workspace_id],
+            "SELECT provider_id, count(*) FROM live_cost_rows WHERE workspace_id = ?"
+            " AND (CAST(? AS VARCHAR) IS NULL OR provider_id = ?) GROUP BY provider_id",
+            [workspace_id, provider_id, provider_id],
         ).fetchall()
-    return {str(provider_id): int(count) for provider_id, count in rows}
+    return {str(pid): int(count) for pid, count in rows}
 
 
 def purge_provider(

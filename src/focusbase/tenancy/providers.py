@@ -173,9 +173,11 @@ def stored_row_counts(warehouse: Warehouse, workspace_id: str, provider_id: str)
     return provider_store.stored_row_counts(warehouse, workspace_id, provider_id)
 
 
-def live_row_counts(warehouse: Warehouse, workspace_id: str) -> dict[str, int]:
-    """Live Cost and Usage rows per provider of a workspace."""
-    return provider_store.live_cost_row_counts(warehouse, workspace_id)
+def live_row_counts(
+    warehouse: Warehouse, workspace_id: str, provider_id: str | None = None
+) -> dict[str, int]:
+    """Live Cost and Usage rows per provider of a workspace (or only of `provider_id`)."""
+    return provider_store.live_cost_row_counts(warehouse, workspace_id, provider_id)
 
 
 def delete_provider(
