@@ -357,3 +357,36 @@ def test_large_files_run_in_the_background_with_progress(tmp_path: Path) -> None
         assert batch["progress"]["rowsRead"] == 3000 and batch["progress"]["percent"] == 100.0
         expected = sum(Decimal(f"{i}.01") for i in range(3000))
         assert Decimal(batch["sums"]["USD"]["BilledCost"]) == expected
+
+
+def test_shutdown_during_a_background_import_leaves_no_partial_batch(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data", secret_key="k", import_background_bytes=1000, import_part_rows=200
+    )
+    path = tmp_path / "big.csv"
+    lines = ["ChargePeriodStart,BilledCost,ServiceName,ChargeCategory,BillingCurrency"]
+    lines += [f"2025-03-{1 + i % 28:02d},{i}.5,svc,Usage,USD" for i in range(20_000)]
+    path.write_text("\n".join(lines) + "\n")
+    with TestClient(create_app(settings)) as client:
+        key = create_key(
+            client.app.state.runtime.catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="a", scopes=["admin"]
+        )
+        headers = {"Authorization": f"Bearer {key.key}"}
+        pid = client.post(
+            "/api/v1/providers", json={"name": "Big", "defaultCurrency": "USD"}, headers=headers
+        ).json()["id"]
+        response = upload(client, headers, pid, path)
+        assert response.status_code == 202
+        batch_id = response.json()["batchId"]
+    # The server stopped mid-import: the batch either committed whole or failed whole.
+    with TestClient(create_app(settings)) as client:
+        batch = client.get(f"/api/v1/batches/{batch_id}", headers=headers).json()
+        stored = client.get(
+            "/focus/v1/cost-and-usage", params={**READ_WINDOW, "pageSize": 1}, headers=headers
+        ).json()
+        if batch["status"] == "committed":
+            assert stored["totalRecords"] == 20_000
+        else:
+            assert batch["status"] == "failed"
+            assert "interrupted" in batch["failureReason"]
+            assert stored["totalRecords"] == 0

@@ -180,8 +180,17 @@ def _run_in_background(runtime: Runtime, started: service.StartedImport, upload:
             upload.discard()
 
     async def runner() -> None:
-        with contextlib.suppress(IngestError):  # the failure is recorded on the batch
-            await asyncio.to_thread(work)
+        future = asyncio.ensure_future(asyncio.to_thread(work))
+        try:
+            with contextlib.suppress(IngestError):  # the failure is recorded on the batch
+                await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # Server shutdown: the import stops at its next part and fails its batch; wait for that, so
+            # the warehouse is not closed under it.
+            started.cancel.set()
+            with contextlib.suppress(Exception):
+                await future
+            raise
 
     task = asyncio.get_running_loop().create_task(runner())
     runtime.tasks.append(task)

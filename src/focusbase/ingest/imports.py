@@ -8,6 +8,7 @@ it fits the file; else the confident part of the auto-matching. Suggested matche
 from __future__ import annotations
 
 import gzip
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -339,6 +340,7 @@ class StartedImport:
     allow_partial: bool
     save: bool
     estimated_rows: int | None
+    cancel: threading.Event = field(default_factory=threading.Event)
 
 
 def start_import(
@@ -477,6 +479,8 @@ def _run(
             plan.shape, plan.mapping.options, memory_limit=runtime.settings.import_memory_limit
         ) as reader:
             for table in _parts(reader, resolved, rows_per_part):
+                if started.cancel.is_set():
+                    raise IngestError(503, "import_interrupted", "the import was interrupted by a server shutdown")
                 batches.add_part(
                     runtime, batch, table, allow_partial=started.allow_partial, provider=started.provider
                 )
