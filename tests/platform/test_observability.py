@@ -101,11 +101,17 @@ def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
     assert missing.status_code == 404 and missing.headers["X-Request-Id"] == "r-404"
 
 
-def test_unexpected_errors_carry_the_request_id(tmp_path: Path) -> None:
+def test_unexpected_errors_carry_the_request_id(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     app = _app_with_ingest_route(Settings(data_dir=tmp_path / "a"))
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False) as client, caplog.at_level(logging.INFO):
         response = client.get("/test/boom", headers={"X-Request-Id": "r-500"})
-    assert response.status_code == 500
+    (error,) = [r for r in caplog.records if r.name == "focusbase.errors"]
+    entry = json.loads(JsonFormatter().format(error))
+    assert entry["level"] == "error" and "RuntimeError: kaboom" in entry["exception"]
+    assert entry["requestId"] == "r-500"
+    (access,) = [r for r in caplog.records if r.name == "focusbase.access"]
+    assert access.status == 500  # type: ignore[attr-defined]
+    assert response.status_code == 500 and response.headers["X-Request-Id"] == "r-500"
     body = response.json()
     assert body["code"] == "internal_error" and json.loads(body["details"]) == {"requestId": "r-500"}
     assert "kaboom" not in response.text

@@ -8,8 +8,10 @@ import time
 import uuid
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from focusbase.api.errors import error_body
 from focusbase.observability import (
     Metrics,
     record_request,
@@ -23,6 +25,7 @@ REQUEST_ID_HEADER = "X-Request-Id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 access_log = logging.getLogger("focusbase.access")
+error_log = logging.getLogger("focusbase.errors")
 
 
 def request_id_from(headers: Headers) -> str:
@@ -51,10 +54,12 @@ class RequestContextMiddleware:
         request_token = set_request_id(request_id)
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers[REQUEST_ID_HEADER] = request_id
@@ -65,6 +70,15 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception:
+            error_log.exception(
+                "unhandled error in %s %s", scope["method"], scope["path"], extra={"requestId": request_id}
+            )
+            if not response_started:
+                # Answer here, inside the request id's reach; the error still propagates to the server.
+                body = error_body("internal_error", "internal server error", {"requestId": request_id})
+                await JSONResponse(body, status_code=500)(scope, receive, send_with_headers)
+            raise
         finally:
             seconds = time.perf_counter() - started
             route = scope.get("route")
