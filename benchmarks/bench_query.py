@@ -24,6 +24,7 @@ from focusbase.app import create_app
 from focusbase.config import Settings
 from focusbase.demo.writer import write_demo_data
 from focusbase.focus import Dataset, columns
+from focusbase.query.service import clear_summary_cache
 from focusbase.storage import Warehouse
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
 from focusbase.tenancy.keys import create_key
@@ -58,8 +59,9 @@ def load(data_dir: Path, parquet: Path) -> int:
             )
             path = "'" + str(parquet).replace("'", "''") + "'"
             cur.execute(
-                "INSERT INTO cost_rows BY NAME SELECT nextval('cost_row_seq') AS row_seq, ? AS workspace_id,"
-                " 'prv_bench' AS provider_id, ? AS batch_id, CAST(\"ChargePeriodStart\" AS DATE) AS charge_day, *"
+                "INSERT INTO cost_rows BY NAME SELECT nextval('cost_row_seq') AS row_seq,"
+                " ? AS workspace_id, 'prv_bench' AS provider_id, ? AS batch_id,"
+                ' CAST("ChargePeriodStart" AS DATE) AS charge_day, *'
                 f" FROM (SELECT {', '.join(select)} FROM read_parquet({path}))",
                 [DEFAULT_WORKSPACE_ID, batch],
             )
@@ -124,6 +126,12 @@ def run(workdir: Path, quick: bool) -> list[str]:
         assert isinstance(token, str)
         deep_token: str = token
         api_first = _p50(lambda: client.get("/focus/v1/cost-and-usage", params=params, headers=headers))
+
+        def cold_first() -> None:
+            clear_summary_cache()
+            client.get("/focus/v1/cost-and-usage", params=params, headers=headers)
+
+        api_cold = _p50(cold_first)
         api_deep = _p50(
             lambda: client.get(
                 "/focus/v1/cost-and-usage", params={**params, "pageToken": deep_token}, headers=headers
@@ -140,7 +148,7 @@ def run(workdir: Path, quick: bool) -> list[str]:
                 cur.execute(
                     f"SELECT * FROM live_cost_rows WHERE {where} ORDER BY row_seq LIMIT ?",
                     [*values, PAGE_SIZE],
-                ).fetchall()
+                ).to_arrow_table()
                 cur.execute(f"SELECT count(*) FROM live_cost_rows WHERE {where}", values).fetchone()
 
         with runtime.warehouse.cursor() as cur:
@@ -156,7 +164,7 @@ def run(workdir: Path, quick: bool) -> list[str]:
                 cur.execute(
                     f"SELECT * FROM live_cost_rows WHERE {where} AND row_seq > ? ORDER BY row_seq LIMIT ?",
                     [*values, deep_seq, PAGE_SIZE],
-                ).fetchall()
+                ).to_arrow_table()
                 cur.execute(f"SELECT count(*) FROM live_cost_rows WHERE {where}", values).fetchone()
 
         duck_first = _p50(direct_first)
@@ -164,13 +172,18 @@ def run(workdir: Path, quick: bool) -> list[str]:
 
     filters = " & ".join(f"{k}={v}" for k, v in FILTERS.items())
     return [
-        f"- rows in warehouse: {loaded:,} (demo-data generated in {generated:.1f} s, loaded in {load_s:.1f} s);"
+        f"- rows in warehouse: {loaded:,} (demo-data generated in {generated:.1f} s,"
+        f" loaded in {load_s:.1f} s);"
         f" filters `{filters}` match {total:,}",
-        f"- API first page (pageSize {PAGE_SIZE}, 2 filters): p50 **{api_first:.1f} ms** (target <= 50 ms)",
+        f"- API first page (pageSize {PAGE_SIZE}, 2 filters): p50 **{api_first:.1f} ms** (target <= 50 ms);"
+        f" with the summary cache cleared before each request (count, dataLastUpdated and periods"
+        f" recomputed): p50 {api_cold:.1f} ms",
         f"- API page {DEEP_PAGE}: p50 **{api_deep:.1f} ms** = **{api_deep / api_first:.2f}x** page 1"
         " (target <= 1.2x)",
-        f"- DuckDB directly (same page + count): first {duck_first:.1f} ms, page {DEEP_PAGE} {duck_deep:.1f} ms;"
-        f" API/DuckDB ratio first **{api_first / duck_first:.2f}**, page {DEEP_PAGE} **{api_deep / duck_deep:.2f}**"
+        f"- DuckDB directly (same page as Arrow + count): first {duck_first:.1f} ms,"
+        f" page {DEEP_PAGE} {duck_deep:.1f} ms; API/DuckDB ratio first **{api_first / duck_first:.2f}**,"
+        f" page {DEEP_PAGE} **{api_deep / duck_deep:.2f}**"
         " (target <= 2)",
-        f"- walking pages 2..{DEEP_PAGE - 1}: {walk_s:.1f} s ({walk_s / (DEEP_PAGE - 2) * 1000:.1f} ms per page)",
+        f"- walking pages 2..{DEEP_PAGE - 1}: {walk_s:.1f} s"
+        f" ({walk_s / (DEEP_PAGE - 2) * 1000:.1f} ms per page)",
     ]
