@@ -37,7 +37,8 @@ def machine() -> str:
         pass
     import os
 
-    return f"{cpu}, {os.cpu_count()} cores{mem}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cpu}, {os.cpu_count()} cores{mem}, {system}, Python {platform.python_version()}"
 
 
 def main() -> int:
@@ -50,7 +51,9 @@ def main() -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     results = HERE / "results"
     results.mkdir(exist_ok=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     header = f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit or '?'}\n\nMachine: {machine()}\n"
     failed = False
     for name in names:

@@ -47,7 +47,9 @@ def main(source: Path, target: Path) -> None:
                 "column": r["column"],
                 "display_name": display.group(1) if display else r["column"],
                 "data_type": r["data_type"],
-                "kind": (kind.group(1).strip() if kind else "Dimension").replace("Dimension and Metric", "Dimension"),
+                "kind": (kind.group(1).strip() if kind else "Dimension").replace(
+                    "Dimension and Metric", "Dimension"
+                ),
                 "feature_level": r["feature_level"],
                 "nullable": "true" if nullable else "false",
                 "allowed_values": r["allowed_values"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -58,10 +59,9 @@ class Runtime:
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
-            try:
+            # Shutting down: a task's own errors were logged where they happened.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            except (asyncio.CancelledError, Exception):  # noqa: S110 - shutting down; errors were logged
-                pass
         self.tasks.clear()
         self.warehouse.close()
         self.catalog.close()

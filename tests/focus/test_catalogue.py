@@ -50,7 +50,7 @@ def test_renames_and_subcategories() -> None:
 
 
 def test_contract_commitment_only_in_13() -> None:
-    with pytest.raises(ValueError, match="1.3"):
+    with pytest.raises(ValueError, match=r"1\.3"):
         columns("1.2", Dataset.CONTRACT_COMMITMENT)
     with pytest.raises(ValueError, match="unsupported"):
         columns("0.5")

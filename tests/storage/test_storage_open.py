@@ -23,8 +23,10 @@ def test_migrations_apply_once_and_default_workspace_exists(tmp_path: Path) -> N
 def test_second_process_is_told_the_warehouse_is_in_use(tmp_path: Path) -> None:
     warehouse = Warehouse.in_dir(tmp_path)
     code = (
-        "import sys; from pathlib import Path; from focusbase.storage import Warehouse, DataDirLocked\n"
-        "try:\n    Warehouse.in_dir(Path(sys.argv[1]))\nexcept DataDirLocked as e:\n    print(e); sys.exit(3)\n"
+        "import sys; from pathlib import Path\n"
+        "from focusbase.storage import Warehouse, DataDirLocked\n"
+        "try:\n    Warehouse.in_dir(Path(sys.argv[1]))\n"
+        "except DataDirLocked as e:\n    print(e); sys.exit(3)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 from fastapi import Depends, Request
 
@@ -28,7 +29,7 @@ def _presented_key(request: Request) -> str | None:
     return api_key.strip() if api_key and api_key.strip() else None
 
 
-def authenticate(request: Request, runtime: Runtime = Depends(get_runtime)) -> Principal:
+def authenticate(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Principal:
     """The caller's principal from `Authorization: Bearer <key>` or `X-API-Key: <key>`; 401 otherwise."""
     raw = _presented_key(request)
     if raw is None:
@@ -40,7 +41,9 @@ def authenticate(request: Request, runtime: Runtime = Depends(get_runtime)) -> P
         )
     principal = authenticate_key(runtime.catalog, raw)
     if principal is None:
-        raise ApiError(401, "unauthorized", "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401, "unauthorized", "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"}
+        )
     request.state.principal = principal
     return principal
 
@@ -48,7 +51,7 @@ def authenticate(request: Request, runtime: Runtime = Depends(get_runtime)) -> P
 def require_scope(scope: str) -> Callable[..., Principal]:
     """A dependency that authenticates and demands a scope (admin implies all); 403 otherwise."""
 
-    def dependency(principal: Principal = Depends(authenticate)) -> Principal:
+    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if principal.kind == "ingest" and scope != "ingest":
             raise ApiError(403, "forbidden", "an ingest key can only push data for its own provider")
         if not principal.has_scope(scope):

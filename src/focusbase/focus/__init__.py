@@ -1,4 +1,4 @@
-"""The FOCUS standard itself: column catalogue per version, renames and aliases. Pure: no I/O but package data."""
+"""The FOCUS standard itself: column catalogue per version, renames and aliases (pure; package data only)."""
 
 from focusbase.focus.catalogue import (
     LATEST_VERSION,

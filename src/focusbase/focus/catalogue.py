@@ -92,7 +92,9 @@ def columns(version: str = LATEST_VERSION, dataset: Dataset = Dataset.COST_AND_U
     return dict(_load()[(version, dataset)])
 
 
-def column(name: str, version: str = LATEST_VERSION, dataset: Dataset = Dataset.COST_AND_USAGE) -> Column | None:
+def column(
+    name: str, version: str = LATEST_VERSION, dataset: Dataset = Dataset.COST_AND_USAGE
+) -> Column | None:
     """One column, or None when the version does not define it."""
     return columns(version, dataset).get(name)
 

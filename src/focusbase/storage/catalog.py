@@ -79,7 +79,8 @@ class Catalog:
                 for statement in _statements(migration.sql):
                     tx.execute(statement)
                 tx.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", (migration.number, migration.name, utcnow())
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    (migration.number, migration.name, utcnow()),
                 )
 
         done = migrations.apply_all("catalog", applied, run)

@@ -24,7 +24,7 @@ class Warehouse:
     def __init__(self, path: Path, *, memory_limit: str | None = None, threads: int | None = None) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, str | int] = {}
+        config: dict[str, str | bool | int | float | list[str]] = {}
         if memory_limit:
             config["memory_limit"] = memory_limit
         if threads:
@@ -34,7 +34,8 @@ class Warehouse:
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise DataDirLocked(
-                    f"the warehouse {path} is in use by another process (is `focusbase serve` running?): {exc}"
+                    f"the warehouse {path} is in use by another process"
+                    f" (is `focusbase serve` running?): {exc}"
                 ) from exc
             raise
         # One writer path: batch commits, reverts and deletes take this lock so they never interleave.
