@@ -1,0 +1,160 @@
+"""Benchmark: `focusbase validate --profile strict --focus-version 1.2` on a 1,000,000-row FOCUS 1.2 CSV.
+
+Measured in the same run on the same file (made with `focusbase demo-data`), each as its own process so
+that peak RSS is that process's own (wait4):
+- the focusbase CLI end to end (interpreter start, reading, every rule, the JSON report);
+- the same validator engine in process (DuckDB reads the CSV as text, `validate_relation` runs the rules);
+- DuckDB reading the file into a table: `CREATE TABLE t AS SELECT * FROM read_csv(...)` (the 2x target);
+- focus-validator 2.2.1, the FinOps Foundation's validator (the 10x target).
+`--quick` uses 100,000 rows.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.focus_validator import Measured, run_focus_validator, run_measured
+from focusbase.demo import write_demo_data
+
+ROWS, QUICK_ROWS = 1_000_000, 100_000
+SEED, DAYS = 42, 90
+REPEATS = 2  # the best of two for the fast contenders (three with --quick); focus-validator runs once
+
+DUCKDB_LOAD = """
+import sys, time, duckdb
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+started = time.perf_counter()
+con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?)", [sys.argv[1]])
+rows = con.execute("SELECT count(*) FROM t").fetchall()[0][0]
+print(rows, time.perf_counter() - started)
+"""
+
+# The validator engine in process: the CSV read as text by DuckDB (the validator checks the text), rows
+# numbered, every strict FOCUS 1.2 rule in one scan.
+ENGINE = """
+import sys, time, duckdb
+from focusbase.validate import validate_relation
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+started = time.perf_counter()
+literal = "'" + sys.argv[1].replace("'", "''") + "'"
+con.execute(
+    "CREATE VIEW input AS SELECT *, row_number() OVER () AS __row "
+    f"FROM read_csv({literal}, all_varchar = true, header = true)"
+)
+result = validate_relation(con, "input", row_sql='"__row"', profile="strict", version="1.2")
+print(result.counts.errors, time.perf_counter() - started)
+"""
+
+
+def _python() -> str:
+    return sys.executable
+
+
+def _best(runs: list[Measured]) -> Measured:
+    return min(runs, key=lambda m: m.seconds)
+
+
+def _demo_file(workdir: Path, rows: int) -> tuple[Path, float]:
+    path = workdir / f"demo-1.2-{rows}-seed{SEED}.csv"
+    started = time.perf_counter()
+    if not path.exists():
+        write_demo_data(path, rows, focus_version="1.2", seed=SEED, days=DAYS)
+    return path, time.perf_counter() - started
+
+
+def _cli(path: Path) -> Measured:
+    focusbase = Path(sys.executable).parent / "focusbase"
+    cmd = [str(focusbase), "validate", str(path), "--profile", "strict", "--focus-version", "1.2",
+           "--format", "json"]  # fmt: skip
+    return run_measured(cmd)
+
+
+def _mib(kib: int) -> str:
+    return f"{kib / 1024:,.0f} MiB"
+
+
+def run(workdir: Path, quick: bool) -> list[str]:
+    """Validate a demo CSV with focusbase, DuckDB and focus-validator; Markdown lines with the figures."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    rows = QUICK_ROWS if quick else ROWS
+    path, made = _demo_file(workdir, rows)
+    size = path.stat().st_size
+    lines = [
+        f"File: {rows:,} rows of FOCUS 1.2 demo data (`focusbase demo-data --rows {rows} --seed {SEED} "
+        f"--days {DAYS} --out demo.csv`, {size / 1e6:,.0f} MB; made in {made:.1f} s)",
+        "",
+    ]
+
+    repeats = REPEATS + 1 if quick else REPEATS
+    duck_runs = [run_measured([_python(), "-c", DUCKDB_LOAD, str(path)]) for _ in range(repeats)]
+    duck = _best(duck_runs)
+    if duck.returncode != 0:
+        raise RuntimeError(f"DuckDB load failed: {duck.stderr[-2000:]}")
+    duck_rows, duck_inner = duck.stdout.split()[-2:]
+    assert int(duck_rows) == rows
+
+    engine_runs = [run_measured([_python(), "-c", ENGINE, str(path)]) for _ in range(repeats)]
+    engine = _best(engine_runs)
+    if engine.returncode != 0:
+        raise RuntimeError(f"validator engine failed: {engine.stderr[-2000:]}")
+    engine_errors, engine_inner = engine.stdout.split()[-2:]
+
+    cli_runs = [_cli(path) for _ in range(repeats)]
+    cli = _best(cli_runs)
+    cli_ok = cli.returncode in (0, 1)
+    if not cli_ok:
+        problem = (cli.stderr or cli.stdout).strip().splitlines() or [""]
+        cli_note = f"CLI failed (exit {cli.returncode}): {' '.join(problem)[-200:]}"
+    else:
+        report = json.loads(cli.stdout)
+        cli_note = (
+            f"valid={report['valid']}, rows={report['rows']:,}, errors={report['counts'].get('errors')}"
+        )
+
+    fv = run_focus_validator(path)
+
+    def row(name: str, m: Measured | None, seconds: float, note: str) -> str:
+        rss = _mib(m.max_rss_kib) if m else "-"
+        return f"| {name} | {seconds:,.2f} | {rss} | {note} |"
+
+    lines += [
+        "| contender | seconds | peak RSS | notes |",
+        "|---|---:|---:|---|",
+        row("focusbase validate (CLI, end to end)", cli, cli.seconds, cli_note),
+        row(
+            "validator engine in process (read + rules)",
+            engine,
+            float(engine_inner),
+            f"process {engine.seconds:.2f} s; errors={engine_errors}",
+        ),
+        row(
+            "DuckDB `CREATE TABLE AS SELECT * FROM read_csv`",
+            duck,
+            duck.seconds,
+            f"load itself {float(duck_inner):.2f} s",
+        ),
+    ]
+    if fv.available:
+        lines.append(
+            f"| focus-validator 2.2.1 | {fv.seconds:,.2f} | {_mib(fv.max_rss_kib)} | tests={fv.tests} "
+            f"failures={fv.failures} skipped={fv.skipped}; real failures={len(fv.real_failures)} |"
+        )
+    else:
+        lines.append(f"| focus-validator 2.2.1 | - | - | {fv.reason} |")
+    lines.append("")
+    lines.append(f"Process wall times, best of {repeats} (focus-validator: one run).")
+    ours, label = (cli, "CLI") if cli_ok else (engine, "engine (CLI unavailable)")
+    lines.append(
+        f"- focusbase {label} / DuckDB load (target <= 2.0x): {ours.seconds / duck.seconds:.2f}x; "
+        f"engine process / DuckDB process: {engine.seconds / duck.seconds:.2f}x"
+    )
+    if fv.available:
+        lines.append(
+            f"- focus-validator / focusbase {label} (target >= 10x): {fv.seconds / ours.seconds:.1f}x"
+        )
+    return lines
