@@ -17,6 +17,7 @@ from focusbase.api.ratelimit import rate_limit
 from focusbase.focus import Dataset
 from focusbase.ingest import batches as batch_service
 from focusbase.ingest import imports as service
+from focusbase.ingest import preview as preview_service
 from focusbase.ingest.mapping import ImportOptions, Mapping
 from focusbase.ingest.model import IngestError
 from focusbase.ingest.uploads import Upload, UploadError, spool_dir, spool_multipart
@@ -136,7 +137,7 @@ async def preview_import(
     try:
         mapping, options = _mapping_and_options(upload)
         return await call(
-            service.preview_import,
+            preview_service.preview_import,
             runtime,
             provider,
             upload.path,

@@ -25,6 +25,7 @@ from focusbase.cli.keys import DATA_DIR_HELP, fail, operator
 from focusbase.config import Settings
 from focusbase.focus import Dataset
 from focusbase.ingest import imports as service
+from focusbase.ingest import preview as preview_service
 from focusbase.ingest.mapping import ImportOptions, Mapping
 from focusbase.ingest.model import IngestError
 from focusbase.ingest.uploads import spool_dir
@@ -212,7 +213,7 @@ def _local(
         }
         try:
             if dry_run:
-                return service.preview_import(runtime, provider, path, **common)
+                return preview_service.preview_import(runtime, provider, path, **common)
             started = service.start_import(
                 runtime,
                 operator(workspace),

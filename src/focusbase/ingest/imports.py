@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import pyarrow.parquet as pq
 
-from focusbase.focus import LATEST_VERSION, Dataset
+from focusbase.focus import Dataset
 from focusbase.ingest import batches
 from focusbase.ingest.cloud import CloudExport, apply_options, detect_export
 from focusbase.ingest.mapping import (
@@ -30,20 +30,15 @@ from focusbase.ingest.mapping import (
 )
 from focusbase.ingest.matching import MatchResult, match_headers
 from focusbase.ingest.model import Batch, BatchSummary, IngestError
-from focusbase.ingest.normalise import ColumnError, canonical_columns
 from focusbase.ingest.reader import MappedReader, open_reader
 from focusbase.ingest.sniff import FileShape, ImportFileError, sniff_file
 from focusbase.runtime import Runtime
 from focusbase.storage import mappings as mapping_store
 from focusbase.tenancy.principal import Principal
 from focusbase.tenancy.providers import Provider
-from focusbase.validate import validate_table
 
 Origin = Literal["request", "saved", "auto"]
 MATCH_SAMPLE_ROWS = 200
-PREVIEW_ROWS = 20
-VALIDATION_SAMPLE_ROWS = 1000
-MAX_FINDINGS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,87 +225,6 @@ def _require_resolved(plan: ImportPlan) -> ResolvedMapping:
     return plan.resolved
 
 
-def preview_import(
-    runtime: Runtime,
-    provider: Provider,
-    path: Path,
-    *,
-    file_name: str | None,
-    file_size: int,
-    dataset: Dataset,
-    mapping: Mapping | None = None,
-    options: ImportOptions | None = None,
-    work_dir: Path | None = None,
-) -> dict[str, Any]:
-    """What an import of this file would do: file shape, proposals, mapping, first rows, sample findings."""
-    plan = plan_import(
-        runtime,
-        provider,
-        path,
-        file_name=file_name,
-        dataset=dataset,
-        mapping=mapping,
-        options=options,
-        work_dir=work_dir,
-    )
-    try:
-        return _preview(plan, file_name, file_size)
-    finally:
-        discard_copies(plan.shape)
-
-
-def _preview(plan: ImportPlan, file_name: str | None, file_size: int) -> dict[str, Any]:
-    dataset = plan.dataset
-    rows: list[dict[str, Any]] = []
-    findings: list[dict[str, Any]] = []
-    finding_count = 0
-    sample_rows = 0
-    if plan.resolved is not None:
-        try:
-            with open_reader(plan.shape, plan.mapping.options) as reader:
-                sample = reader.sample(plan.resolved, VALIDATION_SAMPLE_ROWS)
-        except ImportFileError as exc:
-            raise file_error(exc) from None
-        sample_rows = sample.num_rows
-        rows = sample.slice(0, PREVIEW_ROWS).to_pylist()
-        findings, finding_count = _sample_findings(sample, dataset)
-    return {
-        "file": {"name": file_name, "size": file_size, **plan.shape.to_json()},
-        "dataset": dataset.value,
-        "detectedExport": plan.export.to_json() if plan.export else None,
-        "mappingSource": plan.origin,
-        "savedMappingUpdatedAt": plan.saved_at,
-        "mapping": plan.mapping.to_json(),
-        "proposals": [p.to_json() for p in plan.match.proposals],
-        "suggestedMapping": plan.match.suggested.to_json(),
-        "unmappedColumns": list(plan.match.unmapped),
-        "problems": plan.problems,
-        "notes": plan.notes,
-        "rows": rows,
-        "sampleRows": sample_rows,
-        "findings": findings,
-        "findingCount": finding_count,
-    }
-
-
-def _sample_findings(sample: Any, dataset: Dataset) -> tuple[list[dict[str, Any]], int]:
-    try:
-        table = canonical_columns(sample, dataset)
-    except ColumnError as exc:
-        return [
-            {"row": None, "column": c, "rule": "unknown_column", "severity": "error", "message": str(exc)}
-            for c in exc.columns
-        ], len(exc.columns)
-    checked = validate_table(
-        table, profile="ingest", version=LATEST_VERSION, dataset=dataset, max_findings=MAX_FINDINGS
-    )
-    findings = [
-        {"row": f.row, "column": f.column, "rule": f.rule, "severity": f.severity, "message": f.message}
-        for f in checked.findings
-    ]
-    return findings[:MAX_FINDINGS], int(checked.counts.errors)
-
-
 def estimate_rows(shape: FileShape) -> int | None:
     """Rows in the file: exact for Parquet, estimated from the first megabyte for text files."""
     if shape.format == "parquet":
@@ -480,7 +394,7 @@ def _run(
         ) as reader:
             for table in _parts(reader, resolved, rows_per_part):
                 if started.cancel.is_set():
-                    raise IngestError(503, "import_interrupted", "the import was interrupted by a server shutdown")
+                    raise IngestError(503, "import_interrupted", "the import was interrupted by a shutdown")
                 batches.add_part(
                     runtime, batch, table, allow_partial=started.allow_partial, provider=started.provider
                 )
