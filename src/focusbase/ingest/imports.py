@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import gzip
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from focusbase.focus import Dataset
@@ -418,7 +419,7 @@ def _run(
     return summary
 
 
-def _parts(reader: MappedReader, resolved: ResolvedMapping, rows_per_part: int) -> Any:
+def _parts(reader: MappedReader, resolved: ResolvedMapping, rows_per_part: int) -> Iterator[pa.Table]:
     return reader.batches(resolved, rows_per_part)
 
 
