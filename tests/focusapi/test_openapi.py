@@ -58,7 +58,7 @@ def test_corrections_follow_focus_13(client: TestClient) -> None:
     def walk(node: Any) -> list[Any]:
         found = []
         if isinstance(node, dict):
-            found.extend(k for k in node if k == "nullable")
+            found.extend(k for k, v in node.items() if k == "nullable" and isinstance(v, bool))
             for v in node.values():
                 found.extend(walk(v))
         elif isinstance(node, list):
