@@ -190,3 +190,16 @@ def test_big_gzip_file_is_streamed_in_batches(tmp_path: Path) -> None:
     with open_reader(shape, ImportOptions()) as reader:
         sizes = [t.num_rows for t in reader.batches(resolve(mapping, shape.header, CU), 10_000)]
     assert sizes == [10_000, 10_000, 5_000]
+
+
+def test_json_files_are_refused_because_their_numbers_would_be_floats(tmp_path: Path) -> None:
+    for name, text in (
+        ("rows.json", '[{"BilledCost": 1234567.123456789012}]'),
+        ("rows.ndjson", '{"a": 1}\n'),
+    ):
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(ImportFileError) as caught:
+            sniff_file(path)
+        assert caught.value.code == "unsupported_format"
+        assert "push" in caught.value.message

@@ -36,7 +36,7 @@ _MULTIPART = {
                         "file": {
                             "type": "string",
                             "format": "binary",
-                            "description": "CSV, CSV.gz, Parquet or JSON.",
+                            "description": "CSV, CSV.gz or Parquet.",
                         },
                         "mapping": {"type": "string", "description": "The mapping document, as JSON."},
                         "options": {"type": "string", "description": "Reading options, as JSON."},
@@ -208,7 +208,7 @@ def _run_in_background(runtime: Runtime, started: service.StartedImport, upload:
     },
 )
 async def import_file(provider_id: str, request: Request, principal: IngestKey, runtime: RuntimeDep) -> Any:
-    """Import a CSV, CSV.gz, Parquet or JSON file into one batch that commits atomically."""
+    """Import a CSV, CSV.gz or Parquet file into one batch that commits atomically."""
     provider = provider_for(runtime, principal, provider_id)
     upload = await _spool(request, runtime)
     background = False

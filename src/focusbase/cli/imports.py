@@ -262,9 +262,7 @@ def _time(value: str | None, name: str) -> Any:
 
 @app.command("import")
 def import_command(
-    file: Annotated[
-        Path, typer.Argument(help="CSV, CSV.gz, Parquet or JSON file.", exists=True, dir_okay=False)
-    ],
+    file: Annotated[Path, typer.Argument(help="CSV, CSV.gz or Parquet file.", exists=True, dir_okay=False)],
     provider: Annotated[str, typer.Option("--provider", help="Provider id (prv_...).")],
     mapping: Annotated[Path | None, typer.Option("--mapping", help="Mapping document (JSON file).")] = None,
     mode: Annotated[str | None, typer.Option("--mode", help="Replace mode (default replace_days).")] = None,

@@ -1,7 +1,7 @@
 """Reading a sniffed file through a mapping: DuckDB streams it as Arrow record batches of mapped columns.
 
-The file is exposed as the view `src` with columns c0..cN, all VARCHAR (Parquet and JSON values are
-rendered as text: timestamps as ISO 8601 UTC, floats via DECIMAL(38, 12), maps and structs as JSON), so
+The file is exposed as the view `src` with columns c0..cN, all VARCHAR (Parquet values are rendered
+as text: timestamps as ISO 8601 UTC, floats via DECIMAL(38, 12), maps and structs as JSON), so
 one set of transforms serves every format. Memory stays bounded: DuckDB reads the file in its own
 buffers and we hold one record batch at a time.
 """
@@ -77,11 +77,7 @@ class MappedReader:
             )
             rel.create_view("src")
             return
-        raw = (
-            self.conn.read_parquet(str(shape.path))
-            if shape.format == "parquet"
-            else self.conn.read_json(str(shape.path))
-        )
+        raw = self.conn.read_parquet(str(shape.path))
         exprs = [
             _as_text(n, str(t)).alias(f"c{i}")
             for i, (n, t) in enumerate(zip(raw.columns, raw.types, strict=True))

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import duckdb
 
-FileFormat = Literal["csv", "parquet", "json"]
+FileFormat = Literal["csv", "parquet"]
 
 # Encodings DuckDB's CSV reader handles itself; any other one is transcoded to UTF-8 first.
 NATIVE_ENCODINGS = {
@@ -121,7 +121,13 @@ def sniff_file(
         b"{",
         b"[",
     ):
-        return _sniff_json(path, size, compression)
+        # DuckDB reads JSON numbers as doubles, which would round money: JSON goes through the push API,
+        # whose parser keeps every digit.
+        raise ImportFileError(
+            "unsupported_format",
+            "JSON files are not imported as files (their numbers would be read as floats): push them with "
+            "POST /api/v1/public/ingest/focus/{connectionId} or `focusbase push`, or import CSV or Parquet",
+        )
     bom = head.startswith(b"\xef\xbb\xbf")
     detected = "utf-16" if head.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8"
     wanted = _canonical_encoding(encoding) if encoding else _canonical_encoding(detected)
@@ -317,17 +323,3 @@ def _sniff_parquet(path: Path, size: int) -> FileShape:
         conn.close()
     _check_header(header)
     return FileShape(path, "parquet", "none", None, None, None, None, header, size)
-
-
-def _sniff_json(path: Path, size: int, compression: Literal["gzip", "none"]) -> FileShape:
-    conn = connect()
-    try:
-        header = list(conn.read_json(str(path)).columns)
-    except duckdb.Error as exc:
-        raise ImportFileError(
-            "unreadable_file", f"the JSON file cannot be read: {duckdb_message(exc)}"
-        ) from None
-    finally:
-        conn.close()
-    _check_header(header)
-    return FileShape(path, "json", compression, "utf-8", None, None, None, header, size)
