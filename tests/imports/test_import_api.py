@@ -111,6 +111,10 @@ def test_vendor_file_needs_an_accepted_mapping_which_is_then_saved(
     assert saved.status_code == 200
     assert saved.json()["mapping"]["tags"] == {"env": "Environment", "team": "Team"}
     # The next import of the same shape reuses the saved mapping, and says so.
+    shown = upload(client, admin_headers, provider_id, path, preview=True).json()
+    assert shown["mappingSource"] == "saved"
+    assert shown["savedMappingUpdatedAt"] == saved.json()["updatedAt"]
+    assert shown["findingCount"] == 0 and len(shown["rows"]) == 3
     again = upload(client, admin_headers, provider_id, path)
     assert again.status_code == 200, again.text
     assert again.json()["mappingSource"] == "saved"

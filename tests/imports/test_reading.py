@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,44 @@ def test_json_files_are_refused_because_their_numbers_would_be_floats(tmp_path: 
             sniff_file(path)
         assert caught.value.code == "unsupported_format"
         assert "push" in caught.value.message
+
+
+def test_constants_tag_merge_and_invalid_json_pass_through(tmp_path: Path) -> None:
+    path = tmp_path / "tags.csv"
+    path.write_text(
+        "Amount,Labels,Env,x_Team\n"
+        '1,"{""env"":""old"",""app"":""web""}",prod,core\n'
+        "2,,dev,\n"
+        "3,not json,,ops\n"
+    )
+    rows = _read(
+        path,
+        {
+            "columns": {
+                "BilledCost": {"source": "Amount"},
+                "ServiceName": {"value": "Datadog"},
+                "Tags": {"source": "Labels"},
+            },
+            "tags": {"env": "Env"},
+        },
+    )
+    assert [r["ServiceName"] for r in rows] == ["Datadog"] * 3
+    assert json.loads(rows[0]["Tags"]) == {"env": "prod", "app": "web"}  # the column wins over the JSON key
+    assert rows[1]["Tags"] == '{"env":"dev"}'
+    assert rows[2]["Tags"] == "not json"  # left for the validator to report with its row
+    assert [r["x_Team"] for r in rows] == ["core", None, "ops"]
+
+
+def test_date_format_values_that_do_not_parse_are_passed_on(tmp_path: Path) -> None:
+    path = tmp_path / "dates.csv"
+    path.write_text("Day,Amount\n31/12/2024 13:30,1\n2024-12-31,2\n")
+    rows = _read(
+        path,
+        {
+            "columns": {
+                "ChargePeriodStart": {"source": "Day", "dateFormat": "%d/%m/%Y %H:%M"},
+                "BilledCost": {"source": "Amount"},
+            }
+        },
+    )
+    assert [r["ChargePeriodStart"] for r in rows] == ["2024-12-31T13:30:00Z", "2024-12-31"]
