@@ -394,3 +394,19 @@ def test_shutdown_during_a_background_import_leaves_no_partial_batch(tmp_path: P
             assert batch["status"] == "failed"
             assert "interrupted" in batch["failureReason"]
             assert stored["totalRecords"] == 0
+
+
+def test_files_over_the_size_limit_are_refused_without_a_trace(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", secret_key="k", import_max_bytes=100)
+    with TestClient(create_app(settings)) as client:
+        key = create_key(
+            client.app.state.runtime.catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="a", scopes=["admin"]
+        )
+        headers = {"Authorization": f"Bearer {key.key}"}
+        pid = client.post(
+            "/api/v1/providers", json={"name": "P", "defaultCurrency": "USD"}, headers=headers
+        ).json()["id"]
+        response = upload(client, headers, pid, IMPORTS / "vantage_custom_provider.csv")
+        assert response.status_code == 413
+        assert response.json()["code"] == "payload_too_large"
+        assert list((settings.data_dir / "imports").iterdir()) == []

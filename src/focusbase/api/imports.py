@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Annotated, Any
 
 import orjson
@@ -24,6 +25,7 @@ from focusbase.ingest.uploads import Upload, UploadError, spool_dir, spool_multi
 from focusbase.runtime import Runtime
 
 router = APIRouter(tags=["imports"])
+logger = logging.getLogger(__name__)
 
 _MULTIPART = {
     "requestBody": {
@@ -183,8 +185,12 @@ def _run_in_background(runtime: Runtime, started: service.StartedImport, upload:
     async def runner() -> None:
         future = asyncio.ensure_future(asyncio.to_thread(work))
         try:
-            with contextlib.suppress(IngestError):  # the failure is recorded on the batch
-                await asyncio.shield(future)
+            await asyncio.shield(future)
+        except IngestError:
+            pass  # a refusal: recorded on the batch (status failed, reason, row errors)
+        except Exception:
+            # run_import failed the batch with the reason; keep the traceback in the log.
+            logger.exception("background import of batch %s failed", started.batch.id)
         except asyncio.CancelledError:
             # Server shutdown: the import stops at its next part and fails its batch; wait for that, so
             # the warehouse is not closed under it.
