@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from tests.focusapi.loader import commit_rows, make_rows, month
 
+from focusbase.config import Settings
 from focusbase.storage import Catalog, Warehouse
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
 from focusbase.tenancy.providers import create_provider
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # The tests issue far more requests than the production per-minute limits allow.
+    return Settings(
+        data_dir=tmp_path / "data",
+        secret_key="test-secret-key",
+        rate_limit_read_per_minute=1_000_000,
+        rate_limit_ingest_per_minute=100_000,
+    )
 
 
 @pytest.fixture
