@@ -155,7 +155,7 @@ def _build(con: duckdb.DuckDBPyConnection, p: DemoPlan) -> None:
     for statement in sql.MACROS.strip().split(";"):
         if statement.strip():
             con.execute(statement)
-    con.execute(sql.USAGE_CORE)
+    con.execute(sql.USAGE_CORE.replace("__N_USAGE__", str(int(p.usage_rows))))
     con.execute(sql.AGGREGATE)
     con.execute(sql.CAPACITY)
     con.execute(sql.SPECIAL)
