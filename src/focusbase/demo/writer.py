@@ -133,8 +133,9 @@ def write_demo_data(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    spill = tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".spill", dir=out.parent)
     try:
-        with demo_connection(p, temp_dir=str(out.parent / ".duckdb-tmp")) as con:
+        with demo_connection(p, temp_dir=spill) as con:
             query = _select(focus_version, dataset, fmt)
             if fmt == "json":
                 body = tmp.with_suffix(".body")
@@ -152,7 +153,7 @@ def write_demo_data(
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
-        shutil.rmtree(out.parent / ".duckdb-tmp", ignore_errors=True)
+        shutil.rmtree(spill, ignore_errors=True)
     return DemoOutput(out, fmt, focus_version, dataset, count, p)
 
 
