@@ -29,6 +29,7 @@ class CloudExport:
     notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
+        """The camelCase JSON form."""
         return {
             "key": self.key,
             "label": self.label,

@@ -214,11 +214,3 @@ def _custom_suffix(source: str) -> str:
 def custom_name_for(source: str) -> str:
     """The custom column name suggested for a source column that has no FOCUS meaning."""
     return f"x_{_custom_suffix(source)}"
-
-
-def fits(mapping: Mapping, header: list[str]) -> list[str]:
-    """Source columns a mapping refers to that the header lacks (empty when the mapping fits)."""
-    present = set(header)
-    wanted = [r.source for r in mapping.columns.values() if r.source is not None]
-    wanted += list(mapping.tags.values()) + list(mapping.custom.values()) + list(mapping.ignore)
-    return [s for s in dict.fromkeys(wanted) if s not in present]

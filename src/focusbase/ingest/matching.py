@@ -69,6 +69,7 @@ class Proposal:
     status: Status
 
     def to_json(self) -> dict[str, object]:
+        """The camelCase JSON form."""
         return {
             "column": self.column,
             "source": self.source,

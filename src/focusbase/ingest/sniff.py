@@ -57,6 +57,7 @@ class FileShape:
     transcoded_from: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The camelCase JSON form."""
         return {
             "format": self.format,
             "compression": self.compression,
