@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -90,17 +90,17 @@ def _read(
     *,
     after: int,
     page_size: int,
-    periods: bool,
+    periods_ending_after: datetime | None,
 ) -> tuple[store.Page, store.Summary]:
     cache = _summary_cache(warehouse)
     with warehouse.cursor() as cur:
         cur.execute("BEGIN TRANSACTION")  # one snapshot for the page and its summary
         try:
             page = store.read_page(cur, view, where, fields, after_seq=after, page_size=page_size)
-            key = (view, digest, store.data_version(cur))
+            key = (view, digest, periods_ending_after, store.data_version(cur))
             summary = cache.get(key)
             if summary is None:
-                summary = store.summarize(cur, view, where, periods=periods)
+                summary = store.summarize(cur, view, where, periods_ending_after=periods_ending_after)
                 cache.put(key, summary)
         finally:
             cur.execute("ROLLBACK")
@@ -144,12 +144,23 @@ def list_cost_records(
     where = store.cost_where(filters)
     if filters.empty_window:
         where = (where[0] + " AND FALSE", where[1])
+    now = now or _utcnow()
+    # Periods that ended before this are closed whatever else holds; an hourly step keeps the cache useful
+    # (an earlier cut-off only lists more periods, which data_completeness checks against `now` itself).
+    cutoff = (now - timedelta(days=settings.period_close_days)).replace(minute=0, second=0, microsecond=0)
     page, summary = _read(
-        warehouse, COST_VIEW, where, cost_fields(), digest, after=after, page_size=page_size, periods=True
+        warehouse,
+        COST_VIEW,
+        where,
+        cost_fields(),
+        digest,
+        after=after,
+        page_size=page_size,
+        periods_ending_after=cutoff,
     )
     providers = store.scope_provider_ids(catalog, filters.scope)
     completeness = data_completeness(
-        now=now or _utcnow(),
+        now=now,
         close_days=settings.period_close_days,
         periods=summary.periods,
         provider_ids=providers,
@@ -184,20 +195,16 @@ def list_contract_commitments(
     digest = query_digest("ContractCommitment", filters.canonical())
     after = decode_token(secret, page_token, digest) if page_token is not None else 0
     where = store.contract_commitment_where(filters)
-    with warehouse.cursor() as cur:
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            page = store.read_page(
-                cur,
-                COMMITMENT_VIEW,
-                where,
-                contract_commitment_fields(),
-                after_seq=after,
-                page_size=page_size,
-            )
-            summary = store.summarize(cur, COMMITMENT_VIEW, where, periods=False)
-        finally:
-            cur.execute("ROLLBACK")
+    page, summary = _read(
+        warehouse,
+        COMMITMENT_VIEW,
+        where,
+        contract_commitment_fields(),
+        digest,
+        after=after,
+        page_size=page_size,
+        periods_ending_after=None,
+    )
     token = (
         encode_token(secret, digest, page.last_seq) if page.has_more and page.last_seq is not None else None
     )

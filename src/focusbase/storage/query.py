@@ -205,32 +205,39 @@ class Summary:
 
 
 def summarize(
-    cur: duckdb.DuckDBPyConnection, view: str, where: tuple[str, Params], *, periods: bool
+    cur: duckdb.DuckDBPyConnection,
+    view: str,
+    where: tuple[str, Params],
+    *,
+    periods_ending_after: datetime | None = None,
 ) -> Summary:
-    """Count the live rows matching `where`, find the last commit that touched them (a batch holding them, or
-    a batch that superseded earlier rows matching the filters) and, if asked, their billing periods."""
+    """Count the live rows matching `where` and find the last commit that touched them (a batch holding
+    them, or a batch that superseded earlier rows matching the filters). With `periods_ending_after`, also
+    list their billing periods that end after it (older periods are closed whatever else holds)."""
     table = _VIEWS.get(view)
     if table is None:
         raise ValueError(f"not a readable view: {view}")
     where_sql, params = where
-    period_cols = ', "BillingPeriodStart" AS ps, "BillingPeriodEnd" AS pe' if periods else ""
-    period_sel = (
-        "(SELECT list(DISTINCT {'p': provider_id, 's': ps, 'e': pe}) FROM g WHERE superseded_by IS NULL "
-        "AND ps IS NOT NULL AND pe IS NOT NULL)"
-        if periods
-        else "NULL"
-    )
+    period_sql = "NULL"
+    period_params: Params = []
+    if periods_ending_after is not None:
+        period = "{'p': provider_id, 's': \"BillingPeriodStart\", 'e': \"BillingPeriodEnd\"}"
+        period_sql = (
+            f"(SELECT list(DISTINCT {period}) FROM {view} WHERE {where_sql} "  # noqa: S608
+            'AND "BillingPeriodEnd" > ? AND "BillingPeriodStart" IS NOT NULL)'
+        )
+        period_params = [*params, periods_ending_after]
     # Identifiers come from _VIEWS and our catalogue; values are parameters.
     sql = (
-        f"WITH g AS (SELECT batch_id, superseded_by, provider_id{period_cols}, count(*) AS n "  # noqa: S608
-        f"FROM {table} WHERE {where_sql} GROUP BY ALL) "
-        "SELECT (SELECT coalesce(sum(n), 0) FROM g WHERE superseded_by IS NULL), "
+        f"WITH b AS (SELECT batch_id, count(*) AS n FROM {view} WHERE {where_sql} GROUP BY batch_id), "  # noqa: S608
+        f"s AS (SELECT DISTINCT superseded_by AS id FROM {table} WHERE {where_sql} "
+        "AND superseded_by IS NOT NULL) "
+        "SELECT (SELECT coalesce(sum(n), 0) FROM b), "
         "(SELECT max(committed_at) FROM batches "
-        "WHERE id IN (SELECT batch_id FROM g WHERE superseded_by IS NULL) "
-        "OR id IN (SELECT superseded_by FROM g WHERE superseded_by IS NOT NULL)), "
-        f"{period_sel}"
+        "WHERE id IN (SELECT batch_id FROM b) OR id IN (SELECT id FROM s)), "
+        f"{period_sql}"
     )
-    row = cur.execute(sql, params).fetchone()
+    row = cur.execute(sql, [*params, *params, *period_params]).fetchone()
     assert row is not None
     total, last, found = row
     found_periods = tuple(
