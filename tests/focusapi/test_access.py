@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from tests.focusapi.conftest import Loaded, read_headers
 from tests.focusapi.loader import commit_rows, make_rows, month
 
+from focusbase.app import create_app
+from focusbase.config import Settings
 from focusbase.storage import Catalog, Warehouse
 from focusbase.tenancy.keys import create_key
 from focusbase.tenancy.providers import create_provider
@@ -132,3 +136,17 @@ def test_provider_limited_keys_see_only_their_providers(
         headers=read_headers(catalog, providers=[loaded.provider_a, loaded.provider_b]),
     ).json()
     assert both["totalRecords"] == 420
+
+
+def test_reads_are_rate_limited_per_key(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "limited", secret_key="s", rate_limit_read_per_minute=2)
+    with TestClient(create_app(settings)) as client:
+        catalog = client.app.state.runtime.catalog  # type: ignore[attr-defined]
+        headers = read_headers(catalog)
+        other = read_headers(catalog)
+        statuses = [client.get("/focus/v1/cost-and-usage", headers=headers).status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]
+        refused = client.get("/focus/v1/schema", headers=headers)
+        assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+        assert int(refused.headers["Retry-After"]) >= 1 and "RateLimit-Limit" in refused.headers
+        assert client.get("/focus/v1/contract-commitments", headers=other).status_code == 200  # per key
