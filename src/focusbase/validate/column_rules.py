@@ -11,7 +11,7 @@ import pycountry
 from focusbase.focus import Column, Dataset
 from focusbase.validate.columns import Binding
 from focusbase.validate.context import Context, RowRule, show
-from focusbase.validate.parsing import DECIMAL_TYPE, one_of_sql
+from focusbase.validate.parsing import DECIMAL_TYPE, one_of_sql, placeholder_sql
 from focusbase.validate.rm12 import rm12_id
 
 KEY_VALUE_COLUMNS = ("Tags", "SkuPriceDetails", "AllocatedTags")
@@ -125,21 +125,18 @@ def _null_rules(ctx: Context, name: str, binding: Binding) -> list[RowRule]:
                 "null-placeholder",
                 name,
                 "error",
-                f"{ctx.placeholder(name)} IS NOT NULL",
+                placeholder_sql(ctx.raw(name)),
                 f"{name} holds {{value}} as a stand-in for null; FOCUS nulls are empty cells (NullHandling)",
-                value=ctx.placeholder(name),
+                value=ctx.raw(name),
             )
         )
     if not binding.column.nullable:
-        is_null = f"{ctx.v(name)} IS NULL"
-        if binding.kind == "text":
-            is_null += f" AND {ctx.placeholder(name)} IS NULL"
         rules.append(
             RowRule(
                 "not-null",
                 name,
                 "error",
-                is_null,
+                f"{ctx.raw(name)} IS NULL",
                 f"{name} is null; it must have a value",
                 rm12=rm12_id("not_null", name),
             )
@@ -164,7 +161,7 @@ def _decimal_rules(ctx: Context, name: str, binding: Binding) -> list[RowRule]:
                 "decimal-precision",
                 name,
                 "error",
-                f"{ctx.f(name)} AND {ctx.n(name)} IS NULL",
+                f"{ctx.f(name)} AND NOT {ctx.exact(name)}",
                 f"{name} {{value}} has more than 12 decimal places or is too large for {DECIMAL_TYPE}; "
                 "it would have to be rounded",
                 value=ctx.v(name),
@@ -176,8 +173,7 @@ def _decimal_rules(ctx: Context, name: str, binding: Binding) -> list[RowRule]:
                 "decimal-precision",
                 name,
                 "error",
-                f"{ctx.raw(name)} IS NOT NULL "
-                f"AND ({ctx.n(name)} IS NULL OR {ctx.n(name)} <> {ctx.raw(name)})",
+                f"{ctx.raw(name)} IS NOT NULL AND NOT {ctx.exact(name)}",
                 f"{name} {{value}} has more than 12 decimal places or is too large for {DECIMAL_TYPE}; "
                 "it would have to be rounded",
                 value=f"CAST({ctx.raw(name)} AS VARCHAR)",
@@ -203,6 +199,11 @@ def _datetime_rules(ctx: Context, name: str, binding: Binding) -> list[RowRule]:
     ]
 
 
+def _duplicate_keys(ctx: Context, name: str) -> str:
+    keys = ctx.keys(name)
+    return f"(CASE WHEN len({keys}) <= 1 THEN FALSE ELSE len(list_distinct({keys})) <> len({keys}) END)"
+
+
 def _json_rules(ctx: Context, name: str) -> list[RowRule]:
     v = ctx.v(name)
     is_object = ctx.f(name)
@@ -224,9 +225,11 @@ def _json_rules(ctx: Context, name: str) -> list[RowRule]:
                 "key-value-format",
                 name,
                 "error",
-                f"{v} IS NOT NULL AND (CASE WHEN {is_object} "
-                f"THEN list_has_any(json_type({v}, '$.*'), {nested}) "
-                f"OR len(json_keys({v})) <> len(list_distinct(json_keys({v}))) ELSE FALSE END)",
+                # CASE, not AND: DuckDB may reorder a conjunction and parse a value that is not JSON.
+                f"CASE WHEN NOT {is_object} THEN FALSE "
+                f"WHEN strpos(substr({v}, 2), '{{') > 0 OR strpos({v}, '[') > 0 "
+                f"THEN list_has_any(json_type({v}, '$.*'), {nested}) OR {_duplicate_keys(ctx, name)} "
+                f"ELSE {_duplicate_keys(ctx, name)} END",
                 f"{name} {{value}} breaks KeyValueFormat: values must be strings, numbers, booleans or null "
                 "(no nested objects or arrays) and keys must be unique",
                 value=v,
@@ -239,8 +242,8 @@ def _json_rules(ctx: Context, name: str) -> list[RowRule]:
                 "sku-price-details-key",
                 name,
                 "error",
-                f"{v} IS NOT NULL AND (CASE WHEN {is_object} THEN len(list_filter(json_keys({v}), "
-                f"k -> NOT ({one_of_sql('k', SKU_PRICE_DETAILS_KEYS)} OR starts_with(k, 'x_')))) > 0 "
+                f"{v} IS NOT NULL AND (CASE WHEN {is_object} THEN len(list_filter({ctx.keys(name)}, "
+                f"lambda k: NOT ({one_of_sql('k', SKU_PRICE_DETAILS_KEYS)} OR starts_with(k, 'x_')))) > 0 "
                 "ELSE FALSE END)",
                 f"{name} {{value}} has a key that is neither FOCUS-defined "
                 f"({', '.join(SKU_PRICE_DETAILS_KEYS)}) nor prefixed x_",
@@ -255,7 +258,7 @@ def _json_rules(ctx: Context, name: str) -> list[RowRule]:
                 "error",
                 f"{v} IS NOT NULL AND (CASE WHEN {is_object} THEN "
                 f"json_type({v}, '$.Elements') IS DISTINCT FROM 'ARRAY' "
-                f"OR len(list_filter(json_type({v}, '$.Elements[*]'), t -> t <> 'OBJECT')) > 0 "
+                f"OR len(list_filter(json_type({v}, '$.Elements[*]'), lambda t: t <> 'OBJECT')) > 0 "
                 f"OR list_has_any(json_type({v}, '$.Elements[*].*'), {nested}) ELSE FALSE END)",
                 f"{name} {{value}} must be an object whose Elements key holds an array of flat objects "
                 "(JsonObjectFormat, KeyValueFormat per element)",

@@ -55,6 +55,7 @@ class Context:
     version: str
     dataset: Dataset
     bindings: dict[str, Binding]
+    nulled: frozenset[str] = frozenset()
 
     def has(self, *names: str) -> bool:
         """True when every named FOCUS column is present and usable."""
@@ -69,15 +70,23 @@ class Context:
         return quote_identifier(f"v:{name}")
 
     def raw(self, name: str) -> str:
-        """SQL for a non-text column's value exactly as stored (typed inputs such as Parquet)."""
+        """SQL for the column's value exactly as stored (placeholders included)."""
         return quote_identifier(f"r:{name}")
 
-    def placeholder(self, name: str) -> str:
-        """SQL for a text column's null placeholder (`NULL`, blank...), NULL when the cell is not one."""
-        return quote_identifier(f"p:{name}")
+    def plain(self, name: str) -> str:
+        """SQL for a Decimal text column's fast-path flag: a plain decimal with at most 12 places."""
+        return quote_identifier(f"s:{name}")
+
+    def exact(self, name: str) -> str:
+        """SQL for a Decimal column's flag: the value is held exactly by DECIMAL(38,12)."""
+        return quote_identifier(f"e:{name}")
+
+    def keys(self, name: str) -> str:
+        """SQL for a key-value JSON column's list of keys (NULL unless the value is a JSON object)."""
+        return quote_identifier(f"k:{name}")
 
     def n(self, name: str) -> str:
-        """SQL for the column's typed value (DECIMAL(38,12) or TIMESTAMP; NULL when null or malformed)."""
+        """SQL for the typed value (DOUBLE of an exact decimal, or TIMESTAMP; NULL if null or bad)."""
         return quote_identifier(f"n:{name}")
 
     def f(self, name: str) -> str:

@@ -295,7 +295,7 @@ def _quantity_rules(ctx: Context) -> list[RowRule]:
     usage = ctx.is_("ChargeCategory", "Usage")
     if ctx.since("1.1"):
         usage = f"{usage} AND {ctx.is_not('CommitmentDiscountStatus', 'Unused')}"
-    return [
+    rules = [
         RowRule(
             "consumed-quantity-null",
             "ConsumedQuantity",
@@ -304,16 +304,21 @@ def _quantity_rules(ctx: Context) -> list[RowRule]:
             "ConsumedQuantity must be null unless the row is Usage of a used resource (found {value})",
             value=ctx.v("ConsumedQuantity"),
             rm12="ConsumedQuantity-C-004-C",
-        ),
-        RowRule(
-            "consumed-quantity-required",
-            "ConsumedQuantity",
-            "error",
-            f"{usage} AND {_not_correction(ctx)} AND {ctx.null('ConsumedQuantity')}",
-            "ConsumedQuantity must not be null on Usage rows that are not corrections or unused commitment",
-            rm12="ConsumedQuantity-C-005-C",
-        ),
+        )
     ]
+    if ctx.since("1.1"):
+        # 1.0 only asked for nulls outside Usage; the not-null side arrived with the Unused status in 1.1.
+        rules.append(
+            RowRule(
+                "consumed-quantity-required",
+                "ConsumedQuantity",
+                "error",
+                f"{usage} AND {_not_correction(ctx)} AND {ctx.null('ConsumedQuantity')}",
+                "ConsumedQuantity must not be null on Usage rows (except corrections and unused commitment)",
+                rm12="ConsumedQuantity-C-005-C",
+            )
+        )
+    return rules
 
 
 def _product_rule(ctx: Context, cost: str, price: str, rule: str, rm12: str) -> list[RowRule]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import duckdb
 
 from focusbase.focus import Dataset, check_version
-from focusbase.validate.column_rules import column_rules
+from focusbase.validate.column_rules import KEY_VALUE_COLUMNS, column_rules
 from focusbase.validate.columns import Binding, bind_columns
 from focusbase.validate.context import Context, RowRule
 from focusbase.validate.cross_rules import cross_rules
@@ -18,6 +19,7 @@ from focusbase.validate.parsing import (
     decimal_scale_sql,
     numeric_format_sql,
     placeholder_sql,
+    plain_decimal_sql,
     quote_identifier,
     timestamp_sql,
 )
@@ -51,15 +53,24 @@ def validate_relation(
     names_and_types = [(str(r[0]), str(r[1])) for r in described if r[0] != ROW_COLUMN]
     schema = bind_columns(names_and_types, profile=profile, version=version, dataset=dataset)
     ctx = Context(profile, version, dataset, schema.bindings)
-    if progress:
-        progress("reading values")
-    # Materialised once: the typed values and format flags are then read by every rule without recomputation.
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {BASE_VIEW} AS {_base_sql(ctx, relation, row_sql)}")
-    rules = column_rules(ctx) + cross_rules(ctx)
     limit = max(1, max_findings)
     if progress:
         progress("checking rows")
-    total_rows, per_rule = _scan(con, rules, limit)
+    # Optimistic first pass: values are read as they are. Only when some column turns out to hold null
+    # placeholders (`NULL`, blanks) is the table checked again with those cells treated as nulls, so that a
+    # placeholder is reported once instead of also failing every format and cross-column rule.
+    rules, counts_row = _count(con, ctx, relation, row_sql)
+    nulled = frozenset(
+        rule.column
+        for rule, n in zip(rules, counts_row[1:], strict=True)
+        if n and rule.rule == "null-placeholder"
+    )
+    if nulled:
+        ctx = replace(ctx, nulled=frozenset(c for c in nulled if c is not None))
+        rules, counts_row = _count(con, ctx, relation, row_sql)
+    if progress:
+        progress("collecting findings")
+    total_rows, per_rule = _details(con, rules, counts_row, limit)
     counts = Counts()
     for finding in schema.findings:
         counts.add(finding.rule, finding.severity, 1)
@@ -95,7 +106,7 @@ def validate_relation(
     if progress:
         progress("listing invalid rows")
     invalid_rows = _invalid_rows(con, failing, violations, row_offset)
-    con.execute(f"DROP TABLE IF EXISTS {BASE_VIEW}")
+    con.execute(f"DROP VIEW IF EXISTS {BASE_VIEW}")
     return ValidationResult(
         rows=total_rows,
         findings=_select(found, max_findings, list(ctx.bindings)),
@@ -105,41 +116,71 @@ def validate_relation(
     )
 
 
+def _count(
+    con: duckdb.DuckDBPyConnection, ctx: Context, relation: str, row_sql: str
+) -> tuple[list[RowRule], tuple[Any, ...]]:
+    """Define the value view for `ctx` and count every rule's violations in one pass."""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {BASE_VIEW} AS {_base_sql(ctx, relation, row_sql)}")
+    rules = column_rules(ctx) + cross_rules(ctx)
+    # count_if, not count(*) FILTER: DuckDB handles a FILTER clause per aggregate, which is far slower here.
+    counts_sql = ", ".join(["count(*)"] + [f"count_if({rule.violation})" for rule in rules])
+    return rules, con.execute(f"SELECT {counts_sql} FROM {BASE_VIEW}").fetchall()[0]  # noqa: S608
+
+
 def _base_sql(ctx: Context, relation: str, row_sql: str) -> str:
-    """Three stacked projections: values (placeholders nulled), format flags, typed values."""
-    values, flags, typed = [f"{row_sql} AS {quote_identifier(ROW_COLUMN)}"], ["*"], ["*"]
+    """Stacked projections so each derived value is computed once per row: values, flags, typed values."""
+    values = [f"{row_sql} AS {quote_identifier(ROW_COLUMN)}"]
+    shapes, flags, exact, typed = ["*"], ["*"], ["*"], ["*"]
     for name, binding in ctx.bindings.items():
         source = quote_identifier(binding.source)
-        if binding.kind == "text":
-            values.append(f"CASE WHEN {placeholder_sql(source)} THEN {source} END AS {ctx.placeholder(name)}")
+        values.append(f"{source} AS {ctx.raw(name)}")
+        if binding.kind != "text":
+            values.append(f"CAST({source} AS VARCHAR) AS {ctx.v(name)}")
+        elif name in ctx.nulled:
             values.append(f"CASE WHEN {placeholder_sql(source)} THEN NULL ELSE {source} END AS {ctx.v(name)}")
         else:
-            values.append(f"{source} AS {ctx.raw(name)}")
-            values.append(f"CAST({source} AS VARCHAR) AS {ctx.v(name)}")
+            values.append(f"{source} AS {ctx.v(name)}")
+        v = ctx.v(name)
         if binding.column.data_type == "Decimal" and binding.kind == "text":
-            flags.append(f"{numeric_format_sql(ctx.v(name))} AS {ctx.f(name)}")
-        if binding.column.data_type == "JSON":
-            v = ctx.v(name)
+            shapes.append(f"{plain_decimal_sql(v)} AS {ctx.plain(name)}")
             flags.append(
-                f"(CASE WHEN json_valid({v}) THEN json_type({v}) = 'OBJECT' ELSE FALSE END) AS {ctx.f(name)}"
+                f"(CASE WHEN {ctx.plain(name)} THEN TRUE ELSE {numeric_format_sql(v)} END) AS {ctx.f(name)}"
             )
+        if binding.column.data_type == "JSON":
+            shapes.append(f"(json_valid({v}) AND prefix(ltrim({v}), '{{')) AS {ctx.f(name)}")
+            if name in KEY_VALUE_COLUMNS:
+                flags.append(f"CASE WHEN {ctx.f(name)} THEN json_keys({v}) END AS {ctx.keys(name)}")
+        if binding.column.data_type == "Decimal":
+            exact.append(f"{_exact_sql(ctx, name, binding)} AS {ctx.exact(name)}")
         typed_sql = _typed_sql(ctx, name, binding)
         if typed_sql is not None:
             typed.append(f"{typed_sql} AS {ctx.n(name)}")
     # Identifiers are quoted catalogue or header names; no value from the data is ever spliced in.
-    level1 = f"SELECT {', '.join(values)} FROM {relation}"  # noqa: S608
-    level2 = f"SELECT {', '.join(flags)} FROM ({level1})"  # noqa: S608
-    return f"SELECT {', '.join(typed)} FROM ({level2})"  # noqa: S608
+    sql = f"SELECT {', '.join(values)} FROM {relation}"  # noqa: S608
+    for level in (shapes, flags, exact, typed):
+        sql = f"SELECT {', '.join(level)} FROM ({sql})"  # noqa: S608
+    return sql
+
+
+def _exact_sql(ctx: Context, name: str, binding: Binding) -> str:
+    """TRUE when the Decimal value is stored exactly by DECIMAL(38,12) (same test as parsing.decimal_sql)."""
+    if binding.kind == "text":
+        v = ctx.v(name)
+        slow = f"{ctx.f(name)} AND {decimal_scale_sql(v)} AND TRY_CAST({v} AS {DECIMAL_TYPE}) IS NOT NULL"
+        # CASE, not OR: in a projection DuckDB evaluates both sides of an OR for every row.
+        return f"(CASE WHEN {ctx.plain(name)} THEN TRUE ELSE {slow} END)"
+    raw = ctx.raw(name)
+    if binding.kind == "exact":
+        return f"coalesce(TRY_CAST({raw} AS {DECIMAL_TYPE}) = {raw}, FALSE)"
+    return f"(TRY_CAST({raw} AS {DECIMAL_TYPE}) IS NOT NULL)"
 
 
 def _typed_sql(ctx: Context, name: str, binding: Binding) -> str | None:
     data_type, kind, raw, v = binding.column.data_type, binding.kind, ctx.raw(name), ctx.v(name)
     if data_type == "Decimal":
-        if kind == "text":
-            return (
-                f"CASE WHEN {ctx.f(name)} AND {decimal_scale_sql(v)} THEN TRY_CAST({v} AS {DECIMAL_TYPE}) END"
-            )
-        return f"TRY_CAST({raw} AS {DECIMAL_TYPE})"
+        # Rules compare numbers only by sign, against zero or within a rounding tolerance, so a DOUBLE of a
+        # value already proven exact is enough here and far cheaper than DECIMAL(38,12) for every cell.
+        return f"CASE WHEN {ctx.exact(name)} THEN TRY_CAST({v if kind == 'text' else raw} AS DOUBLE) END"
     if data_type == "Date/Time":
         if kind == "text":
             return timestamp_sql(v, ctx.profile)
@@ -149,12 +190,10 @@ def _typed_sql(ctx: Context, name: str, binding: Binding) -> str | None:
     return None
 
 
-def _scan(
-    con: duckdb.DuckDBPyConnection, rules: list[RowRule], limit: int
-) -> tuple[int, list[tuple[int, Any]]]:
-    """Per rule the violation count (one pass), then the first `limit` (row, value) pairs of failing rules."""
-    counts_sql = ", ".join(["count(*)"] + [f"count(*) FILTER (WHERE {rule.violation})" for rule in rules])
-    counts = con.execute(f"SELECT {counts_sql} FROM {BASE_VIEW}").fetchall()[0]  # noqa: S608
+def _details(
+    con: duckdb.DuckDBPyConnection, rules: list[RowRule], counts: tuple[Any, ...], limit: int
+) -> tuple[int, list[tuple[int, list[tuple[int, Any]]]]]:
+    """Per rule its count and, for failing rules (one more pass), the first `limit` (row, value) pairs."""
     failing = [i for i in range(len(rules)) if counts[1 + i]]
     details: dict[int, list[tuple[int, Any]]] = {}
     if failing:
@@ -167,7 +206,7 @@ def _scan(
         firsts = con.execute(f"SELECT {', '.join(select)} FROM {BASE_VIEW}").fetchall()[0]  # noqa: S608
         for i, pairs in zip(failing, firsts, strict=True):
             details[i] = [(int(pair["r"]), pair["v"]) for pair in pairs or []]
-    return int(counts[0]), [(int(counts[1 + i]), details.get(i, [])) for i in range(len(rules))]
+    return int(counts[0]), [(int(counts[1 + i] or 0), details.get(i, [])) for i in range(len(rules))]
 
 
 def _invalid_rows(

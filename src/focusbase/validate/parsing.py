@@ -15,6 +15,8 @@ DECIMAL_TYPE = f"DECIMAL(38,{DECIMAL_SCALE})"
 # FOCUS NumericFormat: optional '-', digits, optional fraction, optional E-notation whose exponent carries a
 # sign only when negative. No '+', thousands separators, currency symbols, spaces or units.
 NUMERIC_PATTERN = r"-?[0-9]+(\.[0-9]+)?([eE]-?[0-9]+)?"
+# The common case, checked first: at most 26 integer digits and 12 decimals fit DECIMAL(38,12) as they are.
+PLAIN_DECIMAL_PATTERN = r"-?[0-9]{1,26}(\.[0-9]{1,12})?"
 # DateTimeFormat: `YYYY-MM-DDTHH:mm:ssZ` exactly.
 STRICT_DATETIME_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"
 # The ingest profile also takes fractional seconds (to microseconds), `+00:00` and a date alone (midnight).
@@ -50,8 +52,13 @@ def one_of_sql(text: str, values: tuple[str, ...] | list[str]) -> str:
 
 def placeholder_sql(text: str) -> str:
     """TRUE when a text value is a null placeholder: empty, blank, or a word such as `NULL`."""
-    blank = f"CASE WHEN prefix({text}, ' ') OR prefix({text}, chr(9)) THEN trim({text}) = '' ELSE FALSE END"
-    return f"({one_of_sql(text, ('', *NULL_PLACEHOLDERS))} OR {blank})"
+    # Evaluated for every cell, so cheap tests come first: `< '!'` catches the empty string and anything
+    # starting with whitespace; only short values starting with N or n are compared with the words.
+    words = " OR ".join(f"{text} = {quote_literal(w)}" for w in NULL_PLACEHOLDERS)
+    return (
+        f"(CASE WHEN {text} < '!' THEN trim({text}) = '' WHEN strlen({text}) > 4 THEN FALSE "
+        f"WHEN {text} < 'N' OR {text} >= 'o' THEN FALSE ELSE {words} END)"
+    )
 
 
 def numeric_format_sql(text: str) -> str:
@@ -59,25 +66,29 @@ def numeric_format_sql(text: str) -> str:
     return f"regexp_full_match({text}, {quote_literal(NUMERIC_PATTERN)})"
 
 
+def plain_decimal_sql(text: str) -> str:
+    """TRUE for the common, cheap case: a plain decimal with at most 12 decimal places (no exponent)."""
+    return f"regexp_full_match({text}, {quote_literal(PLAIN_DECIMAL_PATTERN)})"
+
+
 def decimal_scale_sql(text: str) -> str:
     """TRUE when a NumericFormat value has at most 12 significant decimal places (DECIMAL(38,12) is exact)."""
     fraction = f"rtrim(regexp_extract({text}, '\\.([0-9]+)', 1), '0')"
     exponent = f"coalesce(TRY_CAST(regexp_extract({text}, '[eE](-?[0-9]+)', 1) AS INTEGER), 0)"
-    # Fast path for plain decimals: at most 12 characters after the point, else only trailing zeros beyond.
+    return f"(length({fraction}) - {exponent} <= {DECIMAL_SCALE})"
+
+
+def decimal_exact_sql(text: str) -> str:
+    """TRUE when a text value is a FOCUS number DECIMAL(38,12) holds exactly (no rounding or overflow)."""
     return (
-        f"(CASE WHEN strpos({text}, 'e') = 0 AND strpos({text}, 'E') = 0 THEN "
-        f"strpos({text}, '.') = 0 OR length({text}) - strpos({text}, '.') <= {DECIMAL_SCALE} "
-        f"OR NOT regexp_matches({text}, '\\.[0-9]{{{DECIMAL_SCALE}}}[0-9]*[1-9]') "
-        f"ELSE length({fraction}) - {exponent} <= {DECIMAL_SCALE} END)"
+        f"(CASE WHEN {plain_decimal_sql(text)} THEN TRUE ELSE {numeric_format_sql(text)} "
+        f"AND {decimal_scale_sql(text)} AND TRY_CAST({text} AS {DECIMAL_TYPE}) IS NOT NULL END)"
     )
 
 
 def decimal_sql(text: str) -> str:
     """Cast a text value to DECIMAL(38,12), or NULL when it is not an exact FOCUS number (never rounds)."""
-    return (
-        f"CASE WHEN {numeric_format_sql(text)} AND {decimal_scale_sql(text)} "
-        f"THEN TRY_CAST({text} AS {DECIMAL_TYPE}) END"
-    )
+    return f"CASE WHEN {decimal_exact_sql(text)} THEN CAST({text} AS {DECIMAL_TYPE}) END"
 
 
 def datetime_format_sql(text: str, profile: Profile) -> str:
