@@ -34,6 +34,7 @@ def validate_table(
     """Validate an Arrow table; finding rows are 1-based data rows plus row_offset."""
     numbered = table.append_column(ROW_COLUMN, pa.array(range(1, table.num_rows + 1), type=pa.int64()))
     with duckdb.connect(":memory:") as con:
+        con.execute("SET enable_progress_bar = false")
         con.register("__focusbase_input", numbered)
         return validate_relation(
             con,
