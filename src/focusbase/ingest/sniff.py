@@ -218,7 +218,8 @@ def _sniff_csv(
             try:
                 row = conn.execute(
                     "SELECT Delimiter, Quote, Escape, Columns, DateFormat, TimestampFormat "
-                    "FROM sniff_csv(?, encoding = ?, delim = ?, header = true, compression = ?)",
+                    "FROM sniff_csv(?, encoding = ?, delim = ?, header = true, compression = ?, "
+                    "sample_size = 4096)",
                     [str(path), encoding, delimiter, compression],
                 ).fetchone()
             except duckdb.InvalidInputException:
@@ -228,7 +229,7 @@ def _sniff_csv(
         else:
             row = conn.execute(
                 "SELECT Delimiter, Quote, Escape, Columns, DateFormat, TimestampFormat "
-                "FROM sniff_csv(?, encoding = ?, header = true, compression = ?)",
+                "FROM sniff_csv(?, encoding = ?, header = true, compression = ?, sample_size = 4096)",
                 [str(path), encoding, compression],
             ).fetchone()
         assert row is not None
