@@ -58,7 +58,9 @@ def stored(data_dir: Path) -> tuple[int, dict[str, Decimal], int]:
                     'SELECT "BillingCurrency", sum("BilledCost") FROM live_cost_rows GROUP BY 1'
                 ).fetchall()
             )
-            staged = cur.execute("SELECT count(*) FROM staged_cost_rows").fetchall()[0][0]
+            staged = cur.execute(
+                "SELECT count(*) FROM cost_rows WHERE starts_with(superseded_by, 'staged:')"
+            ).fetchall()[0][0]
     finally:
         warehouse.close()
     return count, totals, staged

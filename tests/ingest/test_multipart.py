@@ -45,14 +45,14 @@ def test_parts_then_atomic_commit(client: TestClient, provider: Provider, query:
     assert second.json()["firstRow"] == 3
     # Nothing of an open batch is visible; the old data is untouched.
     assert query('SELECT sum("BilledCost") FROM live_cost_rows') == [(Decimal("400"),)]
-    assert query("SELECT count(*) FROM staged_cost_rows") == [(3,)]
+    assert query("SELECT count(*) FROM cost_rows WHERE starts_with(superseded_by, 'staged:')") == [(3,)]
     committed = client.post(f"/api/v1/batches/{batch_id}/commit", headers=provider.headers)
     assert committed.status_code == 200, committed.text
     body = committed.json()
     assert (body["status"], body["rowsReceived"], body["lineItemsCreated"]) == ("committed", 3, 3)
     assert body["replaced"]["rows"] == 1
     assert query('SELECT sum("BilledCost") FROM live_cost_rows') == [(Decimal("306"),)]
-    assert query("SELECT count(*) FROM staged_cost_rows") == [(0,)]
+    assert query("SELECT count(*) FROM cost_rows WHERE starts_with(superseded_by, 'staged:')") == [(0,)]
     again = client.post(f"/api/v1/batches/{batch_id}/commit", headers=provider.headers)
     assert again.status_code == 409
     assert again.json()["code"] == "batch_not_open"
@@ -67,7 +67,7 @@ def test_row_numbers_continue_across_parts(client: TestClient, provider: Provide
     # Without allowPartial a bad part fails the whole batch and drops what was staged.
     batch = client.get(f"/api/v1/batches/{batch_id}", headers=provider.headers).json()
     assert batch["status"] == "failed"
-    assert query("SELECT count(*) FROM staged_cost_rows") == [(0,)]
+    assert query("SELECT count(*) FROM cost_rows WHERE starts_with(superseded_by, 'staged:')") == [(0,)]
     assert client.post(f"/api/v1/batches/{batch_id}/commit", headers=provider.headers).status_code == 409
 
 
@@ -90,7 +90,7 @@ def test_abort_drops_everything(client: TestClient, provider: Provider, query: A
     assert aborted.status_code == 200
     assert aborted.json()["status"] == "failed"
     assert aborted.json()["failureReason"] == "aborted by the client"
-    assert query("SELECT count(*) FROM staged_cost_rows") == [(0,)]
+    assert query("SELECT count(*) FROM cost_rows WHERE starts_with(superseded_by, 'staged:')") == [(0,)]
     assert query("SELECT count(*) FROM cost_rows") == [(0,)]
     late = send_part(client, provider, batch_id, [row("2026-06-01", "1")])
     assert late.status_code == 409
@@ -122,7 +122,7 @@ def test_open_batches_expire(
     batch = client.get(f"/api/v1/batches/{batch_id}", headers=provider.headers).json()
     assert batch["status"] == "failed"
     assert batch["failureReason"].startswith("expired")
-    assert query("SELECT count(*) FROM staged_cost_rows") == [(0,)]
+    assert query("SELECT count(*) FROM cost_rows WHERE starts_with(superseded_by, 'staged:')") == [(0,)]
 
 
 def test_recovery_fails_interrupted_batches(client: TestClient, provider: Provider, query: Any) -> None:
@@ -148,3 +148,29 @@ def test_other_providers_batches_are_invisible(client: TestClient, make_provider
     assert client.post(f"/api/v1/batches/{batch_id}/commit", headers=two.headers).status_code == 404
     assert client.get(f"/api/v1/batches/{batch_id}", headers=two.headers).status_code == 404
     assert client.post(f"/api/v1/providers/{one.id}/batches", json={}, headers=two.headers).status_code == 403
+
+
+def test_parts_sent_concurrently_keep_their_row_numbers(
+    client: TestClient, provider: Provider, query: Any
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    batch_id = open_batch(client, provider)
+    parts = [[row(f"2026-06-{p + 1:02d}", str(p * 10 + i)) for i in range(10)] for p in range(6)]
+    parts[4][3] = row("2026-06-05", "broken")
+
+    def send(index: int) -> Any:
+        return client.post(
+            f"/api/v1/batches/{batch_id}/parts",
+            content=envelope(parts[index]),
+            headers=provider.headers,
+            params={"firstRow": index * 10 + 1, "allowPartial": "true"},
+        )
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(send, range(6)))
+    assert all(r.status_code == 200 for r in results)
+    assert results[4].json()["errors"][0]["row"] == 44
+    body = client.post(f"/api/v1/batches/{batch_id}/commit", headers=provider.headers).json()
+    assert (body["rowsReceived"], body["lineItemsCreated"], body["rowsRejected"]) == (60, 59, 1)
+    assert query("SELECT count(DISTINCT row_seq), min(row_seq) > 0 FROM live_cost_rows") == [(59, True)]

@@ -195,7 +195,12 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def _add_part(
-    runtime: Runtime, batch: Batch, raw: bytes, encoding: str | None, allow_partial: bool
+    runtime: Runtime,
+    batch: Batch,
+    raw: bytes,
+    encoding: str | None,
+    allow_partial: bool,
+    first_row: int | None,
 ) -> PartResult:
     settings = runtime.settings
     data = push_service.decode_body(raw, encoding, settings.max_body_bytes)
@@ -206,7 +211,7 @@ def _add_part(
             "dataset_mismatch",
             f"batch {batch.id} holds {batch.dataset.value} rows; the part names another",
         )
-    return service.add_part(runtime, batch, payload.table, allow_partial=allow_partial)
+    return service.add_part(runtime, batch, payload.table, allow_partial=allow_partial, first_row=first_row)
 
 
 @router.post("/api/v1/batches/{batch_id}/parts", dependencies=[Depends(rate_limit("ingest"))])
@@ -218,11 +223,19 @@ async def add_part(
     allow_partial: bool = Query(
         False, alias="allowPartial", description="Store the valid rows of this part."
     ),
+    first_row: int | None = Query(
+        None,
+        alias="firstRow",
+        ge=1,
+        description="1-based number of the part's first row (default: the next).",
+    ),
 ) -> dict[str, Any]:
     """Add rows (the push envelope, gzip allowed) to an open batch; row numbers continue across parts."""
     batch = batch_for(runtime, principal, batch_id)
     raw = await read_body(request, runtime.settings.max_body_bytes)
-    part = await call(_add_part, runtime, batch, raw, request.headers.get("content-encoding"), allow_partial)
+    part = await call(
+        _add_part, runtime, batch, raw, request.headers.get("content-encoding"), allow_partial, first_row
+    )
     return part_json(batch_id, part)
 
 

@@ -87,6 +87,7 @@ def push(
         bool, typer.Option("--allow-partial", help="Store the valid rows, report the rest.")
     ] = False,
     gzip_parts: Annotated[bool, typer.Option("--gzip", help="Send parts gzip-compressed.")] = False,
+    parallel: Annotated[int, typer.Option("--parallel", min=1, max=8, help="Parts sent at once.")] = 2,
 ) -> None:
     """Push a file to the server as one multi-part batch with a progress bar, then commit it."""
     console = Console(stderr=True)
@@ -125,6 +126,7 @@ def push(
                 part_rows=part_rows,
                 allow_partial=allow_partial,
                 compress=gzip_parts,
+                parallel=parallel,
                 on_part=advance,
             )
     except PushError as exc:

@@ -9,6 +9,7 @@ supersedes what the batch replaces in one DuckDB transaction, so readers see all
 from __future__ import annotations
 
 import secrets
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -181,10 +182,16 @@ def _merge_defaults(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 def prepare_part(
-    runtime: Runtime, batch: Batch, table: pa.Table, *, provider: Provider | None = None
-) -> tuple[pa.Table | None, PartResult]:
+    runtime: Runtime,
+    batch: Batch,
+    table: pa.Table,
+    *,
+    provider: Provider | None = None,
+    first_row: int | None = None,
+) -> tuple[cost_rows.Prepared | None, PartResult]:
     """Validate and normalise one part's rows; returns the rows to store (None if none) and the tally."""
-    first_row = batch.rows_received + 1
+    if first_row is None:
+        first_row = batch.rows_received + 1
     result = PartResult(batch.id, first_row, table.num_rows, 0, 0)
     try:
         table = canonical_columns(as_strings(table), batch.dataset)
@@ -243,32 +250,15 @@ def prepare_part(
         result.defaults_applied[rule.column] = {**described[rule.column], "rows": table.num_rows}
     with runtime.warehouse.cursor() as cur:
         table = cost_rows.fill_defaults(cur, table, added)
-        rows = cost_rows.normalise(
-            cur,
-            batch.dataset,
-            pack_custom_columns(table),
-            casts(batch.dataset, set(table.column_names)),
-            workspace_id=batch.workspace_id,
-            provider_id=batch.provider_id,
-            batch_id=batch.id,
-        )
-    return rows, result
+    prepared = cost_rows.Prepared(pack_custom_columns(table), casts(batch.dataset, set(table.column_names)))
+    return prepared, result
 
 
-def _reject(runtime: Runtime, batch: Batch, result: PartResult, message: str) -> IngestError:
-    fail_batch(
-        runtime,
-        batch,
-        message,
-        errors=result.errors,
-        error_count=result.error_count,
-        rows_received=batch.rows_received + result.rows_received,
-        rows_rejected=batch.rows_rejected + result.rows_rejected,
-    )
+def _rejection(batch: Batch, result: PartResult) -> IngestError:
     return IngestError(
         422,
         "validation_failed",
-        message,
+        _rejection_message(result),
         details={"batchId": batch.id, "firstRow": result.first_row},
         extra={
             "batchId": batch.id,
@@ -278,6 +268,19 @@ def _reject(runtime: Runtime, batch: Batch, result: PartResult, message: str) ->
             "rowsRejected": result.rows_rejected,
         },
     )
+
+
+def _reject(runtime: Runtime, batch: Batch, result: PartResult) -> IngestError:
+    fail_batch(
+        runtime,
+        batch,
+        _rejection_message(result),
+        errors=result.errors,
+        error_count=result.error_count,
+        rows_received=batch.rows_received + result.rows_received,
+        rows_rejected=batch.rows_rejected + result.rows_rejected,
+    )
+    return _rejection(batch, result)
 
 
 def _rejection_message(result: PartResult) -> str:
@@ -302,6 +305,37 @@ def _tally(batch: Batch, result: PartResult) -> dict[str, Any]:
     }
 
 
+# Parts of one batch may be sent concurrently: each reserves its row numbers first, then is validated
+# and staged independently; a commit waits for no part and is refused while any is still in flight.
+_PARTS_LOCK = threading.Lock()
+_IN_FLIGHT: dict[str, int] = {}
+
+
+def _reserve(runtime: Runtime, batch_id: str, rows: int, first_row: int | None) -> tuple[Batch, int]:
+    with _PARTS_LOCK:
+        batch = _load(runtime, batch_id)
+        _require_open(batch)
+        with runtime.warehouse.transaction() as cur:
+            store.update(cur, batch_id, {"rows_received": batch.rows_received + rows, "updated_at": now()})
+        _IN_FLIGHT[batch_id] = _IN_FLIGHT.get(batch_id, 0) + 1
+    return batch, first_row if first_row is not None else batch.rows_received + 1
+
+
+def _release(batch_id: str) -> None:
+    with _PARTS_LOCK:
+        left = _IN_FLIGHT.get(batch_id, 1) - 1
+        if left:
+            _IN_FLIGHT[batch_id] = left
+        else:
+            _IN_FLIGHT.pop(batch_id, None)
+
+
+def parts_in_flight(batch_id: str) -> int:
+    """Parts of a batch this process is still validating or staging."""
+    with _PARTS_LOCK:
+        return _IN_FLIGHT.get(batch_id, 0)
+
+
 def add_part(
     runtime: Runtime,
     batch: Batch,
@@ -309,35 +343,57 @@ def add_part(
     *,
     allow_partial: bool = False,
     provider: Provider | None = None,
+    first_row: int | None = None,
 ) -> PartResult:
     """Validate, default and stage one part; row numbers continue across parts.
+
+    Parts are numbered in arrival order unless the sender says where the part starts (`first_row`, the
+    1-based number of its first row in the whole batch), which keeps file row numbers when parts are sent
+    concurrently.
 
     Without allow_partial, any invalid row fails the whole batch (status failed, staged rows dropped) and
     raises IngestError 422 carrying the row errors; with it, the valid rows are staged and the rest reported.
     """
-    batch = _load(runtime, batch.id)
-    _require_open(batch)
-    _update(runtime, batch.id, {"status": "validating"})
+    batch, first_row = _reserve(runtime, batch.id, table.num_rows, first_row)
     try:
-        rows, result = prepare_part(runtime, batch, table, provider=provider)
-    except BaseException:
-        _update(runtime, batch.id, {"status": "received"})
-        raise
-    if result.fatal or (result.rows_rejected and not allow_partial):
-        raise _reject(runtime, batch, result, _rejection_message(result))
-    with runtime.warehouse.transaction() as cur:
-        current = store.get(cur, batch.id)
-        if current is None or current["status"] != "validating":
-            raise IngestError(
-                409, "batch_not_open", f"batch {batch.id} was closed while this part was checked"
+        rows, result = prepare_part(runtime, batch, table, provider=provider, first_row=first_row)
+        if result.fatal or (result.rows_rejected and not allow_partial):
+            current = _load(runtime, batch.id)
+            fail_batch(
+                runtime,
+                current,
+                _rejection_message(result),
+                errors=(current.errors + result.errors)[:MAX_ERRORS],
+                error_count=current.error_count + result.error_count,
+                rows_rejected=current.rows_rejected + result.rows_rejected,
             )
-        if rows is not None:
-            cost_rows.stage(cur, batch.dataset, rows)
-        store.update(cur, batch.id, {**_tally(batch, result), "status": "received", "updated_at": now()})
+            raise _rejection(batch, result)
+        with runtime.warehouse.transaction() as cur:
+            record = store.get(cur, batch.id)
+            if record is None or record["status"] not in ("received", "validating"):
+                raise IngestError(
+                    409, "batch_not_open", f"batch {batch.id} was closed while this part was checked"
+                )
+            if rows is not None:
+                cost_rows.insert(
+                    cur,
+                    batch.dataset,
+                    rows,
+                    staged=True,
+                    workspace_id=batch.workspace_id,
+                    provider_id=batch.provider_id,
+                    batch_id=batch.id,
+                )
+            current = Batch.from_record(record)
+            tally = _tally(current, result)
+            tally["rows_received"] = current.rows_received  # reserved already
+            store.update(cur, batch.id, {**tally, "updated_at": now()})
+    finally:
+        _release(batch.id)
     return result
 
 
-def _commit(runtime: Runtime, batch: Batch, rows: pa.Table | None, tally: dict[str, Any]) -> Batch:
+def _commit(runtime: Runtime, batch: Batch, rows: cost_rows.Prepared | None, tally: dict[str, Any]) -> Batch:
     """Supersede and store in one transaction, then prune old versions; returns the committed batch."""
     replace = cost_rows.Replace(batch.mode, batch.window_start, batch.window_end)  # type: ignore[arg-type]
     with runtime.warehouse.transaction() as cur:
@@ -352,7 +408,7 @@ def _commit(runtime: Runtime, batch: Batch, rows: pa.Table | None, tally: dict[s
             workspace_id=batch.workspace_id,
             provider_id=batch.provider_id,
             replace=replace,
-            rows=rows,
+            prepared=rows,
         )
         stamp = now()
         store.update(
@@ -386,8 +442,13 @@ def commit_batch(runtime: Runtime, batch: Batch) -> BatchSummary:
     """Atomically move the staged rows into the stored rows and supersede what the batch replaces."""
     batch = _load(runtime, batch.id)
     _require_open(batch)
-    if batch.status == "validating":
-        raise IngestError(409, "batch_busy", f"a part of batch {batch.id} is still being checked; retry")
+    if batch.status == "validating" or parts_in_flight(batch.id):
+        raise IngestError(
+            409,
+            "batch_busy",
+            f"a part of batch {batch.id} is still being checked; commit after every part has been answered",
+            headers={"Retry-After": "1"},
+        )
     committed = _commit(runtime, batch, None, {})
     return BatchSummary(committed)
 
@@ -404,7 +465,7 @@ def ingest_table(
     _update(runtime, batch.id, {"status": "validating"})
     rows, result = prepare_part(runtime, batch, table, provider=provider)
     if result.fatal or (result.rows_rejected and not allow_partial):
-        raise _reject(runtime, batch, result, _rejection_message(result))
+        raise _reject(runtime, batch, result)
     return BatchSummary(_commit(runtime, batch, rows, _tally(batch, result)))
 
 

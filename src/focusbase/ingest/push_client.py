@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,14 +138,22 @@ class PushClient:
         return str(self._json("open", response)["batchId"])
 
     def part(
-        self, batch_id: str, content: bytes, *, allow_partial: bool = False, compress: bool = False
+        self,
+        batch_id: str,
+        content: bytes,
+        *,
+        first_row: int | None = None,
+        allow_partial: bool = False,
+        compress: bool = False,
     ) -> dict[str, Any]:
-        """Send one part (the push envelope)."""
+        """Send one part (the push envelope); `first_row` keeps file row numbers when parts overlap."""
         headers = {"Content-Type": "application/json"}
         if compress:
             content = gzip.compress(content, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
-        params = {"allowPartial": "true"} if allow_partial else {}
+        params: dict[str, Any] = {"allowPartial": "true"} if allow_partial else {}
+        if first_row is not None:
+            params["firstRow"] = first_row
         response = self._http.post(
             f"/api/v1/batches/{batch_id}/parts", content=content, headers=headers, params=params
         )
@@ -172,21 +181,49 @@ def push_file(
     part_rows: int = 50_000,
     allow_partial: bool = False,
     compress: bool = False,
+    parallel: int = 2,
     on_part: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Stream a file as one multi-part batch and commit it; aborts the batch when a step fails."""
+    """Stream a file as one multi-part batch and commit it; aborts the batch when a step fails.
+
+    Up to `parallel` parts are in flight at once (the server validates them concurrently); each part says
+    where it starts, so row numbers in errors are the file's own.
+    """
     batch_id = client.open(provider_id, mode=mode, start=start, end=end, dataset=dataset)
+    named = dataset if dataset != "CostAndUsage" else None
     try:
-        for table in iter_parts(path, part_rows):
-            result = client.part(
-                batch_id,
-                encode_part(table, dataset if dataset != "CostAndUsage" else None),
-                allow_partial=allow_partial,
-                compress=compress,
-            )
-            if on_part is not None:
-                on_part(result)
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            pending: set[Future[dict[str, Any]]] = set()
+            first_row = 1
+            for table in iter_parts(path, part_rows):
+                if len(pending) >= max(1, parallel):
+                    _finish(wait(pending, return_when=FIRST_COMPLETED).done, pending, on_part)
+                body = encode_part(table, named)
+                pending.add(
+                    pool.submit(
+                        client.part,
+                        batch_id,
+                        body,
+                        first_row=first_row,
+                        allow_partial=allow_partial,
+                        compress=compress,
+                    )
+                )
+                first_row += table.num_rows
+            _finish(set(pending), pending, on_part)
         return client.commit(batch_id)
     except BaseException:
         client.abort(batch_id)
         raise
+
+
+def _finish(
+    done: set[Future[dict[str, Any]]],
+    pending: set[Future[dict[str, Any]]],
+    on_part: Callable[[dict[str, Any]], None] | None,
+) -> None:
+    for future in done:
+        pending.discard(future)
+        result = future.result()  # re-raises a refused part
+        if on_part is not None:
+            on_part(result)
