@@ -3,7 +3,7 @@
 Measured in the same run on the same file (made with `focusbase demo-data`), each as its own process so
 that peak RSS is that process's own (wait4):
 - the focusbase CLI end to end (interpreter start, reading, every rule, the JSON report);
-- the same validator engine in process (DuckDB reads the CSV as text, `validate_relation` runs the rules);
+- the same service in process (`focusbase.ingest.files.validate_file`, as the CLI calls it);
 - DuckDB reading the file into a table: `CREATE TABLE t AS SELECT * FROM read_csv(...)` (the 2x target);
 - focus-validator 2.2.1, the FinOps Foundation's validator (the 10x target).
 `--quick` uses 100,000 rows.
@@ -33,21 +33,15 @@ rows = con.execute("SELECT count(*) FROM t").fetchall()[0][0]
 print(rows, time.perf_counter() - started)
 """
 
-# The validator engine in process: the CSV read as text by DuckDB (the validator checks the text), rows
-# numbered, every strict FOCUS 1.2 rule in one scan.
+# The same service the CLI calls (focusbase.ingest.files.validate_file), in process: no CLI start-up, no
+# report printing.
 ENGINE = """
-import sys, time, duckdb
-from focusbase.validate import validate_relation
-con = duckdb.connect()
-con.execute("SET enable_progress_bar = false")
+import sys, time
+from pathlib import Path
+from focusbase.ingest.files import validate_file
 started = time.perf_counter()
-literal = "'" + sys.argv[1].replace("'", "''") + "'"
-con.execute(
-    "CREATE VIEW input AS SELECT *, row_number() OVER () AS __row "
-    f"FROM read_csv({literal}, all_varchar = true, header = true)"
-)
-result = validate_relation(con, "input", row_sql='"__row"', profile="strict", version="1.2")
-print(result.counts.errors, time.perf_counter() - started)
+checked = validate_file(Path(sys.argv[1]), profile="strict", version="1.2")
+print(checked.result.counts.errors, time.perf_counter() - started)
 """
 
 
@@ -101,7 +95,7 @@ def run(workdir: Path, quick: bool) -> list[str]:
     engine_runs = [run_measured([_python(), "-c", ENGINE, str(path)]) for _ in range(repeats)]
     engine = _best(engine_runs)
     if engine.returncode != 0:
-        raise RuntimeError(f"validator engine failed: {engine.stderr[-2000:]}")
+        raise RuntimeError(f"validate_file failed: {engine.stderr[-2000:]}")
     engine_errors, engine_inner = engine.stdout.split()[-2:]
 
     cli_runs = [_cli(path) for _ in range(repeats)]
@@ -127,7 +121,7 @@ def run(workdir: Path, quick: bool) -> list[str]:
         "|---|---:|---:|---|",
         row("focusbase validate (CLI, end to end)", cli, cli.seconds, cli_note),
         row(
-            "validator engine in process (read + rules)",
+            "validate_file() in process (the service the CLI calls)",
             engine,
             float(engine_inner),
             f"process {engine.seconds:.2f} s; errors={engine_errors}",
@@ -148,10 +142,10 @@ def run(workdir: Path, quick: bool) -> list[str]:
         lines.append(f"| focus-validator 2.2.1 | - | - | {fv.reason} |")
     lines.append("")
     lines.append(f"Process wall times, best of {repeats} (focus-validator: one run).")
-    ours, label = (cli, "CLI") if cli_ok else (engine, "engine (CLI unavailable)")
+    ours, label = (cli, "CLI") if cli_ok else (engine, "validate_file (CLI unavailable)")
     lines.append(
         f"- focusbase {label} / DuckDB load (target <= 2.0x): {ours.seconds / duck.seconds:.2f}x; "
-        f"engine process / DuckDB process: {engine.seconds / duck.seconds:.2f}x"
+        f"validate_file process / DuckDB process: {engine.seconds / duck.seconds:.2f}x"
     )
     if fv.available:
         lines.append(
