@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -79,3 +81,27 @@ def test_page_walk_over_pushed_rows_while_pushes_commit(client: TestClient, cata
     assert set(initial) <= set(counts)  # every row live for the whole walk was returned
     final = client.get(URL, params={"pageSize": 10000}, headers=headers).json()
     assert final["totalRecords"] == 120 + 3 * pushes  # each day's 5 rows were replaced by 3
+
+
+def test_data_last_updated_moves_on_commit_and_revert(
+    client: TestClient, catalog: Catalog, admin_headers: dict[str, str]
+) -> None:
+    created = create_provider(catalog, "ws_default", name="Reverted", default_currency="USD")
+    provider, key = created.provider.id, created.ingest_key.key
+    headers = read_headers(catalog)
+    _push(client, provider, key, _rows("first", 1, 4), "append")
+    after_first = client.get(URL, headers=headers).json()["dataLastUpdated"]
+    time.sleep(1.1)
+    _push(client, provider, key, _rows("second", 1, 2), "replace_days")
+    after_second = client.get(URL, headers=headers).json()
+    assert after_second["dataLastUpdated"] > after_first and after_second["totalRecords"] == 2
+    history = client.get(f"/api/v1/providers/{provider}/batches", headers=admin_headers)
+    assert history.status_code == 200, history.text
+    second_id = next(b["id"] for b in history.json()["batches"] if b["rowsReceived"] == 2)
+    time.sleep(1.1)
+    before_revert = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    reverted = client.post(f"/api/v1/batches/{second_id}/revert", headers=admin_headers)
+    assert reverted.status_code == 200, reverted.text
+    after_revert = client.get(URL, headers=headers).json()
+    assert after_revert["totalRecords"] == 4  # the first batch's rows are back
+    assert after_revert["dataLastUpdated"] >= before_revert > after_second["dataLastUpdated"]

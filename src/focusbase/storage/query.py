@@ -211,9 +211,9 @@ def summarize(
     *,
     periods_ending_after: datetime | None = None,
 ) -> Summary:
-    """Count the live rows matching `where` and find the last commit that touched them (a batch holding
-    them, or a batch that superseded earlier rows matching the filters). With `periods_ending_after`, also
-    list their billing periods that end after it (older periods are closed whatever else holds)."""
+    """Count the live rows matching `where` and find the last change that touched them: the commit of a
+    batch holding them or superseding earlier matching rows, or the revert of a batch that held some.
+    With `periods_ending_after`, also list their billing periods ending after it (older ones are closed)."""
     table = _VIEWS.get(view)
     if table is None:
         raise ValueError(f"not a readable view: {view}")
@@ -230,11 +230,14 @@ def summarize(
     # Identifiers come from _VIEWS and our catalogue; values are parameters.
     sql = (
         f"WITH b AS (SELECT batch_id, count(*) AS n FROM {view} WHERE {where_sql} GROUP BY batch_id), "  # noqa: S608
-        f"s AS (SELECT DISTINCT superseded_by AS id FROM {table} WHERE {where_sql} "
+        f"s AS (SELECT DISTINCT superseded_by AS id, batch_id FROM {table} WHERE {where_sql} "
         "AND superseded_by IS NOT NULL) "
         "SELECT (SELECT coalesce(sum(n), 0) FROM b), "
-        "(SELECT max(committed_at) FROM batches "
+        "greatest((SELECT max(committed_at) FROM batches "
         "WHERE id IN (SELECT batch_id FROM b) OR id IN (SELECT id FROM s)), "
+        # rows retired by a revert carry a marker, not a batch id: their batch's updated_at is the revert
+        "(SELECT max(updated_at) FROM batches WHERE id IN "
+        "(SELECT batch_id FROM s WHERE id NOT IN (SELECT id FROM batches)))), "
         f"{period_sql}"
     )
     row = cur.execute(sql, [*params, *params, *period_params]).fetchone()
