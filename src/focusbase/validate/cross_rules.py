@@ -391,13 +391,16 @@ def _service_rules(ctx: Context) -> list[RowRule]:
         return []
     pairs = ", ".join(quote_literal(f"{cat}>{sub}") for sub, cat in allowed_service_subcategories().items())
     subs = ", ".join(quote_literal(sub) for sub in allowed_service_subcategories())
+    categories = ctx.bindings["ServiceCategory"].column.allowed_values
     return [
         RowRule(
             "service-subcategory-parent",
             "ServiceSubcategory",
             "error",
-            f"{ctx.v('ServiceSubcategory')} IN ({subs}) AND "
-            f"({ctx.v('ServiceCategory')} || '>' || {ctx.v('ServiceSubcategory')}) NOT IN ({pairs})",
+            # Only pairs of two allowed values: a bad value alone is the allowed-value rule's finding.
+            f"{ctx.v('ServiceSubcategory')} IN ({subs}) "
+            f"AND {one_of_sql(ctx.v('ServiceCategory'), categories)} "
+            f"AND ({ctx.v('ServiceCategory')} || '>' || {ctx.v('ServiceSubcategory')}) NOT IN ({pairs})",
             "ServiceSubcategory belongs to another ServiceCategory: {value}",
             value=ctx.pairs("ServiceCategory", "ServiceSubcategory"),
             rm12="ServiceSubcategory-C-004-M",

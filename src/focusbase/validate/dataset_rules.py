@@ -11,6 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from focusbase.validate.context import Context
+from focusbase.validate.parsing import one_of_sql
 from focusbase.validate.result import Severity
 
 
@@ -23,6 +24,8 @@ class DatasetRule:
     column: str
     severity: Severity
     rm12: str
+    # Only these values of `column` take part (a value outside them is the allowed-value rule's finding).
+    allowed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +53,12 @@ def dataset_rules(ctx: Context) -> list[DatasetRule]:
     if ctx.has("ServiceName", "ServiceCategory") and ctx.since("1.2"):
         rules.append(
             DatasetRule(
-                "service-name-one-category", "ServiceName", "ServiceCategory", "error", "ServiceName-C-005-C"
+                "service-name-one-category",
+                "ServiceName",
+                "ServiceCategory",
+                "error",
+                "ServiceName-C-005-C",
+                ctx.bindings["ServiceCategory"].column.allowed_values,
             )
         )
     if ctx.has("SkuPriceId", "SkuId") and ctx.since("1.1"):
@@ -63,9 +71,10 @@ def check_dataset_rule(
 ) -> DatasetViolation:
     """Find the minority rows of one dataset rule (one grouped scan; a join only when something conflicts)."""
     key, val = ctx.v(rule.key), ctx.v(rule.column)
+    only = f" AND {one_of_sql(val, rule.allowed)}" if rule.allowed else ""
     pairs = con.execute(
         f"WITH pairs AS (SELECT {key} AS k, {val} AS val, count(*) AS n FROM {base} "  # noqa: S608
-        f"WHERE {key} IS NOT NULL AND {val} IS NOT NULL GROUP BY ALL) "
+        f"WHERE {key} IS NOT NULL AND {val} IS NOT NULL{only} GROUP BY ALL) "
         "SELECT k, val, n FROM pairs WHERE k IN (SELECT k FROM pairs GROUP BY k HAVING count(*) > 1) "
         "ORDER BY k, n DESC, val"
     ).fetchall()
