@@ -21,7 +21,9 @@ from focusbase.validate.engine import Progress
 
 FileFormat = Literal["csv", "parquet", "json"]
 
-_CSV_SQL = "SELECT * FROM read_csv(?, all_varchar = true, header = true)"
+# FOCUS CSV is comma-separated with a header; fixing the delimiter makes a broken file an error instead of a
+# one-column guess by the sniffer.
+_CSV_SQL = "SELECT * FROM read_csv(?, all_varchar = true, header = true, delim = ',')"
 
 
 class FileReadError(Exception):

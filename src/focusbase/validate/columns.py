@@ -19,7 +19,7 @@ from focusbase.focus import (
 from focusbase.focus.renames import SEED_COST_AND_USAGE_NAMES
 from focusbase.validate.result import Finding, Profile
 
-Kind = Literal["text", "exact", "float", "timestamp", "timestamptz", "date", "other"]
+Kind = Literal["text", "exact", "float", "timestamp", "timestamptz", "date", "null", "other"]
 
 # The columns the push (ingest) profile cannot do without.
 INGEST_REQUIRED: dict[Dataset, tuple[str, ...]] = {
@@ -71,14 +71,17 @@ def classify(duckdb_type: str) -> Kind:
         return "timestamp"
     if t == "DATE":
         return "date"
+    if t == '"NULL"' or t == "NULL":
+        return "null"
     return "other"
 
 
 _COMPATIBLE: dict[str, tuple[Kind, ...]] = {
-    "String": ("text",),
-    "Decimal": ("text", "exact", "float"),
-    "Date/Time": ("text", "timestamp", "timestamptz", "date"),
-    "JSON": ("text",),
+    # "null": a column with no value at all (Arrow's null type), fine for any FOCUS type.
+    "String": ("text", "null"),
+    "Decimal": ("text", "exact", "float", "null"),
+    "Date/Time": ("text", "timestamp", "timestamptz", "date", "null"),
+    "JSON": ("text", "null"),
 }
 
 
