@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +21,8 @@ from focusbase.focus.renames import SEED_COST_AND_USAGE_NAMES
 from focusbase.validate.result import Finding, Profile
 
 Kind = Literal["text", "exact", "float", "timestamp", "timestamptz", "date", "null", "other"]
+
+_RENAMED_DUPLICATE = re.compile(r"(.+)_[0-9]+")
 
 # The columns the push (ingest) profile cannot do without.
 INGEST_REQUIRED: dict[Dataset, tuple[str, ...]] = {
@@ -95,6 +98,13 @@ def bind_columns(
     seen: dict[str, str] = {}
     for name, duckdb_type in names_and_types:
         focus_name = _focus_name(name, profile, dataset, defined)
+        renamed = _RENAMED_DUPLICATE.fullmatch(name)
+        if focus_name is None and renamed and renamed.group(1) in seen:
+            # DuckDB's CSV reader renames a repeated header `X` to `X_1`.
+            findings.append(
+                _file_error(name, "column-duplicate", f"column {renamed.group(1)} appears more than once")
+            )
+            continue
         if focus_name is None:
             if not is_custom_column(name):
                 findings.append(_file_error(name, "column-unknown", _unknown_message(name, version, dataset)))
