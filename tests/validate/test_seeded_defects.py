@@ -163,6 +163,28 @@ DEFECTS = [
     ),
     Defect("not-null", USAGE, "ServiceProviderName", {"ServiceProviderName": None}, version="1.3"),
     Defect("allowed-value", USAGE, "ChargeFrequency", {"ChargeFrequency": "usage-based"}, version="1.3"),
+    Defect(
+        "json-element-keys",
+        USAGE,
+        "ContractApplied",
+        {"ContractApplied": '{"Elements":[{"ContractId":"c-1","ContractCommitmentId":"cc-1","Discount":1}]}'},
+        version="1.3",
+    ),
+    Defect(
+        "json-elements",
+        USAGE,
+        "ContractApplied",
+        {"ContractApplied": '{"Elements":{"ContractId":"c"}}'},
+        version="1.3",
+    ),
+    Defect(
+        "json-element-keys",
+        USAGE,
+        "AllocatedMethodDetails",
+        {"AllocatedMethodDetails": '{"Elements":[{"UsageQuantity":1,"UsageUnit":"Hours"}]}'},
+        version="1.3",
+    ),
+    Defect("key-value-format", USAGE, "AllocatedTags", {"AllocatedTags": '{"team":["a"]}'}, version="1.3"),
 ]
 
 

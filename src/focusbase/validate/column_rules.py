@@ -16,6 +16,19 @@ from focusbase.validate.rm12 import rm12_id
 
 KEY_VALUE_COLUMNS = ("Tags", "SkuPriceDetails", "AllocatedTags")
 ELEMENTS_COLUMNS = ("ContractApplied", "AllocatedMethodDetails")
+# Keys FOCUS 1.3 defines inside each Elements object (errata 1.3 #3: `Id`; the printed `ID` is accepted too).
+ELEMENT_KEYS = {
+    "ContractApplied": (
+        "ContractId",
+        "ContractCommitmentId",
+        "ContractCommitmentAppliedCost",
+        "ContractCommitmentAppliedQuantity",
+        "ContractCommitmentAppliedUnit",
+        "ContractID",
+        "ContractCommitmentID",
+    ),
+    "AllocatedMethodDetails": ("AllocatedRatio", "UsageQuantity", "UsageUnit"),
+}
 SKU_PRICE_DETAILS_KEYS = (
     "CoreCount",
     "DiskMaxIops",
@@ -265,7 +278,36 @@ def _json_rules(ctx: Context, name: str) -> list[RowRule]:
                 value=v,
             )
         )
+    if name in ELEMENT_KEYS:
+        rules.append(_element_keys_rule(ctx, name))
     return rules
+
+
+def _element_keys_rule(ctx: Context, name: str) -> RowRule:
+    v = ctx.v(name)
+    elements = f"json_extract({v}, '$.Elements[*]')"
+    keys = f"flatten(list_transform({elements}, lambda e: json_keys(e)))"
+    unknown = (
+        f"len(list_filter({keys}, lambda k: NOT ({one_of_sql('k', ELEMENT_KEYS[name])} "
+        "OR starts_with(k, 'x_')))) > 0"
+    )
+    if name == "AllocatedMethodDetails":
+        unknown += (
+            f" OR NOT list_bool_and(list_transform({elements}, lambda e: json_exists(e, '$.AllocatedRatio')))"
+        )
+    listed = ", ".join(ELEMENT_KEYS[name][:5])
+    return RowRule(
+        "json-element-keys",
+        name,
+        "error",
+        # Only for a well-formed Elements array of objects; anything else is the json-elements finding.
+        f"CASE WHEN {ctx.f(name)} AND json_type({v}, '$.Elements') = 'ARRAY' "
+        f"AND len(list_filter(json_type({v}, '$.Elements[*]'), lambda t: t <> 'OBJECT')) = 0 "
+        f"THEN {unknown} ELSE FALSE END",
+        f"{name} {{value}} has an element key that is neither FOCUS-defined ({listed}) nor prefixed x_"
+        + (", or an element without AllocatedRatio" if name == "AllocatedMethodDetails" else ""),
+        value=v,
+    )
 
 
 def _currency_rules(ctx: Context) -> list[RowRule]:
