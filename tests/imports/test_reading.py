@@ -114,7 +114,7 @@ def test_gzip_and_parquet_are_read_as_text() -> None:
     with open_reader(parquet, mapping.options) as reader:
         rows = reader.sample(resolve(mapping, parquet.header, CU), 10).to_pylist()
     assert rows[0]["BilledCost"] == "12.500000000000"
-    assert rows[0]["ChargePeriodStart"] == "2025-03-01T00:00:00.000Z"
+    assert rows[0]["ChargePeriodStart"] == "2025-03-01T00:00:00Z"
     assert rows[0]["Tags"] == '{"env":"prod","team":"t1"}'
     assert rows[0]["x_Discounts"] == '{"bundled":-0.25}'
     assert rows[0]["x_ServiceCode"] == "AmazonEC2"
@@ -245,3 +245,25 @@ def test_date_format_values_that_do_not_parse_are_passed_on(tmp_path: Path) -> N
         },
     )
     assert [r["ChargePeriodStart"] for r in rows] == ["2024-12-31T13:30:00Z", "2024-12-31"]
+
+
+def test_parquet_timestamps_of_every_unit_keep_their_fraction(tmp_path: Path) -> None:
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stamps = [dt.datetime(2025, 3, 1, 12, 0, 0), dt.datetime(2025, 3, 1, 12, 0, 0, 250000)]
+    table = pa.table(
+        {
+            "ChargePeriodStart": pa.array(stamps, pa.timestamp("ns")),
+            "ChargePeriodEnd": pa.array(stamps, pa.timestamp("us", tz="Europe/Paris")),
+            "BillingPeriodStart": pa.array(stamps, pa.timestamp("s")),
+        }
+    )
+    path = tmp_path / "stamps.parquet"
+    pq.write_table(table, path)
+    rows = _read(path, {"columns": {n: {"source": n} for n in table.column_names}})
+    assert [r["ChargePeriodStart"] for r in rows] == ["2025-03-01T12:00:00Z", "2025-03-01T12:00:00.250000Z"]
+    assert [r["ChargePeriodEnd"] for r in rows] == ["2025-03-01T12:00:00Z", "2025-03-01T12:00:00.250000Z"]
+    assert [r["BillingPeriodStart"] for r in rows] == ["2025-03-01T12:00:00Z"] * 2

@@ -24,10 +24,11 @@ def _as_text(name: str, dtype: str) -> duckdb.Expression:
     col = duckdb.ColumnExpression(name)
     upper = dtype.upper()
     if upper.startswith("TIMESTAMP"):
-        fmt = duckdb.ConstantExpression(
-            "%Y-%m-%dT%H:%M:%S.%gZ" if "MS" in upper or upper == "TIMESTAMP" else "%Y-%m-%dT%H:%M:%SZ"
-        )
-        return duckdb.FunctionExpression("strftime", col, fmt)
+        # ISO 8601 UTC (the session time zone is UTC), with a fraction only when there is one.
+        fraction = duckdb.FunctionExpression("microsecond", col) % duckdb.ConstantExpression(1_000_000)
+        whole = duckdb.FunctionExpression("strftime", col, duckdb.ConstantExpression("%Y-%m-%dT%H:%M:%SZ"))
+        exact = duckdb.FunctionExpression("strftime", col, duckdb.ConstantExpression("%Y-%m-%dT%H:%M:%S.%fZ"))
+        return duckdb.CaseExpression(fraction == duckdb.ConstantExpression(0), whole).otherwise(exact)
     if upper == "DATE":
         return duckdb.FunctionExpression("strftime", col, duckdb.ConstantExpression("%Y-%m-%d"))
     if upper in ("DOUBLE", "FLOAT", "REAL"):
