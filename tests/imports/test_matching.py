@@ -145,3 +145,18 @@ def test_parse_mapping_rejects_bad_documents() -> None:
         parse_mapping({"unknownKey": 1})
     with pytest.raises(MappingError, match="must be a JSON object"):
         parse_mapping(["BilledCost"])
+
+
+def test_guessed_date_formats_and_decimal_commas_need_confirmation_even_under_exact_names() -> None:
+    sample = {"BilledCost": ["1.234,50"], "ChargePeriodStart": ["12/03/2025"]}
+    result = match_headers(
+        ["BilledCost", "ChargePeriodStart", "ServiceName"],
+        CU,
+        sample=sample,
+        date_formats={"ChargePeriodStart": "%d/%m/%Y"},
+    )
+    status = {p.column: p.status for p in result.proposals}
+    assert status == {"BilledCost": "suggested", "ChargePeriodStart": "suggested", "ServiceName": "auto"}
+    assert set(result.auto.columns) == {"ServiceName"}
+    assert result.suggested.options.decimal_comma and not result.auto.options.decimal_comma
+    assert result.suggested.columns["ChargePeriodStart"].date_format == "%d/%m/%Y"

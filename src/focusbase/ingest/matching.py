@@ -166,22 +166,33 @@ def match_headers(
     auto_cols: dict[str, ColumnRule] = {}
     suggested_cols: dict[str, ColumnRule] = {}
     decimal_comma = False
+    settled: list[Proposal] = []
     for p in proposals:
         if p.status == "ambiguous":
+            settled.append(p)
             continue
         rule, comma = _rule_for(p, dataset, sample.get(p.source, []), date_formats.get(p.source))
         decimal_comma = decimal_comma or comma
+        # A guessed date format (day or month first?) or decimal comma ('1,234' is 1234 or 1.234?) changes
+        # values: such a match is only suggested, even under an exact name.
+        if p.status == "auto" and (rule.date_format is not None or comma):
+            guess = (
+                f"dates look like {rule.date_format}" if rule.date_format else "money uses a decimal comma"
+            )
+            p = Proposal(p.column, p.source, p.confidence, f"{p.reason}; {guess}: confirm", "suggested")
+        settled.append(p)
         suggested_cols.setdefault(p.column, rule)
         if p.status == "auto":
             auto_cols.setdefault(p.column, rule)
     custom = {_vendor_custom(s): s for s in header if _vendor_custom(s)}
-    options = ImportOptions(decimal_comma=decimal_comma)
-    mapped = {p.source for p in proposals if p.status != "ambiguous"} | set(custom.values())
+    mapped = {p.source for p in settled if p.status != "ambiguous"} | set(custom.values())
     unmapped = tuple(s for s in header if s not in mapped and not is_custom_column(s))
     return MatchResult(
-        proposals=tuple(proposals),
-        auto=Mapping(columns=auto_cols, custom=custom, options=options),
-        suggested=Mapping(columns=suggested_cols, custom=custom, options=options),
+        proposals=tuple(settled),
+        auto=Mapping(columns=auto_cols, custom=custom),
+        suggested=Mapping(
+            columns=suggested_cols, custom=custom, options=ImportOptions(decimal_comma=decimal_comma)
+        ),
         unmapped=unmapped,
     )
 
