@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from tests.ingest.conftest import Provider, envelope, row
 
-from focusbase.ingest.batches import expire_open_batches, recover_interrupted
+from focusbase.ingest.lifecycle import expire_open_batches, recover_interrupted
 from focusbase.runtime import Runtime
 from focusbase.storage import Warehouse
 

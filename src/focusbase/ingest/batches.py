@@ -14,9 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from focusbase.focus import LATEST_VERSION, Dataset
+from focusbase.focus import Dataset
 from focusbase.ingest.model import (
     DEFAULT_MODE,
     MAX_ERRORS,
@@ -26,23 +25,13 @@ from focusbase.ingest.model import (
     PartResult,
     modes_for,
 )
-from focusbase.ingest.normalise import (
-    ColumnError,
-    ProviderDefaults,
-    as_strings,
-    canonical_columns,
-    casts,
-    defaults,
-    pack_custom_columns,
-    with_row_numbers,
-)
+from focusbase.ingest.parts import merge_defaults, prepare_part
 from focusbase.observability import record_batch_status, record_ingest
 from focusbase.runtime import Runtime
 from focusbase.storage import batches as store
 from focusbase.storage import cost_rows
 from focusbase.tenancy.principal import Principal
-from focusbase.tenancy.providers import Provider, get_provider
-from focusbase.validate import validate_table
+from focusbase.tenancy.providers import Provider
 
 INTERRUPTED = "interrupted by a server restart"
 
@@ -163,97 +152,6 @@ def _require_open(batch: Batch) -> None:
         )
 
 
-def _provider_defaults(runtime: Runtime, batch: Batch, provider: Provider | None) -> ProviderDefaults:
-    if provider is None:
-        provider = get_provider(runtime.catalog, batch.workspace_id, batch.provider_id)
-        if provider is None:
-            raise IngestError(404, "not_found", f"provider {batch.provider_id} not found")
-    return ProviderDefaults(provider.id, provider.name, provider.default_currency)
-
-
-def _merge_defaults(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    merged = {name: dict(entry) for name, entry in old.items()}
-    for name, entry in new.items():
-        if name in merged:
-            merged[name]["rows"] = int(merged[name]["rows"]) + int(entry["rows"])
-        else:
-            merged[name] = dict(entry)
-    return merged
-
-
-def prepare_part(
-    runtime: Runtime,
-    batch: Batch,
-    table: pa.Table,
-    *,
-    provider: Provider | None = None,
-    first_row: int | None = None,
-) -> tuple[cost_rows.Prepared | None, PartResult]:
-    """Validate and normalise one part's rows; returns the rows to store (None if none) and the tally."""
-    if first_row is None:
-        first_row = batch.rows_received + 1
-    result = PartResult(batch.id, first_row, table.num_rows, 0, 0)
-    try:
-        table = canonical_columns(as_strings(table), batch.dataset)
-    except ColumnError as exc:
-        result.rows_rejected = table.num_rows
-        result.errors = [
-            {"row": None, "column": name, "code": "unknown_column", "message": str(exc)}
-            for name in exc.columns
-        ]
-        result.error_count = len(exc.columns)
-        result.fatal = True
-        return None, result
-    if table.num_rows == 0:
-        return None, result  # an empty batch stores nothing (replace_range still clears its window)
-    provider_defaults = _provider_defaults(runtime, batch, provider)
-    rules, described = defaults(batch.dataset, set(table.column_names), provider_defaults)
-    # Empty cells of given columns are defaulted before validation (so non-null rules pass); absent
-    # columns are added after it, from the valid rows only, so one bad value never yields several errors.
-    in_place = [rule for rule in rules if rule.column in table.column_names]
-    added = [rule for rule in rules if rule.column not in table.column_names]
-    with runtime.warehouse.cursor() as cur:
-        nulls = cost_rows.count_nulls(cur, table, [rule.column for rule in in_place])
-        table = cost_rows.fill_defaults(cur, table, in_place)
-    for rule in in_place:
-        if nulls[rule.column]:
-            result.defaults_applied[rule.column] = {**described[rule.column], "rows": nulls[rule.column]}
-    checked = validate_table(
-        table,
-        profile="ingest",
-        version=LATEST_VERSION,
-        dataset=batch.dataset,
-        max_findings=MAX_ERRORS,
-        row_offset=first_row - 1,
-    )
-    result.errors = [
-        {"row": f.row, "column": f.column, "code": f.rule, "message": f.message}
-        for f in checked.findings
-        if f.severity == "error"
-    ][:MAX_ERRORS]
-    result.error_count = checked.counts.errors
-    invalid = sorted(set(checked.invalid_rows))
-    table = with_row_numbers(table, first_row)
-    if invalid:
-        keep = pc.invert(pc.is_in(table.column("__row"), value_set=pa.array(invalid, type=pa.int64())))
-        table = table.filter(keep)
-    result.rows_rejected = len(invalid)
-    result.rows_accepted = table.num_rows
-    if checked.file_errors or (result.error_count and not invalid):
-        # A table-level problem (a missing mandatory column, say) rejects every row.
-        result.rows_rejected, result.rows_accepted = result.rows_received, 0
-        result.fatal = True
-        return None, result
-    if table.num_rows == 0:
-        return None, result
-    for rule in added:
-        result.defaults_applied[rule.column] = {**described[rule.column], "rows": table.num_rows}
-    with runtime.warehouse.cursor() as cur:
-        table = cost_rows.fill_defaults(cur, table, added)
-    prepared = cost_rows.Prepared(pack_custom_columns(table), casts(batch.dataset, set(table.column_names)))
-    return prepared, result
-
-
 def _rejection(batch: Batch, result: PartResult) -> IngestError:
     return IngestError(
         422,
@@ -301,7 +199,7 @@ def _tally(batch: Batch, result: PartResult) -> dict[str, Any]:
         "rows_rejected": batch.rows_rejected + result.rows_rejected,
         "errors": errors,
         "error_count": batch.error_count + result.error_count,
-        "defaults_applied": _merge_defaults(batch.defaults_applied or {}, result.defaults_applied),
+        "defaults_applied": merge_defaults(batch.defaults_applied or {}, result.defaults_applied),
     }
 
 
@@ -572,37 +470,3 @@ def revert_batch(runtime: Runtime, batch: Batch) -> Batch:
             },
         )
     return _load(runtime, batch.id)
-
-
-def recover_interrupted(runtime: Runtime) -> list[str]:
-    """Mark batches left open by a previous process failed (their staged rows go); returns their ids."""
-    with runtime.warehouse.transaction() as cur:
-        ids = store.open_batch_ids(cur)
-        cost_rows.discard_all_staged(cur, ids)
-        for batch_id in ids:
-            store.update(
-                cur,
-                batch_id,
-                {"status": "failed", "failure_reason": INTERRUPTED, "updated_at": now(), "expires_at": None},
-            )
-    return ids
-
-
-def expire_open_batches(runtime: Runtime) -> list[str]:
-    """Fail open batches past their expiry time (Settings.open_batch_ttl_hours after creation)."""
-    with runtime.warehouse.transaction() as cur:
-        ids = store.open_batch_ids(cur, created_before=now())
-        cost_rows.discard_all_staged(cur, ids)
-        for batch_id in ids:
-            store.update(
-                cur,
-                batch_id,
-                {
-                    "status": "failed",
-                    "failure_reason": "expired: not committed within "
-                    f"{runtime.settings.open_batch_ttl_hours} h",
-                    "updated_at": now(),
-                    "expires_at": None,
-                },
-            )
-    return ids

@@ -7,11 +7,47 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 
-from focusbase.ingest.batches import expire_open_batches, recover_interrupted
+from focusbase.ingest.batches import INTERRUPTED, now
 from focusbase.runtime import Runtime
+from focusbase.storage import batches as store
+from focusbase.storage import cost_rows
 
 log = logging.getLogger(__name__)
 EXPIRY_INTERVAL_SECONDS = 300.0
+
+
+def recover_interrupted(runtime: Runtime) -> list[str]:
+    """Mark batches left open by a previous process failed (their staged rows go); returns their ids."""
+    with runtime.warehouse.transaction() as cur:
+        ids = store.open_batch_ids(cur)
+        cost_rows.discard_all_staged(cur, ids)
+        for batch_id in ids:
+            store.update(
+                cur,
+                batch_id,
+                {"status": "failed", "failure_reason": INTERRUPTED, "updated_at": now(), "expires_at": None},
+            )
+    return ids
+
+
+def expire_open_batches(runtime: Runtime) -> list[str]:
+    """Fail open batches past their expiry time (Settings.open_batch_ttl_hours after creation)."""
+    with runtime.warehouse.transaction() as cur:
+        ids = store.open_batch_ids(cur, created_before=now())
+        cost_rows.discard_all_staged(cur, ids)
+        for batch_id in ids:
+            store.update(
+                cur,
+                batch_id,
+                {
+                    "status": "failed",
+                    "failure_reason": "expired: not committed within "
+                    f"{runtime.settings.open_batch_ttl_hours} h",
+                    "updated_at": now(),
+                    "expires_at": None,
+                },
+            )
+    return ids
 
 
 async def on_startup(runtime: Runtime) -> None:

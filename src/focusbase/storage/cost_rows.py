@@ -98,27 +98,14 @@ def cast_sql(expr: str, data_type: str) -> str:
     return f"CAST({expr} AS {_SQL_TYPES[data_type]})"
 
 
-def _source_sql(source: Source, params: list[Any]) -> str:
-    if source.kind == "value":
-        params.append(source.value)
-        return "?"
-    column = cast_sql(_quote(source.name), source.data_type)
-    if source.kind == "column":
-        return column
-    if source.kind == "plus_one_day":
-        return f"({column} + INTERVAL 1 DAY)"
-    if source.kind == "month_start":
-        return f"date_trunc('month', {column})::TIMESTAMP"
-    return f"(date_trunc('month', {column}) + INTERVAL 1 MONTH)::TIMESTAMP"
-
-
 def _fill_sql(fill: Fill, params: list[Any]) -> str:
-    parts = [_source_sql(source, params) for source in fill.sources]
+    # The first non-null of the text sources (the cell, then its default), cast to the stored type.
+    parts = [_text_source_sql(source, params) for source in fill.sources]
     sql_type = _SQL_TYPES[fill.data_type]
     if not parts:
         return f"CAST(NULL AS {sql_type})"
-    inner = parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
-    return f"CAST({inner} AS {sql_type})"
+    text = parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+    return f"CAST({cast_sql(text, fill.data_type)} AS {sql_type})"
 
 
 _TEXT_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"

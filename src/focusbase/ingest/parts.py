@@ -1,0 +1,118 @@
+"""One part of a batch: canonical columns, defaults, validation with the ingest profile, the insert plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from focusbase.focus import LATEST_VERSION
+from focusbase.ingest.model import MAX_ERRORS, Batch, IngestError, PartResult
+from focusbase.ingest.normalise import (
+    ColumnError,
+    ProviderDefaults,
+    as_strings,
+    canonical_columns,
+    casts,
+    defaults,
+    pack_custom_columns,
+    with_row_numbers,
+)
+from focusbase.runtime import Runtime
+from focusbase.storage import cost_rows
+from focusbase.storage.cost_rows import ROW_COLUMN
+from focusbase.tenancy.providers import Provider, get_provider
+from focusbase.validate import validate_table
+
+
+def _provider_defaults(runtime: Runtime, batch: Batch, provider: Provider | None) -> ProviderDefaults:
+    if provider is None:
+        provider = get_provider(runtime.catalog, batch.workspace_id, batch.provider_id)
+        if provider is None:
+            raise IngestError(404, "not_found", f"provider {batch.provider_id} not found")
+    return ProviderDefaults(provider.id, provider.name, provider.default_currency)
+
+
+def merge_defaults(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    merged = {name: dict(entry) for name, entry in old.items()}
+    for name, entry in new.items():
+        if name in merged:
+            merged[name]["rows"] = int(merged[name]["rows"]) + int(entry["rows"])
+        else:
+            merged[name] = dict(entry)
+    return merged
+
+
+def prepare_part(
+    runtime: Runtime,
+    batch: Batch,
+    table: pa.Table,
+    *,
+    provider: Provider | None = None,
+    first_row: int | None = None,
+) -> tuple[cost_rows.Prepared | None, PartResult]:
+    """Validate and normalise one part's rows; returns the rows to store (None if none) and the tally."""
+    if first_row is None:
+        first_row = batch.rows_received + 1
+    result = PartResult(batch.id, first_row, table.num_rows, 0, 0)
+    try:
+        table = canonical_columns(as_strings(table), batch.dataset)
+    except ColumnError as exc:
+        result.rows_rejected = table.num_rows
+        result.errors = [
+            {"row": None, "column": name, "code": "unknown_column", "message": str(exc)}
+            for name in exc.columns
+        ]
+        result.error_count = len(exc.columns)
+        result.fatal = True
+        return None, result
+    if table.num_rows == 0:
+        return None, result  # an empty batch stores nothing (replace_range still clears its window)
+    provider_defaults = _provider_defaults(runtime, batch, provider)
+    rules, described = defaults(batch.dataset, set(table.column_names), provider_defaults)
+    # Empty cells of given columns are defaulted before validation (so non-null rules pass); absent
+    # columns are added after it, from the valid rows only, so one bad value never yields several errors.
+    in_place = [rule for rule in rules if rule.column in table.column_names]
+    added = [rule for rule in rules if rule.column not in table.column_names]
+    with runtime.warehouse.cursor() as cur:
+        nulls = cost_rows.count_nulls(cur, table, [rule.column for rule in in_place])
+        needed = [rule for rule in in_place if nulls[rule.column]]
+        table = cost_rows.fill_defaults(cur, table, needed)
+    for rule in in_place:
+        if nulls[rule.column]:
+            result.defaults_applied[rule.column] = {**described[rule.column], "rows": nulls[rule.column]}
+    checked = validate_table(
+        table,
+        profile="ingest",
+        version=LATEST_VERSION,
+        dataset=batch.dataset,
+        max_findings=MAX_ERRORS,
+        row_offset=first_row - 1,
+    )
+    result.errors = [
+        {"row": f.row, "column": f.column, "code": f.rule, "message": f.message}
+        for f in checked.findings
+        if f.severity == "error"
+    ][:MAX_ERRORS]
+    result.error_count = checked.counts.errors
+    invalid = sorted(set(checked.invalid_rows))
+    table = with_row_numbers(table, first_row)
+    if invalid:
+        keep = pc.invert(pc.is_in(table.column(ROW_COLUMN), value_set=pa.array(invalid, type=pa.int64())))
+        table = table.filter(keep)
+    result.rows_rejected = len(invalid)
+    result.rows_accepted = table.num_rows
+    if checked.file_errors or (result.error_count and not invalid):
+        # A table-level problem (a missing mandatory column, say) rejects every row.
+        result.rows_rejected, result.rows_accepted = result.rows_received, 0
+        result.fatal = True
+        return None, result
+    if table.num_rows == 0:
+        return None, result
+    for rule in added:
+        result.defaults_applied[rule.column] = {**described[rule.column], "rows": table.num_rows}
+    # Absent columns are filled by the insert itself (one pass over the rows, no intermediate copy).
+    plan = casts(batch.dataset, set(table.column_names)) + added
+    prepared = cost_rows.Prepared(pack_custom_columns(table), plan)
+    return prepared, result
