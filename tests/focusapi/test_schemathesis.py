@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 OPERATIONS = r"^{prefix}/(cost-and-usage|contract-commitments|schema)$"
 SECRET = "schemathesis-test-secret"
-EXAMPLES = "25"
+EXAMPLES = os.environ.get("FOCUSAPI_ST_EXAMPLES", "25")  # more for a deeper local run
 SEED = "20261122"
 
 
