@@ -207,16 +207,17 @@ def _tally(batch: Batch, result: PartResult) -> dict[str, Any]:
 # and staged independently; a commit waits for no part and is refused while any is still in flight.
 _PARTS_LOCK = threading.Lock()
 _IN_FLIGHT: dict[str, int] = {}
+_NEXT_ROW: dict[str, int] = {}  # next arrival-order row number while parts of a batch are in flight
 
 
 def _reserve(runtime: Runtime, batch_id: str, rows: int, first_row: int | None) -> tuple[Batch, int]:
     with _PARTS_LOCK:
         batch = _load(runtime, batch_id)
         _require_open(batch)
-        with runtime.warehouse.transaction() as cur:
-            store.update(cur, batch_id, {"rows_received": batch.rows_received + rows, "updated_at": now()})
+        start = _NEXT_ROW.get(batch_id, batch.rows_received + 1)
+        _NEXT_ROW[batch_id] = start + rows
         _IN_FLIGHT[batch_id] = _IN_FLIGHT.get(batch_id, 0) + 1
-    return batch, first_row if first_row is not None else batch.rows_received + 1
+    return batch, first_row if first_row is not None else start
 
 
 def _release(batch_id: str) -> None:
@@ -225,7 +226,9 @@ def _release(batch_id: str) -> None:
         if left:
             _IN_FLIGHT[batch_id] = left
         else:
+            # Every finished part has stored its counts, so the batch record numbers the next part.
             _IN_FLIGHT.pop(batch_id, None)
+            _NEXT_ROW.pop(batch_id, None)
 
 
 def parts_in_flight(batch_id: str) -> int:
@@ -263,6 +266,7 @@ def add_part(
                 _rejection_message(result),
                 errors=(current.errors + result.errors)[:MAX_ERRORS],
                 error_count=current.error_count + result.error_count,
+                rows_received=current.rows_received + result.rows_received,
                 rows_rejected=current.rows_rejected + result.rows_rejected,
             )
             raise _rejection(batch, result)
@@ -283,16 +287,24 @@ def add_part(
                     batch_id=batch.id,
                 )
             current = Batch.from_record(record)
-            tally = _tally(current, result)
-            tally["rows_received"] = current.rows_received  # reserved already
-            store.update(cur, batch.id, {**tally, "updated_at": now()})
+            store.update(cur, batch.id, {**_tally(current, result), "updated_at": now()})
     finally:
         _release(batch.id)
     return result
 
 
-def _commit(runtime: Runtime, batch: Batch, rows: cost_rows.Prepared | None, tally: dict[str, Any]) -> Batch:
-    """Supersede and store in one transaction, then prune old versions; returns the committed batch."""
+def _commit(
+    runtime: Runtime,
+    batch: Batch,
+    rows: cost_rows.Prepared | None,
+    tally: dict[str, Any],
+    *,
+    remember: bool = False,
+) -> Batch:
+    """Store, supersede and prune old versions in one transaction; returns the committed batch.
+
+    With `remember`, the response is stored with it (for Idempotency-Key replays) in the same transaction.
+    """
     replace = cost_rows.Replace(batch.mode, batch.window_start, batch.window_end)  # type: ignore[arg-type]
     with runtime.warehouse.transaction() as cur:
         current = store.get(cur, batch.id)
@@ -327,13 +339,19 @@ def _commit(runtime: Runtime, batch: Batch, rows: cost_rows.Prepared | None, tal
                 "expires_at": None,
             },
         )
+        if outcome.replaced_rows:
+            cost_rows.prune(cur, batch.dataset, batch.provider_id, runtime.settings.keep_superseded_versions)
+        record = store.get(cur, batch.id)
+        assert record is not None
+        committed = Batch.from_record(record)
+        if remember:
+            response = {"status": 200, "body": BatchSummary(committed).as_json()}
+            store.update(cur, batch.id, {"response": response})
+            committed.response = response
     record_batch_status("committed")
     record_ingest(outcome.rows, "stored")
     record_ingest(int(tally.get("rows_rejected", batch.rows_rejected)), "rejected")
-    if outcome.replaced_rows:
-        with runtime.warehouse.transaction() as cur:
-            cost_rows.prune(cur, batch.dataset, batch.provider_id, runtime.settings.keep_superseded_versions)
-    return _load(runtime, batch.id)
+    return committed
 
 
 def commit_batch(runtime: Runtime, batch: Batch) -> BatchSummary:
@@ -358,13 +376,17 @@ def ingest_table(
     *,
     allow_partial: bool = False,
     provider: Provider | None = None,
+    remember: bool = False,
 ) -> BatchSummary:
-    """A single-request batch: validate, then store and replace in one transaction without staging."""
+    """A single-request batch: validate, then store and replace in one transaction without staging.
+
+    With `remember`, the response is kept on the batch for Idempotency-Key replays.
+    """
     _update(runtime, batch.id, {"status": "validating"})
     rows, result = prepare_part(runtime, batch, table, provider=provider)
     if result.fatal or (result.rows_rejected and not allow_partial):
         raise _reject(runtime, batch, result)
-    return BatchSummary(_commit(runtime, batch, rows, _tally(batch, result)))
+    return BatchSummary(_commit(runtime, batch, rows, _tally(batch, result), remember=remember))
 
 
 def fail_batch(

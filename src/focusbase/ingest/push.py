@@ -171,7 +171,7 @@ def push(
         )
     try:
         summary = batches.ingest_table(
-            runtime, batch, payload.table, allow_partial=allow_partial, provider=provider
+            runtime, batch, payload.table, allow_partial=allow_partial, provider=provider, remember=True
         )
     except IngestError as exc:
         body = error_json(exc)
@@ -181,9 +181,7 @@ def push(
     except BaseException as exc:
         batches.fail_batch(runtime, batch, f"internal error: {type(exc).__name__}")
         raise
-    body = summary.as_json()
-    _remember(runtime, batch.id, 200, body)
-    return PushOutcome(200, body)
+    return PushOutcome(200, summary.as_json())
 
 
 def error_json(exc: IngestError) -> dict[str, Any]:
