@@ -52,6 +52,8 @@ class Defect:
 DEFECTS = [
     Defect("null-placeholder", USAGE, "BillingAccountName", {"BillingAccountName": "NULL"}),
     Defect("null-placeholder", USAGE, "ResourceName", {"ResourceName": "  "}),
+    Defect("null-placeholder", TAX, "ListUnitPrice", {"ListUnitPrice": "NULL"}),
+    Defect("null-placeholder", USAGE, "ChargeClass", {"ChargeClass": "null"}),
     Defect("not-null", USAGE, "BilledCost", {"BilledCost": None}),
     Defect("not-null", USAGE, "ServiceName", {"ServiceName": None}),
     Defect("numeric-format", USAGE, "BilledCost", {"BilledCost": "1,234.50"}),
@@ -215,7 +217,11 @@ def test_clean_files_have_no_findings(version: str) -> None:
     assert result.valid
 
 
-def test_seeded_defect_through_a_csv_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("column", "value", "rule"),
+    [("BilledCost", "12,50", "numeric-format"), ("ListUnitPrice", "NULL", "null-placeholder")],
+)
+def test_seeded_defect_through_a_csv_file(tmp_path: Path, column: str, value: str, rule: str) -> None:
     header, rows = _base("1.2")
     path = tmp_path / "one-bad.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -223,12 +229,12 @@ def test_seeded_defect_through_a_csv_file(tmp_path: Path) -> None:
         writer.writerow(header)
         for number, row in enumerate(rows, start=1):
             cells = ["" if c is None else c for c in row]
-            if number == USAGE:
-                cells[header.index("BilledCost")] = "12,50"
+            if number == TAX:
+                cells[header.index(column)] = value
             writer.writerow(cells)
     result = validate_file(path, version="1.2").result
-    _assert_only(result, Defect("numeric-format", USAGE, "BilledCost", {}))
-    assert '"12,50"' in result.errors[0].message
+    _assert_only(result, Defect(rule, TAX, column, {}))
+    assert f'"{value}"' in result.errors[0].message
 
 
 def test_allowed_value_hint_names_the_near_miss() -> None:

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from focusbase.focus import Dataset
 from focusbase.ingest.envelope import PayloadError, parse_json_payload
 from focusbase.validate import Profile, ValidationResult, validate_relation, validate_table
-from focusbase.validate.engine import Progress
+from focusbase.validate.engine import Progress, quick_check
 
 FileFormat = Literal["csv", "parquet", "json"]
 
@@ -111,10 +111,18 @@ def validate_file(
             progress=progress,
         )
         return FileValidation(path, fmt, result)
+    chosen = dataset or Dataset.COST_AND_USAGE
     with _connection() as con:
         if progress:
-            progress("reading the file")
+            progress("checking the file")
         try:
+            # First pass straight from the file (no table, no row numbers): enough when nothing is wrong.
+            con.sql(_CSV_SQL, params=[str(path)]).create_view("input_stream")
+            quick = quick_check(con, "input_stream", profile=profile, version=version, dataset=chosen)
+            if quick is not None:
+                return FileValidation(path, fmt, quick)
+            if progress:
+                progress("reading the file for row details")
             # A DuckDB table keeps file order, so rowid + 1 is the data row number.
             con.execute(f"CREATE TABLE input AS {_CSV_SQL}", [str(path)])
         except duckdb.Error as exc:
@@ -125,7 +133,7 @@ def validate_file(
             row_sql="rowid + 1",
             profile=profile,
             version=version,
-            dataset=dataset or Dataset.COST_AND_USAGE,
+            dataset=chosen,
             max_findings=max_findings,
             progress=progress,
         )

@@ -44,6 +44,7 @@ SKU_PRICE_DETAILS_KEYS = (
     "Redundancy",
     "StorageClass",
 )
+COMMON_CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CNY", "INR", "AUD", "CAD", "CHF", "BRL")
 NON_NEGATIVE = (
     "ListUnitPrice",
     "ContractedUnitPrice",
@@ -141,6 +142,9 @@ def _null_rules(ctx: Context, name: str, binding: Binding) -> list[RowRule]:
                 placeholder_sql(ctx.raw(name)),
                 f"{name} holds {{value}} as a stand-in for null; FOCUS nulls are empty cells (NullHandling)",
                 value=ctx.raw(name),
+                implied=binding.column.data_type != "String"
+                or bool(allowed_values(binding.column))
+                or name in ("BillingCurrency", "PricingCurrency"),
             )
         )
     if not binding.column.nullable:
@@ -310,8 +314,13 @@ def _element_keys_rule(ctx: Context, name: str) -> RowRule:
     )
 
 
+def _not_currency_sql(text: str) -> str:
+    # The few currencies nearly all bills use are tested first, sparing the lookup in the full ISO list.
+    common = one_of_sql(text, COMMON_CURRENCIES)
+    return f"(CASE WHEN {common} THEN FALSE ELSE NOT {one_of_sql(text, currency_codes())} END)"
+
+
 def _currency_rules(ctx: Context) -> list[RowRule]:
-    codes = currency_codes()
     rules = []
     if ctx.has("BillingCurrency"):
         rules.append(
@@ -319,7 +328,7 @@ def _currency_rules(ctx: Context) -> list[RowRule]:
                 "currency-code",
                 "BillingCurrency",
                 "error",
-                f"NOT {one_of_sql(ctx.v('BillingCurrency'), codes)}",
+                _not_currency_sql(ctx.v("BillingCurrency")),
                 "BillingCurrency {value} is not an ISO 4217 currency code (a national currency is required)",
                 value=ctx.v("BillingCurrency"),
                 rm12=None if ctx.dataset is Dataset.CONTRACT_COMMITMENT else "BillingCurrency-C-006-M",
@@ -331,7 +340,7 @@ def _currency_rules(ctx: Context) -> list[RowRule]:
                 "currency-code",
                 "PricingCurrency",
                 "warning",
-                f"NOT {one_of_sql(ctx.v('PricingCurrency'), codes)}",
+                _not_currency_sql(ctx.v("PricingCurrency")),
                 "PricingCurrency {value} is not an ISO 4217 code; fine only if it is a virtual currency",
                 value=ctx.v("PricingCurrency"),
                 rm12=rm12_id("currency", "PricingCurrency"),

@@ -28,6 +28,9 @@ class RowRule:
     rm12: str | None = None
     describe: Callable[[str | None], str] | None = None
     quote: bool = True
+    # True when another rule of the same column always fires too (a placeholder in a number column also
+    # fails numeric-format), so a pass that only asks "is anything wrong?" may leave this rule out.
+    implied: bool = False
 
     def render(self, value: str | None) -> str:
         """The finding message for one offending value."""

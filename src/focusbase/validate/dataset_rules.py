@@ -66,6 +66,17 @@ def dataset_rules(ctx: Context) -> list[DatasetRule]:
     return rules
 
 
+def distinct_counts_sql(ctx: Context, rule: DatasetRule) -> tuple[str, str]:
+    """Two aggregates, equal exactly when each key has one value: distinct keys, distinct (key, value)."""
+    key, val = ctx.v(rule.key), ctx.v(rule.column)
+    only = f" AND {one_of_sql(val, rule.allowed)}" if rule.allowed else ""
+    both = f"{key} IS NOT NULL AND {val} IS NOT NULL{only}"
+    return (
+        f"count(DISTINCT CASE WHEN {both} THEN {key} END)",
+        f"count(DISTINCT CASE WHEN {both} THEN {{'k': {key}, 'v': {val}}} END)",
+    )
+
+
 def check_dataset_rule(
     con: duckdb.DuckDBPyConnection, base: str, ctx: Context, rule: DatasetRule
 ) -> DatasetViolation:

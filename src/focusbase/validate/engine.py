@@ -10,10 +10,15 @@ import duckdb
 
 from focusbase.focus import Dataset, check_version
 from focusbase.validate.column_rules import KEY_VALUE_COLUMNS, column_rules
-from focusbase.validate.columns import Binding, bind_columns
+from focusbase.validate.columns import Binding, Schema, bind_columns
 from focusbase.validate.context import Context, RowRule
 from focusbase.validate.cross_rules import cross_rules
-from focusbase.validate.dataset_rules import DatasetViolation, check_dataset_rule, dataset_rules
+from focusbase.validate.dataset_rules import (
+    DatasetViolation,
+    check_dataset_rule,
+    dataset_rules,
+    distinct_counts_sql,
+)
 from focusbase.validate.parsing import (
     DECIMAL_TYPE,
     decimal_scale_sql,
@@ -44,15 +49,7 @@ def validate_relation(
     progress: Progress | None = None,
 ) -> ValidationResult:
     """Validate the rows of `relation` (a table or view in `con`); `row_sql` numbers rows from 1."""
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; use ingest or strict")
-    check_version(version)
-    if dataset is Dataset.CONTRACT_COMMITMENT and version != "1.3":
-        raise ValueError("the Contract Commitment dataset exists from FOCUS 1.3; use --focus-version 1.3")
-    described = con.execute(f"DESCRIBE {relation}").fetchall()
-    names_and_types = [(str(r[0]), str(r[1])) for r in described if r[0] != ROW_COLUMN]
-    schema = bind_columns(names_and_types, profile=profile, version=version, dataset=dataset)
-    ctx = Context(profile, version, dataset, schema.bindings)
+    schema, ctx = _prepare(con, relation, profile, version, dataset)
     limit = max(1, max_findings)
     if progress:
         progress("checking rows")
@@ -116,14 +113,71 @@ def validate_relation(
     )
 
 
+def quick_check(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    *,
+    profile: Profile = "strict",
+    version: str = "1.3",
+    dataset: Dataset = Dataset.COST_AND_USAGE,
+) -> ValidationResult | None:
+    """One pass without row numbers: the result if no row breaks a rule, else None (run validate_relation).
+
+    This lets a file be checked while it streams in (no table, no row numbers): clean data is the common case.
+    """
+    schema, ctx = _prepare(con, relation, profile, version, dataset)
+    rules, counts_row = _count(con, ctx, relation, "NULL::BIGINT", quick=True)
+    n_rules = len(rules)
+    if any(counts_row[1 : 1 + n_rules]):
+        return None
+    distinct = counts_row[1 + n_rules :]
+    if any(distinct[i] != distinct[i + 1] for i in range(0, len(distinct), 2)):
+        return None
+    counts = Counts()
+    for finding in schema.findings:
+        counts.add(finding.rule, finding.severity, 1)
+    con.execute(f"DROP VIEW IF EXISTS {BASE_VIEW}")
+    return ValidationResult(
+        rows=int(counts_row[0]),
+        findings=_select(list(schema.findings), 10**9, list(ctx.bindings)),
+        counts=counts,
+        invalid_rows=[],
+        file_errors=sum(1 for f in schema.findings if f.severity == "error"),
+    )
+
+
+def _prepare(
+    con: duckdb.DuckDBPyConnection, relation: str, profile: Profile, version: str, dataset: Dataset
+) -> tuple[Schema, Context]:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; use ingest or strict")
+    check_version(version)
+    if dataset is Dataset.CONTRACT_COMMITMENT and version != "1.3":
+        raise ValueError("the Contract Commitment dataset exists from FOCUS 1.3; use --focus-version 1.3")
+    described = con.execute(f"DESCRIBE {relation}").fetchall()
+    names_and_types = [(str(r[0]), str(r[1])) for r in described if r[0] != ROW_COLUMN]
+    schema = bind_columns(names_and_types, profile=profile, version=version, dataset=dataset)
+    return schema, Context(profile, version, dataset, schema.bindings)
+
+
 def _count(
-    con: duckdb.DuckDBPyConnection, ctx: Context, relation: str, row_sql: str
+    con: duckdb.DuckDBPyConnection, ctx: Context, relation: str, row_sql: str, *, quick: bool = False
 ) -> tuple[list[RowRule], tuple[Any, ...]]:
-    """Define the value view for `ctx` and count every rule's violations in one pass."""
+    """Define the value view for `ctx` and count every rule's violations in one pass.
+
+    `quick` leaves out implied rules and appends pairs of distinct counts for the dataset rules (equal when
+    the rule holds): enough to tell whether anything at all is wrong.
+    """
     con.execute(f"CREATE OR REPLACE TEMP VIEW {BASE_VIEW} AS {_base_sql(ctx, relation, row_sql)}")
     rules = column_rules(ctx) + cross_rules(ctx)
+    if quick:
+        rules = [rule for rule in rules if not rule.implied]
     # count_if, not count(*) FILTER: DuckDB handles a FILTER clause per aggregate, which is far slower here.
-    counts_sql = ", ".join(["count(*)"] + [f"count_if({rule.violation})" for rule in rules])
+    selected = ["count(*)"] + [f"count_if({rule.violation})" for rule in rules]
+    if quick:
+        for dataset_rule in dataset_rules(ctx):
+            selected.extend(distinct_counts_sql(ctx, dataset_rule))
+    counts_sql = ", ".join(selected)
     return rules, con.execute(f"SELECT {counts_sql} FROM {BASE_VIEW}").fetchall()[0]  # noqa: S608
 
 
