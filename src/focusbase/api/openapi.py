@@ -179,6 +179,13 @@ def _walk(node: Any) -> Iterator[dict[str, Any]]:
             yield from _walk(value)
 
 
+def _export_extensions(doc: Doc) -> None:
+    # The export routes' own description of their extensions (focusVersion, compression, filters, progress).
+    from focusbase.api.exports import openapi_extensions
+
+    openapi_extensions(doc)
+
+
 def _nullable_type_arrays(doc: Doc) -> None:
     for node in list(_walk(doc)):
         if node.get("nullable") is True and "type" in node:
@@ -196,6 +203,12 @@ class Correction:
 
 
 CORRECTIONS: tuple[Correction, ...] = (
+    Correction(
+        "export-extensions",
+        "ExportRequest also takes focusVersion, compression and the list endpoint's filters, and rejects"
+        " unknown properties; ExportJobResponse also reports progress, record counts, file facts and expiry.",
+        _export_extensions,
+    ),
     Correction(
         "openapi-3.1-nullable",
         "`nullable: true` (an OpenAPI 3.0 keyword) becomes a JSON Schema type array with null, as OpenAPI 3.1"
@@ -290,7 +303,24 @@ def build_document(app: FastAPI) -> Doc:
     components.setdefault("schemas", {}).update(focus["components"]["schemas"])
     components.setdefault("securitySchemes", {}).update(focus["components"]["securitySchemes"])
     doc["tags"] = [*doc.get("tags", []), *focus["tags"]]
+    _validation_errors_are_400(doc, set(focus["paths"]))
     return doc
+
+
+def _validation_errors_are_400(doc: Doc, focus_paths: set[str]) -> None:
+    # FastAPI documents 422 for request validation errors; our error handler answers 400 with the envelope.
+    for path, item in doc["paths"].items():
+        if path in focus_paths:
+            continue
+        for operation in item.values():
+            responses = operation.get("responses", {})
+            if responses.pop("422", None) is not None:
+                responses.setdefault("400", _error_response("Invalid request parameters or body."))
+    schemas = doc.get("components", {}).get("schemas", {})
+    text = str(doc["paths"])
+    for name in ("HTTPValidationError", "ValidationError"):
+        if name in schemas and f"#/components/schemas/{name}" not in text:
+            del schemas[name]
 
 
 def install(app: FastAPI) -> None:
