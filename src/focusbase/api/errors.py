@@ -41,7 +41,9 @@ def error_body(code: str, message: str, details: Any = None, **extra: Any) -> di
 
 def error_response(err: ApiError) -> JSONResponse:
     return JSONResponse(
-        error_body(err.code, err.message, err.details, **err.extra), status_code=err.status, headers=err.headers
+        error_body(err.code, err.message, err.details, **err.extra),
+        status_code=err.status,
+        headers=err.headers,
     )
 
 
