@@ -7,8 +7,9 @@ become `true`/`false`. Typing and format checks are the validator's job, not the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import jiter
@@ -113,16 +114,31 @@ def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
         if current != previous:
             keys.update(dict.fromkeys(current))
             previous = current
-    columns = [_column([row.get(key) for row in rows]) for key in keys]
-    return pa.table(columns, names=list(keys)) if keys else pa.table({})
-
-
-def _column(values: list[Any]) -> pa.Array:
+    names = list(keys)
+    if not names:
+        return pa.table({})
     try:
-        # Fast path: a column of strings and nulls converts in C.
-        return pa.array(values, type=pa.string())
-    except (pa.ArrowTypeError, pa.ArrowInvalid):
-        return pa.array([_TEXT.get(type(v), _other_text)(v) for v in values], type=pa.string())
+        # Every row has every key (the usual case): one C-level getter per row, then a C-level transpose.
+        getter = itemgetter(*names)
+        picked = list(map(getter, rows))
+        values: list[Any] = list(zip(*picked, strict=True)) if len(names) > 1 else [picked]
+    except KeyError:
+        values = [[row.get(key) for row in rows] for key in names]
+    return pa.table([_column(column) for column in values], names=names)
+
+
+_NONE = type(None)
+_NUMBERS = {_NONE, int, jiter.LosslessFloat}
+
+
+def _column(values: Sequence[Any]) -> pa.Array:
+    kinds = set(map(type, values))
+    if kinds <= {_NONE, str}:
+        # Strings and nulls convert in C.
+        return pa.array(values, type=pa.string()) if str in kinds else pa.nulls(len(values), pa.string())
+    if kinds <= _NUMBERS:
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+    return pa.array([_TEXT.get(type(v), _other_text)(v) for v in values], type=pa.string())
 
 
 def _lossless_default(value: Any) -> Any:
