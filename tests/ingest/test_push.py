@@ -241,3 +241,21 @@ def test_limits_answer_413(settings: Settings, tmp_path: Any) -> None:
         assert set(inflated.json()) >= {"code", "message", "details"}
         fine = provider.push([row("2026-06-01", "1") for _ in range(5)])
         assert fine.status_code == 200, fine.text
+
+
+def test_ingest_rate_limit_answers_429(settings: Settings, tmp_path: Any) -> None:
+    from focusbase.app import create_app
+    from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
+    from focusbase.tenancy.keys import create_key
+
+    limited = settings.model_copy(update={"rate_limit_ingest_per_minute": 2, "data_dir": tmp_path / "rl"})
+    with TestClient(create_app(limited)) as client:
+        catalog = client.app.state.runtime.catalog  # type: ignore[attr-defined]
+        key = create_key(catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="a", scopes=["admin"])
+        provider = Provider(client, {"Authorization": f"Bearer {key.key}"}, "Limited", "USD")
+        statuses = [provider.push([row("2026-06-01", "1")]).status_code for _ in range(3)]
+        assert statuses[:2] == [200, 200]
+        refused = provider.push([row("2026-06-01", "1")])
+        assert refused.status_code == 429
+        assert refused.json()["code"] == "rate_limited"
+        assert "Retry-After" in refused.headers
