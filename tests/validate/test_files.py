@@ -61,3 +61,15 @@ def test_committed_clean_fixtures_match_the_generator(tmp_path: Path) -> None:
     out = tmp_path / "focus-1.3-clean.csv"
     module.write_csv(out, module.clean_rows("1.3", 2000))
     assert out.read_bytes() == (CASES / "valid" / "focus-1.3-clean.csv").read_bytes()
+
+
+def test_version_and_dataset_are_detected_from_the_header() -> None:
+    for version in ("1.0", "1.2", "1.3"):
+        checked = validate_file(CASES / "valid" / f"focus-{version}-clean.csv")
+        assert (checked.version, checked.result.findings) == (version, [])
+    checked = validate_file(CASES / "samples" / "focus_sample_contractcommitment_gcp.csv")
+    assert checked.version == "1.3"
+    assert checked.result.valid and checked.result.findings == []
+    # An explicit version wins: a 1.2 file validated as 1.3 lacks the 1.3 mandatory columns.
+    forced = validate_file(CASES / "valid" / "focus-1.2-clean.csv", version="1.3").result
+    assert {f.column for f in forced.errors} == {"ServiceProviderName", "HostProviderName"}

@@ -26,13 +26,17 @@ SHOWN_PER_RULE = 5
 def validate_command(
     files: Annotated[list[Path], typer.Argument(help="CSV (.csv, .csv.gz), Parquet or JSON/NDJSON files.")],
     focus_version: Annotated[
-        str, typer.Option("--focus-version", help=f"FOCUS version: {', '.join(VERSIONS)}.")
-    ] = "1.3",
+        str | None,
+        typer.Option(
+            "--focus-version",
+            help=f"FOCUS version: {', '.join(VERSIONS)} [default: detected from the columns of each file].",
+        ),
+    ] = None,
     dataset: Annotated[
         str | None,
         typer.Option(
             "--dataset",
-            help="cost-and-usage or contract-commitment [default: the JSON envelope's, else cost-and-usage].",
+            help="cost-and-usage or contract-commitment [default: the JSON envelope's, else detected].",
         ),
     ] = None,
     profile: Annotated[
@@ -70,8 +74,8 @@ def validate_command(
     raise typer.Exit(0 if all(c.result.valid for c in checked) else 1)
 
 
-def _parse_call(version: str, dataset: str | None, profile: str, output: str) -> Dataset | None:
-    if version not in VERSIONS:
+def _parse_call(version: str | None, dataset: str | None, profile: str, output: str) -> Dataset | None:
+    if version is not None and version not in VERSIONS:
         _fail(f"unsupported --focus-version {version!r}; use one of {', '.join(VERSIONS)}")
     if profile not in PROFILES:
         _fail(f"unknown --profile {profile!r}; use strict or ingest")
@@ -83,7 +87,7 @@ def _parse_call(version: str, dataset: str | None, profile: str, output: str) ->
         parsed = Dataset.parse(dataset)
     except ValueError as exc:
         _fail(str(exc))
-    if parsed is Dataset.CONTRACT_COMMITMENT and version != "1.3":
+    if parsed is Dataset.CONTRACT_COMMITMENT and version not in (None, "1.3"):
         _fail("the Contract Commitment dataset exists from FOCUS 1.3; use --focus-version 1.3")
     return parsed
 
@@ -155,7 +159,7 @@ def _print_text(checked: list[FileValidation]) -> None:
         result = c.result
         verdict = "[green]valid[/green]" if result.valid else "[red]INVALID[/red]"
         console.print(
-            f"[bold]{c.path}[/bold] ({c.format}, {result.rows} rows): {verdict} - "
+            f"[bold]{c.path}[/bold] ({c.format}, FOCUS {c.version}, {result.rows} rows): {verdict} - "
             f"{result.counts.errors} errors, {result.counts.warnings} warnings"
         )
         groups: dict[tuple[str, str], list[Finding]] = defaultdict(list)

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from focusbase.focus import Dataset
 from focusbase.ingest.envelope import PayloadError, parse_json_payload
 from focusbase.validate import Profile, ValidationResult, validate_relation, validate_table
+from focusbase.validate.columns import detect_dataset, detect_version
 from focusbase.validate.engine import Progress, quick_check
 
 FileFormat = Literal["csv", "parquet", "json"]
@@ -51,6 +52,7 @@ class FileValidation:
     path: Path
     format: FileFormat
     result: ValidationResult
+    version: str
 
 
 def detect_format(path: Path) -> FileFormat:
@@ -92,16 +94,23 @@ def validate_file(
     path: Path,
     *,
     profile: Profile = "strict",
-    version: str = "1.3",
+    version: str | None = None,
     dataset: Dataset | None = None,
     max_findings: int = 1000,
     progress: Progress | None = None,
 ) -> FileValidation:
-    """Validate one file; dataset None means the envelope's dataset for JSON, else Cost and Usage."""
+    """Validate one file.
+
+    dataset None means the JSON envelope's dataset, else the one the header follows (`detect_dataset`);
+    version None means the version the header follows (`detect_version`), reported in FileValidation.version.
+    """
     fmt = detect_format(path)
     if fmt != "csv":
         loaded = load_table(path)
-        chosen = dataset or (Dataset(loaded.dataset) if loaded.dataset else Dataset.COST_AND_USAGE)
+        chosen = dataset or (
+            Dataset(loaded.dataset) if loaded.dataset else detect_dataset(loaded.table.column_names)
+        )
+        version = version or detect_version(loaded.table.column_names, chosen)
         result = validate_table(
             loaded.table,
             profile=profile,
@@ -110,17 +119,19 @@ def validate_file(
             max_findings=max_findings,
             progress=progress,
         )
-        return FileValidation(path, fmt, result)
-    chosen = dataset or Dataset.COST_AND_USAGE
+        return FileValidation(path, fmt, result, version)
     with _connection() as con:
         if progress:
             progress("checking the file")
         try:
             # First pass straight from the file (no table, no row numbers): enough when nothing is wrong.
-            con.sql(_CSV_SQL, params=[str(path)]).create_view("input_stream")
+            stream = con.sql(_CSV_SQL, params=[str(path)])
+            chosen = dataset or detect_dataset(stream.columns)
+            version = version or detect_version(stream.columns, chosen)
+            stream.create_view("input_stream")
             quick = quick_check(con, "input_stream", profile=profile, version=version, dataset=chosen)
             if quick is not None:
-                return FileValidation(path, fmt, quick)
+                return FileValidation(path, fmt, quick, version)
             if progress:
                 progress("reading the file for row details")
             # A DuckDB table keeps file order, so rowid + 1 is the data row number.
@@ -137,7 +148,7 @@ def validate_file(
             max_findings=max_findings,
             progress=progress,
         )
-    return FileValidation(path, fmt, result)
+    return FileValidation(path, fmt, result, version)
 
 
 def _connection() -> duckdb.DuckDBPyConnection:

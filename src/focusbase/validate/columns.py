@@ -48,6 +48,26 @@ class Schema:
     findings: list[Finding]
 
 
+def detect_version(names: list[str], dataset: Dataset = Dataset.COST_AND_USAGE) -> str:
+    """The FOCUS version a header most likely follows: the latest one with one of its new columns present."""
+    if dataset is Dataset.CONTRACT_COMMITMENT:
+        return "1.3"
+    present = set(names)
+    for version in reversed(VERSIONS[1:]):
+        new = {c.name for c in columns(version, dataset).values() if c.introduced_in == version}
+        if present & new:
+            return version
+    return VERSIONS[0]
+
+
+def detect_dataset(names: list[str]) -> Dataset:
+    """Contract Commitment when the header has its key columns and no charge period, else Cost and Usage."""
+    present = set(names)
+    if {"ContractCommitmentId", "ContractId"} <= present and "ChargePeriodStart" not in present:
+        return Dataset.CONTRACT_COMMITMENT
+    return Dataset.COST_AND_USAGE
+
+
 def classify(duckdb_type: str) -> Kind:
     """Map a DuckDB column type to how the validator reads it."""
     t = duckdb_type.upper()
