@@ -73,3 +73,14 @@ def test_version_and_dataset_are_detected_from_the_header() -> None:
     # An explicit version wins: a 1.2 file validated as 1.3 lacks the 1.3 mandatory columns.
     forced = validate_file(CASES / "valid" / "focus-1.2-clean.csv", version="1.3").result
     assert {f.column for f in forced.errors} == {"ServiceProviderName", "HostProviderName"}
+
+
+def test_progress_callbacks_do_not_change_the_result() -> None:
+    phases: list[str] = []
+    seen: list[float] = []
+    checked = validate_file(
+        CASES / "invalid" / "focus-1.3-three-defects.csv", progress=phases.append, percent=seen.append
+    )
+    assert checked.result.counts.errors == 4
+    assert phases[0] == "checking the file"
+    assert all(0 <= value <= 100 for value in seen)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from focusbase.cli import app
 from focusbase.focus import VERSIONS, Dataset
@@ -52,7 +53,7 @@ def validate_command(
     checked: list[FileValidation] = []
     for path in files:
         try:
-            with _progress(path, output) as status:
+            with _progress(path) as bar:
                 checked.append(
                     validate_file(
                         path,
@@ -60,7 +61,8 @@ def validate_command(
                         version=focus_version,
                         dataset=chosen_dataset,
                         max_findings=max_findings,
-                        progress=status.update if status else None,
+                        progress=bar.phase if bar else None,
+                        percent=bar.percent if bar else None,
                     )
                 )
         except FileReadError as exc:
@@ -97,30 +99,42 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-class _Status:
+class _Bar:
+    """A rich progress bar on stderr: the phase as its description, DuckDB's query progress as its value."""
+
     def __init__(self, console: Console, path: Path) -> None:
         self._name = path.name
-        self._status = console.status(f"{path.name}: starting")
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._task = self._progress.add_task(f"{path.name}: starting", total=100)
 
-    def update(self, phase: str) -> None:
-        self._status.update(f"{self._name}: {phase}")
+    def phase(self, phase: str) -> None:
+        self._progress.update(self._task, description=f"{self._name}: {phase}", completed=0)
 
-    def __enter__(self) -> _Status:
-        self._status.__enter__()
+    def percent(self, value: float) -> None:
+        self._progress.update(self._task, completed=value)
+
+    def __enter__(self) -> _Bar:
+        self._progress.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._status.__exit__(None, None, None)
+        self._progress.__exit__(None, None, None)
 
 
-def _progress(path: Path, output: str) -> AbstractContextManager[_Status | None]:
+def _progress(path: Path) -> AbstractContextManager[_Bar | None]:
     console = Console(stderr=True)
     try:
         big = path.stat().st_size >= PROGRESS_MIN_BYTES
     except OSError:
         big = False
     if big and console.is_terminal:
-        return _Status(console, path)
+        return _Bar(console, path)
     return nullcontext(None)
 
 

@@ -6,6 +6,9 @@ row order of the file is kept. Parquet keeps its column types. JSON goes through
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -98,6 +101,7 @@ def validate_file(
     dataset: Dataset | None = None,
     max_findings: int = 1000,
     progress: Progress | None = None,
+    percent: Callable[[float], None] | None = None,
 ) -> FileValidation:
     """Validate one file.
 
@@ -120,7 +124,7 @@ def validate_file(
             progress=progress,
         )
         return FileValidation(path, fmt, result, version)
-    with _connection() as con:
+    with _connection() as con, _watch(con, percent):
         if progress:
             progress("checking the file")
         try:
@@ -149,6 +153,34 @@ def validate_file(
             progress=progress,
         )
     return FileValidation(path, fmt, result, version)
+
+
+@contextmanager
+def _watch(con: duckdb.DuckDBPyConnection, percent: Callable[[float], None] | None) -> Iterator[None]:
+    """Report the running query's progress (0-100) to `percent` from a polling thread, for progress bars."""
+    if percent is None:
+        yield
+        return
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(0.25):
+            try:
+                value = con.query_progress()
+            except duckdb.Error:
+                return
+            if value >= 0:
+                percent(float(value))
+
+    thread = threading.Thread(target=poll, name="focusbase-validate-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _connection() -> duckdb.DuckDBPyConnection:
