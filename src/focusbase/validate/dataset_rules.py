@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from focusbase.validate.context import Context
-from focusbase.validate.parsing import one_of_sql
+from focusbase.validate.parsing import one_of_sql, quote_identifier
 from focusbase.validate.result import Severity
 
 
@@ -78,7 +78,7 @@ def distinct_counts_sql(ctx: Context, rule: DatasetRule) -> tuple[str, str]:
 
 
 def check_dataset_rule(
-    con: duckdb.DuckDBPyConnection, base: str, ctx: Context, rule: DatasetRule
+    con: duckdb.DuckDBPyConnection, base: str, ctx: Context, rule: DatasetRule, row_column: str
 ) -> DatasetViolation:
     """Find the minority rows of one dataset rule (one grouped scan; a join only when something conflicts)."""
     key, val = ctx.v(rule.key), ctx.v(rule.column)
@@ -102,7 +102,7 @@ def check_dataset_rule(
     con.register("__minority", pa.table({"k": minority_keys, "val": minority_values}))
     try:
         found = con.sql(
-            f'SELECT b."__row", m.k, m.val FROM {base} b JOIN __minority m '  # noqa: S608
+            f"SELECT b.{quote_identifier(row_column)}, m.k, m.val FROM {base} b JOIN __minority m "  # noqa: S608
             f"ON b.{key} = m.k AND b.{val} = m.val ORDER BY 1"
         ).to_arrow_table()
     finally:

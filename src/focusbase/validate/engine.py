@@ -30,7 +30,7 @@ from focusbase.validate.parsing import (
 )
 from focusbase.validate.result import PROFILES, Counts, Finding, Profile, ValidationResult
 
-ROW_COLUMN = "__row"
+ROW_COLUMN = "__focusbase_row"
 BASE_VIEW = "__focusbase_values"
 
 Progress = Callable[[str], None]
@@ -85,7 +85,7 @@ def validate_relation(
         progress("checking the dataset")
     violations: list[DatasetViolation] = []
     for dataset_rule in dataset_rules(ctx):
-        violation = check_dataset_rule(con, BASE_VIEW, ctx, dataset_rule)
+        violation = check_dataset_rule(con, BASE_VIEW, ctx, dataset_rule, ROW_COLUMN)
         if not violation.rows:
             continue
         violations.append(violation)
