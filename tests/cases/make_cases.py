@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
-from focusbase.focus import columns  # noqa: E402
+from focusbase.focus import columns
 
 HERE = Path(__file__).resolve().parent
 
@@ -234,7 +234,7 @@ def write_csv(path: Path, rows: list[dict[str, str | None]]) -> None:
 
 def main() -> None:
     """Write the clean fixtures."""
-    for version in ("1.0", "1.2", "1.3"):
+    for version in ("1.0", "1.1", "1.2", "1.3"):
         write_csv(HERE / "valid" / f"focus-{version}-clean.csv", clean_rows(version, 2000))
 
 

@@ -64,7 +64,7 @@ def test_committed_clean_fixtures_match_the_generator(tmp_path: Path) -> None:
 
 
 def test_version_and_dataset_are_detected_from_the_header() -> None:
-    for version in ("1.0", "1.2", "1.3"):
+    for version in ("1.0", "1.1", "1.2", "1.3"):
         checked = validate_file(CASES / "valid" / f"focus-{version}-clean.csv")
         assert (checked.version, checked.result.findings) == (version, [])
     checked = validate_file(CASES / "samples" / "focus_sample_contractcommitment_gcp.csv")

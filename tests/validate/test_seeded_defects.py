@@ -209,7 +209,7 @@ def test_seeded_defect_is_reported_at_its_row_and_column(defect: Defect) -> None
     _assert_only(validate_table(table, version=defect.version), defect)
 
 
-@pytest.mark.parametrize("version", ["1.0", "1.2", "1.3"])
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2", "1.3"])
 def test_clean_files_have_no_findings(version: str) -> None:
     result = validate_file(VALID / f"focus-{version}-clean.csv", version=version).result
     assert result.rows == 2000
