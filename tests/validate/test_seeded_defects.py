@@ -154,6 +154,19 @@ DEFECTS = [
         {"ServiceCategory": "Storage", "ServiceSubcategory": "Object Storage"},
     ),
     Defect("sku-price-one-sku", USAGE, "SkuId", {"SkuId": "SKU-OTHER"}),
+    # FOCUS 1.0 and 1.1 files.
+    Defect(
+        "datetime-format", USAGE, "ChargePeriodEnd", {"ChargePeriodEnd": "2025-01-05T00:00:00"}, version="1.0"
+    ),
+    Defect("allowed-value", USAGE, "PricingCategory", {"PricingCategory": "Commitment-Based"}, version="1.0"),
+    Defect("set-without-parent", TAX, "SkuMeter", {"SkuMeter": "Hours"}, version="1.1"),
+    Defect(
+        "allowed-value",
+        USAGE,
+        "ServiceSubcategory",
+        {"ServiceSubcategory": "virtual machines"},
+        version="1.1",
+    ),
     # FOCUS 1.3 additions.
     Defect(
         "null-without-sku-price",
