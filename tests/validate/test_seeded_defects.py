@@ -272,3 +272,11 @@ def test_warning_only_keeps_the_file_valid() -> None:
     assert [(f.row, f.rule, f.severity) for f in result.findings] == [
         (USAGE, "billed-cost-third-party", "warning")
     ]
+
+
+def test_service_name_with_two_subcategories_is_a_warning() -> None:
+    result = validate_table(_table("1.2", USAGE, {"ServiceSubcategory": "Other (Compute)"}), version="1.2")
+    assert result.valid
+    assert [(f.row, f.column, f.rule, f.severity) for f in result.findings] == [
+        (USAGE, "ServiceSubcategory", "service-name-one-subcategory", "warning")
+    ]

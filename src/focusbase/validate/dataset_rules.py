@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from focusbase.focus import allowed_service_subcategories
 from focusbase.validate.context import Context
 from focusbase.validate.parsing import one_of_sql, quote_identifier
 from focusbase.validate.result import Severity
@@ -59,6 +60,29 @@ def dataset_rules(ctx: Context) -> list[DatasetRule]:
                 "error",
                 "ServiceName-C-005-C",
                 ctx.bindings["ServiceCategory"].column.allowed_values,
+            )
+        )
+    if ctx.has("ServiceName", "ServiceSubcategory") and ctx.since("1.2"):
+        # SHOULD in the specification, so a warning.
+        subcategories = tuple(sub for sub in allowed_service_subcategories())
+        rules.append(
+            DatasetRule(
+                "service-name-one-subcategory",
+                "ServiceName",
+                "ServiceSubcategory",
+                "warning",
+                "ServiceName-C-008-C",
+                subcategories,
+            )
+        )
+    if ctx.has("CommitmentDiscountId", "CommitmentDiscountUnit") and ctx.since("1.2"):
+        rules.append(
+            DatasetRule(
+                "commitment-unit-one-per-id",
+                "CommitmentDiscountId",
+                "CommitmentDiscountUnit",
+                "warning",
+                "CommitmentDiscountUnit-C-008-M",
             )
         )
     if ctx.has("SkuPriceId", "SkuId") and ctx.since("1.1"):
