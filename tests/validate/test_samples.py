@@ -34,6 +34,12 @@ def test_official_1_0_sample_reports_its_real_defects() -> None:
     assert (1, "ChargeClass", "null-placeholder") in found
     assert (1, "ChargeClass", "allowed-value") not in found
     assert result.invalid_rows == list(range(1, 1001))
+    # Real value defects beyond the formatting ones.
+    assert (16, "ResourceType", "set-without-parent") in found  # a type for a row without ResourceId
+    hint = next(f for f in result.findings if (f.row, f.column) == (926, "ChargeFrequency"))
+    assert 'did you mean "Usage-Based"' in hint.message  # "Usage-based"
+    assert (457, "ContractedUnitPrice", "unit-price-negative") in found
+    assert (947, "ListCost", "list-cost-product") in found
 
 
 @pytest.mark.parametrize("provider", ["aws", "azure", "gcp"])
