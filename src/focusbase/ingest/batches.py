@@ -16,7 +16,6 @@ from typing import Any
 import pyarrow as pa
 
 from focusbase.focus import Dataset
-from focusbase.ingest import staging
 from focusbase.ingest.model import (
     DEFAULT_MODE,
     MAX_ERRORS,
@@ -209,15 +208,12 @@ def _tally(batch: Batch, result: PartResult) -> dict[str, Any]:
 _PARTS_LOCK = threading.Lock()
 _IN_FLIGHT: dict[str, int] = {}
 _NEXT_ROW: dict[str, int] = {}  # next arrival-order row number while parts of a batch are in flight
-_CLOSING: set[str] = set()  # batches being committed: no new part may start
 
 
 def _reserve(runtime: Runtime, batch_id: str, rows: int, first_row: int | None) -> tuple[Batch, int]:
     with _PARTS_LOCK:
         batch = _load(runtime, batch_id)
         _require_open(batch)
-        if batch_id in _CLOSING:
-            raise IngestError(409, "batch_not_open", f"batch {batch_id} is being committed")
         start = _NEXT_ROW.get(batch_id, batch.rows_received + 1)
         _NEXT_ROW[batch_id] = start + rows
         _IN_FLIGHT[batch_id] = _IN_FLIGHT.get(batch_id, 0) + 1
@@ -280,11 +276,11 @@ def add_part(
                 raise IngestError(
                     409, "batch_not_open", f"batch {batch.id} was closed while this part was checked"
                 )
-            for ready in staging.hold(batch.id, rows) if rows is not None else []:
+            if rows is not None:
                 cost_rows.insert(
                     cur,
                     batch.dataset,
-                    ready,
+                    rows,
                     staged=True,
                     workspace_id=batch.workspace_id,
                     provider_id=batch.provider_id,
@@ -300,10 +296,9 @@ def add_part(
 def _commit(
     runtime: Runtime,
     batch: Batch,
-    rows: list[cost_rows.Prepared],
+    rows: cost_rows.Prepared | None,
     tally: dict[str, Any],
     *,
-    staged: bool,
     remember: bool = False,
 ) -> Batch:
     """Store, supersede and prune old versions in one transaction; returns the committed batch.
@@ -323,7 +318,6 @@ def _commit(
             workspace_id=batch.workspace_id,
             provider_id=batch.provider_id,
             replace=replace,
-            staged=staged,
             prepared=rows,
         )
         stamp = now()
@@ -364,28 +358,14 @@ def commit_batch(runtime: Runtime, batch: Batch) -> BatchSummary:
     """Atomically move the staged rows into the stored rows and supersede what the batch replaces."""
     batch = _load(runtime, batch.id)
     _require_open(batch)
-    with _PARTS_LOCK:
-        if batch.status == "validating" or _IN_FLIGHT.get(batch.id):
-            raise IngestError(
-                409,
-                "batch_busy",
-                f"a part of batch {batch.id} is still being checked; commit once every part is answered",
-                headers={"Retry-After": "1"},
-            )
-        _CLOSING.add(batch.id)
-    try:
-        held = staging.drain(batch.id)
-        try:
-            committed = _commit(runtime, batch, held, {}, staged=True)
-        except IngestError:
-            raise
-        except BaseException as exc:
-            # The rows held in memory are gone with this attempt: the batch cannot be committed any more.
-            fail_batch(runtime, batch, f"commit failed: {type(exc).__name__}")
-            raise
-    finally:
-        with _PARTS_LOCK:
-            _CLOSING.discard(batch.id)
+    if batch.status == "validating" or parts_in_flight(batch.id):
+        raise IngestError(
+            409,
+            "batch_busy",
+            f"a part of batch {batch.id} is still being checked; commit after every part has been answered",
+            headers={"Retry-After": "1"},
+        )
+    committed = _commit(runtime, batch, None, {})
     return BatchSummary(committed)
 
 
@@ -406,10 +386,7 @@ def ingest_table(
     rows, result = prepare_part(runtime, batch, table, provider=provider)
     if result.fatal or (result.rows_rejected and not allow_partial):
         raise _reject(runtime, batch, result)
-    prepared = [rows] if rows is not None else []
-    return BatchSummary(
-        _commit(runtime, batch, prepared, _tally(batch, result), staged=False, remember=remember)
-    )
+    return BatchSummary(_commit(runtime, batch, rows, _tally(batch, result), remember=remember))
 
 
 def fail_batch(
@@ -442,7 +419,6 @@ def fail_batch(
         if current is None or current["status"] not in ("received", "validating"):
             return
         cost_rows.discard_staged(cur, batch.dataset, batch.id)
-        staging.drop(batch.id)
         store.update(cur, batch.id, fields)
     record_batch_status("failed")
     record_ingest(int(fields.get("rows_rejected", 0)), "rejected")

@@ -7,7 +7,6 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 
-from focusbase.ingest import staging
 from focusbase.ingest.batches import INTERRUPTED, now
 from focusbase.runtime import Runtime
 from focusbase.storage import batches as store
@@ -23,7 +22,6 @@ def recover_interrupted(runtime: Runtime) -> list[str]:
         ids = store.open_batch_ids(cur)
         cost_rows.discard_all_staged(cur, ids)
         for batch_id in ids:
-            staging.drop(batch_id)
             store.update(
                 cur,
                 batch_id,
@@ -38,7 +36,6 @@ def expire_open_batches(runtime: Runtime) -> list[str]:
         ids = store.open_batch_ids(cur, created_before=now())
         cost_rows.discard_all_staged(cur, ids)
         for batch_id in ids:
-            staging.drop(batch_id)
             store.update(
                 cur,
                 batch_id,

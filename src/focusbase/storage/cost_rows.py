@@ -7,7 +7,6 @@ FOCUS column catalogue, never from a request; user-named custom columns travel a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -343,23 +342,22 @@ def commit(
     workspace_id: str,
     provider_id: str,
     replace: Replace,
-    staged: bool,
-    prepared: Sequence[Prepared] = (),
+    prepared: Prepared | None = None,
 ) -> CommitOutcome:
-    """In one transaction: store the batch's rows (staged and/or given), then supersede what it replaces."""
+    """In one transaction: store the batch's rows (staged or prepared), then supersede what it replaces."""
     tables = TABLES[dataset]
-    if staged:
+    if prepared is None:
         # Staged rows become live: their final row_seq (higher than every row committed before) is drawn now.
         cur.execute(
             f"UPDATE {tables.rows} SET row_seq = nextval('{tables.sequence}'), superseded_by = NULL "  # noqa: S608
             "WHERE superseded_by = ?",
             [staged_marker(batch_id)],
         )
-    for part in prepared:
+    else:
         insert(
             cur,
             dataset,
-            part,
+            prepared,
             staged=False,
             workspace_id=workspace_id,
             provider_id=provider_id,
