@@ -202,3 +202,21 @@ def test_focus_13_columns_and_contract_commitments(rows13: list[dict[str, Any]])
     for row in cc.values():
         assert row["ContractCommitmentPeriodStart"] < row["ContractCommitmentPeriodEnd"]
         assert (row["ContractCommitmentUnit"] is None) == (row["ContractCommitmentQuantity"] is None)
+
+
+def test_contract_periods_cover_the_rows_that_cite_them() -> None:
+    days = 400
+    rows = generate(60000, days=days, seed=2, focus_version="1.3").to_pylist()
+    contracts = generate(60000, days=days, seed=2, focus_version="1.3", dataset=Dataset.CONTRACT_COMMITMENT)
+    periods = {r["ContractCommitmentId"]: r for r in contracts.to_pylist()}
+    cited = 0
+    for r in rows:
+        if r["ContractApplied"] is None:
+            continue
+        commitment = periods[json.loads(r["ContractApplied"])["Elements"][0]["ContractCommitmentId"]]
+        assert commitment["ContractPeriodStart"] <= r["ChargePeriodStart"]
+        assert r["ChargePeriodEnd"] <= commitment["ContractPeriodEnd"]
+        assert commitment["ContractCommitmentPeriodStart"] <= r["ChargePeriodStart"]
+        assert r["ChargePeriodEnd"] <= commitment["ContractCommitmentPeriodEnd"]
+        cited += 1
+    assert cited > 10000

@@ -140,7 +140,8 @@ def _load_reference(con: duckdb.DuckDBPyConnection, p: DemoPlan) -> None:
     con.execute(
         """
         CREATE TEMP TABLE demo_commitments AS
-        SELECT * REPLACE (CAST(rate AS DECIMAL(18,6)) AS rate, CAST(spend_factor AS DECIMAL(6,4)) AS spend_factor)
+        SELECT * REPLACE (CAST(rate AS DECIMAL(18,6)) AS rate, CAST(spend_factor AS DECIMAL(6,4)) AS spend_factor,
+                           greatest(term_days, (SELECT days FROM demo_params)) AS term_days)
         FROM arrow_demo_commitments WHERE ?
         """,
         [p.commitments],

@@ -331,6 +331,8 @@ CREATE OR REPLACE TEMP MACRO demo_ts(x) AS strftime(x, '%Y-%m-%dT%H:%M:%SZ');
 """
 
 # The 1.3 Contract Commitment dataset: one row per commitment discount and per provider spend contract.
+# Contracts started 120 days before the data and run three years (longer when --days is longer), so every
+# row that cites one in ContractApplied lies inside its periods.
 CONTRACT_COMMITMENTS = f"""
 CREATE OR REPLACE TEMP VIEW demo_contract_commitment_rows AS
 SELECT
@@ -345,7 +347,7 @@ SELECT
     c.type AS ContractCommitmentType,
     CASE WHEN c.category = 'Usage' THEN c.unit END AS ContractCommitmentUnit,
     c.contract_id AS ContractId,
-    p.start_ts + to_days(3 * 365) - INTERVAL 120 DAY AS ContractPeriodEnd,
+    p.start_ts + to_days(greatest(3 * 365, p.days + 120)) - INTERVAL 120 DAY AS ContractPeriodEnd,
     p.start_ts - INTERVAL 120 DAY AS ContractPeriodStart
 FROM demo_commitments c
 JOIN demo_params p ON TRUE
@@ -354,9 +356,9 @@ JOIN demo_billing_accounts ba ON ba.idx = c.ba_idx
 UNION ALL
 SELECT
     ba.currency, CAST(pr.contract_commitment_cost AS {MONEY}), pr.contract_commitment_id, 'Spend',
-    pr.name || ' committed annual spend', p.start_ts + INTERVAL 245 DAY, p.start_ts - INTERVAL 120 DAY,
+    pr.name || ' committed annual spend', p.start_ts + to_days(greatest(245, p.days)), p.start_ts - INTERVAL 120 DAY,
     NULL, 'Committed Spend', NULL, pr.contract_id,
-    p.start_ts + to_days(3 * 365) - INTERVAL 120 DAY, p.start_ts - INTERVAL 120 DAY
+    p.start_ts + to_days(greatest(3 * 365, p.days + 120)) - INTERVAL 120 DAY, p.start_ts - INTERVAL 120 DAY
 FROM demo_providers pr
 JOIN demo_params p ON TRUE
 JOIN demo_billing_accounts ba ON ba.provider_idx = pr.idx
