@@ -196,7 +196,7 @@ def run(workdir: Path, quick: bool) -> list[str]:
     ref_after = reference(bodies, workdir / "reference-2.duckdb")
     ref_seconds = (ref_before + ref_after) / 2
 
-    ratio = ours / ref_seconds
+    ratio = sequential / ref_seconds
     latencies.sort()
     p50 = statistics.median(latencies)
     p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
@@ -213,8 +213,9 @@ def run(workdir: Path, quick: bool) -> list[str]:
         f"| focusbase: multi-part batch over HTTP, {PARALLEL} parts in flight (`focusbase push` default), "
         f"replacing the first | {ours:.2f} | {rows / ours:,.0f} |",
         "",
-        f"Ratio focusbase ({PARALLEL} parts in flight) / reference: **{ratio:.2f}** "
-        f"(target <= {RATIO_TARGET}: {verdict}); one part at a time: {sequential / ref_seconds:.2f}.",
+        f"Ratio focusbase (the first batch: a fresh ingest, as the reference) / reference: **{ratio:.2f}** "
+        f"(target <= {RATIO_TARGET}: {verdict}); the second batch ({PARALLEL} parts in flight, replacing "
+        f"the first): {ours / ref_seconds:.2f}.",
         "",
         f"Commit requests: {first['commitSeconds']:.2f} s for {rows:,} staged rows, "
         f"{second['commitSeconds']:.2f} s for {rows:,} more that supersede them.",
