@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.ingest.conftest import envelope
-from tests.ingest.server import Server, admin_key
 
 from focusbase.storage import Warehouse
+from tests.ingest.conftest import envelope
+from tests.ingest.server import Server, admin_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 CURRENCIES = ("USD", "EUR")

@@ -8,6 +8,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from fastapi.testclient import TestClient
+
 from tests.ingest.conftest import Provider, envelope, row
 
 CURRENCIES = ("USD", "EUR", "JPY")

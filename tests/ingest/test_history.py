@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+
 from tests.ingest.conftest import Provider, row
 
 FIELDS = {

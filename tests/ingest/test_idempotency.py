@@ -6,9 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from tests.ingest.conftest import Provider, row
 
 from focusbase.storage import Warehouse
+from tests.ingest.conftest import Provider, row
 
 
 def test_same_key_same_body_replays(client: TestClient, provider: Provider, query: Any) -> None:

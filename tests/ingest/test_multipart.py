@@ -8,11 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
-from tests.ingest.conftest import Provider, envelope, row
 
 from focusbase.ingest.lifecycle import expire_open_batches, recover_interrupted
 from focusbase.runtime import Runtime
 from focusbase.storage import Warehouse
+from tests.ingest.conftest import Provider, envelope, row
 
 
 def open_batch(client: TestClient, provider: Provider, **body: Any) -> str:

@@ -9,9 +9,9 @@ from typing import Any
 
 import orjson
 from fastapi.testclient import TestClient
-from tests.ingest.conftest import Provider, envelope, row
 
 from focusbase.config import Settings
+from tests.ingest.conftest import Provider, envelope, row
 
 SEED_EXAMPLE = b"""{
     "format": "stackspend.focus",

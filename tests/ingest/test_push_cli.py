@@ -15,6 +15,7 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from tests.ingest.server import Server, admin_key
 
 pytestmark = [pytest.mark.e2e]

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
+
 from tests.ingest.conftest import Provider, row
 
 
