@@ -129,6 +129,32 @@ def history_reader(principal: Annotated[Principal, Depends(authenticate)]) -> Pr
     raise ApiError(403, "forbidden", "this key lacks the 'read' scope")
 
 
+# The push envelope, for the OpenAPI document (the body is read raw: gzip and exact numbers).
+ENVELOPE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The StackSpend FOCUS envelope (also a JSON array of rows, or NDJSON); gzip allowed.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["format", "version", "rows"],
+                    "properties": {
+                        "format": {"type": "string", "enum": ["stackspend.focus"]},
+                        "version": {"type": "string", "enum": ["1"]},
+                        "dataset": {"type": "string", "enum": ["CostAndUsage", "ContractCommitment"]},
+                        "rows": {
+                            "type": "array",
+                            "items": {"type": "object", "additionalProperties": True},
+                            "description": "FOCUS rows keyed by exact column names; x_ columns are kept.",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
 IngestKey = Annotated[Principal, Depends(require_scope("ingest"))]
 AdminKey = Annotated[Principal, Depends(require_scope("admin"))]
 Reader = Annotated[Principal, Depends(history_reader)]
@@ -214,7 +240,11 @@ def _add_part(
     return service.add_part(runtime, batch, payload.table, allow_partial=allow_partial, first_row=first_row)
 
 
-@router.post("/api/v1/batches/{batch_id}/parts", dependencies=[Depends(rate_limit("ingest"))])
+@router.post(
+    "/api/v1/batches/{batch_id}/parts",
+    dependencies=[Depends(rate_limit("ingest"))],
+    openapi_extra=ENVELOPE_BODY,
+)
 async def add_part(
     batch_id: str,
     request: Request,

@@ -8,7 +8,15 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
-from focusbase.api.batches import IngestKey, RuntimeDep, call, parse_time, provider_for, read_body
+from focusbase.api.batches import (
+    ENVELOPE_BODY,
+    IngestKey,
+    RuntimeDep,
+    call,
+    parse_time,
+    provider_for,
+    read_body,
+)
 from focusbase.api.ratelimit import rate_limit
 from focusbase.ingest import push as push_service
 
@@ -18,6 +26,7 @@ router = APIRouter(tags=["ingest"])
 @router.post(
     "/api/v1/public/ingest/focus/{connection_id}",
     dependencies=[Depends(rate_limit("ingest"))],
+    openapi_extra=ENVELOPE_BODY,
     responses={
         413: {"description": "Body or row count over the limits."},
         422: {"description": "Rows rejected (with errors), or an Idempotency-Key reused with another body."},
