@@ -10,12 +10,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.export.conftest import WINDOW, cost_row, insert_cost_rows
 
 from focusbase.config import Settings
 from focusbase.export import service, signing
 from focusbase.storage import Catalog, Warehouse
 from focusbase.tenancy.keys import create_key
+from tests.export.conftest import WINDOW, cost_row, insert_cost_rows
 
 URL = "/focus/v1/cost-and-usage/export"
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import uvicorn
-from tests.export.conftest import cost_row, exact_sums, insert_cost_rows, stored_sums
 from typer.testing import CliRunner
 
 from focusbase.app import create_app
@@ -25,6 +24,7 @@ from focusbase.runtime import Runtime
 from focusbase.storage import Catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
+from tests.export.conftest import cost_row, exact_sums, insert_cost_rows, stored_sums
 
 _register()
 

@@ -16,10 +16,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
-from tests.export.conftest import download, exact_sums, stored_sums
 
 from focusbase.focus import VERSIONS, Dataset, columns
 from focusbase.storage import Warehouse
+from tests.export.conftest import download, exact_sums, stored_sums
 
 Rows = list[dict[str, Any]]
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from benchmarks.focus_validator import KNOWN_VALIDATOR_BUGS, find_python312, run_focus_validator
 from fastapi.testclient import TestClient
-from tests.export.conftest import download, insert_focus_file
 
 from focusbase.demo import write_demo_data
 from focusbase.storage import Warehouse
+from tests.export.conftest import download, insert_focus_file
 
 pytestmark = pytest.mark.slow
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.focusapi.loader import commit_rows, make_rows, month
 
 from focusbase.config import Settings
 from focusbase.storage import Catalog, Warehouse
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
 from focusbase.tenancy.providers import create_provider
+from tests.focusapi.loader import commit_rows, make_rows, month
 
 
 @pytest.fixture

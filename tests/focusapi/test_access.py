@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.focusapi.conftest import Loaded, read_headers
-from tests.focusapi.loader import commit_rows, make_rows, month
 
 from focusbase.app import create_app
 from focusbase.config import Settings
@@ -15,6 +13,8 @@ from focusbase.storage import Catalog, Warehouse
 from focusbase.tenancy.keys import create_key
 from focusbase.tenancy.providers import create_provider
 from focusbase.tenancy.workspaces import ensure_workspace
+from tests.focusapi.conftest import Loaded, read_headers
+from tests.focusapi.loader import commit_rows, make_rows, month
 
 PATHS = ["/focus/v1/cost-and-usage", "/focus/v1/contract-commitments", "/focus/v1/schema"]
 COMMITMENTS = [

@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from tests.focusapi.conftest import Loaded, read_headers
 
 from focusbase.storage import Catalog, Warehouse
+from tests.focusapi.conftest import Loaded, read_headers
 
 # query parameter -> (SQL written by hand for the direct query, value)
 STRING_FILTERS = {

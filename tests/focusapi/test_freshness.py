@@ -5,9 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
-from tests.focusapi.conftest import Loaded, read_headers
-from tests.focusapi.loader import commit_rows, make_rows, month, next_month
-from tests.focusapi.test_access import COMMITMENTS
 
 from focusbase.query.completeness import COMPLETE, INCOMPLETE, data_completeness, open_months
 from focusbase.storage import Catalog, Warehouse
@@ -15,6 +12,9 @@ from focusbase.storage.query import BillingPeriod
 from focusbase.tenancy.periods import finalize_period
 from focusbase.tenancy.providers import create_provider
 from focusbase.tenancy.workspaces import ensure_workspace
+from tests.focusapi.conftest import Loaded, read_headers
+from tests.focusapi.loader import commit_rows, make_rows, month, next_month
+from tests.focusapi.test_access import COMMITMENTS
 
 URL = "/focus/v1/cost-and-usage"
 

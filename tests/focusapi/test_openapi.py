@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from tests.focusapi.seeddiff import diff, explained, focus_view, related, seed_document
 
 from focusbase.api.openapi import CORRECTIONS, PREFIX, SEED_FILE, corrected_seed
 from focusbase.focus import Dataset, columns
+from tests.focusapi.seeddiff import diff, explained, focus_view, related, seed_document
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 # The packaged seed is the FOCUS Cost and Usage API document exactly as received.

@@ -7,11 +7,11 @@ from collections import Counter
 from typing import Any
 
 from fastapi.testclient import TestClient
-from tests.focusapi.conftest import Loaded, read_headers
-from tests.focusapi.loader import commit_rows, make_rows, month
 
 from focusbase.storage import Catalog, Warehouse
 from focusbase.tenancy.workspaces import ensure_workspace
+from tests.focusapi.conftest import Loaded, read_headers
+from tests.focusapi.loader import commit_rows, make_rows, month
 
 URL = "/focus/v1/cost-and-usage"
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import orjson
 from fastapi.testclient import TestClient
-from tests.focusapi.conftest import read_headers
 
 from focusbase.storage import Catalog
 from focusbase.tenancy.providers import create_provider
+from tests.focusapi.conftest import read_headers
 
 URL = "/focus/v1/cost-and-usage"
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from tests.focusapi.conftest import Loaded, read_headers
 
 from focusbase import __version__
 from focusbase.focus import VERSIONS, Dataset, columns
 from focusbase.query.records import contract_commitment_fields, cost_fields
 from focusbase.storage import Catalog
+from tests.focusapi.conftest import Loaded, read_headers
 
 SEED_ENUMS = {
     "dataType": {"String", "Number", "DateTime", "JSON"},

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.focusapi.loader import commit_rows, make_rows, month
-from tests.focusapi.seeddiff import explained, related
-from tests.focusapi.test_access import COMMITMENTS
 
 from focusbase.api.openapi import SEED_FILE
 from focusbase.storage import Catalog, Warehouse
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
 from focusbase.tenancy.providers import create_provider
+from tests.focusapi.loader import commit_rows, make_rows, month
+from tests.focusapi.seeddiff import explained, related
+from tests.focusapi.test_access import COMMITMENTS
 
 pytestmark = pytest.mark.e2e
 

@@ -9,6 +9,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
+
 from tests.conftest import CASES
 
 IMPORTS = CASES / "imports"

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.imports.conftest import IMPORTS, upload
 
 from focusbase.app import create_app
 from focusbase.config import Settings
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
+from tests.imports.conftest import IMPORTS, upload
 
 READ_WINDOW = {"billingPeriodStart": "2024-01-01T00:00:00Z", "billingPeriodEnd": "2026-01-01T00:00:00Z"}
 
@@ -52,6 +52,8 @@ def test_vantage_export_maps_straight_in(
         504,
     )
     assert batch["progress"]["phase"] == "done" and batch["progress"]["percent"] == 100.0
+    history = client.get(f"/api/v1/batches/{batch['id']}", headers=admin_headers).json()
+    assert history["mapping"]["mapping"]["columns"]["BilledCost"]["source"] == "BilledCost"
     records = _records(client, admin_headers, provider_id)
     costs = sorted(Decimal(str(r["BilledCost"])) for r in records)
     assert costs == [Decimal("-5"), Decimal("0.1"), Decimal("1234.5")]

@@ -14,7 +14,6 @@ from pathlib import Path
 import orjson
 import pytest
 import uvicorn
-from tests.imports.conftest import IMPORTS
 from typer.testing import CliRunner
 
 from focusbase.app import create_app
@@ -26,6 +25,7 @@ from focusbase.storage import Catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
 from focusbase.tenancy.providers import create_provider
+from tests.imports.conftest import IMPORTS
 
 _register()
 

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.imports.conftest import IMPORTS
 
 from focusbase.focus import Dataset
 from focusbase.ingest.mapping import ImportOptions, parse_mapping, resolve
 from focusbase.ingest.reader import open_reader
 from focusbase.ingest.sniff import ImportFileError, sniff_file
+from tests.imports.conftest import IMPORTS
 
 CU = Dataset.COST_AND_USAGE
 

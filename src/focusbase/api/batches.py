@@ -81,6 +81,7 @@ def batch_json(batch: Batch) -> dict[str, Any]:
         "keyId": batch.key_id,
         "fileName": batch.file_name,
         "fileSize": batch.file_size,
+        "mapping": batch.mapping,
         "progress": batch.progress,
         "failureReason": batch.failure_reason,
         "createdAt": _iso(batch.created_at),

@@ -19,6 +19,6 @@ ROUTER_MODULES: tuple[str, ...] = (
 )
 
 
-def ROUTERS() -> list[APIRouter]:  # noqa: N802 - reads as the constant it stands for
+def ROUTERS() -> list[APIRouter]:
     """Import each router module and return its router."""
     return [importlib.import_module(name).router for name in ROUTER_MODULES]
