@@ -42,7 +42,7 @@ def parse_json_payload(data: bytes) -> Payload:
     if not text:
         raise PayloadError("the payload is empty; send a JSON envelope, a JSON array of rows, or NDJSON")
     try:
-        parsed = jiter.from_json(text, float_mode="lossless-float")
+        parsed = jiter.from_json(text, float_mode="lossless-float", cache_mode="keys")
     except ValueError as exc:
         if text[:1] == b"{" and b"\n" in text.rstrip():
             return _payload(_parse_ndjson(text))
@@ -86,11 +86,11 @@ def _payload(
 def _parse_ndjson(text: bytes) -> list[dict[str, Any]]:
     lines = [line for line in text.splitlines() if line.strip()]
     try:
-        rows = jiter.from_json(b"[" + b",".join(lines) + b"]", float_mode="lossless-float")
+        rows = jiter.from_json(b"[" + b",".join(lines) + b"]", float_mode="lossless-float", cache_mode="keys")
     except ValueError:
         for number, line in enumerate(lines, start=1):
             try:
-                jiter.from_json(line, float_mode="lossless-float")
+                jiter.from_json(line, float_mode="lossless-float", cache_mode="keys")
             except ValueError as exc:
                 raise PayloadError(f"NDJSON line {number} is not valid JSON: {exc}") from None
         raise PayloadError("the payload is neither valid JSON nor valid NDJSON") from None
@@ -118,10 +118,8 @@ def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
     if not names:
         return pa.table({})
     try:
-        # Every row has every key (the usual case): one C-level getter per row, then a C-level transpose.
-        getter = itemgetter(*names)
-        picked = list(map(getter, rows))
-        values: list[Any] = list(zip(*picked, strict=True)) if len(names) > 1 else [picked]
+        # Every row has every key (the usual case): one C-level pass per column, no per-row tuples.
+        values: list[Any] = [list(map(itemgetter(name), rows)) for name in names]
     except KeyError:
         values = [[row.get(key) for row in rows] for key in names]
     return pa.table([_column(column) for column in values], names=names)
