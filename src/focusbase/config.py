@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     )
     duckdb_memory_limit: str | None = Field(None, description="DuckDB memory_limit, for example '1GB'.")
     duckdb_threads: int | None = Field(None, description="DuckDB worker threads (default: all cores).")
+    duckdb_checkpoint_threshold: str = Field(
+        "128MB",
+        description="Write-ahead log size that triggers a DuckDB checkpoint (DuckDB's own default is 16MB).",
+    )
     import_part_rows: int = Field(100_000, description="Rows per part when a file import is streamed.")
     import_background_bytes: int = Field(
         64 * 1024 * 1024, description="Imports of files larger than this run in the background (202)."

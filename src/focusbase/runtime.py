@@ -36,7 +36,10 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         catalog = Catalog.in_dir(settings.data_dir)
         warehouse = Warehouse.in_dir(
-            settings.data_dir, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
+            settings.data_dir,
+            memory_limit=settings.duckdb_memory_limit,
+            threads=settings.duckdb_threads,
+            checkpoint_threshold=settings.duckdb_checkpoint_threshold,
         )
         return cls(settings=settings, catalog=catalog, warehouse=warehouse)
 
