@@ -98,8 +98,21 @@ def cast_sql(expr: str, data_type: str) -> str:
     return f"CAST({expr} AS {_SQL_TYPES[data_type]})"
 
 
+_DERIVED_TIME = {
+    "plus_one_day": "{t} + INTERVAL 1 DAY",
+    "month_start": "date_trunc('month', {t})",
+    "next_month_start": "date_trunc('month', {t}) + INTERVAL 1 MONTH",
+}
+
+
 def _fill_sql(fill: Fill, params: list[Any]) -> str:
     # The first non-null of the text sources (the cell, then its default), cast to the stored type.
+    if len(fill.sources) == 1 and fill.sources[0].kind in _DERIVED_TIME and fill.data_type == "Date/Time":
+        # An absent column derived from a validated timestamp: computed on the cast value, which is the
+        # same instant the text round trip (parse, derive, format, cast) gives, without the regex and format.
+        source = fill.sources[0]
+        moment = cast_sql(_quote(source.name), "Date/Time")
+        return "CAST(" + _DERIVED_TIME[source.kind].format(t=moment) + " AS TIMESTAMP)"
     parts = [_text_source_sql(source, params) for source in fill.sources]
     sql_type = _SQL_TYPES[fill.data_type]
     if not parts:
