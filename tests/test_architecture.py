@@ -1,4 +1,4 @@
-"""Dependencies point one way: pure modules import nothing from api, cli, web or storage."""
+"""Dependencies point one way: pure modules import nothing from api, cli or storage."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "focusbase"
 PURE = ("focus", "validate")
-FORBIDDEN = ("focusbase.api", "focusbase.cli", "focusbase.web", "focusbase.storage", "focusbase.app")
+FORBIDDEN = ("focusbase.api", "focusbase.cli", "focusbase.storage", "focusbase.app")
 
 
 def _imports(path: Path) -> set[str]:
@@ -32,9 +32,9 @@ def test_pure_modules_do_not_import_edges_or_storage() -> None:
 
 
 def test_sql_lives_in_storage_only() -> None:
-    # api, cli and web never talk to the databases directly.
+    # api and cli never talk to the databases directly.
     offenders = []
-    for package in ("api", "cli", "web"):
+    for package in ("api", "cli"):
         for path in (SRC / package).rglob("*.py"):
             for name in _imports(path):
                 if name in {"duckdb", "sqlite3"}:

@@ -14,6 +14,7 @@ from focusbase.app import create_app
 from focusbase.config import Settings
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
+from tests.conftest import CASES
 from tests.imports.conftest import IMPORTS, upload
 
 READ_WINDOW = {"billingPeriodStart": "2024-01-01T00:00:00Z", "billingPeriodEnd": "2026-01-01T00:00:00Z"}
@@ -147,7 +148,7 @@ def test_mapping_get_put_delete(client: TestClient, admin_headers: dict[str, str
 def test_official_focus_1_0_sample_needs_explicit_options(
     client: TestClient, admin_headers: dict[str, str], provider_id: str
 ) -> None:
-    path = IMPORTS / "focus_1_0_official_sample.csv"
+    path = CASES / "samples" / "focus-1.0-official-sample.csv"
     refused = upload(client, admin_headers, provider_id, path)
     assert refused.status_code == 422
     body = refused.json()

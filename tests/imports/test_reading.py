@@ -12,6 +12,7 @@ from focusbase.focus import Dataset
 from focusbase.ingest.mapping import ImportOptions, parse_mapping, resolve
 from focusbase.ingest.reader import open_reader
 from focusbase.ingest.sniff import ImportFileError, sniff_file
+from tests.conftest import CASES
 from tests.imports.conftest import IMPORTS
 
 CU = Dataset.COST_AND_USAGE
@@ -121,7 +122,7 @@ def test_gzip_and_parquet_are_read_as_text() -> None:
 
 
 def test_lenient_timestamps_and_null_strings_are_explicit_options() -> None:
-    path = IMPORTS / "focus_1_0_official_sample.csv"
+    path = CASES / "samples" / "focus-1.0-official-sample.csv"
     shape = sniff_file(path)
     base = {
         "columns": {

@@ -13,6 +13,7 @@ def test_migrations_apply_once_and_default_workspace_exists(tmp_path: Path) -> N
     with warehouse.cursor() as cur:
         names = {r[0] for r in cur.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     assert {"cost_rows", "batches", "contract_commitment_rows", "live_cost_rows"} <= names
+    assert "staged_cost_rows" not in names  # dropped by 0002: open batches stage inside cost_rows
     catalog = Catalog.in_dir(tmp_path)
     assert catalog.migrate() == []
     with catalog.read() as conn:

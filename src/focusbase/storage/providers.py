@@ -21,10 +21,6 @@ _DELETE = {
     "cost": "DELETE FROM cost_rows WHERE workspace_id = ? AND provider_id = ?",
     "contractCommitment": "DELETE FROM contract_commitment_rows WHERE workspace_id = ? AND provider_id = ?",
 }
-_DELETE_STAGED = (
-    "DELETE FROM staged_cost_rows WHERE workspace_id = ? AND provider_id = ?",
-    "DELETE FROM staged_contract_commitment_rows WHERE workspace_id = ? AND provider_id = ?",
-)
 
 
 def insert_provider(
@@ -149,8 +145,6 @@ def purge_provider(
         for dataset, statement in _DELETE.items():
             found = cur.execute(statement, [workspace_id, provider_id]).fetchone()
             deleted[dataset] = int(found[0]) if found else 0
-        for statement in _DELETE_STAGED:
-            cur.execute(statement, [workspace_id, provider_id])
         cur.execute(
             "UPDATE batches SET status = 'failed', failure_reason = 'provider deleted',"
             " updated_at = now()::TIMESTAMP WHERE workspace_id = ? AND provider_id = ?"
