@@ -62,7 +62,7 @@ def _parse(data: bytes) -> Payload:
     if not text:
         raise PayloadError("the payload is empty; send a JSON envelope, a JSON array of rows, or NDJSON")
     try:
-        parsed = jiter.from_json(text, float_mode="lossless-float", cache_mode="keys")
+        parsed = jiter.from_json(text, float_mode="lossless-float", cache_mode="all")
     except ValueError as exc:
         if text[:1] == b"{" and b"\n" in text.rstrip():
             return _payload(_parse_ndjson(text))
@@ -106,11 +106,11 @@ def _payload(
 def _parse_ndjson(text: bytes) -> list[dict[str, Any]]:
     lines = [line for line in text.splitlines() if line.strip()]
     try:
-        rows = jiter.from_json(b"[" + b",".join(lines) + b"]", float_mode="lossless-float", cache_mode="keys")
+        rows = jiter.from_json(b"[" + b",".join(lines) + b"]", float_mode="lossless-float", cache_mode="all")
     except ValueError:
         for number, line in enumerate(lines, start=1):
             try:
-                jiter.from_json(line, float_mode="lossless-float", cache_mode="keys")
+                jiter.from_json(line, float_mode="lossless-float", cache_mode="all")
             except ValueError as exc:
                 raise PayloadError(f"NDJSON line {number} is not valid JSON: {exc}") from None
         raise PayloadError("the payload is neither valid JSON nor valid NDJSON") from None
