@@ -13,10 +13,6 @@ Targets: each ratio <= 1.5; the server's peak RSS below MEMORY_BOUND_MB.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -24,6 +20,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from benchmarks.server import peak_rss_mb, start_server
 from focusbase.focus import columns
 from focusbase.storage import Catalog, Warehouse
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
@@ -126,12 +123,6 @@ def reference(data_dir: Path, out: Path) -> dict[str, float]:
     return seconds
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _call(method: str, url: str, key: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
@@ -143,37 +134,13 @@ def _call(method: str, url: str, key: str, body: dict[str, Any] | None = None) -
     return result
 
 
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 class Server:
     """`focusbase serve` as a child process on a free port."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.port = _free_port()
-        env = {
-            **os.environ,
-            "FOCUSBASE_DATA_DIR": str(data_dir),
-            "FOCUSBASE_PORT": str(self.port),
-            "FOCUSBASE_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT,
-            "FOCUSBASE_EXPORT_WORKERS": "1",
-            "FOCUSBASE_LOG_LEVEL": "warning",
-        }
-        self.proc = subprocess.Popen([sys.executable, "-m", "focusbase", "serve"], env=env)
-        self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("focusbase serve did not start") from None
-                time.sleep(0.2)
+        self.proc, self.base = start_server(
+            data_dir, {"FOCUSBASE_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT, "FOCUSBASE_EXPORT_WORKERS": "1"}
+        )
 
     def export(self, key: str, fmt: str) -> tuple[float, dict[str, Any]]:
         """Run one export job; seconds from POST to Complete, and the final job."""
@@ -213,7 +180,7 @@ def run(workdir: Path, quick: bool) -> list[str]:
         jobs: dict[str, dict[str, Any]] = {}
         for fmt in ("parquet", "csv"):
             ours[fmt], jobs[fmt] = server.export(key, fmt)
-        peak = _peak_rss_mb(server.proc.pid)
+        peak = peak_rss_mb(server.proc.pid)
     finally:
         server.stop()
     parquet_file = data_dir / "exports" / jobs["parquet"]["jobId"] / jobs["parquet"]["fileName"]

@@ -15,10 +15,6 @@ Targets: ratio <= 2.0; peak RSS of the 2 GB import < 1.5 GB.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +22,7 @@ from typing import Any
 import duckdb
 import httpx
 
+from benchmarks.server import peak_rss_mb, start_server
 from focusbase.demo import write_demo_data
 from focusbase.storage import Catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
@@ -59,45 +56,12 @@ def reference(path: Path, workdir: Path) -> float:
         db.unlink(missing_ok=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set size (VmHWM), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 class Server:
     """`focusbase serve` on a free port with its own data directory."""
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
-        self.port = _free_port()
         self.data_dir = data_dir
-        full_env = {
-            **os.environ,
-            "FOCUSBASE_DATA_DIR": str(data_dir),
-            "FOCUSBASE_PORT": str(self.port),
-            "FOCUSBASE_SECRET_KEY": "bench",
-            "FOCUSBASE_LOG_LEVEL": "warning",
-            **(env or {}),
-        }
-        self.proc = subprocess.Popen([sys.executable, "-m", "focusbase", "serve"], env=full_env)
-        self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("focusbase serve did not start") from None
-                time.sleep(0.2)
+        self.proc, self.base = start_server(data_dir, {"FOCUSBASE_SECRET_KEY": "bench", **(env or {})})
         key = create_key(
             Catalog.in_dir(data_dir), workspace_id=DEFAULT_WORKSPACE_ID, name="bench", scopes=["admin"]
         )

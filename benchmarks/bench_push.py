@@ -13,13 +13,9 @@ Target: ratio <= 2. Also p50 / p99 latency of a single 10,000-row push (replace_
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -31,6 +27,7 @@ import httpx
 import orjson
 import pyarrow as pa
 
+from benchmarks.server import start_server
 from focusbase.storage import Catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
@@ -76,38 +73,6 @@ def make_bodies(rows: int, part_rows: int, seed: int = 1) -> list[bytes]:
             )
         bodies.append(orjson.dumps({"format": "stackspend.focus", "version": "1", "rows": batch}))
     return bodies
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _start_server(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "FOCUSBASE_RATE_LIMIT_INGEST_PER_MINUTE": "1000000",
-        "FOCUSBASE_LOG_LEVEL": "warning",
-    }
-    command = [sys.executable, "-m", "focusbase", "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    with log.open("ab") as handle:
-        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("server did not start")
 
 
 def reference(bodies: list[bytes], path: Path) -> float:
@@ -170,7 +135,9 @@ def run(workdir: Path, quick: bool) -> list[str]:
     catalog = Catalog.in_dir(data_dir)
     key = create_key(catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="bench", scopes=["admin"]).key
     catalog.close()
-    process, url = _start_server(data_dir, workdir / "server.log")
+    process, url = start_server(
+        data_dir, {"FOCUSBASE_RATE_LIMIT_INGEST_PER_MINUTE": "1000000"}, workdir / "server.log"
+    )
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     try:
         with httpx.Client(base_url=url, headers=headers, timeout=600) as http:
