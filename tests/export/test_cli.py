@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import gzip
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
-from focusbase.app import create_app
 from focusbase.cli import _register, app
 from focusbase.config import Settings
 from focusbase.focus import columns
@@ -24,6 +19,7 @@ from focusbase.runtime import Runtime
 from focusbase.storage import Catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
+from tests.conftest import serve_in_thread
 from tests.export.conftest import cost_row, exact_sums, insert_cost_rows, stored_sums
 
 _register()
@@ -99,22 +95,8 @@ def test_locked_data_directory_fails_clearly(data_dir: Path, tmp_path: Path) -> 
 @pytest.fixture
 def server(data_dir: Path, settings: Settings) -> Iterator[str]:
     """The real app served by uvicorn on a free port, in a thread."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(20)
+    with serve_in_thread(settings) as url:
+        yield url
 
 
 def test_export_through_the_server(server: str, data_dir: Path, tmp_path: Path) -> None:

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import orjson
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
-from focusbase.app import create_app
 from focusbase.cli import _register, app
 from focusbase.config import Settings
 from focusbase.ingest import batches
@@ -25,6 +20,7 @@ from focusbase.storage import Catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
 from focusbase.tenancy.providers import create_provider
+from tests.conftest import serve_in_thread
 from tests.imports.conftest import IMPORTS
 
 _register()
@@ -159,24 +155,9 @@ def test_locked_data_directory_fails_clearly(settings: Settings, provider: str) 
 
 @pytest.fixture
 def server(settings: Settings, provider: str) -> Iterator[str]:
-    """The real app served by uvicorn on a free port, in a thread."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    small = settings.model_copy(update={"import_background_bytes": 1000})
-    config = uvicorn.Config(
-        create_app(small), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(20)
+    """The real app on a free port, in a thread; files over 1 kB import in the background."""
+    with serve_in_thread(settings.model_copy(update={"import_background_bytes": 1000})) as url:
+        yield url
 
 
 def test_import_through_the_server(server: str, settings: Settings, provider: str) -> None:
