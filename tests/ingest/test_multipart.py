@@ -43,6 +43,8 @@ def test_parts_then_atomic_commit(client: TestClient, provider: Provider, query:
         headers={**provider.headers, "Content-Encoding": "gzip"},
     )
     assert second.json()["firstRow"] == 3
+    # Answered parts are written by the stager in the background; reading the batch waits for it.
+    assert client.get(f"/api/v1/batches/{batch_id}", headers=provider.headers).json()["rowsReceived"] == 3
     # Nothing of an open batch is visible; the old data is untouched.
     assert query('SELECT sum("BilledCost") FROM live_cost_rows') == [(Decimal("400"),)]
     assert query("SELECT count(*) FROM cost_rows WHERE starts_with(superseded_by, 'staged:')") == [(3,)]

@@ -61,3 +61,31 @@ def test_plain_array_and_ndjson() -> None:
 def test_bad_payloads_say_what_is_wrong(data: bytes, message: str) -> None:
     with pytest.raises(PayloadError, match=message.replace("(", r"\(")):
         parse_json_payload(data)
+
+
+def test_object_columns_keep_every_value_exactly_even_with_control_characters() -> None:
+    # Objects are serialised in one call and split at a separator element; values that contain the
+    # separator's own text (a nested array holding "\u0001") must still come back one for one.
+    rows = [
+        b'{"Tags":{"k":"v,\\"\\u0001\\","}}',
+        b'{"Tags":null}',
+        b'{"Tags":["x","\\u0001","y"]}',
+        b'{"Tags":{"n":12345.123456789012}}',
+        b'{"Tags":{}}',
+    ]
+    data = b'{"format":"stackspend.focus","version":"1","rows":[' + b",".join(rows) + b"]}"
+    assert parse_json_payload(data).table.column("Tags").to_pylist() == [
+        '{"k":"v,\\"\\u0001\\","}',
+        None,
+        '["x","\\u0001","y"]',
+        '{"n":12345.123456789012}',
+        "{}",
+    ]
+    # Without the nested array the fast path splits the whole column in one go, nulls included.
+    fast = b'{"format":"stackspend.focus","version":"1","rows":[' + b",".join(rows[:2] + rows[3:]) + b"]}"
+    assert parse_json_payload(fast).table.column("Tags").to_pylist() == [
+        '{"k":"v,\\"\\u0001\\","}',
+        None,
+        '{"n":12345.123456789012}',
+        "{}",
+    ]

@@ -307,6 +307,8 @@ async def revert_batch(
 @router.get("/api/v1/batches/{batch_id}")
 async def get_batch(batch_id: str, principal: Reader, runtime: RuntimeDep) -> dict[str, Any]:
     """One batch with its counts, sums, replaced data, defaults and errors."""
+    # Parts already answered are counted: wait for the stager to have written them.
+    await run_in_threadpool(service.wait_until_staged, batch_id)
     return batch_json(batch_for(runtime, principal, batch_id))
 
 
@@ -335,6 +337,7 @@ async def list_batches(
 ) -> dict[str, Any]:
     """History: a provider's batches, newest first, with a keyset pageToken."""
     provider_for(runtime, principal, provider_id)
+    await run_in_threadpool(service.wait_until_all_staged)
     found = await call(
         service.list_batches,
         runtime,

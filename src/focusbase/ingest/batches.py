@@ -8,8 +8,11 @@ supersedes what the batch replaces in one DuckDB transaction, so readers see all
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +37,8 @@ from focusbase.tenancy.principal import Principal
 from focusbase.tenancy.providers import Provider
 
 INTERRUPTED = "interrupted by a server restart"
+
+log = logging.getLogger(__name__)
 
 
 def now() -> datetime:
@@ -145,10 +150,16 @@ def list_batches(
     return [Batch.from_record(r) for r in records]
 
 
+def _closed_reason(batch: Batch) -> str:
+    return f"{batch.status}: {batch.failure_reason}" if batch.failure_reason else batch.status
+
+
 def _require_open(batch: Batch) -> None:
     if not batch.is_open:
         raise IngestError(
-            409, "batch_not_open", f"batch {batch.id} is {batch.status}; only an open batch accepts this"
+            409,
+            "batch_not_open",
+            f"batch {batch.id} is {_closed_reason(batch)}; only an open batch accepts this",
         )
 
 
@@ -203,38 +214,108 @@ def _tally(batch: Batch, result: PartResult) -> dict[str, Any]:
     }
 
 
-# Parts of one batch may be sent concurrently: each reserves its row numbers first, then is validated
-# and staged independently; a commit waits for no part and is refused while any is still in flight.
-_PARTS_LOCK = threading.Lock()
-_IN_FLIGHT: dict[str, int] = {}
-_NEXT_ROW: dict[str, int] = {}  # next arrival-order row number while parts of a batch are in flight
+# Parts of one batch may be sent concurrently. Each reserves its row numbers, is checked in the request's
+# thread, and once accepted is handed to the stager: one background thread that writes accepted parts into
+# the warehouse while the next part is already being parsed and checked (staging a part is about as much
+# work as checking it, so the two overlap on separate cores). A part's response therefore means "valid and
+# accepted"; its rows are stored by the time a commit answers, which waits for every accepted part. Staged
+# rows are never visible before the commit and a restart fails open batches anyway, so nothing a client was
+# told is lost: a part the stager cannot write fails the batch with the reason.
+MAX_STAGING_PARTS = 2  # accepted parts of one batch waiting for the stager; further parts wait for room
+
+
+@dataclass
+class _Flight:
+    """This process's parts of one batch: being checked, waiting to be staged, the next row number."""
+
+    checking: int = 0
+    staging: int = 0
+    next_row: int = 0
+    accepted: int = 0  # parts handed to the stager so far
+    staged: int = 0  # of those, parts the stager has finished (it works in order)
+
+
+_PARTS = threading.Condition()
+_FLIGHTS: dict[str, _Flight] = {}
+_STAGER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="focusbase-stager")
 
 
 def _reserve(runtime: Runtime, batch_id: str, rows: int, first_row: int | None) -> tuple[Batch, int]:
-    with _PARTS_LOCK:
+    with _PARTS:
         batch = _load(runtime, batch_id)
         _require_open(batch)
-        start = _NEXT_ROW.get(batch_id, batch.rows_received + 1)
-        _NEXT_ROW[batch_id] = start + rows
-        _IN_FLIGHT[batch_id] = _IN_FLIGHT.get(batch_id, 0) + 1
+        flight = _FLIGHTS.get(batch_id)
+        if flight is None:
+            flight = _FLIGHTS[batch_id] = _Flight(next_row=batch.rows_received + 1)
+        start = flight.next_row
+        flight.next_row += rows
+        flight.checking += 1
     return batch, first_row if first_row is not None else start
 
 
-def _release(batch_id: str) -> None:
-    with _PARTS_LOCK:
-        left = _IN_FLIGHT.get(batch_id, 1) - 1
-        if left:
-            _IN_FLIGHT[batch_id] = left
-        else:
-            # Every finished part has stored its counts, so the batch record numbers the next part.
-            _IN_FLIGHT.pop(batch_id, None)
-            _NEXT_ROW.pop(batch_id, None)
+def _settle(batch_id: str, *, checked: int = 0, staged: int = 0, to_stage: int = 0) -> None:
+    """Move parts between the checking and staging counts; forget the batch when neither has any."""
+    with _PARTS:
+        flight = _FLIGHTS.get(batch_id)
+        if flight is None:
+            return
+        flight.checking -= checked
+        flight.staging += to_stage - staged
+        flight.accepted += to_stage
+        flight.staged += staged
+        if not flight.checking and not flight.staging:
+            # Every part has stored its counts, so the batch record numbers the next part.
+            del _FLIGHTS[batch_id]
+        _PARTS.notify_all()
+
+
+def _room_to_stage(batch_id: str) -> None:
+    with _PARTS:
+        _PARTS.wait_for(lambda: batch_id not in _FLIGHTS or _FLIGHTS[batch_id].staging < MAX_STAGING_PARTS)
+
+
+def _wait_staged(flights: list[tuple[_Flight, int]]) -> None:
+    """Wait until each flight has staged the parts it had accepted (or is gone: all of them are)."""
+
+    def done() -> bool:
+        return all(flight.staged >= target or flight.staging == 0 for flight, target in flights)
+
+    with _PARTS:
+        _PARTS.wait_for(done)
+
+
+def wait_until_staged(batch_id: str) -> None:
+    """Return once every part of the batch accepted so far is written (or has failed the batch)."""
+    with _PARTS:
+        flight = _FLIGHTS.get(batch_id)
+        flights = [(flight, flight.accepted)] if flight is not None else []
+    _wait_staged(flights)
+
+
+def wait_until_all_staged() -> None:
+    """Return once the stager has written every part accepted so far, of every batch."""
+    with _PARTS:
+        flights = [(flight, flight.accepted) for flight in _FLIGHTS.values()]
+    _wait_staged(flights)
+
+
+def _checking(batch_id: str) -> int:
+    with _PARTS:
+        flight = _FLIGHTS.get(batch_id)
+        return flight.checking if flight else 0
 
 
 def parts_in_flight(batch_id: str) -> int:
-    """Parts of a batch this process is still validating or staging."""
-    with _PARTS_LOCK:
-        return _IN_FLIGHT.get(batch_id, 0)
+    """Parts of a batch this process is still checking or staging."""
+    with _PARTS:
+        flight = _FLIGHTS.get(batch_id)
+        return flight.checking + flight.staging if flight else 0
+
+
+def busy_batches() -> set[str]:
+    """Batches with parts this process is still checking or staging."""
+    with _PARTS:
+        return set(_FLIGHTS)
 
 
 def add_part(
@@ -245,20 +326,25 @@ def add_part(
     allow_partial: bool = False,
     provider: Provider | None = None,
     first_row: int | None = None,
+    progress: dict[str, Any] | None = None,
 ) -> PartResult:
-    """Validate, default and stage one part; row numbers continue across parts.
+    """Check one part and hand its accepted rows to the stager; row numbers continue across parts.
 
     Parts are numbered in arrival order unless the sender says where the part starts (`first_row`, the
     1-based number of its first row in the whole batch), which keeps file row numbers when parts are sent
-    concurrently.
+    concurrently. `progress` is recorded on the batch together with the part's counts.
 
     Without allow_partial, any invalid row fails the whole batch (status failed, staged rows dropped) and
     raises IngestError 422 carrying the row errors; with it, the valid rows are staged and the rest reported.
     """
     batch, first_row = _reserve(runtime, batch.id, table.num_rows, first_row)
+    handed_over = False
     try:
         rows, result = prepare_part(runtime, batch, table, provider=provider, first_row=first_row)
         if result.fatal or (result.rows_rejected and not allow_partial):
+            _settle(batch.id, checked=1)
+            handed_over = True
+            wait_until_staged(batch.id)
             current = _load(runtime, batch.id)
             fail_batch(
                 runtime,
@@ -270,12 +356,36 @@ def add_part(
                 rows_rejected=current.rows_rejected + result.rows_rejected,
             )
             raise _rejection(batch, result)
+        _room_to_stage(batch.id)
+        current = _load(runtime, batch.id)
+        if not current.is_open:
+            raise IngestError(
+                409,
+                "batch_not_open",
+                f"batch {batch.id} was closed while this part was checked ({_closed_reason(current)})",
+            )
+        _settle(batch.id, checked=1, to_stage=1)
+        handed_over = True
+        _STAGER.submit(_stage, runtime, batch, rows, result, progress)
+    finally:
+        if not handed_over:
+            _settle(batch.id, checked=1)
+    return result
+
+
+def _stage(
+    runtime: Runtime,
+    batch: Batch,
+    rows: cost_rows.Prepared | None,
+    result: PartResult,
+    progress: dict[str, Any] | None,
+) -> None:
+    """The stager's job: write one accepted part and its counts in one transaction."""
+    try:
         with runtime.warehouse.transaction() as cur:
             record = store.get(cur, batch.id)
             if record is None or record["status"] not in ("received", "validating"):
-                raise IngestError(
-                    409, "batch_not_open", f"batch {batch.id} was closed while this part was checked"
-                )
+                return  # aborted or failed meanwhile: nothing of it is kept
             if rows is not None:
                 cost_rows.insert(
                     cur,
@@ -286,11 +396,23 @@ def add_part(
                     provider_id=batch.provider_id,
                     batch_id=batch.id,
                 )
-            current = Batch.from_record(record)
-            store.update(cur, batch.id, {**_tally(current, result), "updated_at": now()})
+            fields = {**_tally(Batch.from_record(record), result), "updated_at": now()}
+            if progress is not None:
+                fields["progress"] = progress
+            store.update(cur, batch.id, fields)
+    except Exception as exc:
+        log.exception("staging a part of batch %s failed", batch.id)
+        try:
+            last = result.first_row + result.rows_received - 1
+            _fail(
+                runtime,
+                batch,
+                f"storing rows {result.first_row} to {last} failed: {type(exc).__name__}: {exc}",
+            )
+        except Exception:
+            log.exception("marking batch %s failed did not work either", batch.id)
     finally:
-        _release(batch.id)
-    return result
+        _settle(batch.id, staged=1)
 
 
 def _commit(
@@ -309,7 +431,9 @@ def _commit(
     with runtime.warehouse.transaction() as cur:
         current = store.get(cur, batch.id)
         if current is None or current["status"] not in ("received", "validating"):
-            status = current["status"] if current else "gone"
+            status = "gone"
+            if current is not None:
+                status = _closed_reason(Batch.from_record(current))
             raise IngestError(409, "batch_not_open", f"batch {batch.id} is {status}; it cannot be committed")
         outcome = cost_rows.commit(
             cur,
@@ -358,13 +482,15 @@ def commit_batch(runtime: Runtime, batch: Batch) -> BatchSummary:
     """Atomically move the staged rows into the stored rows and supersede what the batch replaces."""
     batch = _load(runtime, batch.id)
     _require_open(batch)
-    if batch.status == "validating" or parts_in_flight(batch.id):
+    if batch.status == "validating" or _checking(batch.id):
         raise IngestError(
             409,
             "batch_busy",
             f"a part of batch {batch.id} is still being checked; commit after every part has been answered",
             headers={"Retry-After": "1"},
         )
+    # Answered parts may still be on their way into the warehouse: the commit includes every one of them.
+    wait_until_staged(batch.id)
     committed = _commit(runtime, batch, None, {})
     return BatchSummary(committed)
 
@@ -399,7 +525,29 @@ def fail_batch(
     rows_received: int | None = None,
     rows_rejected: int | None = None,
 ) -> None:
-    """Mark an open batch failed with a reason and drop its staged rows."""
+    """Mark an open batch failed with a reason and drop its staged rows (once the stager is done with it)."""
+    wait_until_staged(batch.id)
+    _fail(
+        runtime,
+        batch,
+        reason,
+        errors=errors,
+        error_count=error_count,
+        rows_received=rows_received,
+        rows_rejected=rows_rejected,
+    )
+
+
+def _fail(
+    runtime: Runtime,
+    batch: Batch,
+    reason: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    error_count: int | None = None,
+    rows_received: int | None = None,
+    rows_rejected: int | None = None,
+) -> None:
     fields: dict[str, Any] = {
         "status": "failed",
         "failure_reason": reason,

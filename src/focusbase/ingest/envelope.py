@@ -160,11 +160,33 @@ def _column(values: Sequence[Any]) -> pa.Array:
             return pa.array([None if v is None else str(v) for v in values], type=pa.string())
         return pa.array(list(map(str, values)), type=pa.string())
     if kinds <= _OBJECTS:
-        # Objects and arrays (tags, say) as compact JSON text, one orjson call each.
-        dumps, default = orjson.dumps, _lossless_default
-        texts = [None if v is None else dumps(v, default=default) for v in values]
-        return pa.array(texts, type=pa.binary()).cast(pa.string())
+        # Objects and arrays (tags, say) as compact JSON text.
+        return pa.array(_json_texts(values), type=pa.string())
     return pa.array([_TEXT.get(type(v), _other_text)(v) for v in values], type=pa.string())
+
+
+# orjson escapes every control character inside strings, so this array element is the only way the text
+# `,"\u0001",` arises at the top level; only an array nested in a value can contain it too, and then the split
+# yields more pieces than values and the values are serialised one by one instead.
+_SEPARATOR = "\x01"
+_SEPARATOR_TEXT = ',"\\u0001",'
+
+
+def _json_texts(values: Sequence[Any]) -> list[str | None]:
+    """Compact JSON text of each object or array (None stays None), in one orjson call when possible."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return [None] * len(values)
+    # One dumps call of [v1, SEP, v2, SEP, ...] split at the separators is ~8x faster than a call per value.
+    interleaved: list[Any] = [_SEPARATOR] * (2 * len(present) - 1)
+    interleaved[::2] = present
+    texts = orjson.dumps(interleaved, default=_lossless_default).decode()[1:-1].split(_SEPARATOR_TEXT)
+    if len(texts) != len(present):
+        texts = [orjson.dumps(v, default=_lossless_default).decode() for v in present]
+    if len(present) == len(values):
+        return list(texts)
+    pieces = iter(texts)
+    return [None if v is None else next(pieces) for v in values]
 
 
 def _lossless_default(value: Any) -> Any:

@@ -396,11 +396,19 @@ def _run(
             for table in _parts(reader, resolved, rows_per_part):
                 if started.cancel.is_set():
                     raise IngestError(503, "import_interrupted", "the import was interrupted by a shutdown")
-                batches.add_part(
-                    runtime, batch, table, allow_partial=started.allow_partial, provider=started.provider
-                )
                 rows_read += table.num_rows
-                report(_progress(rows_read, started.estimated_rows, "reading"))
+                progress = _progress(rows_read, started.estimated_rows, "reading")
+                # The batch records the progress with the part's counts, once the part is staged.
+                batches.add_part(
+                    runtime,
+                    batch,
+                    table,
+                    allow_partial=started.allow_partial,
+                    provider=started.provider,
+                    progress=progress,
+                )
+                if on_progress is not None:
+                    on_progress(progress)
         # Every row is read and staged: only the atomic commit is left.
         report(_progress(rows_read, rows_read, "committing"))
         summary = batches.commit_batch(runtime, batch)

@@ -7,7 +7,7 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 
-from focusbase.ingest.batches import INTERRUPTED, now
+from focusbase.ingest.batches import INTERRUPTED, busy_batches, now, wait_until_all_staged
 from focusbase.runtime import Runtime
 from focusbase.storage import batches as store
 from focusbase.storage import cost_rows
@@ -33,7 +33,10 @@ def recover_interrupted(runtime: Runtime) -> list[str]:
 def expire_open_batches(runtime: Runtime) -> list[str]:
     """Fail open batches past their expiry time (Settings.open_batch_ttl_hours after creation)."""
     with runtime.warehouse.transaction() as cur:
-        ids = store.open_batch_ids(cur, created_before=now())
+        busy = busy_batches()  # a part of these is being checked or staged right now: not idle
+        ids = [
+            batch_id for batch_id in store.open_batch_ids(cur, created_before=now()) if batch_id not in busy
+        ]
         cost_rows.discard_all_staged(cur, ids)
         for batch_id in ids:
             store.update(
@@ -56,6 +59,11 @@ async def on_startup(runtime: Runtime) -> None:
     if interrupted:
         log.warning("marked %d interrupted batches failed: %s", len(interrupted), ", ".join(interrupted))
     runtime.tasks.append(asyncio.create_task(_expire_forever(runtime), name="ingest-batch-expiry"))
+
+
+async def on_shutdown(runtime: Runtime) -> None:
+    """Let the stager finish the parts it has accepted (a restart fails their batches, but cleanly)."""
+    await run_in_threadpool(wait_until_all_staged)
 
 
 async def _expire_forever(runtime: Runtime) -> None:
