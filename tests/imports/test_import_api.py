@@ -413,3 +413,36 @@ def test_files_over_the_size_limit_are_refused_without_a_trace(tmp_path: Path) -
         assert response.status_code == 413
         assert response.json()["code"] == "payload_too_large"
         assert list((settings.data_dir / "imports").iterdir()) == []
+
+
+def test_a_bad_row_in_a_late_part_rolls_back_every_part_written_before_it(tmp_path: Path) -> None:
+    # The parts of a file are written in one transaction of the batch: a rejection in part 5 of 5 must
+    # leave no row of parts 1 to 4, staged or live, and the next import must start clean.
+    settings = Settings(data_dir=tmp_path / "data", secret_key="k", import_part_rows=200)
+    header = "ChargePeriodStart,BilledCost,ServiceName,ChargeCategory,BillingCurrency"
+    good = [f"2025-03-{1 + i % 28:02d},{i}.25,svc,Usage,USD" for i in range(1000)]
+    bad = list(good)
+    bad[949] = "2025-03-01,12.5 USD,svc,Usage,USD"
+    bad_path, good_path = tmp_path / "bad.csv", tmp_path / "good.csv"
+    bad_path.write_text("\n".join([header, *bad]) + "\n")
+    good_path.write_text("\n".join([header, *good]) + "\n")
+    with TestClient(create_app(settings)) as client:
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        key = create_key(runtime.catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="a", scopes=["admin"])
+        headers = {"Authorization": f"Bearer {key.key}"}
+        pid = client.post(
+            "/api/v1/providers", json={"name": "Parts", "defaultCurrency": "USD"}, headers=headers
+        ).json()["id"]
+        response = upload(client, headers, pid, bad_path)
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["row"] == 950
+        with runtime.warehouse.cursor() as cur:
+            assert cur.execute("SELECT count(*) FROM cost_rows").fetchall() == [(0,)]
+        response = upload(client, headers, pid, good_path)
+        assert response.status_code == 200, response.text
+        assert response.json()["batch"]["lineItemsCreated"] == 1000
+        with runtime.warehouse.cursor() as cur:
+            assert cur.execute('SELECT count(*), sum("BilledCost") FROM live_cost_rows').fetchall() == [
+                (1000, sum(Decimal(f"{i}.25") for i in range(1000)))
+            ]
+            assert cur.execute("SELECT count(*) FROM cost_rows").fetchall() == [(1000,)]

@@ -20,38 +20,50 @@ def test_answered_parts_are_committed_even_while_the_stager_is_behind(
 ) -> None:
     release = threading.Event()
     real_insert = cost_rows.insert
-    started: list[int] = []
 
     def slow_insert(*args: Any, **kwargs: Any) -> None:
-        started.append(1)
         assert release.wait(timeout=30)
         real_insert(*args, **kwargs)
 
     monkeypatch.setattr(cost_rows, "insert", slow_insert)
     batch_id = open_batch(client, provider)
-    # Two parts are answered while the stager has written neither (up to two may wait for it).
-    for day, cost in (("2026-06-01", "1.25"), ("2026-06-02", "2.50")):
-        response = send_part(client, provider, batch_id, [row(day, cost)])
-        assert response.status_code == 200, response.text
+    # The first part is answered although the stager has not written it yet.
+    first = send_part(client, provider, batch_id, [row("2026-06-01", "1.25")])
+    assert first.status_code == 200, first.text
     assert query("SELECT count(*) FROM cost_rows") == [(0,)]
-    assert batches.parts_in_flight(batch_id) == 2
 
-    # The commit, sent now, waits for both parts and includes them.
-    answers: list[Any] = []
-    committing = threading.Thread(
-        target=lambda: answers.append(
-            client.post(f"/api/v1/batches/{batch_id}/commit", headers=provider.headers)
+    def in_background(method: str, url: str, **kwargs: Any) -> tuple[threading.Thread, list[Any]]:
+        answers: list[Any] = []
+        thread = threading.Thread(
+            target=lambda: answers.append(client.request(method, url, headers=provider.headers, **kwargs))
         )
+        thread.start()
+        return thread, answers
+
+    # While one part waits for the stager, the next is checked but waits for room before it is answered.
+    second, second_answer = in_background(
+        "POST", f"/api/v1/batches/{batch_id}/parts", content=envelope([row("2026-06-02", "2.50")])
     )
-    committing.start()
-    committing.join(timeout=0.5)
-    assert committing.is_alive()  # still waiting for the stager
+    second.join(timeout=1.0)
+    assert second.is_alive()
+    release.set()
+    second.join(timeout=30)
+    assert second_answer[0].status_code == 200, second_answer[0].text
+
+    # A commit sent while the stager is behind waits for it and includes every answered part.
+    batches.wait_until_staged(batch_id)
+    release.clear()
+    third = send_part(client, provider, batch_id, [row("2026-06-03", "3")])
+    assert third.status_code == 200, third.text
+    committing, committed = in_background("POST", f"/api/v1/batches/{batch_id}/commit")
+    committing.join(timeout=1.0)
+    assert committing.is_alive()
     release.set()
     committing.join(timeout=30)
-    assert answers[0].status_code == 200, answers[0].text
-    assert answers[0].json()["lineItemsCreated"] == 2
-    assert answers[0].json()["sums"]["USD"]["BilledCost"] == "3.75"
-    assert query('SELECT sum("BilledCost") FROM live_cost_rows') == [(Decimal("3.75"),)]
+    assert committed[0].status_code == 200, committed[0].text
+    assert committed[0].json()["lineItemsCreated"] == 3
+    assert committed[0].json()["sums"]["USD"]["BilledCost"] == "6.75"
+    assert query('SELECT sum("BilledCost") FROM live_cost_rows') == [(Decimal("6.75"),)]
     assert batches.parts_in_flight(batch_id) == 0
 
 

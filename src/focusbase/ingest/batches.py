@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from focusbase.focus import Dataset
@@ -222,7 +221,7 @@ def _tally(batch: Batch, result: PartResult) -> dict[str, Any]:
 # accepted"; its rows are stored by the time a commit answers, which waits for every accepted part. Staged
 # rows are never visible before the commit and a restart fails open batches anyway, so nothing a client was
 # told is lost: a part the stager cannot write fails the batch with the reason.
-MAX_STAGING_PARTS = 2  # accepted parts of one batch waiting for the stager; further parts wait for room
+MAX_STAGING_PARTS = 1  # accepted parts of one batch waiting for the stager; a further part waits for room
 
 
 @dataclass
@@ -238,8 +237,7 @@ class _Flight:
 
 _PARTS = threading.Condition()
 _FLIGHTS: dict[str, _Flight] = {}
-_STAGER_THREAD = "focusbase-stager"
-_STAGER = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_STAGER_THREAD)
+_STAGER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="focusbase-stager")
 
 
 def _reserve(runtime: Runtime, batch_id: str, rows: int, first_row: int | None) -> tuple[Batch, int]:
@@ -329,15 +327,12 @@ def add_part(
     provider: Provider | None = None,
     first_row: int | None = None,
     progress: dict[str, Any] | None = None,
-    hold: bool = False,
 ) -> PartResult:
     """Check one part and hand its accepted rows to the stager; row numbers continue across parts.
 
     Parts are numbered in arrival order unless the sender says where the part starts (`first_row`, the
     1-based number of its first row in the whole batch), which keeps file row numbers when parts are sent
-    concurrently. `progress` is recorded on the batch together with the part's counts. `hold` keeps the
-    staged rows in one transaction of the batch until its commit (for a file import, which commits within
-    minutes; a client's batch may stay open for hours and commits each part).
+    concurrently. `progress` is recorded on the batch together with the part's counts.
 
     Without allow_partial, any invalid row fails the whole batch (status failed, staged rows dropped) and
     raises IngestError 422 carrying the row errors; with it, the valid rows are staged and the rest reported.
@@ -371,7 +366,7 @@ def add_part(
             )
         _settle(batch.id, checked=1, to_stage=1)
         handed_over = True
-        _STAGER.submit(_stage, runtime, batch, rows, result, progress, hold)
+        _STAGER.submit(_stage, runtime, batch, rows, result, progress)
     finally:
         if not handed_over:
             _settle(batch.id, checked=1)
@@ -384,24 +379,23 @@ def _stage(
     rows: cost_rows.Prepared | None,
     result: PartResult,
     progress: dict[str, Any] | None,
-    hold: bool,
 ) -> None:
-    """The stager's job: write one accepted part and its counts.
-
-    Normally both go in one transaction. With `hold` (file imports) the rows go into the batch's own open
-    transaction, committed just before the batch commits: DuckDB then writes the rows straight into the
-    database file in whole row groups instead of once to the write-ahead log and again at a checkpoint.
-    """
+    """The stager's job: write one accepted part and its counts in one transaction."""
     try:
-        if hold and rows is not None:
-            _insert(_session(runtime, batch.id), batch, rows)
-            rows = None
         with runtime.warehouse.transaction() as cur:
             record = store.get(cur, batch.id)
             if record is None or record["status"] not in ("received", "validating"):
                 return  # aborted or failed meanwhile: nothing of it is kept
             if rows is not None:
-                _insert(cur, batch, rows)
+                cost_rows.insert(
+                    cur,
+                    batch.dataset,
+                    rows,
+                    staged=True,
+                    workspace_id=batch.workspace_id,
+                    provider_id=batch.provider_id,
+                    batch_id=batch.id,
+                )
             fields = {**_tally(Batch.from_record(record), result), "updated_at": now()}
             if progress is not None:
                 fields["progress"] = progress
@@ -410,60 +404,15 @@ def _stage(
         log.exception("staging a part of batch %s failed", batch.id)
         try:
             last = result.first_row + result.rows_received - 1
-            reason = f"storing rows {result.first_row} to {last} failed: {type(exc).__name__}: {exc}"
-            _end_session(runtime, batch.id, keep=False)
-            _fail(runtime, batch, reason)
+            _fail(
+                runtime,
+                batch,
+                f"storing rows {result.first_row} to {last} failed: {type(exc).__name__}: {exc}",
+            )
         except Exception:
             log.exception("marking batch %s failed did not work either", batch.id)
     finally:
         _settle(batch.id, staged=1)
-
-
-def _insert(cur: duckdb.DuckDBPyConnection, batch: Batch, rows: cost_rows.Prepared) -> None:
-    cost_rows.insert(
-        cur,
-        batch.dataset,
-        rows,
-        staged=True,
-        workspace_id=batch.workspace_id,
-        provider_id=batch.provider_id,
-        batch_id=batch.id,
-    )
-
-
-# Open staging transactions of batches staged with `hold`; only the stager thread touches them.
-_SESSIONS: dict[str, duckdb.DuckDBPyConnection] = {}
-
-
-def _session(runtime: Runtime, batch_id: str) -> duckdb.DuckDBPyConnection:
-    cur = _SESSIONS.get(batch_id)
-    if cur is None:
-        cur = runtime.warehouse.open_cursor()
-        cur.execute("BEGIN TRANSACTION")
-        _SESSIONS[batch_id] = cur
-    return cur
-
-
-def _end_session_now(runtime: Runtime, batch_id: str, keep: bool) -> None:
-    cur = _SESSIONS.pop(batch_id, None)
-    if cur is None:
-        return
-    try:
-        if keep:
-            with runtime.warehouse.write_lock:
-                cur.execute("COMMIT")
-        else:
-            cur.execute("ROLLBACK")
-    finally:
-        cur.close()
-
-
-def _end_session(runtime: Runtime, batch_id: str, *, keep: bool) -> None:
-    """Commit (keep) or roll back the batch's open staging transaction, if it has one."""
-    if threading.current_thread().name.startswith(_STAGER_THREAD):
-        _end_session_now(runtime, batch_id, keep)
-    else:
-        _STAGER.submit(_end_session_now, runtime, batch_id, keep).result()
 
 
 def _commit(
@@ -542,7 +491,6 @@ def commit_batch(runtime: Runtime, batch: Batch) -> BatchSummary:
         )
     # Answered parts may still be on their way into the warehouse: the commit includes every one of them.
     wait_until_staged(batch.id)
-    _end_session(runtime, batch.id, keep=True)
     committed = _commit(runtime, batch, None, {})
     return BatchSummary(committed)
 
@@ -579,7 +527,6 @@ def fail_batch(
 ) -> None:
     """Mark an open batch failed with a reason and drop its staged rows (once the stager is done with it)."""
     wait_until_staged(batch.id)
-    _end_session(runtime, batch.id, keep=False)
     _fail(
         runtime,
         batch,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from focusbase.ingest.mapping import (
 )
 from focusbase.ingest.matching import MatchResult, match_headers
 from focusbase.ingest.model import Batch, BatchSummary, IngestError
-from focusbase.ingest.reader import MappedReader, open_reader, read_ahead
+from focusbase.ingest.reader import MappedReader, open_reader
 from focusbase.ingest.sniff import FileShape, ImportFileError, sniff_file
 from focusbase.runtime import Runtime
 from focusbase.storage import mappings as mapping_store
@@ -390,13 +390,10 @@ def _run(
     rows_per_part = runtime.settings.import_part_rows
     rows_read = 0
     try:
-        with (
-            open_reader(
-                plan.shape, plan.mapping.options, memory_limit=runtime.settings.import_memory_limit
-            ) as reader,
-            read_ahead(_parts(reader, resolved, rows_per_part)) as parts,
-        ):
-            for table in parts:
+        with open_reader(
+            plan.shape, plan.mapping.options, memory_limit=runtime.settings.import_memory_limit
+        ) as reader:
+            for table in _parts(reader, resolved, rows_per_part):
                 if started.cancel.is_set():
                     raise IngestError(503, "import_interrupted", "the import was interrupted by a shutdown")
                 rows_read += table.num_rows
@@ -409,7 +406,6 @@ def _run(
                     allow_partial=started.allow_partial,
                     provider=started.provider,
                     progress=progress,
-                    hold=True,
                 )
                 if on_progress is not None:
                     on_progress(progress)
@@ -431,9 +427,7 @@ def _run(
     return summary
 
 
-def _parts(
-    reader: MappedReader, resolved: ResolvedMapping, rows_per_part: int
-) -> Generator[pa.Table, None, None]:
+def _parts(reader: MappedReader, resolved: ResolvedMapping, rows_per_part: int) -> Iterator[pa.Table]:
     return reader.batches(resolved, rows_per_part)
 
 

@@ -8,11 +8,9 @@ buffers and we hold one record batch at a time.
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -20,8 +18,6 @@ import pyarrow as pa
 from focusbase.ingest.mapping import ImportOptions, ResolvedMapping
 from focusbase.ingest.sniff import FileShape, ImportFileError, connect, csv_error, duckdb_message
 from focusbase.ingest.transforms import build_select, source_ids
-
-T = TypeVar("T")
 
 
 def _as_text(name: str, dtype: str) -> duckdb.Expression:
@@ -140,7 +136,7 @@ class MappedReader:
             raise self._fail(exc) from None
         return table.rename_columns(names)
 
-    def batches(self, resolved: ResolvedMapping, rows_per_batch: int) -> Generator[pa.Table, None, None]:
+    def batches(self, resolved: ResolvedMapping, rows_per_batch: int) -> Iterator[pa.Table]:
         """The whole file after mapping, as all-string tables of at most `rows_per_batch` rows."""
         names, sql, params = self.mapped(resolved)
         try:
@@ -171,53 +167,3 @@ def open_reader(
         yield reader
     finally:
         reader.close()
-
-
-@contextmanager
-def read_ahead(items: Generator[T, None, None], depth: int = 1) -> Iterator[Iterator[T]]:
-    """Run `items` in a thread of its own, at most `depth` items ahead of the consumer.
-
-    Reading the next part of a file (DuckDB, on one core) then overlaps with checking the current one. On
-    exit, early or not, the producer is stopped and joined, so the file can be closed safely afterwards.
-    """
-    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def offer(entry: tuple[bool, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(entry, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not offer((False, item)):
-                    break
-            else:
-                offer((True, None))
-        except BaseException as exc:  # handed to the consumer, which raises it
-            offer((True, exc))
-        finally:
-            items.close()
-
-    producer = threading.Thread(target=produce, name="focusbase-read-ahead", daemon=True)
-    producer.start()
-
-    def consume() -> Iterator[T]:
-        while True:
-            done, value = ready.get()
-            if done:
-                if value is not None:
-                    raise value
-                return
-            yield value
-
-    try:
-        yield consume()
-    finally:
-        stop.set()
-        producer.join()

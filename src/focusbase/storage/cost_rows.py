@@ -140,31 +140,32 @@ def _text_source_sql(source: Source, params: list[Any]) -> str:
 
 
 def fill_defaults(cur: duckdb.DuckDBPyConnection, source: pa.Table, fills: list[Fill]) -> pa.Table:
-    """Fill empty cells and absent columns with their defaults, as text, before validation sees the rows."""
+    """Fill empty cells and absent columns with their defaults, as text, before validation sees the rows.
+
+    Only the filled columns are computed (and copied); every other column of `source` is kept as it is.
+    """
     if not fills:
         return source
-    present = set(source.column_names)
-    replaced: list[str] = []
-    replaced_params: list[Any] = []
-    added: list[str] = []
-    added_params: list[Any] = []
+    params: list[Any] = []
+    select: list[str] = []
     for fill in fills:
-        in_place = fill.column in present
-        params = replaced_params if in_place else added_params
         parts = [_text_source_sql(s, params) for s in fill.sources]
         expr = parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
-        (replaced if in_place else added).append(f"{expr} AS {_quote(fill.column)}")
-    sql = "SELECT *"
-    if replaced:
-        sql += f" REPLACE ({', '.join(replaced)})"
-    if added:
-        sql += ", " + ", ".join(added)
-    sql += " FROM __defaults"
+        select.append(f"{expr} AS {_quote(fill.column)}")
     cur.register("__defaults", source)
     try:
-        return cur.sql(sql, params=replaced_params + added_params).to_arrow_table()
+        sql = f"SELECT {', '.join(select)} FROM __defaults"  # noqa: S608 - catalogue names, bound values
+        filled = cur.sql(sql, params=params).to_arrow_table()
     finally:
         cur.unregister("__defaults")
+    table = source
+    for fill in fills:
+        column = filled.column(fill.column)
+        if fill.column in table.column_names:
+            table = table.set_column(table.column_names.index(fill.column), fill.column, column)
+        else:
+            table = table.append_column(fill.column, column)
+    return table
 
 
 def table_columns(cur: duckdb.DuckDBPyConnection, table: str) -> list[str]:

@@ -93,10 +93,6 @@ class Warehouse:
         finally:
             cur.close()
 
-    def open_cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor the caller closes (for a transaction that outlives one call)."""
-        return self._conn.cursor()
-
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A write transaction under the write lock: all of it commits, or none of it."""
