@@ -88,7 +88,7 @@ class Server:
         self.provider_id = created.json()["id"]
 
     def import_file(self, path: Path) -> tuple[float, float, dict[str, Any]]:
-        """Upload and import a file; seconds until the batch is committed, seconds of the upload, the batch."""
+        """Upload and import a file; seconds until the batch is committed and of the upload, and the batch."""
         url = f"{self.base}/api/v1/providers/{self.provider_id}/imports"
         started = time.perf_counter()
         with path.open("rb") as fh:
