@@ -58,6 +58,10 @@ def test_answered_parts_are_committed_even_while_the_stager_is_behind(
     committing, committed = in_background("POST", f"/api/v1/batches/{batch_id}/commit")
     committing.join(timeout=1.0)
     assert committing.is_alive()
+    # A part sent once the commit has begun would miss it: it is refused, not answered and then lost.
+    late = send_part(client, provider, batch_id, [row("2026-06-04", "100")])
+    assert late.status_code == 409, late.text
+    assert "being committed" in late.json()["message"]
     release.set()
     committing.join(timeout=30)
     assert committed[0].status_code == 200, committed[0].text

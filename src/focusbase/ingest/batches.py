@@ -237,6 +237,7 @@ class _Flight:
 
 _PARTS = threading.Condition()
 _FLIGHTS: dict[str, _Flight] = {}
+_COMMITTING: set[str] = set()  # batches whose commit has begun: no new part is accepted
 _STAGER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="focusbase-stager")
 
 
@@ -244,6 +245,10 @@ def _reserve(runtime: Runtime, batch_id: str, rows: int, first_row: int | None) 
     with _PARTS:
         batch = _load(runtime, batch_id)
         _require_open(batch)
+        if batch_id in _COMMITTING:
+            raise IngestError(
+                409, "batch_not_open", f"batch {batch_id} is being committed; it accepts no more parts"
+            )
         flight = _FLIGHTS.get(batch_id)
         if flight is None:
             flight = _FLIGHTS[batch_id] = _Flight(next_row=batch.rows_received + 1)
@@ -482,16 +487,24 @@ def commit_batch(runtime: Runtime, batch: Batch) -> BatchSummary:
     """Atomically move the staged rows into the stored rows and supersede what the batch replaces."""
     batch = _load(runtime, batch.id)
     _require_open(batch)
-    if batch.status == "validating" or _checking(batch.id):
-        raise IngestError(
-            409,
-            "batch_busy",
-            f"a part of batch {batch.id} is still being checked; commit after every part has been answered",
-            headers={"Retry-After": "1"},
-        )
-    # Answered parts may still be on their way into the warehouse: the commit includes every one of them.
-    wait_until_staged(batch.id)
-    committed = _commit(runtime, batch, None, {})
+    with _PARTS:
+        if batch.status == "validating" or _checking(batch.id):
+            raise IngestError(
+                409,
+                "batch_busy",
+                f"a part of batch {batch.id} is still being checked; commit after every part has been "
+                "answered",
+                headers={"Retry-After": "1"},
+            )
+        # From here on a new part is refused: one answered after this point would miss the commit.
+        _COMMITTING.add(batch.id)
+    try:
+        # Answered parts may still be on their way into the warehouse: the commit includes every one.
+        wait_until_staged(batch.id)
+        committed = _commit(runtime, batch, None, {})
+    finally:
+        with _PARTS:
+            _COMMITTING.discard(batch.id)
     return BatchSummary(committed)
 
 
