@@ -333,6 +333,16 @@ def test_ingest_key_of_another_provider_is_refused(
     assert own.status_code == 200, own.text
 
 
+def admin_and_provider(client: TestClient, name: str) -> tuple[dict[str, str], str]:
+    """An admin key's headers and a new USD provider, for tests that start their own app."""
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    key = create_key(runtime.catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="a", scopes=["admin"])
+    headers = {"Authorization": f"Bearer {key.key}"}
+    created = client.post("/api/v1/providers", json={"name": name, "defaultCurrency": "USD"}, headers=headers)
+    assert created.status_code == 201, created.text
+    return headers, str(created.json()["id"])
+
+
 def test_large_files_run_in_the_background_with_progress(tmp_path: Path) -> None:
     settings = Settings(
         data_dir=tmp_path / "data", secret_key="k", import_background_bytes=1000, import_part_rows=500
@@ -342,13 +352,7 @@ def test_large_files_run_in_the_background_with_progress(tmp_path: Path) -> None
     lines += [f"2025-03-{1 + i % 28:02d},{i}.01,svc{i % 5},Usage,USD" for i in range(3000)]
     path.write_text("\n".join(lines) + "\n")
     with TestClient(create_app(settings)) as client:
-        key = create_key(
-            client.app.state.runtime.catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="a", scopes=["admin"]
-        )
-        headers = {"Authorization": f"Bearer {key.key}"}
-        pid = client.post(
-            "/api/v1/providers", json={"name": "Big", "defaultCurrency": "USD"}, headers=headers
-        ).json()["id"]
+        headers, pid = admin_and_provider(client, "Big")
         response = upload(client, headers, pid, path)
         assert response.status_code == 202, response.text
         batch_id = response.json()["batchId"]
@@ -375,13 +379,7 @@ def test_shutdown_during_a_background_import_leaves_no_partial_batch(tmp_path: P
     lines += [f"2025-03-{1 + i % 28:02d},{i}.5,svc,Usage,USD" for i in range(20_000)]
     path.write_text("\n".join(lines) + "\n")
     with TestClient(create_app(settings)) as client:
-        key = create_key(
-            client.app.state.runtime.catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="a", scopes=["admin"]
-        )
-        headers = {"Authorization": f"Bearer {key.key}"}
-        pid = client.post(
-            "/api/v1/providers", json={"name": "Big", "defaultCurrency": "USD"}, headers=headers
-        ).json()["id"]
+        headers, pid = admin_and_provider(client, "Big")
         response = upload(client, headers, pid, path)
         assert response.status_code == 202
         batch_id = response.json()["batchId"]
@@ -402,13 +400,7 @@ def test_shutdown_during_a_background_import_leaves_no_partial_batch(tmp_path: P
 def test_files_over_the_size_limit_are_refused_without_a_trace(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", secret_key="k", import_max_bytes=100)
     with TestClient(create_app(settings)) as client:
-        key = create_key(
-            client.app.state.runtime.catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="a", scopes=["admin"]
-        )
-        headers = {"Authorization": f"Bearer {key.key}"}
-        pid = client.post(
-            "/api/v1/providers", json={"name": "P", "defaultCurrency": "USD"}, headers=headers
-        ).json()["id"]
+        headers, pid = admin_and_provider(client, "P")
         response = upload(client, headers, pid, IMPORTS / "vantage_custom_provider.csv")
         assert response.status_code == 413
         assert response.json()["code"] == "payload_too_large"
@@ -428,11 +420,7 @@ def test_a_bad_row_in_a_late_part_rolls_back_every_part_written_before_it(tmp_pa
     good_path.write_text("\n".join([header, *good]) + "\n")
     with TestClient(create_app(settings)) as client:
         runtime = client.app.state.runtime  # type: ignore[attr-defined]
-        key = create_key(runtime.catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="a", scopes=["admin"])
-        headers = {"Authorization": f"Bearer {key.key}"}
-        pid = client.post(
-            "/api/v1/providers", json={"name": "Parts", "defaultCurrency": "USD"}, headers=headers
-        ).json()["id"]
+        headers, pid = admin_and_provider(client, "Parts")
         response = upload(client, headers, pid, bad_path)
         assert response.status_code == 422, response.text
         assert response.json()["errors"][0]["row"] == 950

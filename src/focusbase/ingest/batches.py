@@ -409,11 +409,8 @@ def _stage(
         log.exception("staging a part of batch %s failed", batch.id)
         try:
             last = result.first_row + result.rows_received - 1
-            _fail(
-                runtime,
-                batch,
-                f"storing rows {result.first_row} to {last} failed: {type(exc).__name__}: {exc}",
-            )
+            reason = f"storing rows {result.first_row} to {last} failed: {type(exc).__name__}: {exc}"
+            fail_batch(runtime, batch, reason, wait=False)  # the stager cannot wait for itself
         except Exception:
             log.exception("marking batch %s failed did not work either", batch.id)
     finally:
@@ -537,30 +534,14 @@ def fail_batch(
     error_count: int | None = None,
     rows_received: int | None = None,
     rows_rejected: int | None = None,
+    wait: bool = True,
 ) -> None:
-    """Mark an open batch failed with a reason and drop its staged rows (once the stager is done with it)."""
-    wait_until_staged(batch.id)
-    _fail(
-        runtime,
-        batch,
-        reason,
-        errors=errors,
-        error_count=error_count,
-        rows_received=rows_received,
-        rows_rejected=rows_rejected,
-    )
+    """Mark an open batch failed with a reason and drop its staged rows.
 
-
-def _fail(
-    runtime: Runtime,
-    batch: Batch,
-    reason: str,
-    *,
-    errors: list[dict[str, Any]] | None = None,
-    error_count: int | None = None,
-    rows_received: int | None = None,
-    rows_rejected: int | None = None,
-) -> None:
+    First waits for the stager to finish the batch's answered parts (`wait=False` only for the stager itself).
+    """
+    if wait:
+        wait_until_staged(batch.id)
     fields: dict[str, Any] = {
         "status": "failed",
         "failure_reason": reason,
