@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from focusbase.ingest import batches
+from focusbase.ingest import stager
 from focusbase.storage import cost_rows
 from tests.ingest.conftest import Provider, envelope, row
 from tests.ingest.test_multipart import open_batch, send_part
@@ -51,7 +51,7 @@ def test_answered_parts_are_committed_even_while_the_stager_is_behind(
     assert second_answer[0].status_code == 200, second_answer[0].text
 
     # A commit sent while the stager is behind waits for it and includes every answered part.
-    batches.wait_until_staged(batch_id)
+    stager.wait_until_staged(batch_id)
     release.clear()
     third = send_part(client, provider, batch_id, [row("2026-06-03", "3")])
     assert third.status_code == 200, third.text
@@ -68,7 +68,7 @@ def test_answered_parts_are_committed_even_while_the_stager_is_behind(
     assert committed[0].json()["lineItemsCreated"] == 3
     assert committed[0].json()["sums"]["USD"]["BilledCost"] == "6.75"
     assert query('SELECT sum("BilledCost") FROM live_cost_rows') == [(Decimal("6.75"),)]
-    assert batches.parts_in_flight(batch_id) == 0
+    assert stager.parts_in_flight(batch_id) == 0
 
 
 def test_a_part_the_stager_cannot_write_fails_the_batch_with_the_reason(
@@ -76,7 +76,7 @@ def test_a_part_the_stager_cannot_write_fails_the_batch_with_the_reason(
 ) -> None:
     batch_id = open_batch(client, provider)
     assert send_part(client, provider, batch_id, [row("2026-06-01", "1")]).status_code == 200
-    batches.wait_until_staged(batch_id)
+    stager.wait_until_staged(batch_id)
 
     def broken_insert(*args: Any, **kwargs: Any) -> None:
         raise OSError("No space left on device")

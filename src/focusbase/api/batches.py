@@ -18,6 +18,7 @@ from focusbase.api.ratelimit import rate_limit
 from focusbase.focus import Dataset
 from focusbase.ingest import batches as service
 from focusbase.ingest import push as push_service
+from focusbase.ingest import stager
 from focusbase.ingest.model import Batch, IngestError, PartResult
 from focusbase.runtime import Runtime
 from focusbase.tenancy.principal import Principal
@@ -308,7 +309,7 @@ async def revert_batch(
 async def get_batch(batch_id: str, principal: Reader, runtime: RuntimeDep) -> dict[str, Any]:
     """One batch with its counts, sums, replaced data, defaults and errors."""
     # Parts already answered are counted: wait for the stager to have written them.
-    await run_in_threadpool(service.wait_until_staged, batch_id)
+    await run_in_threadpool(stager.wait_until_staged, batch_id)
     return batch_json(batch_for(runtime, principal, batch_id))
 
 
@@ -337,7 +338,7 @@ async def list_batches(
 ) -> dict[str, Any]:
     """History: a provider's batches, newest first, with a keyset pageToken."""
     provider_for(runtime, principal, provider_id)
-    await run_in_threadpool(service.wait_until_all_staged)
+    await run_in_threadpool(stager.wait_until_all_staged)
     found = await call(
         service.list_batches,
         runtime,

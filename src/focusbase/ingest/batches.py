@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from focusbase.focus import Dataset
+from focusbase.ingest import stager
 from focusbase.ingest.model import (
     DEFAULT_MODE,
     MAX_ERRORS,
@@ -214,115 +212,6 @@ def _tally(batch: Batch, result: PartResult) -> dict[str, Any]:
     }
 
 
-# Parts of one batch may be sent concurrently. Each reserves its row numbers, is checked in the request's
-# thread, and once accepted is handed to the stager: one background thread that writes accepted parts into
-# the warehouse while the next part is already being parsed and checked (staging a part is about as much
-# work as checking it, so the two overlap on separate cores). A part's response therefore means "valid and
-# accepted"; its rows are stored by the time a commit answers, which waits for every accepted part. Staged
-# rows are never visible before the commit and a restart fails open batches anyway, so nothing a client was
-# told is lost: a part the stager cannot write fails the batch with the reason.
-MAX_STAGING_PARTS = 1  # accepted parts of one batch waiting for the stager; a further part waits for room
-
-
-@dataclass
-class _Flight:
-    """This process's parts of one batch: being checked, waiting to be staged, the next row number."""
-
-    checking: int = 0
-    staging: int = 0
-    next_row: int = 0
-    accepted: int = 0  # parts handed to the stager so far
-    staged: int = 0  # of those, parts the stager has finished (it works in order)
-
-
-_PARTS = threading.Condition()
-_FLIGHTS: dict[str, _Flight] = {}
-_COMMITTING: set[str] = set()  # batches whose commit has begun: no new part is accepted
-_STAGER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="focusbase-stager")
-
-
-def _reserve(runtime: Runtime, batch_id: str, rows: int, first_row: int | None) -> tuple[Batch, int]:
-    with _PARTS:
-        batch = _load(runtime, batch_id)
-        _require_open(batch)
-        if batch_id in _COMMITTING:
-            raise IngestError(
-                409, "batch_not_open", f"batch {batch_id} is being committed; it accepts no more parts"
-            )
-        flight = _FLIGHTS.get(batch_id)
-        if flight is None:
-            flight = _FLIGHTS[batch_id] = _Flight(next_row=batch.rows_received + 1)
-        start = flight.next_row
-        flight.next_row += rows
-        flight.checking += 1
-    return batch, first_row if first_row is not None else start
-
-
-def _settle(batch_id: str, *, checked: int = 0, staged: int = 0, to_stage: int = 0) -> None:
-    """Move parts between the checking and staging counts; forget the batch when neither has any."""
-    with _PARTS:
-        flight = _FLIGHTS.get(batch_id)
-        if flight is None:
-            return
-        flight.checking -= checked
-        flight.staging += to_stage - staged
-        flight.accepted += to_stage
-        flight.staged += staged
-        if not flight.checking and not flight.staging:
-            # Every part has stored its counts, so the batch record numbers the next part.
-            del _FLIGHTS[batch_id]
-        _PARTS.notify_all()
-
-
-def _room_to_stage(batch_id: str) -> None:
-    with _PARTS:
-        _PARTS.wait_for(lambda: batch_id not in _FLIGHTS or _FLIGHTS[batch_id].staging < MAX_STAGING_PARTS)
-
-
-def _wait_staged(flights: list[tuple[_Flight, int]]) -> None:
-    """Wait until each flight has staged the parts it had accepted (or is gone: all of them are)."""
-
-    def done() -> bool:
-        return all(flight.staged >= target or flight.staging == 0 for flight, target in flights)
-
-    with _PARTS:
-        _PARTS.wait_for(done)
-
-
-def wait_until_staged(batch_id: str) -> None:
-    """Return once every part of the batch accepted so far is written (or has failed the batch)."""
-    with _PARTS:
-        flight = _FLIGHTS.get(batch_id)
-        flights = [(flight, flight.accepted)] if flight is not None else []
-    _wait_staged(flights)
-
-
-def wait_until_all_staged() -> None:
-    """Return once the stager has written every part accepted so far, of every batch."""
-    with _PARTS:
-        flights = [(flight, flight.accepted) for flight in _FLIGHTS.values()]
-    _wait_staged(flights)
-
-
-def _checking(batch_id: str) -> int:
-    with _PARTS:
-        flight = _FLIGHTS.get(batch_id)
-        return flight.checking if flight else 0
-
-
-def parts_in_flight(batch_id: str) -> int:
-    """Parts of a batch this process is still checking or staging."""
-    with _PARTS:
-        flight = _FLIGHTS.get(batch_id)
-        return flight.checking + flight.staging if flight else 0
-
-
-def busy_batches() -> set[str]:
-    """Batches with parts this process is still checking or staging."""
-    with _PARTS:
-        return set(_FLIGHTS)
-
-
 def add_part(
     runtime: Runtime,
     batch: Batch,
@@ -342,14 +231,22 @@ def add_part(
     Without allow_partial, any invalid row fails the whole batch (status failed, staged rows dropped) and
     raises IngestError 422 carrying the row errors; with it, the valid rows are staged and the rest reported.
     """
-    batch, first_row = _reserve(runtime, batch.id, table.num_rows, first_row)
+
+    def load() -> Batch:
+        current = _load(runtime, batch.id)
+        _require_open(current)
+        return current
+
+    batch, next_row = stager.reserve(batch.id, table.num_rows, load)
+    if first_row is None:
+        first_row = next_row
     handed_over = False
     try:
         rows, result = prepare_part(runtime, batch, table, provider=provider, first_row=first_row)
         if result.fatal or (result.rows_rejected and not allow_partial):
-            _settle(batch.id, checked=1)
+            stager.checked(batch.id)
             handed_over = True
-            wait_until_staged(batch.id)
+            stager.wait_until_staged(batch.id)
             current = _load(runtime, batch.id)
             fail_batch(
                 runtime,
@@ -361,7 +258,7 @@ def add_part(
                 rows_rejected=current.rows_rejected + result.rows_rejected,
             )
             raise _rejection(batch, result)
-        _room_to_stage(batch.id)
+        stager.wait_for_room(batch.id)
         current = _load(runtime, batch.id)
         if not current.is_open:
             raise IngestError(
@@ -369,12 +266,11 @@ def add_part(
                 "batch_not_open",
                 f"batch {batch.id} was closed while this part was checked ({_closed_reason(current)})",
             )
-        _settle(batch.id, checked=1, to_stage=1)
         handed_over = True
-        _STAGER.submit(_stage, runtime, batch, rows, result, progress)
+        stager.hand_over(batch.id, _stage, runtime, batch, rows, result, progress)
     finally:
         if not handed_over:
-            _settle(batch.id, checked=1)
+            stager.checked(batch.id)
     return result
 
 
@@ -385,7 +281,7 @@ def _stage(
     result: PartResult,
     progress: dict[str, Any] | None,
 ) -> None:
-    """The stager's job: write one accepted part and its counts in one transaction."""
+    """The stager's job (ingest.stager): write one accepted part and its counts in one transaction."""
     try:
         with runtime.warehouse.transaction() as cur:
             record = store.get(cur, batch.id)
@@ -413,8 +309,6 @@ def _stage(
             fail_batch(runtime, batch, reason, wait=False)  # the stager cannot wait for itself
         except Exception:
             log.exception("marking batch %s failed did not work either", batch.id)
-    finally:
-        _settle(batch.id, staged=1)
 
 
 def _commit(
@@ -484,24 +378,17 @@ def commit_batch(runtime: Runtime, batch: Batch) -> BatchSummary:
     """Atomically move the staged rows into the stored rows and supersede what the batch replaces."""
     batch = _load(runtime, batch.id)
     _require_open(batch)
-    with _PARTS:
-        if batch.status == "validating" or _checking(batch.id):
-            raise IngestError(
-                409,
-                "batch_busy",
-                f"a part of batch {batch.id} is still being checked; commit after every part has been "
-                "answered",
-                headers={"Retry-After": "1"},
-            )
-        # From here on a new part is refused: one answered after this point would miss the commit.
-        _COMMITTING.add(batch.id)
-    try:
+    if batch.status == "validating":
+        raise IngestError(
+            409,
+            "batch_busy",
+            f"batch {batch.id} is being checked; commit after every part has been answered",
+            headers={"Retry-After": "1"},
+        )
+    with stager.committing(batch.id):
         # Answered parts may still be on their way into the warehouse: the commit includes every one.
-        wait_until_staged(batch.id)
+        stager.wait_until_staged(batch.id)
         committed = _commit(runtime, batch, None, {})
-    finally:
-        with _PARTS:
-            _COMMITTING.discard(batch.id)
     return BatchSummary(committed)
 
 
@@ -541,7 +428,7 @@ def fail_batch(
     First waits for the stager to finish the batch's answered parts (`wait=False` only for the stager itself).
     """
     if wait:
-        wait_until_staged(batch.id)
+        stager.wait_until_staged(batch.id)
     fields: dict[str, Any] = {
         "status": "failed",
         "failure_reason": reason,

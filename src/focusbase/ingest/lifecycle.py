@@ -7,7 +7,8 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 
-from focusbase.ingest.batches import INTERRUPTED, busy_batches, now, wait_until_all_staged
+from focusbase.ingest.batches import INTERRUPTED, now
+from focusbase.ingest.stager import busy_batches, wait_until_all_staged
 from focusbase.runtime import Runtime
 from focusbase.storage import batches as store
 from focusbase.storage import cost_rows
