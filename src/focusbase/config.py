@@ -37,13 +37,21 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         None, description="Secret for page tokens and download URLs; generated into the data dir when unset."
     )
-    duckdb_memory_limit: str | None = Field(None, description="DuckDB memory_limit, for example '1GB'.")
+    duckdb_memory_limit: str | None = Field(
+        "1GB",
+        description="DuckDB memory_limit of the warehouse, for example '4GB'; empty for DuckDB's default "
+        "(80% of RAM). DuckDB keeps blocks it has written in this pool, so it bounds the server's memory.",
+    )
     duckdb_threads: int | None = Field(None, description="DuckDB worker threads (default: all cores).")
     duckdb_checkpoint_threshold: str = Field(
         "128MB",
         description="Write-ahead log size that triggers a DuckDB checkpoint (DuckDB's own default is 16MB).",
     )
-    import_part_rows: int = Field(100_000, description="Rows per part when a file import is streamed.")
+    import_part_rows: int = Field(
+        122_880,
+        description="Rows per part when a file import is streamed; a multiple of DuckDB's row group "
+        "(122,880 rows) is written straight to the database file instead of the write-ahead log.",
+    )
     import_background_bytes: int = Field(
         64 * 1024 * 1024, description="Imports of files larger than this run in the background (202)."
     )

@@ -216,10 +216,26 @@ def _assert_only(result: ValidationResult, defect: Defect) -> None:
     assert not result.valid
 
 
+@pytest.mark.parametrize("quick", [False, True], ids=["full", "quick-first"])
 @pytest.mark.parametrize("defect", DEFECTS, ids=lambda d: f"{d.version}-{d.rule}-{d.column}")
-def test_seeded_defect_is_reported_at_its_row_and_column(defect: Defect) -> None:
+def test_seeded_defect_is_reported_at_its_row_and_column(defect: Defect, quick: bool) -> None:
+    # quick-first is how imports and pushes check a part: the cheap pass must notice every rule family, so
+    # that the full pass runs and reports the same finding.
     table = _table(defect.version, defect.row, defect.changes)
-    _assert_only(validate_table(table, version=defect.version), defect)
+    _assert_only(validate_table(table, version=defect.version, quick=quick), defect)
+
+
+@pytest.mark.parametrize("profile", ["ingest", "strict"])
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2", "1.3"])
+def test_quick_first_gives_the_full_result_on_clean_rows(version: str, profile: str) -> None:
+    header, rows = _base(version)
+    table = pa.table({name: pa.array([r[i] for r in rows], type=pa.string()) for i, name in enumerate(header)})
+    full = validate_table(table, version=version, profile=profile)  # type: ignore[arg-type]
+    quick = validate_table(table, version=version, profile=profile, quick=True)  # type: ignore[arg-type]
+    assert quick.rows == full.rows == 2000
+    assert quick.findings == full.findings
+    assert quick.counts == full.counts
+    assert quick.invalid_rows == full.invalid_rows == []
 
 
 @pytest.mark.parametrize("version", ["1.0", "1.1", "1.2", "1.3"])
