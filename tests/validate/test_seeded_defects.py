@@ -84,6 +84,11 @@ DEFECTS = [
     Defect("json-object", USAGE, "Tags", {"Tags": '["env"]'}),
     Defect("key-value-format", USAGE, "Tags", {"Tags": '{"env":{"nested":true}}'}),
     Defect("key-value-format", USAGE, "Tags", {"Tags": '{"env":"a","env":"b"}'}),
+    # Duplicate keys are found pairwise up to four keys and by first position beyond: one case each.
+    Defect("key-value-format", USAGE, "Tags", {"Tags": '{"a":"1","b":"2","b":"3"}'}),
+    Defect("key-value-format", USAGE, "Tags", {"Tags": '{"a":"1","b":"2","c":"3","a":"4"}'}),
+    Defect("key-value-format", USAGE, "Tags", {"Tags": '{"a":"1","b":"2","c":"3","d":"4","c":"5"}'}),
+    Defect("key-value-format", USAGE, "Tags", {"Tags": '{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"a":7}'}),
     Defect("sku-price-details-key", USAGE, "SkuPriceDetails", {"SkuPriceDetails": '{"Tier":1}'}),
     Defect("charge-period-order", USAGE, "ChargePeriodEnd", {"ChargePeriodEnd": "2025-01-01T00:00:00Z"}),
     Defect(
@@ -229,7 +234,8 @@ def test_seeded_defect_is_reported_at_its_row_and_column(defect: Defect, quick: 
 @pytest.mark.parametrize("version", ["1.0", "1.1", "1.2", "1.3"])
 def test_quick_first_gives_the_full_result_on_clean_rows(version: str, profile: str) -> None:
     header, rows = _base(version)
-    table = pa.table({name: pa.array([r[i] for r in rows], type=pa.string()) for i, name in enumerate(header)})
+    columns = {name: pa.array([r[i] for r in rows], type=pa.string()) for i, name in enumerate(header)}
+    table = pa.table(columns)
     full = validate_table(table, version=version, profile=profile)  # type: ignore[arg-type]
     quick = validate_table(table, version=version, profile=profile, quick=True)  # type: ignore[arg-type]
     assert quick.rows == full.rows == 2000
@@ -296,3 +302,10 @@ def test_service_name_with_two_subcategories_is_a_warning() -> None:
     assert [(f.row, f.column, f.rule, f.severity) for f in result.findings] == [
         (USAGE, "ServiceSubcategory", "service-name-one-subcategory", "warning")
     ]
+
+
+@pytest.mark.parametrize("keys", [2, 3, 4, 5, 8])
+def test_tags_with_distinct_keys_are_valid(keys: int) -> None:
+    tags = "{" + ",".join(f'"k{i}":"v{i}"' for i in range(keys)) + "}"
+    result = validate_table(_table("1.2", USAGE, {"Tags": tags}), version="1.2")
+    assert result.errors == [], [f.to_dict() for f in result.errors]

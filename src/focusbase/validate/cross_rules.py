@@ -389,8 +389,16 @@ def _cost_rules(ctx: Context) -> list[RowRule]:
 def _service_rules(ctx: Context) -> list[RowRule]:
     if not ctx.has("ServiceCategory", "ServiceSubcategory"):
         return []
-    pairs = ", ".join(quote_literal(f"{cat}>{sub}") for sub, cat in allowed_service_subcategories().items())
-    subs = ", ".join(quote_literal(sub) for sub in allowed_service_subcategories())
+    # Each allowed subcategory -> its one parent category, as a constant MAP: one lookup per row instead of a
+    # concatenated pair searched in a list of 82 (half the cost). An unknown subcategory looks up NULL.
+    parent = (
+        "MAP {"
+        + ", ".join(
+            f"{quote_literal(sub)}: {quote_literal(cat)}"
+            for sub, cat in allowed_service_subcategories().items()
+        )
+        + "}"
+    )
     categories = ctx.bindings["ServiceCategory"].column.allowed_values
     return [
         RowRule(
@@ -398,9 +406,8 @@ def _service_rules(ctx: Context) -> list[RowRule]:
             "ServiceSubcategory",
             "error",
             # Only pairs of two allowed values: a bad value alone is the allowed-value rule's finding.
-            f"{ctx.v('ServiceSubcategory')} IN ({subs}) "
-            f"AND {one_of_sql(ctx.v('ServiceCategory'), categories)} "
-            f"AND ({ctx.v('ServiceCategory')} || '>' || {ctx.v('ServiceSubcategory')}) NOT IN ({pairs})",
+            f"({parent}[{ctx.v('ServiceSubcategory')}] <> {ctx.v('ServiceCategory')} "
+            f"AND {one_of_sql(ctx.v('ServiceCategory'), categories)})",
             "ServiceSubcategory belongs to another ServiceCategory: {value}",
             value=ctx.pairs("ServiceCategory", "ServiceSubcategory"),
             rm12="ServiceSubcategory-C-004-M",
