@@ -4,6 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from focusbase.config import Settings
+from focusbase.runtime import Runtime
 from focusbase.storage import Catalog, Warehouse
 
 
@@ -33,3 +37,35 @@ def test_second_process_is_told_the_warehouse_is_in_use(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert "in use by another process" in proc.stdout
     warehouse.close()
+
+
+def _memory_limit(runtime: Runtime) -> str:
+    with runtime.warehouse.cursor() as cur:
+        return str(cur.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+
+
+def test_warehouse_memory_is_bounded_by_default_and_configurable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DuckDB keeps blocks it has written in its buffer pool; the default limit is what keeps a large import's
+    # memory bounded (docs/operations.md). An empty setting hands the choice back to DuckDB.
+    cases: list[tuple[str | None, str, str | None]] = [
+        ("", "empty", None),
+        ("2GB", "two", "1.8 GiB"),
+        (None, "unset", "953.6 MiB"),
+    ]
+    for value, name, expected in cases:
+        if value is None:
+            monkeypatch.delenv("FOCUSBASE_DUCKDB_MEMORY_LIMIT", raising=False)
+        else:
+            monkeypatch.setenv("FOCUSBASE_DUCKDB_MEMORY_LIMIT", value)
+        runtime = Runtime.open(Settings(data_dir=tmp_path / name))
+        try:
+            limit = _memory_limit(runtime)
+        finally:
+            runtime.warehouse.close()
+            runtime.catalog.close()
+        if expected is None:
+            assert limit not in ("953.6 MiB", "1.8 GiB")  # DuckDB's own default: a share of the RAM
+        else:
+            assert limit == expected
