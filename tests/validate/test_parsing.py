@@ -14,7 +14,7 @@ from focusbase.validate.parsing import general_timestamp_sql, timestamp_sql
 TEMPLATES = ("2024-02-29T23:59:59Z", "1999-12-31T00:00:00Z", "2025-01-01T00:00:00Z", "2023-02-28T12:30:45Z")
 # Characters that break the form in different ways: blanks (strptime skips them), signs, separators, letters,
 # a lowercase z, a non-ASCII digit.
-NOISE = list(" \t+-.:/_TZze0123456789") + ["\u0661"]
+NOISE = [*" \t+-.:/_TZze0123456789", "\u0661"]
 
 
 def _compare(values: list[str], profile: str) -> list[tuple[str, object, object]]:

@@ -111,10 +111,11 @@ def general_timestamp_sql(text: str, profile: Profile) -> str:
 def timestamp_sql(text: str, profile: Profile) -> str:
     """Cast text to a UTC TIMESTAMP; NULL when the profile rejects its form or the date is impossible."""
     general = general_timestamp_sql(text, profile)
-    # The common form, `2025-01-01T00:00:00Z`, takes a path 2.6x cheaper than the pattern and the format list:
-    # a fixed-width shape, a first character that is a digit (strptime skips leading blanks), and one strptime,
-    # which needs a digit at every other place. A value it parses is a value the general path gives the same
-    # instant; anything else (NULL here) still goes through the general path (tests/validate/test_parsing.py).
+    # The common form, `2025-01-01T00:00:00Z`, takes a path 2.6x cheaper than the pattern and the format
+    # list: a fixed-width shape, a first character that is a digit (strptime skips leading blanks), and one
+    # strptime, which needs a digit at every other place. A value it parses is a value the general path gives
+    # the same instant; anything else (NULL here) still goes through the general path
+    # (tests/validate/test_parsing.py holds the two to each other).
     common = (
         f"CASE WHEN {text} >= '0' AND {text} < ':' AND {text} LIKE '____-__-__T__:__:__Z' "
         f"THEN try_strptime({text}, '%Y-%m-%dT%H:%M:%SZ') END"
