@@ -32,6 +32,7 @@ from focusbase.validate.result import PROFILES, Counts, Finding, Profile, Valida
 
 ROW_COLUMN = "__focusbase_row"
 BASE_VIEW = "__focusbase_values"
+QUICK_PASS_DISABLED_OPTIMIZERS = "join_order,distinct_aggregate_rewrite"
 
 Progress = Callable[[str], None]
 
@@ -129,7 +130,14 @@ def quick_check(
     This lets a file be checked while it streams in (no table, no row numbers): clean data is the common case.
     """
     schema, ctx = _prepare(con, relation, profile, version, dataset)
-    rules, counts_row = _count(con, ctx, relation, "NULL::BIGINT", quick=True)
+    # Planning the one-table aggregate (60 kB of SQL) costs more than running it on a small part; two
+    # optimizers that cannot improve it take a third of that: join ordering (there is no join) and the
+    # distinct-aggregate rewrite (0.10 s -> 0.07 s to plan and run the pass over 100 rows).
+    con.execute(f"SET disabled_optimizers = '{QUICK_PASS_DISABLED_OPTIMIZERS}'")
+    try:
+        rules, counts_row = _count(con, ctx, relation, "NULL::BIGINT", quick=True)
+    finally:
+        con.execute("RESET disabled_optimizers")
     n_rules = len(rules)
     if any(counts_row[1 : 1 + n_rules]):
         return None
