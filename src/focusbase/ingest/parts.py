@@ -132,19 +132,5 @@ def prepare_part(
         result.defaults_applied[rule.column] = {**described[rule.column], "rows": table.num_rows}
     # Absent columns are filled by the insert itself (one pass over the rows, no intermediate copy).
     plan = casts(batch.dataset, set(table.column_names)) + added
-    prepared = cost_rows.Prepared(one_chunk(pack_custom_columns(table)), plan)
+    prepared = cost_rows.Prepared(pack_custom_columns(table), plan)
     return prepared, result
-
-
-def one_chunk(table: pa.Table) -> pa.Table:
-    """The table with one chunk per column, for the stager's insert.
-
-    DuckDB inserts a table of many record batches in order by numbering them and merging what each thread
-    wrote: a 122,880-row part in 16,384-row chunks became two row groups, and 0.7 s per part. One chunk is
-    read by one thread in order and written as one row group: 17 -> 9 row groups per 1,000,000 rows, and
-    10.7 s -> 9.8 s for a whole import in-process (docs/benchmarks.md). Values are copied only where a
-    column has several chunks.
-    """
-    if all(column.num_chunks <= 1 for column in table.columns):
-        return table
-    return table.combine_chunks()
