@@ -107,8 +107,8 @@ class _Collector:
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.error is not None:
             return
-        chunk = data[start:end]
         if self.current_file is not None:
+            chunk = memoryview(data)[start:end]  # written without a copy
             self.upload.size += len(chunk)
             if self.upload.size > self.max_bytes:
                 self.error = UploadError(
@@ -119,7 +119,7 @@ class _Collector:
                 return
             self.current_file.write(chunk)
         else:
-            self.current_value += chunk
+            self.current_value += data[start:end]
             if len(self.current_value) > MAX_FIELD_BYTES:
                 self.error = UploadError(
                     413,
