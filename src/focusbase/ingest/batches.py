@@ -221,14 +221,12 @@ def add_part(
     provider: Provider | None = None,
     first_row: int | None = None,
     progress: dict[str, Any] | None = None,
-    threads: int | None = None,
 ) -> PartResult:
     """Check one part and hand its accepted rows to the stager; row numbers continue across parts.
 
     Parts are numbered in arrival order unless the sender says where the part starts (`first_row`, the
     1-based number of its first row in the whole batch), which keeps file row numbers when parts are sent
-    concurrently. `progress` is recorded on the batch together with the part's counts; `threads` caps the
-    validator's DuckDB threads.
+    concurrently. `progress` is recorded on the batch together with the part's counts.
 
     Without allow_partial, any invalid row fails the whole batch (status failed, staged rows dropped) and
     raises IngestError 422 carrying the row errors; with it, the valid rows are staged and the rest reported.
@@ -244,9 +242,7 @@ def add_part(
         first_row = next_row
     handed_over = False
     try:
-        rows, result = prepare_part(
-            runtime, batch, table, provider=provider, first_row=first_row, threads=threads
-        )
+        rows, result = prepare_part(runtime, batch, table, provider=provider, first_row=first_row)
         if result.fatal or (result.rows_rejected and not allow_partial):
             stager.checked(batch.id)
             handed_over = True

@@ -63,12 +63,8 @@ def prepare_part(
     *,
     provider: Provider | None = None,
     first_row: int | None = None,
-    threads: int | None = None,
 ) -> tuple[cost_rows.Prepared | None, PartResult]:
-    """Validate and normalise one part's rows; returns the rows to store (None if none) and the tally.
-
-    `threads` caps the validator's DuckDB threads (an import checks on one core while others read and store).
-    """
+    """Validate and normalise one part's rows; returns the rows to store (None if none) and the tally."""
     if first_row is None:
         first_row = batch.rows_received + 1
     result = PartResult(batch.id, first_row, table.num_rows, 0, 0)
@@ -106,7 +102,6 @@ def prepare_part(
         max_findings=MAX_ERRORS,
         row_offset=first_row - 1,
         quick=True,  # most parts are clean: one cheaper pass, and the full one only when something fails
-        threads=threads,
     )
     result.errors = [
         {"row": f.row, "column": f.column, "code": f.rule, "message": f.message}

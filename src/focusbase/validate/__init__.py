@@ -31,18 +31,14 @@ def validate_table(
     row_offset: int = 0,
     progress: Progress | None = None,
     quick: bool = False,
-    threads: int | None = None,
 ) -> ValidationResult:
     """Validate an Arrow table; finding rows are 1-based data rows plus row_offset.
 
     With `quick`, a cheaper first pass (no row numbers, no rules implied by others) answers when no rule
     fires at all; only a table with findings is checked again in full. The result is the same either way.
-    `threads` caps DuckDB's worker threads for this table (default: every core).
     """
     with duckdb.connect(":memory:") as con:
         con.execute("SET enable_progress_bar = false")
-        if threads:
-            con.execute("SET threads = ?", [threads])
         if quick:
             con.register("__focusbase_input", table)
             clean = quick_check(con, "__focusbase_input", profile=profile, version=version, dataset=dataset)
