@@ -87,10 +87,12 @@ def prepare_part(
     # columns are added after it, from the valid rows only, so one bad value never yields several errors.
     in_place = [rule for rule in rules if rule.column in table.column_names]
     added = [rule for rule in rules if rule.column not in table.column_names]
-    with runtime.warehouse.cursor() as cur:
-        nulls = cost_rows.count_nulls(cur, table, [rule.column for rule in in_place])
-        needed = [rule for rule in in_place if nulls[rule.column]]
-        table = cost_rows.fill_defaults(cur, table, needed)
+    # Arrow keeps each column's null count: no scan of the rows to learn which defaults apply.
+    nulls = {rule.column: int(table.column(rule.column).null_count) for rule in in_place}
+    needed = [rule for rule in in_place if nulls[rule.column]]
+    if needed:
+        with runtime.warehouse.cursor() as cur:
+            table = cost_rows.fill_defaults(cur, table, needed)
     for rule in in_place:
         if nulls[rule.column]:
             result.defaults_applied[rule.column] = {**described[rule.column], "rows": nulls[rule.column]}

@@ -277,19 +277,6 @@ def one_chunk(table: pa.Table) -> pa.Table:
     return table.combine_chunks()
 
 
-def count_nulls(cur: duckdb.DuckDBPyConnection, source: pa.Table, names: list[str]) -> dict[str, int]:
-    """Rows whose value is null, per input column (columns come from the catalogue)."""
-    if not names or source.num_rows == 0:
-        return dict.fromkeys(names, 0)
-    select = ", ".join(f"count(*) FILTER (WHERE {_quote(n)} IS NULL)" for n in names)
-    cur.register("__counted", source)
-    try:
-        row = cur.execute(f"SELECT {select} FROM __counted").fetchall()[0]  # noqa: S608 - catalogue names
-    finally:
-        cur.unregister("__counted")
-    return {name: int(value) for name, value in zip(names, row, strict=True)}
-
-
 def discard_staged(cur: duckdb.DuckDBPyConnection, dataset: Dataset, batch_id: str) -> None:
     """Drop the staged rows of a batch (abort, failure, expiry)."""
     cur.execute(
