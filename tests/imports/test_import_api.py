@@ -434,3 +434,31 @@ def test_a_bad_row_in_a_late_part_rolls_back_every_part_written_before_it(tmp_pa
                 (1000, sum(Decimal(f"{i}.25") for i in range(1000)))
             ]
             assert cur.execute("SELECT count(*) FROM cost_rows").fetchall() == [(1000,)]
+
+
+def test_parts_are_stored_one_row_group_each_and_in_file_order(tmp_path: Path) -> None:
+    # A part of the default size is one DuckDB row group. DuckDB reads a part in many small record batches;
+    # handed over like that, a part became two row groups. Rows keep the file's order, on disk and by row_seq.
+    settings = Settings(data_dir=tmp_path / "data", secret_key="k", import_background_bytes=1 << 40)
+    rows = 122_880 + 1_000
+    path = tmp_path / "two-parts.csv"
+    lines = ["ChargePeriodStart,BilledCost,ServiceName,ChargeCategory,BillingCurrency,ResourceId"]
+    lines += [f"2025-03-{1 + i % 28:02d},{i % 97}.5,svc{i % 7},Usage,USD,res-{i:06d}" for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+    with TestClient(create_app(settings)) as client:
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        headers, pid = admin_and_provider(client, "RowGroups")
+        response = upload(client, headers, pid, path)
+        assert response.status_code == 200, response.text
+        assert response.json()["batch"]["lineItemsCreated"] == rows
+        with runtime.warehouse.cursor() as cur:
+            groups = cur.execute(
+                "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('cost_rows') "
+                "WHERE column_name = 'ResourceId'"
+            ).fetchall()
+            by_seq = cur.execute('SELECT "ResourceId" FROM cost_rows ORDER BY row_seq').fetchall()
+            on_disk = cur.execute('SELECT "ResourceId" FROM cost_rows ORDER BY rowid').fetchall()
+    assert groups == [(2,)]
+    expected = [(f"res-{i:06d}",) for i in range(rows)]
+    assert by_seq == expected
+    assert on_disk == expected
