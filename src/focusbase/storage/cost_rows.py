@@ -267,11 +267,11 @@ def one_chunk(table: pa.Table) -> pa.Table:
     """The table with one chunk per column, as `insert` hands it to DuckDB.
 
     DuckDB inserts a table of many record batches in order by numbering them and merging what each thread
-    wrote: a 122,880-row part in 16,384-row chunks became two row groups and took 0.7 s. One chunk is read
-    by one thread in order and written as one row group: 17 -> 9 row groups per 1,000,000 imported rows,
-    and the whole import 10.7 s -> 9.8 s in-process (docs/benchmarks.md). Columns are copied only when some
-    column has several chunks; the copy runs on the stager's thread (in alternating runs, 9.0-9.6 s against
-    9.5-10.0 s with the copy on the checking thread).
+    wrote: a 122,880-row part in a dozen record batches (of at most 16,384 rows) became two row groups and
+    took 0.7 s. One chunk is read by one thread in order and written as one row group: 17 -> 9 row groups
+    per 1,000,000 imported rows, and the whole import 10.7 s -> 9.8 s in-process (docs/benchmarks.md).
+    Columns are copied only when some column has several chunks; the copy runs on the stager's thread (in
+    alternating runs, 9.0-9.6 s against 9.5-10.0 s with the copy on the checking thread).
     """
     if all(column.num_chunks <= 1 for column in table.columns):
         return table
