@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     import_max_bytes: int = Field(
         50 * 1024 * 1024 * 1024, description="Largest accepted import file (bytes as uploaded)."
     )
+    import_single_pass: bool = Field(
+        True,
+        description="Import a clean CSV file with one parallel DuckDB statement (its rows are then not kept "
+        "in file order); off, or for any file the single pass cannot vouch for, files go part by part.",
+    )
     import_memory_limit: str | None = Field(
         "512MB", description="DuckDB memory_limit of the reader of one import file."
     )

@@ -374,6 +374,30 @@ def _commit(
     return committed
 
 
+def record_staged(
+    runtime: Runtime, batch: Batch, result: PartResult, progress: dict[str, Any] | None = None
+) -> None:
+    """Record the counts of rows staged outside the stager (ingest.single_pass) on the open batch.
+
+    If the batch was closed meanwhile (aborted, failed), the rows are dropped and IngestError 409 raised.
+    """
+    with runtime.warehouse.transaction() as cur:
+        record = store.get(cur, batch.id)
+        if record is None or record["status"] not in ("received", "validating"):
+            cost_rows.discard_staged(cur, batch.dataset, batch.id)
+            closed = Batch.from_record(record) if record is not None else batch
+            reason = _closed_reason(closed)
+        else:
+            fields = {**_tally(Batch.from_record(record), result), "updated_at": now()}
+            if progress is not None:
+                fields["progress"] = progress
+            store.update(cur, batch.id, fields)
+            return
+    raise IngestError(
+        409, "batch_not_open", f"batch {batch.id} was closed while its file was imported ({reason})"
+    )
+
+
 def commit_batch(runtime: Runtime, batch: Batch) -> BatchSummary:
     """Atomically move the staged rows into the stored rows and supersede what the batch replaces."""
     batch = _load(runtime, batch.id)

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import gzip
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from focusbase.focus import Dataset
-from focusbase.ingest import batches
+from focusbase.ingest import batches, single_pass
 from focusbase.ingest.cloud import CloudExport, apply_options, detect_export
 from focusbase.ingest.mapping import (
     ImportOptions,
@@ -31,7 +30,7 @@ from focusbase.ingest.mapping import (
 )
 from focusbase.ingest.matching import MatchResult, match_headers
 from focusbase.ingest.model import Batch, BatchSummary, IngestError
-from focusbase.ingest.reader import MappedReader, open_reader
+from focusbase.ingest.reader import open_reader
 from focusbase.ingest.sniff import FileShape, ImportFileError, sniff_file
 from focusbase.runtime import Runtime
 from focusbase.storage import mappings as mapping_store
@@ -39,6 +38,7 @@ from focusbase.tenancy.principal import Principal
 from focusbase.tenancy.providers import Provider
 
 Origin = Literal["request", "saved", "auto"]
+PART_BY_PART = "part-by-part"  # progress.method of a file streamed in parts (single_pass.METHOD otherwise)
 MATCH_SAMPLE_ROWS = 200
 
 
@@ -387,30 +387,16 @@ def _run(
             on_progress(progress)
 
     resolved = _require_resolved(plan)
-    rows_per_part = runtime.settings.import_part_rows
-    rows_read = 0
     try:
-        with open_reader(
-            plan.shape, plan.mapping.options, memory_limit=runtime.settings.import_memory_limit
-        ) as reader:
-            for table in _parts(reader, resolved, rows_per_part):
-                if started.cancel.is_set():
-                    raise IngestError(503, "import_interrupted", "the import was interrupted by a shutdown")
-                rows_read += table.num_rows
-                progress = _progress(rows_read, started.estimated_rows, "reading")
-                # The batch records the progress with the part's counts, once the part is staged.
-                batches.add_part(
-                    runtime,
-                    batch,
-                    table,
-                    allow_partial=started.allow_partial,
-                    provider=started.provider,
-                    progress=progress,
-                )
-                if on_progress is not None:
-                    on_progress(progress)
+        staged = None
+        if single_pass.eligible(runtime, started):
+            staged = single_pass.stage(runtime, started, on_progress or (lambda _progress: None))
+        if staged is not None:
+            rows_read, method = staged.rows_received, single_pass.METHOD
+        else:
+            rows_read, method = _stage_parts(runtime, started, resolved, on_progress), PART_BY_PART
         # Every row is read and staged: only the atomic commit is left.
-        report(_progress(rows_read, rows_read, "committing"))
+        report(_progress(rows_read, rows_read, "committing", method))
         summary = batches.commit_batch(runtime, batch)
     except ImportFileError as exc:
         batches.fail_batch(runtime, batch, exc.message)
@@ -421,21 +407,54 @@ def _run(
     except BaseException as exc:
         batches.fail_batch(runtime, batch, f"internal error: {type(exc).__name__}: {exc}")
         raise
-    report(_progress(rows_read, rows_read, "done"))
+    report(_progress(rows_read, rows_read, "done", method))
     if started.save:
         mapping_store.put_mapping(runtime.catalog, started.provider.id, plan.mapping.to_json())
     return summary
 
 
-def _parts(reader: MappedReader, resolved: ResolvedMapping, rows_per_part: int) -> Iterator[pa.Table]:
-    return reader.batches(resolved, rows_per_part)
+def _stage_parts(
+    runtime: Runtime,
+    started: StartedImport,
+    resolved: ResolvedMapping,
+    on_progress: Callable[[dict[str, Any]], None] | None,
+) -> int:
+    """Stream the file part by part into the batch (checked here, stored by the stager); rows read."""
+    plan, batch = started.plan, started.batch
+    rows_read = 0
+    with open_reader(
+        plan.shape, plan.mapping.options, memory_limit=runtime.settings.import_memory_limit
+    ) as reader:
+        for table in reader.batches(resolved, runtime.settings.import_part_rows):
+            if started.cancel.is_set():
+                raise IngestError(503, "import_interrupted", "the import was interrupted by a shutdown")
+            rows_read += table.num_rows
+            progress = _progress(rows_read, started.estimated_rows, "reading", PART_BY_PART)
+            # The batch records the progress with the part's counts, once the part is staged.
+            batches.add_part(
+                runtime,
+                batch,
+                table,
+                allow_partial=started.allow_partial,
+                provider=started.provider,
+                progress=progress,
+            )
+            if on_progress is not None:
+                on_progress(progress)
+    return rows_read
 
 
-def _progress(rows_read: int, estimated: int | None, phase: str) -> dict[str, Any]:
+def _progress(rows_read: int, estimated: int | None, phase: str, method: str) -> dict[str, Any]:
     percent = 100.0 if phase in ("done", "committing") else 0.0
     if phase == "reading" and estimated:
         percent = min(99.0, round(rows_read * 100.0 / estimated, 1))
-    return {"rowsRead": rows_read, "estimatedRows": estimated, "percent": percent, "phase": phase}
+    return {
+        "rowsRead": rows_read,
+        "estimatedRows": estimated,
+        "percent": percent,
+        "phase": phase,
+        "method": method,
+    }
 
 
 def import_file(

@@ -39,7 +39,7 @@ def in_chunks(table: pa.Table, rows: int = CHUNK_ROWS) -> pa.Table:
     return pa.Table.from_batches(table.to_batches(max_chunksize=rows), schema=table.schema)
 
 
-def _provider_defaults(runtime: Runtime, batch: Batch, provider: Provider | None) -> ProviderDefaults:
+def provider_defaults(runtime: Runtime, batch: Batch, provider: Provider | None) -> ProviderDefaults:
     if provider is None:
         provider = get_provider(runtime.catalog, batch.workspace_id, batch.provider_id)
         if provider is None:
@@ -82,8 +82,8 @@ def prepare_part(
         return None, result
     if table.num_rows == 0:
         return None, result  # an empty batch stores nothing (replace_range still clears its window)
-    provider_defaults = _provider_defaults(runtime, batch, provider)
-    rules, described = defaults(batch.dataset, set(table.column_names), provider_defaults)
+    defaults_of_provider = provider_defaults(runtime, batch, provider)
+    rules, described = defaults(batch.dataset, set(table.column_names), defaults_of_provider)
     # Empty cells of given columns are defaulted before validation (so non-null rules pass); absent
     # columns are added after it, from the valid rows only, so one bad value never yields several errors.
     in_place = [rule for rule in rules if rule.column in table.column_names]

@@ -38,6 +38,29 @@ def _as_text(name: str, dtype: str) -> duckdb.Expression:
     return col.cast("VARCHAR")
 
 
+def csv_source(
+    conn: duckdb.DuckDBPyConnection, shape: FileShape, options: ImportOptions
+) -> duckdb.DuckDBPyRelation:
+    """The sniffed CSV file as a relation of VARCHAR columns c0..cN on `conn` (not yet read)."""
+    names = list(source_ids(shape.header).values())
+    # Empty unquoted cells are null; the options may name more null spellings ("NULL").
+    nulls = ["", *options.null_strings]
+    return conn.sql(
+        "SELECT * FROM read_csv(?, header = true, auto_detect = false, columns = ?, delim = ?, "
+        "quote = ?, escape = ?, encoding = ?, nullstr = ?, strict_mode = true, compression = ?)",
+        params=[
+            str(shape.path),
+            dict.fromkeys(names, "VARCHAR"),
+            shape.delimiter,
+            shape.quote,
+            shape.escape,
+            shape.encoding,
+            nulls,
+            shape.compression,
+        ],
+    )
+
+
 class MappedReader:
     """One file opened in a private in-memory DuckDB, readable raw (for matching) or mapped (for import)."""
 
@@ -58,26 +81,10 @@ class MappedReader:
 
     def _open_source(self) -> None:
         shape = self.shape
-        names = list(source_ids(shape.header).values())
         if shape.format == "csv":
-            # Empty unquoted cells are null; the options may name more null spellings ("NULL").
-            nulls = ["", *self.options.null_strings]
-            rel = self.conn.sql(
-                "SELECT * FROM read_csv(?, header = true, auto_detect = false, columns = ?, delim = ?, "
-                "quote = ?, escape = ?, encoding = ?, nullstr = ?, strict_mode = true, compression = ?)",
-                params=[
-                    str(shape.path),
-                    dict.fromkeys(names, "VARCHAR"),
-                    shape.delimiter,
-                    shape.quote,
-                    shape.escape,
-                    shape.encoding,
-                    nulls,
-                    shape.compression,
-                ],
-            )
-            rel.create_view("src")
+            csv_source(self.conn, shape, self.options).create_view("src")
             return
+        names = list(source_ids(shape.header).values())
         raw = self.conn.read_parquet(str(shape.path))
         exprs = [
             _as_text(n, str(t)).alias(f"c{i}")

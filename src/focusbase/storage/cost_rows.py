@@ -191,19 +191,21 @@ class Prepared:
         return int(self.source.num_rows)
 
 
-def _select(
+def select_sql(
     cur: duckdb.DuckDBPyConnection,
     dataset: Dataset,
-    prepared: Prepared,
+    fills: list[Fill],
     *,
+    has_custom: bool,
     row_seq: str,
     superseded_by: str | None,
     workspace_id: str,
     provider_id: str,
     batch_id: str,
 ) -> tuple[str, list[Any]]:
+    """The SELECT over `__source` (text columns, CUSTOM_COLUMN if `has_custom`) giving the stored columns."""
     tables = TABLES[dataset]
-    by_column = {fill.column: fill for fill in prepared.fills}
+    by_column = {fill.column: fill for fill in fills}
     params: list[Any] = []
     select: list[str] = []
     for name in table_columns(cur, tables.rows):
@@ -221,7 +223,6 @@ def _select(
             start = by_column.get("ChargePeriodStart")
             select.append(f"CAST({_fill_sql(start, params)} AS DATE)" if start else "CAST(NULL AS DATE)")
         elif name == "x_columns":
-            has_custom = CUSTOM_COLUMN in prepared.source.column_names
             select.append(f"CAST(to_json({CUSTOM_COLUMN}) AS JSON)" if has_custom else "CAST(NULL AS JSON)")
         else:
             fill = by_column.get(name)
@@ -246,10 +247,11 @@ def insert(
     """
     tables = TABLES[dataset]
     row_seq = f"-CAST({ROW_COLUMN} AS BIGINT)" if staged else f"nextval('{tables.sequence}')"
-    sql, params = _select(
+    sql, params = select_sql(
         cur,
         dataset,
-        prepared,
+        prepared.fills,
+        has_custom=CUSTOM_COLUMN in prepared.source.column_names,
         row_seq=row_seq,
         superseded_by=staged_marker(batch_id) if staged else None,
         workspace_id=workspace_id,

@@ -31,7 +31,7 @@ class Warehouse:
     ) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, str | bool | int | float | list[str]] = {}
+        config: dict[str, str | bool | int | float | list[str]] = {"preserve_insertion_order": False}
         if memory_limit:
             config["memory_limit"] = memory_limit
         if threads:

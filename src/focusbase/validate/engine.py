@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import duckdb
@@ -158,6 +158,72 @@ def quick_check(
     )
 
 
+GUARD_MESSAGE = "focusbase: a row breaks a FOCUS rule"
+
+
+@dataclass(frozen=True, slots=True)
+class RowGuard:
+    """A relation's rows behind a guard that fails the query at the first row breaking any rule.
+
+    `sql` selects the carried columns of every row, unchanged, and stops the query with GUARD_MESSAGE
+    (a DuckDB error) as soon as a row breaks a rule of the quick pass, or has a null in a `not_null` column.
+    The dataset rules, which no single row can break, are checked afterwards with `dataset_rules_hold`.
+    """
+
+    sql: str
+    ctx: Context
+
+
+def row_guard(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    *,
+    carry: Sequence[str],
+    not_null: Sequence[str] = (),
+    profile: Profile = "strict",
+    version: str = "1.3",
+    dataset: Dataset = Dataset.COST_AND_USAGE,
+) -> RowGuard | None:
+    """The guarded rows of `relation`; None when its columns already give findings (validate it in full).
+
+    A query through the guard completes exactly when `quick_check` over the same rows would find nothing at
+    the row level: the same rules, each violation counted as a break (warnings too, so that they are
+    reported by the full validation rather than lost).
+    """
+    schema, ctx = _prepare(con, relation, profile, version, dataset)
+    if schema.findings:
+        return None
+    rules = [rule for rule in column_rules(ctx) + cross_rules(ctx) if not rule.implied]
+    broken = [f"coalesce({rule.violation}, FALSE)" for rule in rules]
+    broken += [f"{quote_identifier(name)} IS NULL" for name in not_null]
+    columns = ", ".join(quote_identifier(name) for name in carry)
+    base = _base_sql(ctx, relation, "NULL::BIGINT", carry)
+    condition = " OR ".join(broken) or "FALSE"
+    sql = (
+        f"SELECT {columns} FROM ({base}) "  # noqa: S608 - catalogue and header names only
+        f"WHERE CASE WHEN {condition} THEN error('{GUARD_MESSAGE}') ELSE TRUE END"
+    )
+    return RowGuard(sql, ctx)
+
+
+def dataset_rules_hold(con: duckdb.DuckDBPyConnection, guard: RowGuard, relation: str) -> bool:
+    """True when no dataset rule of the guard's context is broken by the rows of `relation`.
+
+    `relation` (a table or view) has the guarded columns under their own names, as text. Over a whole file
+    this is stricter than checking each part, so rows it passes would pass part by part too.
+    """
+    rules = dataset_rules(guard.ctx)
+    if not rules:
+        return True
+    names = sorted({name for rule in rules for name in (rule.key, rule.column)})
+    values = ", ".join(f"{quote_identifier(name)} AS {guard.ctx.v(name)}" for name in names)
+    counts = [sql for rule in rules for sql in distinct_counts_sql(guard.ctx, rule)]
+    row = con.execute(
+        f"SELECT {', '.join(counts)} FROM (SELECT {values} FROM {relation})"  # noqa: S608
+    ).fetchall()[0]
+    return all(row[i] == row[i + 1] for i in range(0, len(row), 2))
+
+
 def _prepare(
     con: duckdb.DuckDBPyConnection, relation: str, profile: Profile, version: str, dataset: Dataset
 ) -> tuple[Schema, Context]:
@@ -192,9 +258,13 @@ def _count(
     return rules, con.execute(f"SELECT {counts_sql} FROM {BASE_VIEW}").fetchall()[0]  # noqa: S608
 
 
-def _base_sql(ctx: Context, relation: str, row_sql: str) -> str:
-    """Stacked projections so each derived value is computed once per row: values, flags, typed values."""
+def _base_sql(ctx: Context, relation: str, row_sql: str, carry: Sequence[str] = ()) -> str:
+    """Stacked projections so each derived value is computed once per row: values, flags, typed values.
+
+    `carry` columns of the relation pass through every level under their own names.
+    """
     values = [f"{row_sql} AS {quote_identifier(ROW_COLUMN)}"]
+    values += [quote_identifier(name) for name in carry]
     shapes, flags, exact, typed = ["*"], ["*"], ["*"], ["*"]
     for name, binding in ctx.bindings.items():
         source = quote_identifier(binding.source)
