@@ -200,3 +200,39 @@ def test_the_watch_reports_progress_and_interrupts_on_shutdown(monkeypatch: pyte
         con.execute("SELECT sum(hash(range)) FROM range(100000000000)").fetchall()
     assert time.monotonic() - began < 30  # interrupted, not run to the end (hours)
     assert len(seen) >= 2 and all(0 <= p <= 100 for p in seen)
+
+
+HEADER = "ChargePeriodStart,BilledCost,ServiceName,ChargeCategory,BillingCurrency,PricingCurrency"
+
+
+def test_warnings_alone_keep_the_single_pass(tmp_path: Path, passes: list[PartResult | None]) -> None:
+    # A virtual PricingCurrency is a warning, which rejects nothing: the file is staged in one pass and
+    # stored exactly as part by part.
+    path = tmp_path / "virtual.csv"
+    path.write_text(
+        "\n".join([HEADER] + [f"2025-03-0{1 + i % 9},1.{i},svc,Usage,USD,XBT" for i in range(20)])
+    )
+    single_body, single_rows = _import(tmp_path, "single", path, single=True)
+    assert passes and passes[0] is not None
+    parts_body, parts_rows = _import(tmp_path, "parts", path, single=False)
+    assert single_rows == parts_rows and len(single_rows) == 20
+    assert single_body["batch"]["errorCount"] == parts_body["batch"]["errorCount"] == 0
+
+
+def test_a_placeholder_behind_a_warning_still_goes_part_by_part(
+    tmp_path: Path, passes: list[PartResult | None]
+) -> None:
+    # `NULL` in PricingCurrency only breaks a warning (not a currency code) as text; read as the null it
+    # stands for, it is an error. The single pass must not store what the part path rejects.
+    path = tmp_path / "placeholder.csv"
+    rows = ["2025-03-01,1.5,svc,Usage,USD,USD"] * 3 + ["2025-03-01,1.5,svc,Usage,USD,NULL"]
+    path.write_text("\n".join([HEADER, *rows]))
+    settings = Settings(data_dir=tmp_path / "data", secret_key="k")
+    with TestClient(create_app(settings)) as client:
+        headers, pid = admin_and_provider(client, "Placeholder")
+        response = upload(client, headers, pid, path)
+    assert passes == [None]
+    assert response.status_code == 422, response.text
+    assert {(e["row"], e["column"], e["code"]) for e in response.json()["errors"]} == {
+        (4, "PricingCurrency", "null-placeholder")
+    }

@@ -184,16 +184,25 @@ def row_guard(
     version: str = "1.3",
     dataset: Dataset = Dataset.COST_AND_USAGE,
 ) -> RowGuard | None:
-    """The guarded rows of `relation`; None when its columns already give findings (validate it in full).
+    """The guarded rows of `relation`; None when its columns already give an error (validate it in full).
 
-    A query through the guard completes exactly when `quick_check` over the same rows would find nothing at
-    the row level: the same rules, each violation counted as a break (warnings too, so that they are
-    reported by the full validation rather than lost).
+    A query through the guard completes exactly when validating the same rows would find no error at the
+    row level: the quick pass's error rules stop it; warnings alone never reject a row, so they do not. A
+    null placeholder is the exception: the full validation reads it as a null, which can turn a warning
+    (PricingCurrency `NULL` is not a currency code) into an error (a null where a value is required), so a
+    placeholder rule the quick pass leaves out as implied is kept when a warning is what implies it.
     """
     schema, ctx = _prepare(con, relation, profile, version, dataset)
-    if schema.findings:
+    if any(finding.severity == "error" for finding in schema.findings):
         return None
-    rules = [rule for rule in column_rules(ctx) + cross_rules(ctx) if not rule.implied]
+    every = column_rules(ctx) + cross_rules(ctx)
+    warned = {rule.column for rule in every if rule.severity == "warning"}
+    rules = [
+        rule
+        for rule in every
+        if (rule.severity == "error" and not rule.implied)
+        or (rule.rule == "null-placeholder" and rule.column in warned)
+    ]
     broken = [f"coalesce({rule.violation}, FALSE)" for rule in rules]
     broken += [f"{quote_identifier(name)} IS NULL" for name in not_null]
     columns = ", ".join(quote_identifier(name) for name in carry)
@@ -207,12 +216,12 @@ def row_guard(
 
 
 def dataset_rules_hold(con: duckdb.DuckDBPyConnection, guard: RowGuard, relation: str) -> bool:
-    """True when no dataset rule of the guard's context is broken by the rows of `relation`.
+    """True when no dataset rule of the guard's context that is an error is broken by the rows of `relation`.
 
     `relation` (a table or view) has the guarded columns under their own names, as text. Over a whole file
     this is stricter than checking each part, so rows it passes would pass part by part too.
     """
-    rules = dataset_rules(guard.ctx)
+    rules = [rule for rule in dataset_rules(guard.ctx) if rule.severity == "error"]
     if not rules:
         return True
     names = sorted({name for rule in rules for name in (rule.key, rule.column)})
