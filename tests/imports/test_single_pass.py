@@ -17,6 +17,7 @@ from focusbase.config import Settings
 from focusbase.focus import Dataset
 from focusbase.ingest import single_pass
 from focusbase.ingest.model import PartResult
+from focusbase.storage import cost_rows
 from focusbase.storage.cost_rows import TABLES
 from tests.imports.conftest import IMPORTS, upload
 from tests.imports.test_import_api import admin_and_provider
@@ -36,12 +37,12 @@ SUMMARY = (
 
 
 @pytest.fixture
-def passes(monkeypatch: pytest.MonkeyPatch) -> list[PartResult | None]:
-    """What each single-pass attempt returned (None: it gave up and the part path ran)."""
-    seen: list[PartResult | None] = []
+def passes(monkeypatch: pytest.MonkeyPatch) -> list[PartResult | single_pass.GaveUp]:
+    """What each single-pass attempt returned (GaveUp: the part path ran)."""
+    seen: list[PartResult | single_pass.GaveUp] = []
     original = single_pass.stage
 
-    def spy(*args: Any, **kwargs: Any) -> PartResult | None:
+    def spy(*args: Any, **kwargs: Any) -> PartResult | single_pass.GaveUp:
         result = original(*args, **kwargs)
         seen.append(result)
         return result
@@ -84,10 +85,10 @@ CLEAN = [
 
 @pytest.mark.parametrize(("name", "fields"), CLEAN)
 def test_single_pass_stores_what_the_part_path_stores(
-    tmp_path: Path, passes: list[PartResult | None], name: str, fields: dict[str, str]
+    tmp_path: Path, passes: list[PartResult | single_pass.GaveUp], name: str, fields: dict[str, str]
 ) -> None:
     single_body, single_rows = _import(tmp_path, "single", IMPORTS / name, single=True, **fields)
-    assert len(passes) == 1 and passes[0] is not None  # the single pass staged the file
+    assert len(passes) == 1 and isinstance(passes[0], PartResult)  # the single pass staged the file
     parts_body, parts_rows = _import(tmp_path, "parts", IMPORTS / name, single=False, **fields)
     assert len(passes) == 1  # switched off: not even tried
     assert single_rows == parts_rows
@@ -100,7 +101,7 @@ def test_single_pass_stores_what_the_part_path_stores(
 
 
 def test_custom_columns_defaults_and_offsets_match_the_part_path(
-    tmp_path: Path, passes: list[PartResult | None]
+    tmp_path: Path, passes: list[PartResult | single_pass.GaveUp]
 ) -> None:
     # x_ columns packed into x_columns, absent columns defaulted (ChargePeriodEnd from the start, the cost
     # copies from BilledCost, the provider's name), a zero offset written as +00:00, quoted newlines.
@@ -113,7 +114,7 @@ def test_custom_columns_defaults_and_offsets_match_the_part_path(
     ]
     path.write_text("\n".join(lines) + "\n")
     single_body, single_rows = _import(tmp_path, "single", path, single=True)
-    assert passes and passes[0] is not None
+    assert passes and isinstance(passes[0], PartResult)
     parts_body, parts_rows = _import(tmp_path, "parts", path, single=False)
     assert single_rows == parts_rows
     assert single_body["batch"]["defaultsApplied"] == parts_body["batch"]["defaultsApplied"]
@@ -121,19 +122,70 @@ def test_custom_columns_defaults_and_offsets_match_the_part_path(
     assert {row["x_columns"] for row in single_rows} >= {'{"x_Team":"team0","x_Note":"line one\\nline two"}'}
 
 
-@pytest.mark.parametrize(
-    ("rows", "reason"),
-    [
-        # A value breaking a rule, late in the file: the part path names its row.
-        (["2025-03-01,1.5,svc,Usage,USD"] * 30 + ["2025-03-01,abc,svc,Usage,USD"], "validation_failed"),
-        # An empty cell the part path fills with the provider's currency and counts.
-        (["2025-03-01,1.5,svc,Usage,USD"] * 5 + ["2025-03-01,1.5,svc,Usage,"], None),
-    ],
+FAILED_BATCH = (
+    "status",
+    "failureReason",
+    "rowsReceived",
+    "rowsRejected",
+    "errors",
+    "errorCount",
+    "defaultsApplied",
 )
-def test_what_the_single_pass_cannot_vouch_for_goes_part_by_part(
-    tmp_path: Path, passes: list[PartResult | None], rows: list[str], reason: str | None
+
+
+def _failed_import(
+    tmp_path: Path, name: str, path: Path, *, single: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Import a file that is rejected; the 422 body and the failed batch as History shows it."""
+    settings = Settings(
+        data_dir=tmp_path / name, secret_key="k", import_single_pass=single, import_part_rows=7
+    )
+    with TestClient(create_app(settings)) as client:
+        headers, pid = admin_and_provider(client, "Same name")
+        response = upload(client, headers, pid, path)
+        assert response.status_code == 422, response.text
+        body = orjson.loads(response.content.replace(pid.encode(), b"<provider>"))
+        batch = client.get(f"/api/v1/batches/{body['batchId']}", headers=headers)
+        shown = orjson.loads(batch.content.replace(pid.encode(), b"<provider>"))
+        with client.app.state.runtime.warehouse.cursor() as cur:  # type: ignore[attr-defined]
+            assert cur.execute("SELECT count(*) FROM cost_rows").fetchall() == [(0,)]
+    return body, shown
+
+
+def test_a_rejected_file_is_reported_as_part_by_part_without_staging_a_row(
+    tmp_path: Path, passes: list[PartResult | single_pass.GaveUp], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A value breaking a rule in the 5th part: the part path must still name its row; after the single
+    # pass, it only checks the parts (nothing is staged), and the failed batch reads the same in History.
     path = tmp_path / "file.csv"
+    rows = ["2025-03-01,1.5,svc,Usage,USD"] * 30 + ["2025-03-01,abc,svc,Usage,USD"]
+    path.write_text(
+        "\n".join(["ChargePeriodStart,BilledCost,ServiceName,ChargeCategory,BillingCurrency", *rows])
+    )
+    inserts: list[str] = []
+    original = cost_rows.insert
+    monkeypatch.setattr(cost_rows, "insert", lambda *a, **k: (inserts.append("x"), original(*a, **k))[1])
+    single_body, single_batch = _failed_import(tmp_path, "single", path, single=True)
+    assert len(passes) == 1 and isinstance(passes[0], single_pass.GaveUp) and passes[0].rejected
+    assert inserts == []
+    parts_body, parts_batch = _failed_import(tmp_path, "parts", path, single=False)
+    assert inserts  # part by part, the four clean parts were staged, then dropped
+    assert [(e["row"], e["column"]) for e in single_body["errors"]] == [(31, "BilledCost")]
+    for key in ("code", "message", "errors", "errorCount", "rowsReceived", "rowsRejected"):
+        assert single_body[key] == parts_body[key], key
+    for key in FAILED_BATCH:
+        assert single_batch[key] == parts_batch[key], key
+    assert (
+        single_batch["rowsReceived"] == 31 and single_batch["defaultsApplied"]["EffectiveCost"]["rows"] == 28
+    )
+
+
+def test_a_cell_to_default_goes_part_by_part(
+    tmp_path: Path, passes: list[PartResult | single_pass.GaveUp]
+) -> None:
+    # An empty cell the part path fills with the provider's currency, and counts.
+    path = tmp_path / "file.csv"
+    rows = ["2025-03-01,1.5,svc,Usage,USD"] * 5 + ["2025-03-01,1.5,svc,Usage,"]
     path.write_text(
         "\n".join(["ChargePeriodStart,BilledCost,ServiceName,ChargeCategory,BillingCurrency", *rows])
     )
@@ -141,21 +193,16 @@ def test_what_the_single_pass_cannot_vouch_for_goes_part_by_part(
     with TestClient(create_app(settings)) as client:
         headers, pid = admin_and_provider(client, "Fallback")
         response = upload(client, headers, pid, path)
-    assert passes == [None]
+    assert len(passes) == 1 and isinstance(passes[0], single_pass.GaveUp) and not passes[0].rejected
     body = response.json()
-    if reason is None:
-        assert response.status_code == 200, body
-        assert body["batch"]["progress"]["method"] == "part-by-part"
-        assert body["batch"]["defaultsApplied"]["BillingCurrency"] == {"value": "USD", "rows": 1}
-        assert body["lineItemsCreated"] == len(rows)
-    else:
-        assert response.status_code == 422, body
-        assert body["code"] == reason
-        assert [(e["row"], e["column"]) for e in body["errors"]] == [(len(rows), "BilledCost")]
+    assert response.status_code == 200, body
+    assert body["batch"]["progress"]["method"] == "part-by-part"
+    assert body["batch"]["defaultsApplied"]["BillingCurrency"] == {"value": "USD", "rows": 1}
+    assert body["lineItemsCreated"] == len(rows)
 
 
 def test_a_dataset_rule_broken_across_the_file_goes_part_by_part(
-    tmp_path: Path, passes: list[PartResult | None]
+    tmp_path: Path, passes: list[PartResult | single_pass.GaveUp]
 ) -> None:
     # One ServiceName in two ServiceCategory values: no row breaks a rule, the file does.
     path = tmp_path / "file.csv"
@@ -169,7 +216,7 @@ def test_a_dataset_rule_broken_across_the_file_goes_part_by_part(
         stored = client.app.state.runtime.warehouse  # type: ignore[attr-defined]
         with stored.cursor() as cur:
             left = cur.execute("SELECT count(*) FROM cost_rows").fetchall()
-    assert passes == [None]
+    assert len(passes) == 1 and isinstance(passes[0], single_pass.GaveUp) and not passes[0].rejected
     assert response.status_code == 422, response.text
     assert {e["code"] for e in response.json()["errors"]} == {"service-name-one-category"}
     assert left == [(0,)]  # the rolled-back statement left nothing behind
@@ -205,7 +252,9 @@ def test_the_watch_reports_progress_and_interrupts_on_shutdown(monkeypatch: pyte
 HEADER = "ChargePeriodStart,BilledCost,ServiceName,ChargeCategory,BillingCurrency,PricingCurrency"
 
 
-def test_warnings_alone_keep_the_single_pass(tmp_path: Path, passes: list[PartResult | None]) -> None:
+def test_warnings_alone_keep_the_single_pass(
+    tmp_path: Path, passes: list[PartResult | single_pass.GaveUp]
+) -> None:
     # A virtual PricingCurrency is a warning, which rejects nothing: the file is staged in one pass and
     # stored exactly as part by part.
     path = tmp_path / "virtual.csv"
@@ -213,14 +262,14 @@ def test_warnings_alone_keep_the_single_pass(tmp_path: Path, passes: list[PartRe
         "\n".join([HEADER] + [f"2025-03-0{1 + i % 9},1.{i},svc,Usage,USD,XBT" for i in range(20)])
     )
     single_body, single_rows = _import(tmp_path, "single", path, single=True)
-    assert passes and passes[0] is not None
+    assert passes and isinstance(passes[0], PartResult)
     parts_body, parts_rows = _import(tmp_path, "parts", path, single=False)
     assert single_rows == parts_rows and len(single_rows) == 20
     assert single_body["batch"]["errorCount"] == parts_body["batch"]["errorCount"] == 0
 
 
 def test_a_placeholder_behind_a_warning_still_goes_part_by_part(
-    tmp_path: Path, passes: list[PartResult | None]
+    tmp_path: Path, passes: list[PartResult | single_pass.GaveUp]
 ) -> None:
     # `NULL` in PricingCurrency only breaks a warning (not a currency code) as text; read as the null it
     # stands for, it is an error. The single pass must not store what the part path rejects.
@@ -231,7 +280,7 @@ def test_a_placeholder_behind_a_warning_still_goes_part_by_part(
     with TestClient(create_app(settings)) as client:
         headers, pid = admin_and_provider(client, "Placeholder")
         response = upload(client, headers, pid, path)
-    assert passes == [None]
+    assert len(passes) == 1 and isinstance(passes[0], single_pass.GaveUp) and passes[0].rejected
     assert response.status_code == 422, response.text
     assert {(e["row"], e["column"], e["code"]) for e in response.json()["errors"]} == {
         (4, "PricingCurrency", "null-placeholder")

@@ -374,6 +374,37 @@ def _commit(
     return committed
 
 
+def check_part(
+    runtime: Runtime,
+    batch: Batch,
+    table: pa.Table,
+    *,
+    first_row: int,
+    defaults_before: dict[str, Any],
+    provider: Provider | None = None,
+) -> PartResult:
+    """Check one part of a file already known to be rejected, without staging it (ingest.single_pass).
+
+    The parts before it were clean (`first_row - 1` rows, which defaulted `defaults_before`); a rejected part
+    fails the batch with what `add_part` would have recorded by then, and raises the same IngestError 422.
+    """
+    _, result = prepare_part(runtime, batch, table, provider=provider, first_row=first_row)
+    if result.fatal or result.rows_rejected:
+        current = _load(runtime, batch.id)
+        fail_batch(
+            runtime,
+            current,
+            _rejection_message(result),
+            errors=(current.errors + result.errors)[:MAX_ERRORS],
+            error_count=current.error_count + result.error_count,
+            rows_received=first_row - 1 + result.rows_received,
+            rows_rejected=result.rows_rejected,
+            defaults_applied=defaults_before,
+        )
+        raise _rejection(batch, result)
+    return result
+
+
 def record_staged(
     runtime: Runtime, batch: Batch, result: PartResult, progress: dict[str, Any] | None = None
 ) -> None:
@@ -445,6 +476,7 @@ def fail_batch(
     error_count: int | None = None,
     rows_received: int | None = None,
     rows_rejected: int | None = None,
+    defaults_applied: dict[str, Any] | None = None,
     wait: bool = True,
 ) -> None:
     """Mark an open batch failed with a reason and drop its staged rows.
@@ -467,6 +499,8 @@ def fail_batch(
         fields["rows_received"] = rows_received
     if rows_rejected is not None:
         fields["rows_rejected"] = rows_rejected
+    if defaults_applied is not None:
+        fields["defaults_applied"] = defaults_applied
     with runtime.warehouse.transaction() as cur:
         current = store.get(cur, batch.id)
         if current is None or current["status"] not in ("received", "validating"):

@@ -29,7 +29,8 @@ from focusbase.ingest.mapping import (
     resolve,
 )
 from focusbase.ingest.matching import MatchResult, match_headers
-from focusbase.ingest.model import Batch, BatchSummary, IngestError
+from focusbase.ingest.model import Batch, BatchSummary, IngestError, PartResult
+from focusbase.ingest.parts import merge_defaults
 from focusbase.ingest.reader import open_reader
 from focusbase.ingest.sniff import FileShape, ImportFileError, sniff_file
 from focusbase.runtime import Runtime
@@ -388,12 +389,15 @@ def _run(
 
     resolved = _require_resolved(plan)
     try:
-        staged = None
+        staged: PartResult | single_pass.GaveUp | None = None
         if single_pass.eligible(runtime, started):
             staged = single_pass.stage(runtime, started, on_progress or (lambda _progress: None))
-        if staged is not None:
+        if isinstance(staged, PartResult):
             rows_read, method = staged.rows_received, single_pass.METHOD
         else:
+            if isinstance(staged, single_pass.GaveUp) and staged.rejected:
+                # Some row breaks an error rule: find the first bad part and report it, storing nothing.
+                _stage_parts(runtime, started, resolved, on_progress, check_only=True)
             rows_read, method = _stage_parts(runtime, started, resolved, on_progress), PART_BY_PART
         # Every row is read and staged: only the atomic commit is left.
         report(_progress(rows_read, rows_read, "committing", method))
@@ -418,18 +422,37 @@ def _stage_parts(
     started: StartedImport,
     resolved: ResolvedMapping,
     on_progress: Callable[[dict[str, Any]], None] | None,
+    *,
+    check_only: bool = False,
 ) -> int:
-    """Stream the file part by part into the batch (checked here, stored by the stager); rows read."""
+    """Stream the file part by part into the batch (checked here, stored by the stager); rows read.
+
+    `check_only` checks the parts without staging any: the first bad part fails the batch as it would
+    have; a file with none returns (and must then be imported for real).
+    """
     plan, batch = started.plan, started.batch
     rows_read = 0
+    defaults: dict[str, Any] = {}
     with open_reader(
         plan.shape, plan.mapping.options, memory_limit=runtime.settings.import_memory_limit
     ) as reader:
         for table in reader.batches(resolved, runtime.settings.import_part_rows):
             if started.cancel.is_set():
                 raise IngestError(503, "import_interrupted", "the import was interrupted by a shutdown")
+            if check_only:
+                result = batches.check_part(
+                    runtime,
+                    batch,
+                    table,
+                    first_row=rows_read + 1,
+                    defaults_before=defaults,
+                    provider=started.provider,
+                )
+                defaults = merge_defaults(defaults, result.defaults_applied)
             rows_read += table.num_rows
             progress = _progress(rows_read, started.estimated_rows, "reading", PART_BY_PART)
+            if check_only:
+                continue
             # The batch records the progress with the part's counts, once the part is staged.
             batches.add_part(
                 runtime,

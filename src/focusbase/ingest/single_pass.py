@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -34,11 +35,12 @@ from focusbase.ingest.normalise import (
 )
 from focusbase.ingest.parts import provider_defaults
 from focusbase.ingest.reader import csv_source
+from focusbase.ingest.sniff import duckdb_message
 from focusbase.ingest.transforms import build_select
 from focusbase.runtime import Runtime
 from focusbase.storage import cost_rows
 from focusbase.storage.cost_rows import CUSTOM_COLUMN, TABLES, staged_marker
-from focusbase.validate.engine import RowGuard, dataset_rules_hold, row_guard
+from focusbase.validate.engine import GUARD_MESSAGE, RowGuard, dataset_rules_hold, row_guard
 from focusbase.validate.parsing import quote_identifier, quote_literal
 
 log = logging.getLogger(__name__)
@@ -60,12 +62,21 @@ def eligible(runtime: Runtime, started: StartedImport) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class GaveUp:
+    """The single pass left the file to the part path; `rejected`: a row breaks an error rule, so the part
+    path will reject the file and only has to find and report the first bad part (it stages nothing)."""
+
+    reason: str
+    rejected: bool = False
+
+
 def stage(
     runtime: Runtime,
     started: StartedImport,
     on_progress: Callable[[dict[str, Any]], None],
-) -> PartResult | None:
-    """Stage the whole file in one statement; its tally, or None to leave the file to the part path.
+) -> PartResult | GaveUp:
+    """Stage the whole file in one statement; its tally, or why the file is left to the part path.
 
     Raises IngestError when the import is interrupted or its batch was closed meanwhile.
     """
@@ -78,8 +89,8 @@ def stage(
                     503, "import_interrupted", "the import was interrupted by a shutdown"
                 ) from None
             log.info("batch %s: the single pass gave up (%s); importing part by part", started.batch.id, exc)
-            return None
-    if result is not None:
+            return GaveUp(duckdb_message(exc), rejected=GUARD_MESSAGE in str(exc))
+    if isinstance(result, PartResult):
         # The rows are staged (hidden until the commit): from here on an error fails the batch, which drops
         # them; it never sends the file down the part path as well.
         batches.record_staged(runtime, started.batch, result)
@@ -127,11 +138,11 @@ def _stage(
     started: StartedImport,
     cur: duckdb.DuckDBPyConnection,
     on_progress: Callable[[dict[str, Any]], None],
-) -> PartResult | None:
+) -> PartResult | GaveUp:
     plan, batch = started.plan, started.batch
     resolved = plan.resolved
     if resolved is None:
-        return None
+        return GaveUp("the mapping does not fit the file")
     dataset = batch.dataset
     cur.execute("SET TimeZone = 'UTC'")  # as in the reader: mapped date-times with an offset render in UTC
     # DuckDB tracks a statement's progress only with its progress bar on (never printed here).
@@ -142,12 +153,12 @@ def _stage(
     select = build_select(resolved, plan.shape.header)
     mapped = cur.sql(f"SELECT {select.sql} FROM __fb_src", params=list(select.params))  # noqa: S608
     if any(str(kind) != "VARCHAR" for kind in mapped.types):
-        return None  # the part path renders other types as text its own way
+        return GaveUp("a mapped column is not text")  # the part path renders other types its own way
     try:
         empty = pa.Table.from_arrays([pa.array([], pa.string()) for _ in select.names], names=select.names)
         names = canonical_columns(empty, dataset).column_names
-    except ColumnError:
-        return None
+    except ColumnError as exc:
+        return GaveUp(str(exc))
     mapped.create_view("__fb_mapped0")
     renamed = ", ".join(
         f"{quote_identifier(column)} AS {quote_identifier(name)}"
@@ -170,7 +181,7 @@ def _stage(
         dataset=dataset,
     )
     if guard is None:
-        return None
+        return GaveUp("the file's columns give an error")
     custom = [name for name in names if is_custom_column(name)]
     source = guard.sql
     if custom:
@@ -210,7 +221,7 @@ def _stage(
         rows = int(inserted[0][0])
         if rows == 0 or not _dataset_rules_hold(cur, guard, table, batch.id):
             cur.execute("ROLLBACK")
-            return None
+            return GaveUp("no rows" if rows == 0 else "a dataset rule is broken across the file")
         cur.execute("COMMIT")
     except BaseException:
         cur.execute("ROLLBACK")

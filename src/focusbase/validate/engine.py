@@ -159,6 +159,7 @@ def quick_check(
 
 
 GUARD_MESSAGE = "focusbase: a row breaks a FOCUS rule"
+NULL_MESSAGE = "focusbase: a cell is empty"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +167,9 @@ class RowGuard:
     """A relation's rows behind a guard that fails the query at the first row breaking any rule.
 
     `sql` selects the carried columns of every row, unchanged, and stops the query with GUARD_MESSAGE
-    (a DuckDB error) as soon as a row breaks a rule of the quick pass, or has a null in a `not_null` column.
-    The dataset rules, which no single row can break, are checked afterwards with `dataset_rules_hold`.
+    (a DuckDB error) as soon as a row breaks an error rule, or with NULL_MESSAGE at a null in a
+    `not_null` column (checked first). The dataset rules, which no single row can break, are checked afterwards with
+    `dataset_rules_hold`.
     """
 
     sql: str
@@ -203,14 +205,15 @@ def row_guard(
         if (rule.severity == "error" and not rule.implied)
         or (rule.rule == "null-placeholder" and rule.column in warned)
     ]
-    broken = [f"coalesce({rule.violation}, FALSE)" for rule in rules]
-    broken += [f"{quote_identifier(name)} IS NULL" for name in not_null]
+    broken = " OR ".join(f"coalesce({rule.violation}, FALSE)" for rule in rules) or "FALSE"
+    empty = " OR ".join(f"{quote_identifier(name)} IS NULL" for name in not_null) or "FALSE"
     columns = ", ".join(quote_identifier(name) for name in carry)
     base = _base_sql(ctx, relation, "NULL::BIGINT", carry)
-    condition = " OR ".join(broken) or "FALSE"
     sql = (
         f"SELECT {columns} FROM ({base}) "  # noqa: S608 - catalogue and header names only
-        f"WHERE CASE WHEN {condition} THEN error('{GUARD_MESSAGE}') ELSE TRUE END"
+        # An empty cell first: the ingest fills it before checking, so the rules cannot judge that row.
+        f"WHERE CASE WHEN {empty} THEN error('{NULL_MESSAGE}') "
+        f"WHEN {broken} THEN error('{GUARD_MESSAGE}') ELSE TRUE END"
     )
     return RowGuard(sql, ctx)
 
