@@ -247,17 +247,7 @@ def add_part(
             stager.checked(batch.id)
             handed_over = True
             stager.wait_until_staged(batch.id)
-            current = _load(runtime, batch.id)
-            fail_batch(
-                runtime,
-                current,
-                _rejection_message(result),
-                errors=(current.errors + result.errors)[:MAX_ERRORS],
-                error_count=current.error_count + result.error_count,
-                rows_received=current.rows_received + result.rows_received,
-                rows_rejected=current.rows_rejected + result.rows_rejected,
-            )
-            raise _rejection(batch, result)
+            raise _fail_part(runtime, batch, result)
         stager.wait_for_room(batch.id)
         current = _load(runtime, batch.id)
         if not current.is_open:
@@ -390,19 +380,36 @@ def check_part(
     """
     _, result = prepare_part(runtime, batch, table, provider=provider, first_row=first_row)
     if result.fatal or result.rows_rejected:
-        current = _load(runtime, batch.id)
-        fail_batch(
-            runtime,
-            current,
-            _rejection_message(result),
-            errors=(current.errors + result.errors)[:MAX_ERRORS],
-            error_count=current.error_count + result.error_count,
-            rows_received=first_row - 1 + result.rows_received,
-            rows_rejected=result.rows_rejected,
-            defaults_applied=defaults_before,
-        )
-        raise _rejection(batch, result)
+        raise _fail_part(runtime, batch, result, received_before=first_row - 1, defaults=defaults_before)
     return result
+
+
+def _fail_part(
+    runtime: Runtime,
+    batch: Batch,
+    result: PartResult,
+    *,
+    received_before: int | None = None,
+    defaults: dict[str, Any] | None = None,
+) -> IngestError:
+    """Fail the batch at a rejected part and return the 422 to raise.
+
+    The rows before the part count as received: as the batch recorded them, or `received_before` when they
+    were checked but not staged (with the `defaults` they took).
+    """
+    current = _load(runtime, batch.id)
+    before = current.rows_received if received_before is None else received_before
+    fail_batch(
+        runtime,
+        current,
+        _rejection_message(result),
+        errors=(current.errors + result.errors)[:MAX_ERRORS],
+        error_count=current.error_count + result.error_count,
+        rows_received=before + result.rows_received,
+        rows_rejected=current.rows_rejected + result.rows_rejected,
+        defaults_applied=defaults,
+    )
+    return _rejection(batch, result)
 
 
 def record_staged(
