@@ -168,8 +168,8 @@ class RowGuard:
 
     `sql` selects the carried columns of every row, unchanged, and stops the query with GUARD_MESSAGE
     (a DuckDB error) as soon as a row breaks an error rule, or with NULL_MESSAGE at a null in a
-    `not_null` column (checked first). The dataset rules, which no single row can break, are checked afterwards with
-    `dataset_rules_hold`.
+    `not_null` column (checked first). The dataset rules, which no single row can break, are checked
+    afterwards with `dataset_rules_hold`.
     """
 
     sql: str
