@@ -3,13 +3,14 @@
 The part path (ingest.imports) streams a file as Arrow parts: each part is copied out of the reader's
 DuckDB, checked in a DuckDB of its own, and copied again into the warehouse by the stager. For a clean file
 the same work runs here inside the warehouse as one `INSERT ... SELECT`: DuckDB's parallel CSV reader feeds
-the mapping, every row rule of the quick pass (a guard that stops the statement at the first row breaking
-one) and the casts into the stored columns, on every core, with no copies between them. The dataset rules,
-which no single row breaks, are then checked over the staged rows of the whole file.
+the mapping, the validator's error rules (a guard that stops the statement at the first row breaking one)
+and the casts into the stored columns, on every core, with no copies between them. The dataset rules, which
+no single row breaks, are then checked over the staged rows of the whole file.
 
 Anything this path cannot vouch for makes it give up: the statement is rolled back and the file goes through
-the part path, which reports exactly what it always reports (row numbers, findings, partial imports). A file
-with problems is therefore read twice; a clean one once. Rows of a single-pass batch are stored in the order
+the part path, which reports exactly what it always reports (row numbers, findings, partial imports); when a
+row broke a rule, the parts are only checked, not staged. A file with problems is therefore read twice; a
+clean one once. Rows of a single-pass batch are stored in the order
 DuckDB's threads write them, not in file order (see docs/import.md).
 """
 
