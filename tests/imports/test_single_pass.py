@@ -178,6 +178,7 @@ def test_a_rejected_file_is_reported_as_part_by_part_without_staging_a_row(
     assert (
         single_batch["rowsReceived"] == 31 and single_batch["defaultsApplied"]["EffectiveCost"]["rows"] == 28
     )
+    assert (single_batch["progress"]["phase"], single_batch["progress"]["rowsRead"]) == ("checking", 28)
 
 
 def test_a_cell_to_default_goes_part_by_part(

@@ -449,10 +449,14 @@ def _stage_parts(
                     provider=started.provider,
                 )
                 defaults = merge_defaults(defaults, result.defaults_applied)
+                rows_read += table.num_rows
+                progress = _progress(rows_read, started.estimated_rows, "checking", PART_BY_PART)
+                batches.set_progress(runtime, batch, progress)
+                if on_progress is not None:
+                    on_progress(progress)
+                continue
             rows_read += table.num_rows
             progress = _progress(rows_read, started.estimated_rows, "reading", PART_BY_PART)
-            if check_only:
-                continue
             # The batch records the progress with the part's counts, once the part is staged.
             batches.add_part(
                 runtime,
@@ -469,7 +473,7 @@ def _stage_parts(
 
 def _progress(rows_read: int, estimated: int | None, phase: str, method: str) -> dict[str, Any]:
     percent = 100.0 if phase in ("done", "committing") else 0.0
-    if phase == "reading" and estimated:
+    if phase in ("reading", "checking") and estimated:
         percent = min(99.0, round(rows_read * 100.0 / estimated, 1))
     return {
         "rowsRead": rows_read,
