@@ -31,9 +31,9 @@ class Warehouse:
     ) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Without insertion order, DuckDB runs the single-pass import's INSERT ... SELECT on every core (keeping
-        # order, it falls back to one thread under the memory limit). Order is ours to keep: a part is
-        # inserted as one chunk by one thread, in order, and every read sorts by row_seq.
+        # Without insertion order, DuckDB runs the single-pass import's INSERT ... SELECT on every core
+        # (keeping order, it falls back to one thread under the memory limit). Order is ours to keep: a part
+        # is inserted as one chunk by one thread, in order, and every read sorts by row_seq.
         config: dict[str, str | bool | int | float | list[str]] = {"preserve_insertion_order": False}
         if memory_limit:
             config["memory_limit"] = memory_limit
