@@ -16,6 +16,7 @@ DuckDB's threads write them, not in file order (see docs/import.md).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -225,7 +226,9 @@ def _stage(
             return GaveUp("no rows" if rows == 0 else "a dataset rule is broken across the file")
         cur.execute("COMMIT")
     except BaseException:
-        cur.execute("ROLLBACK")
+        # A failed statement or commit may have ended the transaction already; keep the original error.
+        with contextlib.suppress(duckdb.Error):
+            cur.execute("ROLLBACK")
         raise
     result = PartResult(batch.id, 1, rows, rows, 0)
     for fill in added:
