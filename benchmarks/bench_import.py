@@ -17,6 +17,9 @@ Targets: ratio <= 2.0; peak RSS of the 2 GB import < 1.5 GB.
 
 from __future__ import annotations
 
+import csv
+import io
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -90,6 +93,13 @@ class Server:
 
     def import_file(self, path: Path) -> tuple[float, float, dict[str, Any]]:
         """Upload and import a file; seconds until the batch is committed and of the upload, and the batch."""
+        elapsed, uploaded, batch = self.upload_and_wait(path)
+        if batch["status"] != "committed":
+            raise RuntimeError(f"import failed: {batch.get('failureReason')} {batch.get('errors', [])[:3]}")
+        return elapsed, uploaded, batch
+
+    def upload_and_wait(self, path: Path) -> tuple[float, float, dict[str, Any]]:
+        """Upload a file; seconds until its batch is committed or failed, seconds of the upload, the batch."""
         url = f"{self.base}/api/v1/providers/{self.provider_id}/imports"
         started = time.perf_counter()
         with path.open("rb") as fh:
@@ -98,7 +108,7 @@ class Server:
             )
         uploaded = time.perf_counter() - started
         body: dict[str, Any] = response.json()
-        if response.status_code not in (200, 202):
+        if response.status_code not in (200, 202, 422):
             raise RuntimeError(f"import failed: {response.status_code} {body}")
         batch_id = body["batchId"]
         while True:
@@ -109,8 +119,6 @@ class Server:
                 break
             time.sleep(0.1)
         elapsed = time.perf_counter() - started
-        if batch["status"] != "committed":
-            raise RuntimeError(f"import failed: {batch.get('failureReason')} {batch.get('errors', [])[:3]}")
         return elapsed, uploaded, batch
 
     def stop(self) -> None:
@@ -132,6 +140,36 @@ def _big_file(workdir: Path, sample: Path, rows: int) -> tuple[Path, int]:
     per_row = sample.stat().st_size / rows
     big_rows = int(BIG_FILE_BYTES / per_row) + 1
     return demo_file(workdir, big_rows), big_rows
+
+
+def _rejected_file(workdir: Path, clean: Path) -> Path:
+    """The clean file plus one last row whose BilledCost is not a number (the worst case to reject)."""
+    path = workdir / f"{clean.stem}-bad-last-row.csv"
+    if path.exists():
+        return path
+    with clean.open("rb") as fh:
+        header = fh.readline().decode().rstrip("\n").split(",")
+        fh.seek(-65536, 2)
+        last = fh.read().decode().splitlines()[-1]
+    row = next(csv.reader(io.StringIO(last)))
+    row[header.index("BilledCost")] = "abc"
+    line = io.StringIO()
+    csv.writer(line, lineterminator="\n").writerow(row)
+    shutil.copyfile(clean, path)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(line.getvalue())
+    return path
+
+
+def _reject(workdir: Path, path: Path, name: str, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
+    server = Server(_fresh(workdir / name), env)
+    try:
+        seconds, _, batch = server.upload_and_wait(path)
+    finally:
+        server.stop()
+    if batch["status"] != "failed" or batch["errors"][0]["column"] != "BilledCost":
+        raise RuntimeError(f"the file with a bad last row was not rejected as expected: {batch}")
+    return seconds, batch
 
 
 def _column_count(path: Path) -> int:
@@ -186,6 +224,17 @@ def run(workdir: Path, quick: bool) -> list[str]:
         f"{parts_batch['lineItemsCreated']:,} line items, method {parts_batch['progress']['method']}; "
         f"server peak RSS {parts_peak:,.0f} MB",
     ]
+    # The worst case for a rejected file: its only bad row is the last one.
+    bad = _rejected_file(workdir, path)
+    rejected, rejected_batch = _reject(workdir, bad, "data-rejected", {})
+    rejected_parts, _ = _reject(
+        workdir, bad, "data-rejected-parts", {"FOCUSBASE_IMPORT_SINGLE_PASS": "false"}
+    )
+    lines.append(
+        f"- the same file with one bad BilledCost appended (row {rejected_batch['errors'][0]['row']:,}): "
+        f"rejected in {rejected:.2f} s (single pass, then its parts checked), {rejected_parts:.2f} s part by "
+        "part"
+    )
     if not quick:
         big, big_rows = _big_file(workdir, path, rows)
         big_mb = big.stat().st_size / 1024**2
