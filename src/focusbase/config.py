@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     import_memory_limit: str | None = Field(
         "512MB", description="DuckDB memory_limit of the reader of one import file."
     )
+    max_custom_columns_per_row: int = Field(
+        200,
+        description="Most custom (x_) columns one row may carry; a push row or file header with more is "
+        "refused (422 too_many_custom_columns).",
+    )
+    max_custom_columns_per_batch: int = Field(
+        1_000,
+        description="Most distinct custom (x_) column names one batch may carry across all its rows and "
+        "parts (422 too_many_custom_columns).",
+    )
 
     @property
     def base_url(self) -> str:
