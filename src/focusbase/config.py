@@ -76,6 +76,16 @@ class Settings(BaseSettings):
         description="Most distinct custom (x_) column names one batch may carry across all its rows and "
         "parts (422 too_many_custom_columns).",
     )
+    import_max_decompressed_bytes: int = Field(
+        8 * 1024 * 1024 * 1024,
+        description="Largest text an import file may hold once decompressed (a CSV's bytes after gunzip, a "
+        "Parquet file's uncompressed size); larger files are refused (413 file_too_large).",
+    )
+    import_max_rows: int = Field(
+        10_000_000,
+        description="Most rows one import (one batch) may hold; a file with more is refused (413 "
+        "too_many_rows) and nothing of it is stored.",
+    )
 
     @property
     def base_url(self) -> str:

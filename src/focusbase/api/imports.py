@@ -237,7 +237,7 @@ async def import_file(provider_id: str, request: Request, principal: IngestKey, 
             allow_partial=_flag(upload, "allowPartial", False),
             save_mapping_used=_flag(upload, "saveMapping", True),
         )
-        if upload.size > runtime.settings.import_background_bytes:
+        if service.runs_in_background(runtime.settings, started, upload.size):
             _run_in_background(runtime, started, upload)
             background = True
             batch = batch_service.get_batch(runtime, principal.workspace_id, started.batch.id)

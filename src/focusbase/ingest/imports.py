@@ -8,6 +8,7 @@ it fits the file; else the confident part of the auto-matching. Suggested matche
 from __future__ import annotations
 
 import gzip
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,11 +16,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import duckdb
 import pyarrow.parquet as pq
 
-from focusbase.focus import Dataset
+from focusbase.config import Settings
+from focusbase.focus import Dataset, all_column_names, is_custom_column
 from focusbase.ingest import batches, single_pass
 from focusbase.ingest.cloud import CloudExport, apply_options, detect_export
+from focusbase.ingest.file_errors import engine_failure
+from focusbase.ingest.limits import (
+    FileLimits,
+    measure_text,
+    too_large,
+    too_many_custom_columns,
+    too_many_rows,
+)
 from focusbase.ingest.mapping import (
     ImportOptions,
     Mapping,
@@ -37,6 +48,8 @@ from focusbase.runtime import Runtime
 from focusbase.storage import mappings as mapping_store
 from focusbase.tenancy.principal import Principal
 from focusbase.tenancy.providers import Provider
+
+log = logging.getLogger(__name__)
 
 Origin = Literal["request", "saved", "auto"]
 PART_BY_PART = "part-by-part"  # progress.method of a file streamed in parts (single_pass.METHOD otherwise)
@@ -68,8 +81,27 @@ class ImportPlan:
 
 
 def file_error(exc: ImportFileError) -> IngestError:
-    """An unreadable file as the 422 the API returns."""
-    return IngestError(422, exc.code, exc.message, details=exc.details)
+    """A refused file as the error the API returns (422 unreadable, 413 over a limit, ...)."""
+    return IngestError(exc.status, exc.code, exc.message, details=exc.details)
+
+
+def file_limits(settings: Settings, dataset: Dataset) -> FileLimits:
+    """The bounds of one import file, from the settings."""
+    custom = settings.max_custom_columns_per_row
+    return FileLimits(
+        max_decompressed_bytes=settings.import_max_decompressed_bytes,
+        max_rows=settings.import_max_rows,
+        max_custom_columns=custom,
+        max_columns=custom + len(all_column_names(dataset)),
+    )
+
+
+def _check_custom_columns(resolved: ResolvedMapping, settings: Settings) -> None:
+    """Every row of a file carries the same custom columns: the mapping's count is per row and batch."""
+    count = sum(1 for output in resolved.outputs if is_custom_column(output.name))
+    limit = min(settings.max_custom_columns_per_row, settings.max_custom_columns_per_batch)
+    if count > limit:
+        raise file_error(too_many_custom_columns(count, limit))
 
 
 def mapping_error(exc: MappingError, plan: ImportPlan | None = None) -> IngestError:
@@ -94,7 +126,9 @@ def parse_options(document: Any) -> ImportOptions:
     try:
         return parse_mapping({"options": document or {}}).options
     except MappingError as exc:
-        raise IngestError(400, "invalid_options", str(exc), extra={"problems": exc.problems}) from None
+        first = exc.problems[0] if exc.problems else {"location": "options", "message": str(exc)}
+        message = f"invalid option {first['location'].removeprefix('options.')}: {first['message']}"
+        raise IngestError(400, "invalid_options", message, extra={"problems": exc.problems}) from None
 
 
 def get_saved_mapping(runtime: Runtime, provider: Provider) -> dict[str, Any] | None:
@@ -153,6 +187,7 @@ def plan_import(
             encoding=read_options.encoding,
             delimiter=read_options.delimiter,
             work_dir=work_dir,
+            limits=file_limits(runtime.settings, dataset),
         )
     except ImportFileError as exc:
         raise file_error(exc) from None
@@ -187,6 +222,12 @@ def plan_import(
         resolved = resolve(chosen, shape.header, dataset)
     except MappingError as exc:
         problems = exc.problems
+    if resolved is not None:
+        try:
+            _check_custom_columns(resolved, runtime.settings)
+        except IngestError:
+            discard_copies(shape)
+            raise
     return ImportPlan(
         shape=shape,
         dataset=dataset,
@@ -256,7 +297,27 @@ class StartedImport:
     allow_partial: bool
     save: bool
     estimated_rows: int | None
+    text_bytes: int | None = None  # the file's bytes once decompressed; None: over import_background_bytes
     cancel: threading.Event = field(default_factory=threading.Event)
+
+
+def text_bytes(shape: FileShape, settings: Settings) -> int | None:
+    """Bytes of the file once decompressed, refused (413) over the limit; None when only known to exceed
+    `import_background_bytes` (a gzip file is decompressed no further than that here)."""
+    limit = settings.import_max_decompressed_bytes
+    if shape.format == "parquet":
+        meta = pq.ParquetFile(shape.path).metadata
+        return sum(int(meta.row_group(i).total_byte_size) for i in range(meta.num_row_groups))
+    size = measure_text(shape.path, shape.compression, min(limit, settings.import_background_bytes))
+    if size.bytes > limit:
+        raise too_large(limit)
+    return size.bytes if size.complete else None
+
+
+def runs_in_background(settings: Settings, started: StartedImport, upload_size: int) -> bool:
+    """Whether an import answers 202 and runs as a job: by its uploaded or its decompressed size."""
+    threshold = settings.import_background_bytes
+    return upload_size > threshold or started.text_bytes is None or started.text_bytes > threshold
 
 
 def start_import(
@@ -290,11 +351,16 @@ def start_import(
         work_dir=work_dir,
     )
     try:
+        try:
+            size = text_bytes(plan.shape, runtime.settings)
+        except ImportFileError as exc:
+            raise file_error(exc) from None
         return _open_batch(
             runtime,
             principal,
             provider,
             plan,
+            text_size=size,
             file_name=file_name,
             file_size=file_size,
             mode=mode,
@@ -314,6 +380,7 @@ def _open_batch(
     provider: Provider,
     plan: ImportPlan,
     *,
+    text_size: int | None,
     file_name: str | None,
     file_size: int,
     mode: str | None,
@@ -364,6 +431,7 @@ def _open_batch(
         allow_partial=allow_partial,
         save=save,
         estimated_rows=estimated,
+        text_bytes=text_size,
     )
 
 
@@ -388,7 +456,13 @@ def _run(
             on_progress(progress)
 
     resolved = _require_resolved(plan)
+    settings = runtime.settings
     try:
+        if started.text_bytes is None:
+            # Only known to be large: decompress it once, up to the limit, before any row is read.
+            limit = settings.import_max_decompressed_bytes
+            if not measure_text(plan.shape.path, plan.shape.compression, limit).complete:
+                raise too_large(limit)
         staged: PartResult | single_pass.GaveUp | None = None
         if single_pass.eligible(runtime, started):
             staged = single_pass.stage(runtime, started, on_progress or (lambda _progress: None))
@@ -408,8 +482,13 @@ def _run(
     except IngestError as exc:
         batches.fail_batch(runtime, batch, exc.message)
         raise
+    except duckdb.Error as exc:
+        refusal = engine_failure(exc, "importing the file")
+        batches.fail_batch(runtime, batch, refusal.message)
+        raise file_error(refusal) from None
     except BaseException as exc:
-        batches.fail_batch(runtime, batch, f"internal error: {type(exc).__name__}: {exc}")
+        log.exception("import of batch %s failed", batch.id)
+        batches.fail_batch(runtime, batch, f"internal error: {type(exc).__name__}")
         raise
     report(_progress(rows_read, rows_read, "done", method))
     if started.save:
@@ -431,6 +510,7 @@ def _stage_parts(
     have; a file with none returns (and must then be imported for real).
     """
     plan, batch = started.plan, started.batch
+    max_rows = runtime.settings.import_max_rows
     rows_read = 0
     defaults: dict[str, Any] = {}
     with open_reader(
@@ -439,6 +519,8 @@ def _stage_parts(
         for table in reader.batches(resolved, runtime.settings.import_part_rows):
             if started.cancel.is_set():
                 raise IngestError(503, "import_interrupted", "the import was interrupted by a shutdown")
+            if rows_read + table.num_rows > max_rows:
+                raise too_many_rows(max_rows)
             if check_only:
                 result = batches.check_part(
                     runtime,

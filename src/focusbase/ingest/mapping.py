@@ -8,15 +8,39 @@ source column must be mapped, kept as a custom column, or ignored explicitly.
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from focusbase.focus import Dataset, all_column_names, is_custom_column, latest_column
 
 NumberStyle = Literal["plain", "money"]
+
+# Codecs Python registers as text encodings that are not character sets a file can be written in.
+_NOT_FILE_ENCODINGS = frozenset(
+    {"punycode", "idna", "undefined", "unicode-escape", "raw-unicode-escape", "charmap", "mbcs", "oem"}
+)
+
+
+def text_encoding(name: str) -> str:
+    """The canonical name of a text encoding; ValueError for an unknown codec or one that is not text.
+
+    Python's codec registry also holds bytes-to-bytes and text-to-text transforms (base64, zlib, rot13,
+    ...), which do not turn a file's bytes into text.
+    """
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise ValueError(f"unknown text encoding {name!r}") from None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_FILE_ENCODINGS:
+        raise ValueError(
+            f"{name!r} is not a text encoding: name the character set of the file, e.g. utf-8, latin-1, "
+            "cp1252, utf-16 or shift_jis"
+        )
+    return info.name
 
 
 class _Model(BaseModel):
@@ -57,6 +81,13 @@ class ImportOptions(_Model):
     )
     decimal_comma: bool = Field(False, description="Money columns use a decimal comma: '1.234,50'.")
 
+    @field_validator("encoding")
+    @classmethod
+    def _text_encoding(cls, value: str | None) -> str | None:
+        if value is not None:
+            text_encoding(value)
+        return value
+
 
 class Mapping(_Model):
     """A mapping document: FOCUS column rules, Tags sources, custom columns, ignored columns, options."""
@@ -92,7 +123,10 @@ def parse_mapping(data: Any) -> Mapping:
         return Mapping.model_validate(data)
     except ValidationError as exc:
         problems = [
-            {"location": ".".join(str(p) for p in err["loc"]) or "mapping", "message": err["msg"]}
+            {
+                "location": ".".join(str(p) for p in err["loc"]) or "mapping",
+                "message": err["msg"].removeprefix("Value error, "),
+            }
             for err in exc.errors()
         ]
         first = problems[0]

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from focusbase.ingest.file_errors import engine_failure, is_engine_failure
 from focusbase.ingest.mapping import ImportOptions, ResolvedMapping
 from focusbase.ingest.sniff import FileShape, ImportFileError, connect, csv_error, duckdb_message
 from focusbase.ingest.transforms import build_select, source_ids
@@ -75,6 +76,8 @@ class MappedReader:
             self._open_source()
         except duckdb.Error as exc:
             self.conn.close()
+            if is_engine_failure(exc):
+                raise engine_failure(exc, "opening the file") from None
             raise ImportFileError(
                 "unreadable_file", f"the file cannot be read: {duckdb_message(exc)}"
             ) from None
@@ -113,6 +116,8 @@ class MappedReader:
     def _fail(self, exc: duckdb.Error) -> ImportFileError:
         if self.shape.format == "csv":
             return csv_error(exc, self.shape.encoding)
+        if is_engine_failure(exc):
+            return engine_failure(exc, "reading the file")
         return ImportFileError("unreadable_file", f"the file cannot be read: {duckdb_message(exc)}")
 
     def raw_sample(self, rows: int) -> dict[str, list[str]]:

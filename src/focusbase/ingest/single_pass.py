@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from focusbase.focus import LATEST_VERSION, is_custom_column
 from focusbase.ingest import batches
+from focusbase.ingest.limits import too_many_rows
 from focusbase.ingest.model import IngestError, PartResult
 from focusbase.ingest.normalise import (
     ColumnError,
@@ -80,7 +81,8 @@ def stage(
 ) -> PartResult | GaveUp:
     """Stage the whole file in one statement; its tally, or why the file is left to the part path.
 
-    Raises IngestError when the import is interrupted or its batch was closed meanwhile.
+    Raises IngestError when the import is interrupted or its batch was closed meanwhile, ImportFileError
+    when the file has more rows than an import may hold.
     """
     with runtime.warehouse.cursor() as cur:
         try:
@@ -185,10 +187,13 @@ def _stage(
     if guard is None:
         return GaveUp("the file's columns give an error")
     custom = [name for name in names if is_custom_column(name)]
-    source = guard.sql
+    # One row past the limit is enough to refuse the file: the statement stops there (a streaming limit,
+    # still parallel), so a file of a billion short rows costs no more than one at the limit.
+    max_rows = int(runtime.settings.import_max_rows)
+    source = f"SELECT * FROM ({guard.sql}) LIMIT {max_rows + 1}"  # noqa: S608 - an integer setting
     if custom:
         packed = ", ".join(f"{quote_identifier(name)} := {quote_identifier(name)}" for name in custom)
-        source = f"SELECT *, struct_pack({packed}) AS {CUSTOM_COLUMN} FROM ({guard.sql})"  # noqa: S608
+        source = f"SELECT *, struct_pack({packed}) AS {CUSTOM_COLUMN} FROM ({source})"  # noqa: S608
     cur.execute(f"CREATE TEMP VIEW __source AS {source}")
     sql, params = cost_rows.select_sql(
         cur,
@@ -221,6 +226,9 @@ def _stage(
         with _Watch(cur, started, report):
             inserted = cur.execute(f"INSERT INTO {table} {sql}", params).fetchall()
         rows = int(inserted[0][0])
+        if rows > max_rows:
+            cur.execute("ROLLBACK")
+            raise too_many_rows(max_rows)
         if rows == 0 or not _dataset_rules_hold(cur, guard, table, batch.id):
             cur.execute("ROLLBACK")
             return GaveUp("no rows" if rows == 0 else "a dataset rule is broken across the file")

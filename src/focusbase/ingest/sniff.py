@@ -10,11 +10,17 @@ from __future__ import annotations
 import codecs
 import gzip
 import secrets
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+
+from focusbase.ingest.file_errors import ImportFileError as ImportFileError
+from focusbase.ingest.file_errors import engine_failure, is_engine_failure
+from focusbase.ingest.limits import FileLimits, check_csv_header, check_parquet_footer, too_large
+from focusbase.ingest.mapping import text_encoding
 
 FileFormat = Literal["csv", "parquet"]
 
@@ -27,16 +33,6 @@ NATIVE_ENCODINGS = {
     "latin-1": "latin-1",
 }
 TRANSCODE_CHUNK = 1 << 20
-
-
-class ImportFileError(ValueError):
-    """A file that cannot be imported as it is; `code` is the API error code."""
-
-    def __init__(self, code: str, message: str, details: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +72,7 @@ def _head(path: Path, n: int = 4096) -> tuple[bytes, bool]:
         try:
             with gzip.open(path, "rb") as gz:
                 return gz.read(n), True
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise ImportFileError(
                 "unreadable_file", f"the file looks gzip-compressed but is not: {exc}"
             ) from None
@@ -85,9 +81,9 @@ def _head(path: Path, n: int = 4096) -> tuple[bytes, bool]:
 
 def _canonical_encoding(name: str) -> str:
     try:
-        return codecs.lookup(name).name
-    except LookupError:
-        raise ImportFileError("bad_encoding", f"unknown text encoding {name!r}") from None
+        return text_encoding(name)
+    except ValueError as exc:
+        raise ImportFileError("bad_encoding", str(exc)) from None
 
 
 def sniff_file(
@@ -97,12 +93,16 @@ def sniff_file(
     encoding: str | None = None,
     delimiter: str | None = None,
     work_dir: Path | None = None,
+    limits: FileLimits | None = None,
 ) -> FileShape:
     """Recognise a file; ImportFileError with a clear code and message when it cannot be read.
 
     A file in an encoding DuckDB does not read is transcoded to a UTF-8 copy in `work_dir` (default: next
-    to the file); the returned shape's `path` is then that copy, which the caller deletes.
+    to the file); the returned shape's `path` is then that copy, which the caller deletes. `limits` are
+    checked on what is cheap to see first (the header, a Parquet footer, the transcoded bytes), before
+    DuckDB parses the file.
     """
+    limits = limits or FileLimits()
     size = path.stat().st_size
     if size == 0:
         raise ImportFileError(
@@ -112,6 +112,7 @@ def sniff_file(
     compression: Literal["gzip", "none"] = "gzip" if gz else "none"
     name = (file_name or path.name).lower()
     if head[:4] == b"PAR1":
+        check_parquet_footer(path, limits)
         return _sniff_parquet(path, size)
     if not head.strip(b"\xef\xbb\xbf \r\n\t"):
         raise ImportFileError("empty_file", "the file holds no data: not even a header row")
@@ -135,9 +136,10 @@ def sniff_file(
     native = {"utf-8": "utf-8", "utf-16": "utf-16", "iso8859-1": "latin-1", "latin-1": "latin-1"}.get(wanted)
     read_path, transcoded = path, None
     if native is None:
-        read_path = _transcode(path, wanted, gz, work_dir or path.parent)
+        read_path = _transcode(path, wanted, gz, work_dir or path.parent, limits.max_decompressed_bytes)
         native, transcoded, compression = "utf-8", wanted, "none"
     try:
+        check_csv_header(read_path, compression == "gzip", native, delimiter, limits)
         return _sniff_csv(
             read_path, size, compression, native, delimiter, bom=bom, transcoded_from=transcoded
         )
@@ -147,8 +149,8 @@ def sniff_file(
         raise
 
 
-def _transcode(path: Path, encoding: str, gz: bool, work_dir: Path) -> Path:
-    """Write a UTF-8 copy of the file into work_dir, decoding chunk by chunk."""
+def _transcode(path: Path, encoding: str, gz: bool, work_dir: Path, max_bytes: int | None) -> Path:
+    """Write a UTF-8 copy of the file into work_dir, decoding chunk by chunk, up to `max_bytes` read."""
     target = work_dir / f"{path.name}.{secrets.token_hex(4)}.utf8.csv"
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     opener = gzip.open if gz else open
@@ -158,12 +160,23 @@ def _transcode(path: Path, encoding: str, gz: bool, work_dir: Path) -> Path:
             while chunk := src.read(TRANSCODE_CHUNK):
                 out.write(decoder.decode(chunk))
                 offset += len(chunk)
+                if max_bytes is not None and offset > max_bytes:
+                    raise too_large(max_bytes)
             out.write(decoder.decode(b"", final=True))
     except UnicodeDecodeError as exc:
         target.unlink(missing_ok=True)
         raise ImportFileError(
             "bad_encoding", f"the file is not valid {encoding}: byte {offset + exc.start}: {exc.reason}"
         ) from None
+    except UnicodeError as exc:
+        target.unlink(missing_ok=True)
+        raise ImportFileError("bad_encoding", f"the file is not valid {encoding}: {exc}") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        target.unlink(missing_ok=True)
+        raise ImportFileError("unreadable_file", f"the file cannot be read: {exc}") from None
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
     return target
 
 
@@ -191,6 +204,8 @@ def duckdb_message(exc: Exception) -> str:
 
 def csv_error(exc: Exception, encoding: str | None) -> ImportFileError:
     """A DuckDB CSV reader error as an ImportFileError with a useful code."""
+    if isinstance(exc, duckdb.Error) and is_engine_failure(exc):
+        return engine_failure(exc, "reading the CSV file")
     message = duckdb_message(exc)
     if "unicode" in message.lower() or "encoding" in message.lower():
         return ImportFileError(
@@ -318,6 +333,8 @@ def _sniff_parquet(path: Path, size: int) -> FileShape:
     try:
         header = list(conn.read_parquet(str(path)).columns)
     except duckdb.Error as exc:
+        if is_engine_failure(exc):
+            raise engine_failure(exc, "reading the Parquet file") from None
         raise ImportFileError(
             "unreadable_file", f"the Parquet file cannot be read: {duckdb_message(exc)}"
         ) from None
