@@ -93,15 +93,19 @@ def file_limits(settings: Settings, dataset: Dataset) -> FileLimits:
         max_rows=settings.import_max_rows,
         max_custom_columns=custom,
         max_columns=custom + len(all_column_names(dataset)),
+        measure_bytes=settings.import_background_bytes,
     )
 
 
 def _check_custom_columns(resolved: ResolvedMapping, settings: Settings) -> None:
     """Every row of a file carries the same custom columns: the mapping's count is per row and batch."""
     count = sum(1 for output in resolved.outputs if is_custom_column(output.name))
-    limit = min(settings.max_custom_columns_per_row, settings.max_custom_columns_per_batch)
-    if count > limit:
-        raise file_error(too_many_custom_columns(count, limit))
+    for limit, setting in (
+        (settings.max_custom_columns_per_row, "FOCUSBASE_MAX_CUSTOM_COLUMNS_PER_ROW"),
+        (settings.max_custom_columns_per_batch, "FOCUSBASE_MAX_CUSTOM_COLUMNS_PER_BATCH"),
+    ):
+        if count > limit:
+            raise file_error(too_many_custom_columns(count, limit, setting))
 
 
 def mapping_error(exc: MappingError, plan: ImportPlan | None = None) -> IngestError:
@@ -297,27 +301,14 @@ class StartedImport:
     allow_partial: bool
     save: bool
     estimated_rows: int | None
-    text_bytes: int | None = None  # the file's bytes once decompressed; None: over import_background_bytes
     cancel: threading.Event = field(default_factory=threading.Event)
-
-
-def text_bytes(shape: FileShape, settings: Settings) -> int | None:
-    """Bytes of the file once decompressed, refused (413) over the limit; None when only known to exceed
-    `import_background_bytes` (a gzip file is decompressed no further than that here)."""
-    limit = settings.import_max_decompressed_bytes
-    if shape.format == "parquet":
-        meta = pq.ParquetFile(shape.path).metadata
-        return sum(int(meta.row_group(i).total_byte_size) for i in range(meta.num_row_groups))
-    size = measure_text(shape.path, shape.compression, min(limit, settings.import_background_bytes))
-    if size.bytes > limit:
-        raise too_large(limit)
-    return size.bytes if size.complete else None
 
 
 def runs_in_background(settings: Settings, started: StartedImport, upload_size: int) -> bool:
     """Whether an import answers 202 and runs as a job: by its uploaded or its decompressed size."""
     threshold = settings.import_background_bytes
-    return upload_size > threshold or started.text_bytes is None or started.text_bytes > threshold
+    size = started.plan.shape.text_bytes
+    return upload_size > threshold or size is None or size > threshold
 
 
 def start_import(
@@ -351,16 +342,11 @@ def start_import(
         work_dir=work_dir,
     )
     try:
-        try:
-            size = text_bytes(plan.shape, runtime.settings)
-        except ImportFileError as exc:
-            raise file_error(exc) from None
         return _open_batch(
             runtime,
             principal,
             provider,
             plan,
-            text_size=size,
             file_name=file_name,
             file_size=file_size,
             mode=mode,
@@ -380,7 +366,6 @@ def _open_batch(
     provider: Provider,
     plan: ImportPlan,
     *,
-    text_size: int | None,
     file_name: str | None,
     file_size: int,
     mode: str | None,
@@ -431,7 +416,6 @@ def _open_batch(
         allow_partial=allow_partial,
         save=save,
         estimated_rows=estimated,
-        text_bytes=text_size,
     )
 
 
@@ -458,7 +442,7 @@ def _run(
     resolved = _require_resolved(plan)
     settings = runtime.settings
     try:
-        if started.text_bytes is None:
+        if plan.shape.text_bytes is None:
             # Only known to be large: decompress it once, up to the limit, before any row is read.
             limit = settings.import_max_decompressed_bytes
             if not measure_text(plan.shape.path, plan.shape.compression, limit).complete:

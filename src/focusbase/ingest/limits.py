@@ -34,6 +34,9 @@ class FileLimits:
     max_rows: int | None = None
     max_custom_columns: int | None = None
     max_columns: int | None = None  # the header's width: custom columns plus every FOCUS column
+    # How far a gzip file is decompressed to measure it while it is recognised; a larger file is only known
+    # to be larger, and is measured up to max_decompressed_bytes by the import that reads it.
+    measure_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +70,13 @@ def too_many_rows(limit: int) -> ImportFileError:
     )
 
 
-def too_many_custom_columns(count: int, limit: int, *, at_least: bool = False) -> ImportFileError:
-    """The 422 for a file whose rows would carry more custom (x_) columns than a row may."""
-    counted = f"at least {count:,}" if at_least else f"{count:,}"
+def too_many_custom_columns(count: int, limit: int, setting: str) -> ImportFileError:
+    """The 422 for a file whose rows would carry more custom (x_) columns than a row or batch may."""
     return ImportFileError(
         "too_many_custom_columns",
-        f"the file has {counted} custom (x_) columns, more than the {limit:,} a row may carry "
-        "(FOCUSBASE_MAX_CUSTOM_COLUMNS_PER_ROW); list the ones not needed in the mapping's ignore",
-        {"columns": count, "limit": limit, "setting": "FOCUSBASE_MAX_CUSTOM_COLUMNS_PER_ROW"},
+        f"the file has {count:,} custom (x_) columns, more than the limit of {limit:,} ({setting}); "
+        "list the ones not needed in the mapping's ignore",
+        {"columns": count, "limit": limit, "setting": setting},
     )
 
 
@@ -96,13 +98,13 @@ def too_many_columns(count: int, limits: FileLimits, *, at_least: bool = False) 
 
 
 def check_header(header: list[str], limits: FileLimits, *, complete: bool = True) -> None:
-    """Refuse a header that is too wide, or has more x_ columns than a row may carry."""
+    """Refuse a header wider than every FOCUS column plus the custom columns a row may carry.
+
+    The exact count of custom columns depends on the mapping (ignored columns, renames), so it is checked
+    once the mapping is resolved; this bound only keeps a header of thousands of columns from the engine.
+    """
     if limits.max_columns is not None and len(header) > limits.max_columns:
         raise too_many_columns(len(header), limits, at_least=not complete)
-    if limits.max_custom_columns is not None:
-        custom = sum(1 for name in header if name.strip().startswith("x_"))
-        if custom > limits.max_custom_columns:
-            raise too_many_custom_columns(custom, limits.max_custom_columns, at_least=not complete)
 
 
 def _text_head(path: Path, gz: bool, encoding: str) -> tuple[str, bool]:
@@ -117,7 +119,7 @@ def check_csv_header(path: Path, gz: bool, encoding: str, delimiter: str | None,
     """Count the header's fields with the csv module before DuckDB sniffs the file (a sniffer given ten
     thousand columns works for minutes). The delimiter, when not given, is the one that splits the header
     into the most fields."""
-    if limits.max_columns is None and limits.max_custom_columns is None:
+    if limits.max_columns is None:
         return
     try:
         text, whole = _text_head(path, gz, encoding)
@@ -135,8 +137,9 @@ def check_csv_header(path: Path, gz: bool, encoding: str, delimiter: str | None,
     check_header(widest, limits, complete=complete)
 
 
-def check_parquet_footer(path: Path, limits: FileLimits) -> None:
-    """Check a Parquet file's columns, rows and uncompressed size from its footer, before it is read."""
+def check_parquet_footer(path: Path, limits: FileLimits) -> int:
+    """Check a Parquet file's columns, rows and uncompressed size from its footer, before it is read;
+    its uncompressed size."""
     try:
         parquet = pq.ParquetFile(path)
         meta = parquet.metadata
@@ -146,10 +149,21 @@ def check_parquet_footer(path: Path, limits: FileLimits) -> None:
     check_header(header, limits)
     if limits.max_rows is not None and meta.num_rows > limits.max_rows:
         raise too_many_rows(limits.max_rows)
-    if limits.max_decompressed_bytes is not None:
-        total = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-        if total > limits.max_decompressed_bytes:
-            raise too_large(limits.max_decompressed_bytes)
+    total = sum(int(meta.row_group(i).total_byte_size) for i in range(meta.num_row_groups))
+    if limits.max_decompressed_bytes is not None and total > limits.max_decompressed_bytes:
+        raise too_large(limits.max_decompressed_bytes)
+    return total
+
+
+def text_size(path: Path, gz: bool, limits: FileLimits) -> int | None:
+    """Bytes of a CSV file's text, refused over the limit; None when a gzip file is only known to be larger
+    than `limits.measure_bytes`."""
+    limit = limits.max_decompressed_bytes
+    stop_after = min(x for x in (limit, limits.measure_bytes, 1 << 62) if x is not None)
+    size = measure_text(path, "gzip" if gz else "none", stop_after)
+    if limit is not None and size.bytes > limit:
+        raise too_large(limit)
+    return size.bytes if size.complete else None
 
 
 def measure_text(path: Path, compression: Literal["gzip", "none"], stop_after: int) -> TextSize:

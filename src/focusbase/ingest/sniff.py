@@ -11,7 +11,7 @@ import codecs
 import gzip
 import secrets
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +19,7 @@ import duckdb
 
 from focusbase.ingest.file_errors import ImportFileError as ImportFileError
 from focusbase.ingest.file_errors import engine_failure, is_engine_failure
-from focusbase.ingest.limits import FileLimits, check_csv_header, check_parquet_footer, too_large
+from focusbase.ingest.limits import FileLimits, check_csv_header, check_parquet_footer, text_size, too_large
 from focusbase.ingest.mapping import text_encoding
 
 FileFormat = Literal["csv", "parquet"]
@@ -51,6 +51,7 @@ class FileShape:
     date_formats: dict[str, str] = field(default_factory=dict)  # source column -> non-ISO strptime format
     bom: bool = False
     transcoded_from: str | None = None
+    text_bytes: int | None = None  # bytes once decompressed (Parquet: uncompressed); None: only known large
 
     def to_json(self) -> dict[str, Any]:
         """The camelCase JSON form."""
@@ -112,8 +113,8 @@ def sniff_file(
     compression: Literal["gzip", "none"] = "gzip" if gz else "none"
     name = (file_name or path.name).lower()
     if head[:4] == b"PAR1":
-        check_parquet_footer(path, limits)
-        return _sniff_parquet(path, size)
+        uncompressed = check_parquet_footer(path, limits)
+        return replace(_sniff_parquet(path, size), text_bytes=uncompressed)
     if not head.strip(b"\xef\xbb\xbf \r\n\t"):
         raise ImportFileError("empty_file", "the file holds no data: not even a header row")
     stripped = head.lstrip(b"\xef\xbb\xbf \r\n\t")
@@ -135,14 +136,16 @@ def sniff_file(
     wanted = _canonical_encoding(encoding) if encoding else _canonical_encoding(detected)
     native = {"utf-8": "utf-8", "utf-16": "utf-16", "iso8859-1": "latin-1", "latin-1": "latin-1"}.get(wanted)
     read_path, transcoded = path, None
+    measured = text_size(path, gz, limits)  # before DuckDB reads it: a gzip bomb stops here
     if native is None:
         read_path = _transcode(path, wanted, gz, work_dir or path.parent, limits.max_decompressed_bytes)
         native, transcoded, compression = "utf-8", wanted, "none"
     try:
         check_csv_header(read_path, compression == "gzip", native, delimiter, limits)
-        return _sniff_csv(
+        shape = _sniff_csv(
             read_path, size, compression, native, delimiter, bom=bom, transcoded_from=transcoded
         )
+        return replace(shape, text_bytes=read_path.stat().st_size if transcoded else measured)
     except BaseException:
         if transcoded:
             read_path.unlink(missing_ok=True)
