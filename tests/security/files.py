@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
 from focusbase.demo.writer import write_demo_data
 
 READ_WINDOW = {"billingPeriodStart": "2000-01-01T00:00:00Z", "billingPeriodEnd": "2100-01-01T00:00:00Z"}
@@ -35,3 +37,10 @@ def gzip_bomb(tmp_path: Path, rows: int, name: str = "bomb.csv.gz") -> tuple[Pat
 def dir_bytes(path: Path) -> int:
     """Bytes of every file under `path`."""
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def new_provider(client: TestClient, headers: dict[str, str], name: str = "Hostile") -> str:
+    """A new USD provider; its id."""
+    created = client.post("/api/v1/providers", json={"name": name, "defaultCurrency": "USD"}, headers=headers)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])

@@ -210,7 +210,7 @@ def csv_error(exc: Exception, encoding: str | None) -> ImportFileError:
     if isinstance(exc, duckdb.Error) and is_engine_failure(exc):
         return engine_failure(exc, "reading the CSV file")
     message = duckdb_message(exc)
-    if "unicode" in message.lower() or "encoding" in message.lower():
+    if "unicode" in message.lower() or "encod" in message.lower():
         return ImportFileError(
             "bad_encoding",
             f"{message.rstrip('.')}. The file is not {encoding or 'utf-8'}: pass its encoding, "
