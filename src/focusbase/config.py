@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     import_memory_limit: str | None = Field(
         "512MB", description="DuckDB memory_limit of the reader of one import file."
     )
+    max_cells_per_request: int = Field(
+        30_000_000,
+        description="Most cells (rows x distinct columns) one push request or part may make; rows with many "
+        "different keys are refused before they are built into a table (413 too_many_cells).",
+    )
     max_custom_columns_per_row: int = Field(
         200,
         description="Most custom (x_) columns one row may carry; a push row or file header with more is "

@@ -232,7 +232,7 @@ def _add_part(
 ) -> PartResult:
     settings = runtime.settings
     data = push_service.decode_body(raw, encoding, settings.max_body_bytes)
-    payload = push_service.read_payload(data, settings.max_rows_per_request)
+    payload = push_service.read_payload(data, settings)
     if push_service.payload_dataset(payload) is not batch.dataset:
         raise IngestError(
             400,

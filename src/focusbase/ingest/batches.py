@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
-from focusbase.focus import Dataset
+from focusbase.focus import Dataset, is_custom_column
 from focusbase.ingest import stager
 from focusbase.ingest.model import (
     DEFAULT_MODE,
@@ -25,6 +26,7 @@ from focusbase.ingest.model import (
     IngestError,
     PartResult,
     modes_for,
+    too_many_custom_columns,
 )
 from focusbase.ingest.parts import merge_defaults, prepare_part
 from focusbase.observability import record_batch_status, record_ingest
@@ -37,6 +39,8 @@ from focusbase.tenancy.providers import Provider
 INTERRUPTED = "interrupted by a server restart"
 
 log = logging.getLogger(__name__)
+# Parts of one batch may be checked side by side: the union of their custom column names is taken under it.
+_CUSTOM_COLUMNS_LOCK = threading.Lock()
 
 
 def now() -> datetime:
@@ -237,6 +241,7 @@ def add_part(
         _require_open(current)
         return current
 
+    count_custom_columns(runtime, batch.id, table.column_names)
     batch, next_row = stager.reserve(batch.id, table.num_rows, load)
     if first_row is None:
         first_row = next_row
@@ -262,6 +267,36 @@ def add_part(
         if not handed_over:
             stager.checked(batch.id)
     return result
+
+
+def count_custom_columns(runtime: Runtime, batch_id: str, names: list[str]) -> None:
+    """Add a part's custom (x_) column names to its batch's; 422 when they would exceed the batch limit.
+
+    A refused part leaves the batch open and unchanged, so the sender can send it again without the columns.
+    """
+    custom = [name for name in names if is_custom_column(name)]
+    if not custom:
+        return
+    limit = runtime.settings.max_custom_columns_per_batch
+    with _CUSTOM_COLUMNS_LOCK:
+        with runtime.warehouse.cursor() as cur:
+            record = store.get(cur, batch_id)
+        known = (record or {}).get("custom_columns") or []
+        new = sorted(set(custom) - set(known))
+        if not new:
+            return
+        if len(known) + len(new) > limit:
+            raise too_many_custom_columns(
+                f"this part would bring batch {batch_id} to {len(known) + len(new)} distinct custom (x_) "
+                f"columns; at most {limit} are accepted per batch (FOCUSBASE_MAX_CUSTOM_COLUMNS_PER_BATCH)",
+                {
+                    "batchId": batch_id,
+                    "customColumns": len(known) + len(new),
+                    "maxCustomColumnsPerBatch": limit,
+                },
+            )
+        with runtime.warehouse.transaction() as cur:
+            store.update(cur, batch_id, {"custom_columns": [*known, *new]})
 
 
 def _stage(

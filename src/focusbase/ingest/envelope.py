@@ -28,6 +28,30 @@ class PayloadError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Rows:
+    """Parsed row objects (not yet a table) plus the envelope fields (None when absent)."""
+
+    rows: list[dict[str, Any]]
+    format: str | None = None
+    version: str | None = None
+    dataset: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Census:
+    """The keys of a payload's rows: every distinct name in first-seen order, and its widest row's x_ keys.
+
+    Counting keys costs one pass over the rows' key views; building a table costs rows x distinct keys, so
+    limits are checked on the census before any table exists.
+    """
+
+    names: list[str]
+    custom: int  # distinct x_ names over all rows
+    widest_row: int  # 1-based number of the row with the most x_ keys (0 when there are no rows)
+    widest_custom: int  # how many x_ keys that row has
+
+
+@dataclass(frozen=True, slots=True)
 class Payload:
     """A parsed payload: its rows as an all-string Arrow table plus the envelope fields (None when absent)."""
 
@@ -40,10 +64,47 @@ class Payload:
 
 def parse_json_payload(data: bytes) -> Payload:
     """Parse an envelope, a plain JSON array of row objects, or NDJSON into a Payload."""
+    parsed = parse_rows(data)
+    return as_payload(parsed, census(parsed.rows))
+
+
+def parse_rows(data: bytes) -> Rows:
+    """Parse an envelope, a plain JSON array of row objects, or NDJSON into row objects."""
     # The parse allocates one dict per row and no reference cycles: the cyclic collector would only rescan
     # them again and again (about a third of the parse time), so it is paused meanwhile.
     with _collector_paused():
         return _parse(data)
+
+
+def as_payload(parsed: Rows, counted: Census) -> Payload:
+    """The rows as an all-string table with the census's columns."""
+    with _collector_paused():
+        table = rows_to_table(parsed.rows, counted.names)
+    return Payload(
+        table=table,
+        format=parsed.format,
+        version=parsed.version,
+        dataset=parsed.dataset,
+        row_count=len(parsed.rows),
+    )
+
+
+def census(rows: list[dict[str, Any]]) -> Census:
+    """Every distinct key of the rows in first-seen order, and the row with the most x_ keys."""
+    keys: dict[str, None] = {}
+    previous: Any = None
+    widest_row = widest = 0
+    for number, row in enumerate(rows, start=1):
+        # Rows of one payload nearly always share their keys; only look at key views when they change.
+        current = row.keys()
+        if current != previous:
+            keys.update(dict.fromkeys(current))
+            custom = sum(1 for key in current if key.startswith("x_"))
+            if custom > widest:
+                widest_row, widest = number, custom
+            previous = current
+    names = list(keys)
+    return Census(names, sum(1 for key in names if key.startswith("x_")), widest_row, widest)
 
 
 @contextmanager
@@ -57,7 +118,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _parse(data: bytes) -> Payload:
+def _parse(data: bytes) -> Rows:
     text = data.lstrip()
     if not text:
         raise PayloadError("the payload is empty; send a JSON envelope, a JSON array of rows, or NDJSON")
@@ -65,19 +126,19 @@ def _parse(data: bytes) -> Payload:
         parsed = jiter.from_json(text, float_mode="lossless-float", cache_mode="all")
     except ValueError as exc:
         if text[:1] == b"{" and b"\n" in text.rstrip():
-            return _payload(_parse_ndjson(text))
+            return Rows(_parse_ndjson(text))
         raise PayloadError(f"the payload is not valid JSON: {exc}") from None
     if isinstance(parsed, list):
-        return _payload(_check_rows(parsed))
+        return Rows(_check_rows(parsed))
     if isinstance(parsed, dict):
         if "rows" in parsed or "format" in parsed:
             return _envelope(parsed)
         # A single-line NDJSON payload is one row object.
-        return _payload([parsed])
+        return Rows([parsed])
     raise PayloadError(f"the payload is a JSON {_json_type(parsed)}; expected an object or an array of rows")
 
 
-def _envelope(obj: dict[str, Any]) -> Payload:
+def _envelope(obj: dict[str, Any]) -> Rows:
     fmt = obj.get("format")
     if fmt != ENVELOPE_FORMAT:
         raise PayloadError(f'envelope "format" must be "{ENVELOPE_FORMAT}", got {_show(fmt)}')
@@ -92,15 +153,7 @@ def _envelope(obj: dict[str, Any]) -> Payload:
     rows = obj["rows"]
     if not isinstance(rows, list):
         raise PayloadError(f'envelope "rows" must be an array of row objects, got a JSON {_json_type(rows)}')
-    return _payload(_check_rows(rows), fmt, version, dataset)
-
-
-def _payload(
-    rows: list[dict[str, Any]], fmt: str | None = None, version: str | None = None, dataset: str | None = None
-) -> Payload:
-    return Payload(
-        table=rows_to_table(rows), format=fmt, version=version, dataset=dataset, row_count=len(rows)
-    )
+    return Rows(_check_rows(rows), fmt, version, dataset)
 
 
 def _parse_ndjson(text: bytes) -> list[dict[str, Any]]:
@@ -124,17 +177,10 @@ def _check_rows(rows: list[Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
+def rows_to_table(rows: list[dict[str, Any]], names: list[str] | None = None) -> pa.Table:
     """Turn row objects into a table of nullable string columns, keys in first-seen order."""
-    keys: dict[str, None] = {}
-    previous: Any = None
-    for row in rows:
-        # Rows of one payload nearly always share their keys; only compare key views when they change.
-        current = row.keys()
-        if current != previous:
-            keys.update(dict.fromkeys(current))
-            previous = current
-    names = list(keys)
+    if names is None:
+        names = census(rows).names
     if not names:
         return pa.table({})
     try:

@@ -40,6 +40,11 @@ class IngestError(Exception):
         self.extra = extra or {}
 
 
+def too_many_custom_columns(message: str, details: dict[str, Any]) -> IngestError:
+    """The 422 for rows or a batch over a custom-column limit (Settings.max_custom_columns_per_*)."""
+    return IngestError(422, "too_many_custom_columns", message, details=details)
+
+
 def modes_for(dataset: Dataset) -> tuple[str, ...]:
     """The replace modes a dataset accepts."""
     return COST_MODES if dataset is Dataset.COST_AND_USAGE else COMMITMENT_MODES
@@ -79,6 +84,7 @@ class Batch:
     updated_at: datetime
     committed_at: datetime | None
     expires_at: datetime | None
+    custom_columns: list[str] | None = None  # distinct x_ names received so far
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Batch:

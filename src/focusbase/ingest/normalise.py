@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,17 +50,29 @@ def canonical_columns(table: pa.Table, dataset: Dataset) -> pa.Table:
         names.append(new)
     if unknown:
         raise ColumnError(
-            f"unknown column(s) {', '.join(unknown)}: use FOCUS {LATEST_VERSION} {dataset.value} column "
-            "names, "
-            "or prefix custom columns with x_",
+            f"{_counted(unknown, 'unknown column')}: use FOCUS {LATEST_VERSION} {dataset.value} column names,"
+            " or prefix custom columns with x_",
             unknown,
         )
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicates:
         raise ColumnError(
-            f"column(s) {', '.join(duplicates)} given twice (under an old and a current name)", duplicates
+            f"{_counted(duplicates, 'column')} given twice (under an old and a current name)", duplicates
         )
     return table.rename_columns(names)
+
+
+# Messages name this many columns and count the rest, so an error stays small whatever the table's width.
+NAMED_COLUMNS = 5
+
+
+def _counted(names: list[str], what: str) -> str:
+    """`3 unknown columns: a, b, c` or `12 unknown columns, the first 5: a, b, c, d, e`."""
+    if len(names) == 1:
+        return f"{what} {names[0]}"
+    if len(names) <= NAMED_COLUMNS:
+        return f"{len(names)} {what}s: {', '.join(names)}"
+    return f"{len(names)} {what}s, the first {NAMED_COLUMNS}: {', '.join(names[:NAMED_COLUMNS])}"
 
 
 def as_strings(table: pa.Table) -> pa.Table:

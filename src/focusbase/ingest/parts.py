@@ -73,11 +73,11 @@ def prepare_part(
         table = in_chunks(canonical_columns(as_strings(table), batch.dataset))
     except ColumnError as exc:
         result.rows_rejected = table.num_rows
+        # One error for the whole header, naming the first columns: its size does not grow with the width.
         result.errors = [
-            {"row": None, "column": name, "code": "unknown_column", "message": str(exc)}
-            for name in exc.columns
+            {"row": None, "column": exc.columns[0], "code": "unknown_column", "message": str(exc)}
         ]
-        result.error_count = len(exc.columns)
+        result.error_count = 1
         result.fatal = True
         return None, result
     if table.num_rows == 0:

@@ -92,10 +92,10 @@ def _sample_findings(sample: pa.Table, dataset: Dataset) -> tuple[list[dict[str,
     try:
         table = canonical_columns(sample, dataset)
     except ColumnError as exc:
+        first = exc.columns[0]
         return [
-            {"row": None, "column": c, "rule": "unknown_column", "severity": "error", "message": str(exc)}
-            for c in exc.columns
-        ], len(exc.columns)
+            {"row": None, "column": first, "rule": "unknown_column", "severity": "error", "message": str(exc)}
+        ], 1
     checked = validate_table(
         table, profile="ingest", version=LATEST_VERSION, dataset=dataset, max_findings=MAX_FINDINGS
     )

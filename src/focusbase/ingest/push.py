@@ -11,10 +11,11 @@ from typing import Any
 
 import orjson
 
+from focusbase.config import Settings
 from focusbase.focus import Dataset
 from focusbase.ingest import batches
-from focusbase.ingest.envelope import Payload, PayloadError, parse_json_payload
-from focusbase.ingest.model import IngestError
+from focusbase.ingest.envelope import Census, Payload, PayloadError, as_payload, census, parse_rows
+from focusbase.ingest.model import IngestError, too_many_custom_columns
 from focusbase.runtime import Runtime
 from focusbase.storage import batches as store
 from focusbase.tenancy.principal import Principal
@@ -73,21 +74,65 @@ def decode_body(raw: bytes, content_encoding: str | None, limit: int) -> bytes:
     return data
 
 
-def read_payload(data: bytes, max_rows: int) -> Payload:
-    """Parse the envelope (400 when unreadable) and enforce the per-request row limit (413)."""
+def read_payload(data: bytes, settings: Settings) -> Payload:
+    """Parse the envelope (400 when unreadable) and enforce the per-request limits (413, 422).
+
+    The limits on rows, columns and cells are checked on the parsed rows before they become a table, whose
+    size is rows x distinct keys: a payload of rows with many different keys is refused, not built.
+    """
     try:
-        payload = parse_json_payload(data)
+        parsed = parse_rows(data)
     except PayloadError as exc:
         raise IngestError(400, "invalid_payload", str(exc)) from None
-    if payload.row_count > max_rows:
+    rows = len(parsed.rows)
+    if rows > settings.max_rows_per_request:
         raise IngestError(
             413,
             "too_many_rows",
-            f"the request has {payload.row_count} rows; at most {max_rows} are accepted per request "
+            f"the request has {rows} rows; at most {settings.max_rows_per_request} are accepted per request "
             "(send a multi-part batch for more)",
-            details={"rows": payload.row_count, "maxRowsPerRequest": max_rows},
+            details={"rows": rows, "maxRowsPerRequest": settings.max_rows_per_request},
         )
-    return payload
+    counted = census(parsed.rows)
+    check_columns(counted, rows, settings)
+    return as_payload(parsed, counted)
+
+
+def check_columns(counted: Census, rows: int, settings: Settings) -> None:
+    """Custom columns per row and per request, and rows x columns, within the settings' limits."""
+    per_row = settings.max_custom_columns_per_row
+    if counted.widest_custom > per_row:
+        raise too_many_custom_columns(
+            f"row {counted.widest_row} has {counted.widest_custom} custom (x_) columns; at most {per_row} "
+            "are accepted per row (FOCUSBASE_MAX_CUSTOM_COLUMNS_PER_ROW)",
+            {
+                "row": counted.widest_row,
+                "customColumns": counted.widest_custom,
+                "maxCustomColumnsPerRow": per_row,
+            },
+        )
+    per_batch = settings.max_custom_columns_per_batch
+    if counted.custom > per_batch:
+        raise too_many_custom_columns(
+            f"the rows have {counted.custom} distinct custom (x_) columns; at most {per_batch} are accepted "
+            "per batch (FOCUSBASE_MAX_CUSTOM_COLUMNS_PER_BATCH)",
+            {"customColumns": counted.custom, "maxCustomColumnsPerBatch": per_batch},
+        )
+    cells = rows * len(counted.names)
+    if cells > settings.max_cells_per_request:
+        raise IngestError(
+            413,
+            "too_many_cells",
+            f"the request has {rows} rows and {len(counted.names)} distinct columns ({cells} cells); at most "
+            f"{settings.max_cells_per_request} cells are accepted per request "
+            "(FOCUSBASE_MAX_CELLS_PER_REQUEST): send fewer rows per request, or rows with the same columns",
+            details={
+                "rows": rows,
+                "columns": len(counted.names),
+                "cells": cells,
+                "maxCellsPerRequest": settings.max_cells_per_request,
+            },
+        )
 
 
 def payload_dataset(payload: Payload) -> Dataset:
@@ -140,7 +185,7 @@ def push(
     """Ingest one pushed request as a batch: validate, default, store and replace atomically."""
     settings = runtime.settings
     data = decode_body(raw, content_encoding, settings.max_body_bytes)
-    payload = read_payload(data, settings.max_rows_per_request)
+    payload = read_payload(data, settings)
     dataset = payload_dataset(payload)
     digest = request_hash(
         data,

@@ -40,9 +40,10 @@ COLUMNS: tuple[str, ...] = (
     "updated_at",
     "committed_at",
     "expires_at",
+    "custom_columns",
 )
 JSON_COLUMNS = frozenset(
-    {"replaced", "sums", "defaults_applied", "errors", "response", "mapping", "progress"}
+    {"replaced", "sums", "defaults_applied", "errors", "response", "mapping", "progress", "custom_columns"}
 )
 OPEN_STATUSES = ("received", "validating")
 
