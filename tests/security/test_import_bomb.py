@@ -1,4 +1,4 @@
-"""Issue 13 item 4: a decompression bomb is refused at the limits, quickly, in bounded memory, storing nothing.
+"""Issue 13 item 4: a decompression bomb is refused at the limits: quickly, in bounded memory, nothing stored.
 
 A real server runs with low limits (32 MiB of text, 20,000 rows) so the bombs stay small enough to build in
 the test; the default limits are checked to be documented and to leave room for the 2 GB benchmark file.
@@ -209,7 +209,7 @@ def test_parquet_limits_are_read_from_the_footer(tmp_path: Path) -> None:
         ({"import_max_rows": 2}, "too_many_rows"),
         ({"import_max_decompressed_bytes": 100}, "file_too_large"),
     ):
-        settings = Settings(data_dir=tmp_path / code, secret_key="k", **limits)
+        settings = Settings(data_dir=tmp_path / code, secret_key="k").model_copy(update=limits)
         with TestClient(create_app(settings)) as client:
             headers, pid = admin_and_provider(client, "Parquet")
             response = upload(client, headers, pid, parquet)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from httpx import Response
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from focusbase.app import create_app
 from focusbase.config import Settings

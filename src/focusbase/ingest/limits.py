@@ -54,7 +54,7 @@ def too_large(limit: int) -> ImportFileError:
         f"the file holds more than {limit:,} bytes once decompressed, the import limit "
         f"(FOCUSBASE_IMPORT_MAX_DECOMPRESSED_BYTES = {limit}); nothing was stored: split it into smaller "
         "files",
-        {"limit": limit, "setting": "FOCUSBASE_IMPORT_MAX_DECOMPRESSED_BYTES"},
+        {"maxDecompressedBytes": limit, "setting": "FOCUSBASE_IMPORT_MAX_DECOMPRESSED_BYTES"},
         status=413,
     )
 
@@ -65,7 +65,7 @@ def too_many_rows(limit: int) -> ImportFileError:
         "too_many_rows",
         f"the file has more than {limit:,} rows, the import limit (FOCUSBASE_IMPORT_MAX_ROWS = {limit}); "
         "nothing was stored: split it into smaller files",
-        {"limit": limit, "setting": "FOCUSBASE_IMPORT_MAX_ROWS"},
+        {"maxRows": limit, "setting": "FOCUSBASE_IMPORT_MAX_ROWS"},
         status=413,
     )
 
@@ -76,7 +76,7 @@ def too_many_custom_columns(count: int, limit: int, setting: str) -> ImportFileE
         "too_many_custom_columns",
         f"the file has {count:,} custom (x_) columns, more than the limit of {limit:,} ({setting}); "
         "list the ones not needed in the mapping's ignore",
-        {"columns": count, "limit": limit, "setting": setting},
+        {"customColumns": count, "limit": limit, "setting": setting},
     )
 
 
@@ -91,7 +91,7 @@ def too_many_columns(count: int, limits: FileLimits, *, at_least: bool = False) 
         "FOCUSBASE_MAX_CUSTOM_COLUMNS_PER_ROW)",
         {
             "columns": count,
-            "limit": limits.max_columns,
+            "maxColumns": limits.max_columns,
             "setting": "FOCUSBASE_MAX_CUSTOM_COLUMNS_PER_ROW",
         },
     )
