@@ -11,6 +11,8 @@ from typing import Any
 
 import duckdb
 
+from focusbase.observability import current_request_id
+
 log = logging.getLogger(__name__)
 
 
@@ -39,7 +41,13 @@ def is_engine_failure(exc: BaseException) -> bool:
 
 def engine_failure(exc: duckdb.Error, doing: str) -> ImportFileError:
     """A DuckDB failure that is not about the file's content, as a stable code; the detail is logged."""
-    log.warning("import: the storage engine failed while %s: %s: %s", doing, type(exc).__name__, exc)
+    log.warning(
+        "import: the storage engine failed while %s: %s: %s",
+        doing,
+        type(exc).__name__,
+        exc,
+        extra={"requestId": current_request_id()},
+    )
     if isinstance(exc, duckdb.OutOfMemoryException):
         return ImportFileError(
             "out_of_memory",
