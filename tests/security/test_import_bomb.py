@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -20,65 +19,29 @@ from focusbase.app import create_app
 from focusbase.config import Settings
 from tests.imports.conftest import upload
 from tests.imports.test_import_api import admin_and_provider
-from tests.ingest.server import Server, admin_key
-from tests.security.files import MAX_ERROR_BODY, READ_WINDOW, dir_bytes, gzip_bomb
+from tests.security.test_import_support import (
+    MAX_ERROR_BODY,
+    PEAK_RSS_BYTES,
+    READ_WINDOW,
+    Running,
+    dir_bytes,
+    gzip_bomb,
+    real_server,
+)
 
 MAX_TEXT = 32 * 1024 * 1024
 MAX_ROWS = 20_000
-PEAK_RSS_BYTES = 512 * 1024 * 1024  # the server idles near 170 MB; an unbounded import of a bomb takes GBs
 REPO = Path(__file__).resolve().parents[2]
-
-
-class Running:
-    def __init__(self, server: Server, headers: dict[str, str]) -> None:
-        self.server = server
-        self.headers = headers
-
-    def provider(self, name: str) -> str:
-        created = httpx.post(
-            self.server.url + "/api/v1/providers",
-            json={"name": name, "defaultCurrency": "USD"},
-            headers=self.headers,
-        )
-        assert created.status_code == 201, created.text
-        return str(created.json()["id"])
-
-    def post_file(self, provider_id: str, path: Path) -> httpx.Response:
-        with path.open("rb") as fh:
-            return httpx.post(
-                f"{self.server.url}/api/v1/providers/{provider_id}/imports",
-                headers=self.headers,
-                files={"file": (path.name, fh)},
-                timeout=120,
-            )
-
-    def get(self, url: str, **params: Any) -> Any:
-        response = httpx.get(self.server.url + url, headers=self.headers, params=params, timeout=30)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def peak_rss(self) -> int:
-        assert self.server.process is not None
-        status = Path(f"/proc/{self.server.process.pid}/status").read_text()
-        match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
-        assert match is not None
-        return int(match.group(1)) * 1024
 
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    root = tmp_path_factory.mktemp("bomb-server")
-    data_dir = root / "data"
-    data_dir.mkdir()
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("FOCUSBASE_IMPORT_MAX_DECOMPRESSED_BYTES", str(MAX_TEXT))
-        env.setenv("FOCUSBASE_IMPORT_MAX_ROWS", str(MAX_ROWS))
-        server = Server(data_dir, root / "server.log")
-        server.start()
-    try:
-        yield Running(server, {"Authorization": f"Bearer {admin_key(data_dir)}"})
-    finally:
-        server.stop()
+    env = {
+        "FOCUSBASE_IMPORT_MAX_DECOMPRESSED_BYTES": str(MAX_TEXT),
+        "FOCUSBASE_IMPORT_MAX_ROWS": str(MAX_ROWS),
+    }
+    with real_server(tmp_path_factory.mktemp("bomb-server"), env) as server:
+        yield server
 
 
 def _assert_nothing_stored(running: Running, provider_id: str) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.imports.conftest import IMPORTS, upload
-from tests.security.files import MAX_ERROR_BODY, new_provider
+from tests.security.test_import_support import MAX_ERROR_BODY, new_provider
 
 NOT_TEXT = ["base64", "zlib", "hex", "rot13", "uu", "bz2", "quopri", "punycode", "idna", "unicode_escape"]
 

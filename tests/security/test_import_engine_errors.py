@@ -17,7 +17,7 @@ from focusbase.config import Settings
 from focusbase.demo.writer import write_demo_data
 from tests.imports.conftest import upload
 from tests.imports.test_import_api import admin_and_provider
-from tests.security.files import MAX_ERROR_BODY, READ_WINDOW
+from tests.security.test_import_support import MAX_ERROR_BODY, READ_WINDOW
 
 ENGINE_WORDS = ("Possible solutions", "SET threads", "Out of Memory Error", "Exception", "duckdb")
 

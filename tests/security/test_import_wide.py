@@ -20,7 +20,14 @@ from focusbase.config import Settings
 from focusbase.focus import all_column_names
 from tests.imports.conftest import upload
 from tests.imports.test_import_api import admin_and_provider
-from tests.security.files import MAX_ERROR_BODY, READ_WINDOW, clean_row, new_provider
+from tests.security.test_import_support import (
+    MAX_ERROR_BODY,
+    PEAK_RSS_BYTES,
+    READ_WINDOW,
+    clean_row,
+    new_provider,
+    real_server,
+)
 
 WIDE = 10_000
 LIMIT = Settings().max_custom_columns_per_row
@@ -113,3 +120,32 @@ def test_a_file_at_the_limit_imports(
     response = upload(client, admin_headers, provider_id, _wide_csv(tmp_path, LIMIT))
     assert response.status_code == 200, response.text[:2000]
     assert response.json()["lineItemsCreated"] == 1
+
+
+def test_a_data_row_wider_than_any_file_is_refused_before_the_sniffer(
+    client: TestClient, admin_headers: dict[str, str], provider_id: str, tmp_path: Path
+) -> None:
+    # A narrow header over rows of ten thousand fields: counted from the first rows, not left to the sniffer.
+    header, row = clean_row(tmp_path)
+    wide = row + b"".join(b",v%d" % i for i in range(WIDE)) + b"\n"
+    path = tmp_path / "wide-rows.csv"
+    path.write_bytes(header + b"\n" + wide * 300)
+    body = _assert_refused(
+        client, admin_headers, provider_id, upload(client, admin_headers, provider_id, path)
+    )
+    assert f"data row 1 of the file has at least {57 + WIDE:,} fields" in body["message"]
+
+
+def test_wide_file_against_a_real_server_in_bounded_memory(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    path = _wide_csv(tmp_path, WIDE)
+    with real_server(tmp_path_factory.mktemp("wide-server"), {}) as running:
+        provider_id = running.provider("Wide")
+        for _ in range(3):
+            response = running.post_file(provider_id, path)
+            assert response.status_code == 422, response.text[:2000]
+            assert len(response.content) < MAX_ERROR_BODY
+            assert response.json()["code"] == "too_many_custom_columns"
+        assert running.get(f"/api/v1/providers/{provider_id}/batches")["batches"] == []
+        assert running.peak_rss() < PEAK_RSS_BYTES

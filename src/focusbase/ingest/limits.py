@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 
 from focusbase.ingest.file_errors import ImportFileError
 
-HEADER_SCAN_BYTES = 1 << 20  # the header row is looked for in the file's first MiB of text
+HEADER_SCAN_BYTES = 1 << 20  # the header and first rows are counted in the file's first MiB of text
+HEADER_SCAN_ROWS = 1_000
 MEASURE_CHUNK = 1 << 20
 _DELIMITERS = (",", ";", "\t", "|")
 
@@ -97,6 +98,18 @@ def too_many_columns(count: int, limits: FileLimits, *, at_least: bool = False) 
     )
 
 
+def too_many_fields(row: int, count: int, limits: FileLimits) -> ImportFileError:
+    """The 422 for a data row wider than any importable file (whatever its header says)."""
+    assert limits.max_columns is not None
+    return ImportFileError(
+        "too_many_custom_columns",
+        f"data row {row} of the file has at least {count:,} fields, more than the {limits.max_columns:,} "
+        f"columns a file may have (every FOCUS column plus {limits.max_custom_columns:,} custom columns, "
+        "FOCUSBASE_MAX_CUSTOM_COLUMNS_PER_ROW)",
+        {"row": row, "columns": count, "maxColumns": limits.max_columns},
+    )
+
+
 def check_header(header: list[str], limits: FileLimits, *, complete: bool = True) -> None:
     """Refuse a header wider than every FOCUS column plus the custom columns a row may carry.
 
@@ -116,25 +129,38 @@ def _text_head(path: Path, gz: bool, encoding: str) -> tuple[str, bool]:
 
 
 def check_csv_header(path: Path, gz: bool, encoding: str, delimiter: str | None, limits: FileLimits) -> None:
-    """Count the header's fields with the csv module before DuckDB sniffs the file (a sniffer given ten
-    thousand columns works for minutes). The delimiter, when not given, is the one that splits the header
-    into the most fields."""
+    """Count the fields of the header and first rows with the csv module before DuckDB sniffs the file (its
+    sniffer, given ten thousand columns, works for minutes). The delimiter, when not given, is the one that
+    splits the header into the most fields."""
     if limits.max_columns is None:
         return
     try:
         text, whole = _text_head(path, gz, encoding)
     except (OSError, EOFError, LookupError, zlib.error):
         return  # the sniffer reports an unreadable file with its own message
-    complete = whole or "\n" in text or "\r" in text
-    widest: list[str] = []
+    best, header = delimiter or ",", list[str]()
     for delim in (delimiter,) if delimiter else _DELIMITERS:
-        try:
-            row = next(csv.reader(io.StringIO(text, newline=""), delimiter=delim), [])
-        except csv.Error:
-            row = text.splitlines()[0].split(delim) if text else []
-        if len(row) > len(widest):
-            widest = row
-    check_header(widest, limits, complete=complete)
+        row = _first_row(text, delim)
+        if len(row) > len(header):
+            best, header = delim, row
+    # A record cut off by the end of the scanned text counts only when it is already too wide.
+    complete = whole or "\n" in text or "\r" in text
+    check_header(header, limits, complete=complete)
+    try:
+        for number, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=best)):
+            if number and len(row) > limits.max_columns:
+                raise too_many_fields(number, len(row), limits)
+            if number >= HEADER_SCAN_ROWS:
+                break
+    except csv.Error:
+        return  # a malformed row: DuckDB's reader names its line
+
+
+def _first_row(text: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    except csv.Error:
+        return text.splitlines()[0].split(delimiter) if text else []
 
 
 def check_parquet_footer(path: Path, limits: FileLimits) -> int:
