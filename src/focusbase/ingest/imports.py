@@ -8,7 +8,6 @@ it fits the file; else the confident part of the auto-matching. Suggested matche
 from __future__ import annotations
 
 import gzip
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,8 +47,6 @@ from focusbase.runtime import Runtime
 from focusbase.storage import mappings as mapping_store
 from focusbase.tenancy.principal import Principal
 from focusbase.tenancy.providers import Provider
-
-log = logging.getLogger(__name__)
 
 Origin = Literal["request", "saved", "auto"]
 PART_BY_PART = "part-by-part"  # progress.method of a file streamed in parts (single_pass.METHOD otherwise)
@@ -471,7 +468,7 @@ def _run(
         batches.fail_batch(runtime, batch, refusal.message)
         raise file_error(refusal) from None
     except BaseException as exc:
-        log.exception("import of batch %s failed", batch.id)
+        # The caller logs the traceback (with the request id); History gets no internals.
         batches.fail_batch(runtime, batch, f"internal error: {type(exc).__name__}")
         raise
     report(_progress(rows_read, rows_read, "done", method))
