@@ -53,7 +53,9 @@ class Settings(BaseSettings):
         "(122,880 rows) is written straight to the database file instead of the write-ahead log.",
     )
     import_background_bytes: int = Field(
-        64 * 1024 * 1024, description="Imports of files larger than this run in the background (202)."
+        64 * 1024 * 1024,
+        description="Imports of files larger than this, as uploaded or once decompressed, run in the "
+        "background (202).",
     )
     import_max_bytes: int = Field(
         50 * 1024 * 1024 * 1024, description="Largest accepted import file (bytes as uploaded)."
