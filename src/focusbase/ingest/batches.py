@@ -33,6 +33,7 @@ from focusbase.observability import record_batch_status, record_ingest
 from focusbase.runtime import Runtime
 from focusbase.storage import batches as store
 from focusbase.storage import cost_rows
+from focusbase.storage.warehouse import engine_error_reason
 from focusbase.tenancy.principal import Principal
 from focusbase.tenancy.providers import Provider
 
@@ -330,7 +331,7 @@ def _stage(
         log.exception("staging a part of batch %s failed", batch.id)
         try:
             last = result.first_row + result.rows_received - 1
-            reason = f"storing rows {result.first_row} to {last} failed: {type(exc).__name__}: {exc}"
+            reason = f"storing rows {result.first_row} to {last} failed: {engine_error_reason(exc)}"
             fail_batch(runtime, batch, reason, wait=False)  # the stager cannot wait for itself
         except Exception:
             log.exception("marking batch %s failed did not work either", batch.id)

@@ -18,6 +18,21 @@ class DataDirLocked(RuntimeError):
     """Another process (normally the running server) holds the warehouse."""
 
 
+def engine_error_reason(exc: BaseException) -> str:
+    """What a client may be told about a failed storage operation: the cause, without the engine's internals.
+
+    Operating-system errors (a full disk) say nothing of the engine and are shown; DuckDB's own messages
+    (plans, tuning advice, internal state) stay in the server log.
+    """
+    if isinstance(exc, OSError):
+        return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return "the warehouse ran out of memory (FOCUSBASE_DUCKDB_MEMORY_LIMIT)"
+    if isinstance(exc, duckdb.IOException):
+        return "the warehouse could not read or write its files (the server log has the cause)"
+    return "an internal error (the server log has the cause)"
+
+
 class Warehouse:
     """A process-wide DuckDB connection; use `cursor()` per thread and `writer()` for every write."""
 
