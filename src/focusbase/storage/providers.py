@@ -215,7 +215,7 @@ def _tombstone_of(row: tuple[Any, ...]) -> Tombstone:
     )
 
 
-def _mark_deleted(catalog: Catalog, workspace_id: str, provider_id: str, deleted_at: str) -> bool:
+def mark_deleted(catalog: Catalog, workspace_id: str, provider_id: str, deleted_at: str) -> bool:
     """Soft-delete the live provider and revoke its ingest key in one catalog transaction; False: not live."""
     with catalog.transaction() as tx:
         row = tx.execute(
@@ -233,6 +233,24 @@ def _mark_deleted(catalog: Catalog, workspace_id: str, provider_id: str, deleted
     return True
 
 
+def tombstone_provider(
+    warehouse: Warehouse, workspace_id: str, provider_id: str, deleted_at: datetime | None = None
+) -> Tombstone:
+    """The warehouse step of a deletion, in one transaction: every row goes, open batches fail, a tombstone
+    records it (at `deleted_at`, naive UTC, default now). Repeating it keeps the first tombstone's time.
+    """
+    with warehouse.transaction() as cur:
+        return tombstone_in(cur, workspace_id, provider_id, deleted_at)
+
+
+def tombstone_in(
+    cur: duckdb.DuckDBPyConnection, workspace_id: str, provider_id: str, deleted_at: datetime | None = None
+) -> Tombstone:
+    """`tombstone_provider` inside an open warehouse transaction."""
+    deleted = _delete_rows(cur, workspace_id, provider_id)
+    return _tombstone(cur, workspace_id, provider_id, deleted, deleted_at or _now())
+
+
 def purge_provider(
     warehouse: Warehouse,
     catalog: Catalog,
@@ -248,10 +266,8 @@ def purge_provider(
     """
     if get_provider(catalog, workspace_id, provider_id) is None:
         raise LookupError(f"no provider {provider_id!r}")
-    with warehouse.transaction() as cur:
-        deleted = _delete_rows(cur, workspace_id, provider_id)
-        tombstone = _tombstone(cur, workspace_id, provider_id, deleted, _now())
-    if not _mark_deleted(catalog, workspace_id, provider_id, tombstone.deleted_at):
+    tombstone = tombstone_provider(warehouse, workspace_id, provider_id)
+    if not mark_deleted(catalog, workspace_id, provider_id, tombstone.deleted_at):
         raise LookupError(f"no provider {provider_id!r}")  # another request completed the deletion
     return {
         "rows": tombstone.cost_rows + tombstone.contract_commitment_rows,
@@ -287,10 +303,8 @@ def finish_deletion(warehouse: Warehouse, catalog: Catalog, tombstone: Tombstone
     """Complete a tombstoned deletion: any rows still there go (staged ones of batches opened since), then
     the catalog marks the provider deleted and revokes its key. False when the catalog had done so already.
     """
-    with warehouse.transaction() as cur:
-        deleted = _delete_rows(cur, tombstone.workspace_id, tombstone.provider_id)
-        _tombstone(cur, tombstone.workspace_id, tombstone.provider_id, deleted, _now())
-    return _mark_deleted(catalog, tombstone.workspace_id, tombstone.provider_id, tombstone.deleted_at)
+    tombstone_provider(warehouse, tombstone.workspace_id, tombstone.provider_id)
+    return mark_deleted(catalog, tombstone.workspace_id, tombstone.provider_id, tombstone.deleted_at)
 
 
 def untombstoned_deletions(warehouse: Warehouse, catalog: Catalog) -> list[tuple[str, str, str]]:
@@ -311,10 +325,11 @@ def tombstone_deleted(
     warehouse: Warehouse, workspace_id: str, provider_id: str, deleted_at: str
 ) -> Tombstone:
     """Delete whatever rows a provider the catalog has deleted still has, and tombstone it, atomically."""
-    at = datetime.strptime(deleted_at, _CATALOG_TIME)
-    with warehouse.transaction() as cur:
-        deleted = _delete_rows(cur, workspace_id, provider_id)
-        return _tombstone(cur, workspace_id, provider_id, deleted, at)
+    try:
+        at: datetime | None = datetime.fromisoformat(deleted_at).astimezone(UTC).replace(tzinfo=None)
+    except ValueError:
+        at = None  # not a time the catalog wrote: the tombstone takes now
+    return tombstone_provider(warehouse, workspace_id, provider_id, at)
 
 
 def _now() -> datetime:
