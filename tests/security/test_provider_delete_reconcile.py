@@ -23,10 +23,11 @@ from focusbase.app import create_app
 from focusbase.config import Settings
 from focusbase.ingest import stager
 from focusbase.storage import Catalog, Warehouse
+from focusbase.storage import batches as batch_store
 from focusbase.storage import providers as provider_store
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, utcnow
 from focusbase.tenancy.keys import create_key
-from focusbase.tenancy.providers import finish_deletions
+from focusbase.tenancy.providers import FinishedDeletions, finish_deletions
 from tests.ingest.conftest import envelope
 
 WS = DEFAULT_WORKSPACE_ID
@@ -282,7 +283,7 @@ def test_a_finished_deletion_is_left_alone(settings: Settings) -> None:
         assert batch_of(client, admin, staged)["failureReason"] == "provider deleted"
         catalog, warehouse = runtime_stores(client)
         finished = finish_deletions(catalog, warehouse)
-        assert (finished.interrupted, finished.untombstoned, finished.leftover_rows) == ([], [], 0)
+        assert finished == FinishedDeletions([], 0, [], 0)
     with server(settings) as client:
         assert_gone(client, admin, doomed)
         assert_whole(client, admin, kept)
@@ -311,3 +312,25 @@ def test_rows_left_by_a_deletion_without_tombstone_are_deleted_on_start(settings
         assert tombstones[0][3].strftime("%Y-%m-%dT%H:%M:%S.%fZ") == deleted_at
         finished = finish_deletions(catalog, warehouse)
         assert (finished.interrupted, finished.untombstoned) == ([], [])
+
+
+def test_staged_rows_written_after_the_deletion_are_deleted_on_start(settings: Settings) -> None:
+    # A file import's statement commits its staged rows outside the writer lock, so it can land after the
+    # deletion; the crash then comes before the import drops them (its batch is already failed).
+    admin, doomed, kept = seed(settings)
+    with server(settings) as client:
+        catalog, warehouse = runtime_stores(client)
+        tombstone = provider_store.tombstone_provider(warehouse, WS, doomed.id)
+        late = doomed.stage(client)
+        with warehouse.transaction() as cur:
+            batch_store.update(cur, late, {"status": "failed", "failure_reason": "provider deleted"})
+        assert provider_store.mark_deleted(catalog, WS, doomed.id, tombstone.deleted_at)
+        assert all_rows(warehouse, doomed.id) == {
+            "cost_rows": len(doomed.live),
+            "contract_commitment_rows": 0,
+        }
+    with server(settings) as client:
+        assert_gone(client, admin, doomed)
+        assert_whole(client, admin, kept)
+        catalog, warehouse = runtime_stores(client)
+        assert finish_deletions(catalog, warehouse).leftover_rows == 0

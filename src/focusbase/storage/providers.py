@@ -48,6 +48,10 @@ _DELETE = {
     "cost": "DELETE FROM cost_rows WHERE workspace_id = ? AND provider_id = ?",
     "contractCommitment": "DELETE FROM contract_commitment_rows WHERE workspace_id = ? AND provider_id = ?",
 }
+_DELETE_ANY = {  # rows of any of a list of providers
+    "cost": "DELETE FROM cost_rows WHERE list_contains(?, provider_id)",
+    "contractCommitment": "DELETE FROM contract_commitment_rows WHERE list_contains(?, provider_id)",
+}
 
 
 def insert_provider(
@@ -299,12 +303,26 @@ def unfinished_deletions(warehouse: Warehouse, catalog: Catalog) -> list[Tombsto
     ]
 
 
-def finish_deletion(warehouse: Warehouse, catalog: Catalog, tombstone: Tombstone) -> bool:
-    """Complete a tombstoned deletion: any rows still there go (staged ones of batches opened since), then
-    the catalog marks the provider deleted and revokes its key. False when the catalog had done so already.
+def delete_leftovers(warehouse: Warehouse) -> int:
+    """Delete every row a tombstoned provider still has and fail its open batches, in one transaction.
+
+    Rows can outlive a deletion only as staged rows written while it ran (a file import's statement commits
+    outside the writer lock) whose batch the crash kept from dropping them; they were never live.
     """
-    tombstone_provider(warehouse, tombstone.workspace_id, tombstone.provider_id)
-    return mark_deleted(catalog, tombstone.workspace_id, tombstone.provider_id, tombstone.deleted_at)
+    with warehouse.transaction() as cur:
+        ids = [row[0] for row in cur.execute("SELECT provider_id FROM deleted_providers").fetchall()]
+        if not ids:
+            return 0
+        deleted = 0
+        for statement in _DELETE_ANY.values():
+            found = cur.execute(statement, [ids]).fetchone()
+            deleted += int(found[0]) if found else 0
+        cur.execute(
+            "UPDATE batches SET status = 'failed', failure_reason = ?, updated_at = now()::TIMESTAMP,"
+            " expires_at = NULL WHERE list_contains(?, provider_id) AND status IN ('received', 'validating')",
+            [FAILURE_REASON, ids],
+        )
+    return deleted
 
 
 def untombstoned_deletions(warehouse: Warehouse, catalog: Catalog) -> list[tuple[str, str, str]]:

@@ -20,8 +20,10 @@ async def on_startup(runtime: Runtime) -> None:
             ", ".join(finished.interrupted),
         )
     if finished.leftover_rows:
+        log.warning("deleted %d staged rows left by deleted providers", finished.leftover_rows)
+    if finished.untombstoned_rows:
         log.warning(
             "deleted %d rows left behind by earlier deletions of providers %s",
-            finished.leftover_rows,
+            finished.untombstoned_rows,
             ", ".join(finished.untombstoned),
         )

@@ -202,29 +202,33 @@ def delete_provider(
 
 @dataclass(frozen=True, slots=True)
 class FinishedDeletions:
-    """What `finish_deletions` completed: provider ids per kind of leftover."""
+    """What `finish_deletions` completed."""
 
-    interrupted: list[str]  # tombstoned in the warehouse, now deleted in the catalog too
-    untombstoned: list[str]  # deleted in the catalog without a tombstone: leftover rows deleted, tombstoned
-    leftover_rows: int  # rows those untombstoned providers still had
+    interrupted: list[str]  # providers tombstoned in the warehouse, now deleted in the catalog too
+    leftover_rows: int  # rows of tombstoned providers still stored (staged ones), now deleted
+    untombstoned: list[str]  # providers deleted in the catalog without a tombstone, now tombstoned
+    untombstoned_rows: int  # the rows those providers still had, now deleted
 
 
 def finish_deletions(catalog: Catalog, warehouse: Warehouse) -> FinishedDeletions:
     """Complete every provider deletion a crash left half done; run before anything reads or writes.
 
     A tombstone whose provider the catalog still has live means the crash came after the warehouse commit:
-    the catalog step is done now (key revoked, provider deleted). A provider the catalog has deleted but the
-    warehouse has no tombstone for was deleted before tombstones existed, when a crash could leave its rows
-    behind: whatever rows it still has are deleted now and it is tombstoned.
+    the catalog step is done now (provider deleted, key revoked). Rows a tombstoned provider still has go.
+    A provider the catalog has deleted but the warehouse has no tombstone for was deleted before tombstones
+    existed, when a crash could leave its rows behind: whatever rows it has are deleted and it is tombstoned.
     """
-    interrupted = []
-    for tombstone in provider_store.unfinished_deletions(warehouse, catalog):
-        if provider_store.finish_deletion(warehouse, catalog, tombstone):
-            interrupted.append(tombstone.provider_id)
+    unfinished = provider_store.unfinished_deletions(warehouse, catalog)
+    leftover = provider_store.delete_leftovers(warehouse)
+    interrupted = [
+        t.provider_id
+        for t in unfinished
+        if provider_store.mark_deleted(catalog, t.workspace_id, t.provider_id, t.deleted_at)
+    ]
     untombstoned = []
-    leftover = 0
+    untombstoned_rows = 0
     for workspace_id, provider_id, deleted_at in provider_store.untombstoned_deletions(warehouse, catalog):
         tombstone = provider_store.tombstone_deleted(warehouse, workspace_id, provider_id, deleted_at)
         untombstoned.append(provider_id)
-        leftover += tombstone.cost_rows + tombstone.contract_commitment_rows
-    return FinishedDeletions(interrupted=interrupted, untombstoned=untombstoned, leftover_rows=leftover)
+        untombstoned_rows += tombstone.cost_rows + tombstone.contract_commitment_rows
+    return FinishedDeletions(interrupted, leftover, untombstoned, untombstoned_rows)
