@@ -15,6 +15,7 @@ from focusbase.storage import Catalog, Warehouse
 #   async def on_startup(runtime) -> None   (recovery, starting workers; runs in this order)
 #   async def on_shutdown(runtime) -> None
 LIFECYCLE_MODULES: tuple[str, ...] = (
+    "focusbase.tenancy.lifecycle",
     "focusbase.ingest.lifecycle",
     "focusbase.export.lifecycle",
 )
