@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 
 from focusbase.storage import migrations
+from focusbase.storage.datadir import secure_data_dir
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 
@@ -74,6 +75,7 @@ class Warehouse:
 
     @classmethod
     def in_dir(cls, data_dir: Path, **kwargs: object) -> Warehouse:
+        secure_data_dir(data_dir, deep=False)
         return cls(data_dir / WAREHOUSE_FILE, **kwargs)  # type: ignore[arg-type]
 
     def migrate(self) -> list[str]:
