@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         description="Most cells (rows x distinct columns) one push request or part may make; rows with many "
         "different keys are refused before they are built into a table (413 too_many_cells).",
     )
+    export_max_custom_columns: int = Field(
+        500,
+        description="Most custom (x_) columns an export file has as columns of their own (in name order); "
+        "beyond it, each row's custom values are also written whole as JSON in x_CustomColumns.",
+    )
     max_custom_columns_per_row: int = Field(
         200,
         description="Most custom (x_) columns one row may carry; a push row or file header with more is "

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 
 from focusbase.config import Settings
 from focusbase.storage import Catalog, Warehouse
+from focusbase.storage.datadir import secure_data_dir
 
 # Modules that take part in the server lifecycle. Each may define:
 #   async def on_startup(runtime) -> None   (recovery, starting workers; runs in this order)
 #   async def on_shutdown(runtime) -> None
 LIFECYCLE_MODULES: tuple[str, ...] = (
+    "focusbase.tenancy.lifecycle",
     "focusbase.ingest.lifecycle",
     "focusbase.export.lifecycle",
 )
@@ -33,7 +35,7 @@ class Runtime:
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(settings.data_dir)
         catalog = Catalog.in_dir(settings.data_dir)
         warehouse = Warehouse.in_dir(
             settings.data_dir,

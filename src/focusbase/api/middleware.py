@@ -74,11 +74,12 @@ class RequestContextMiddleware:
             error_log.exception(
                 "unhandled error in %s %s", scope["method"], scope["path"], extra={"requestId": request_id}
             )
-            if not response_started:
-                # Answer here, inside the request id's reach; the error still propagates to the server.
-                body = error_body("internal_error", "internal server error", {"requestId": request_id})
-                await JSONResponse(body, status_code=500)(scope, receive, send_with_headers)
-            raise
+            if response_started:
+                raise  # a response is half sent: only dropping the connection tells the client
+            # An ordinary 500 response: re-raising would make the server reset the keep-alive connection and
+            # fail the client's next request too. The log line above has the cause under the request id.
+            body = error_body("internal_error", "internal server error", {"requestId": request_id})
+            await JSONResponse(body, status_code=500)(scope, receive, send_with_headers)
         finally:
             seconds = time.perf_counter() - started
             route = scope.get("route")

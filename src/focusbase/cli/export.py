@@ -171,7 +171,14 @@ def _on_data_dir(
             def progress(rows: int, total: int) -> None:
                 bar.update(task, completed=rows, total=total)
 
-            counts = service.write_export(warehouse, Scope(found[0].id), spec, out, on_progress=progress)
+            counts = service.write_export(
+                warehouse,
+                Scope(found[0].id),
+                spec,
+                out,
+                on_progress=progress,
+                max_custom=settings.export_max_custom_columns,
+            )
     except OSError as exc:
         raise _fail(f"could not write {out}: {exc}") from exc
     finally:

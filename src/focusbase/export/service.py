@@ -49,6 +49,9 @@ class ExportExpired(LookupError):
     """The job's file was deleted after its retention period."""
 
 
+DEFAULT_MAX_CUSTOM_COLUMNS = Settings.model_fields["export_max_custom_columns"].default
+
+
 def exports_dir(settings: Settings) -> Path:
     """Where export files live: <data_dir>/exports/<job id>/<file>."""
     return settings.data_dir / EXPORTS_DIR
@@ -118,6 +121,7 @@ def write_export(
     *,
     on_progress: Progress | None = None,
     handle: CopyHandle | None = None,
+    max_custom: int = DEFAULT_MAX_CUSTOM_COLUMNS,
 ) -> dict[str, int]:
     """Write the export file (or the zip of both datasets) to `target`; returns rows per dataset.
 
@@ -127,7 +131,7 @@ def write_export(
     _remove(work)
     work.mkdir(parents=True)
     try:
-        counts = _write_members(warehouse, scope, spec, work, on_progress, handle)
+        counts = _write_members(warehouse, scope, spec, work, on_progress, handle, max_custom)
         partial = work / target.name
         if spec.include_contract_commitments:
             _zip(spec, work, partial)
@@ -146,6 +150,7 @@ def _write_members(
     work: Path,
     on_progress: Progress | None,
     handle: CopyHandle | None,
+    max_custom: int,
 ) -> dict[str, int]:
     filters = spec.cost_filters(scope)
     counts: dict[str, int] = {}
@@ -153,7 +158,7 @@ def _write_members(
     counts[Dataset.COST_AND_USAGE.value] = store.copy_rows(
         warehouse,
         store.CopySource.cost(filters),
-        _copy_columns(spec.focus_version, Dataset.COST_AND_USAGE, keys),
+        _copy_columns(spec.focus_version, Dataset.COST_AND_USAGE, keys, max_custom),
         fmt=spec.format,
         compression=spec.compression,
         target=work / spec.member_name(Dataset.COST_AND_USAGE),
@@ -175,6 +180,7 @@ def _write_members(
                 spec.focus_version,
                 Dataset.CONTRACT_COMMITMENT,
                 store.commitment_custom_keys(warehouse, scope, start, end),
+                max_custom,
             ),
             fmt=spec.format,
             compression=spec.compression,
@@ -185,8 +191,10 @@ def _write_members(
     return counts
 
 
-def _copy_columns(version: str, dataset: Dataset, keys: list[str]) -> list[CopyColumn]:
-    return [CopyColumn(c.name, c.source, c.data_type) for c in output_columns(version, dataset, keys)]
+def _copy_columns(version: str, dataset: Dataset, keys: list[str], max_custom: int) -> list[CopyColumn]:
+    return [
+        CopyColumn(c.name, c.source, c.data_type) for c in output_columns(version, dataset, keys, max_custom)
+    ]
 
 
 def _zip(spec: ExportSpec, work: Path, target: Path) -> None:
@@ -222,7 +230,15 @@ def run_job(
         def progress(rows: int, total: int) -> None:
             store.set_progress(catalog, job_id, rows_written=rows, total_rows=total)
 
-        counts = write_export(warehouse, job_scope(job), spec, target, on_progress=progress, handle=handle)
+        counts = write_export(
+            warehouse,
+            job_scope(job),
+            spec,
+            target,
+            on_progress=progress,
+            handle=handle,
+            max_custom=settings.export_max_custom_columns,
+        )
         expires = datetime.now(UTC) + timedelta(days=settings.export_ttl_days)
         store.complete_job(
             catalog,
@@ -240,9 +256,18 @@ def run_job(
     except (OSError, duckdb.IOException) as exc:
         log.warning("export %s failed writing its file: %s", job_id, exc)
         store.fail_job(catalog, job_id, f"could not write the export file: {_reason(exc)}")
-    except Exception as exc:
+    except duckdb.OutOfMemoryException:
+        log.exception("export %s ran out of memory", job_id)
+        store.fail_job(
+            catalog,
+            job_id,
+            "the export needed more memory than the warehouse may use (FOCUSBASE_DUCKDB_MEMORY_LIMIT); "
+            "export a shorter window or fewer rows, or raise the limit",
+        )
+    except Exception:
+        # The engine's own text (internals, tuning advice) is for the log, not for the client.
         log.exception("export %s failed", job_id)
-        store.fail_job(catalog, job_id, f"the export failed: {_reason(exc)}")
+        store.fail_job(catalog, job_id, f"the export failed; the server log has the cause (export {job_id})")
     return store.get_job(catalog, job_id)
 
 

@@ -17,6 +17,9 @@ EXTENSIONS: dict[str, str] = {"csv": "csv", "parquet": "parquet", "json": "ndjso
 
 # Custom columns become output columns only under a safe name; anything else stays out of the files.
 _CUSTOM_NAME = re.compile(r"^x_[A-Za-z0-9_]{1,120}$")
+# When a window has more custom columns than an export writes as columns, every row's custom values are
+# also written whole, as one JSON object, in this column.
+ALL_CUSTOM_COLUMN = "x_CustomColumns"
 
 
 class ExportRequestError(ValueError):
@@ -128,11 +131,16 @@ def _iso(value: datetime) -> str:
     return value.replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def output_columns(version: str, dataset: Dataset, custom_keys: list[str]) -> list[OutputColumn]:
+def output_columns(
+    version: str, dataset: Dataset, custom_keys: list[str], max_custom: int | None = None
+) -> list[OutputColumn]:
     """The columns of one output file: the version's FOCUS columns in catalogue order, then custom x_ columns.
 
     A column renamed since `version` is read from its current (stored) name and written under the
-    version's name; columns the version does not define are not written.
+    version's name; columns the version does not define are not written. When there are more than
+    `max_custom` custom columns, the first `max_custom` (in name order) are written as columns and each
+    row's whole custom object as JSON in ALL_CUSTOM_COLUMN, so a window whose rows carry thousands of
+    different x_ keys exports within the engine's memory and loses no value.
     """
     stored = set(all_column_names(dataset))
     out = []
@@ -142,7 +150,12 @@ def output_columns(version: str, dataset: Dataset, custom_keys: list[str]) -> li
             source = name
         out.append(OutputColumn(name=name, source=source, data_type=col.data_type))
     taken = {c.name for c in out}
-    for key in sorted(set(custom_keys)):
-        if _CUSTOM_NAME.match(key) and key not in taken:
-            out.append(OutputColumn(name=key, source=key, data_type="Custom"))
+    taken.add(ALL_CUSTOM_COLUMN)
+    custom = [key for key in sorted(set(custom_keys)) if _CUSTOM_NAME.match(key) and key not in taken]
+    if max_custom is not None and len(custom) > max_custom:
+        kept = custom[:max_custom]
+        out.extend(OutputColumn(name=key, source=key, data_type="Custom") for key in kept)
+        out.append(OutputColumn(name=ALL_CUSTOM_COLUMN, source="x_columns", data_type="CustomAll"))
+        return out
+    out.extend(OutputColumn(name=key, source=key, data_type="Custom") for key in custom)
     return out

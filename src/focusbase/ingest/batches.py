@@ -33,6 +33,9 @@ from focusbase.observability import record_batch_status, record_ingest
 from focusbase.runtime import Runtime
 from focusbase.storage import batches as store
 from focusbase.storage import cost_rows
+from focusbase.storage.providers import FAILURE_REASON as PROVIDER_DELETED
+from focusbase.storage.providers import ProviderDeleted
+from focusbase.storage.warehouse import engine_error_reason
 from focusbase.tenancy.principal import Principal
 from focusbase.tenancy.providers import Provider
 
@@ -330,7 +333,7 @@ def _stage(
         log.exception("staging a part of batch %s failed", batch.id)
         try:
             last = result.first_row + result.rows_received - 1
-            reason = f"storing rows {result.first_row} to {last} failed: {type(exc).__name__}: {exc}"
+            reason = f"storing rows {result.first_row} to {last} failed: {engine_error_reason(exc)}"
             fail_batch(runtime, batch, reason, wait=False)  # the stager cannot wait for itself
         except Exception:
             log.exception("marking batch %s failed did not work either", batch.id)
@@ -397,6 +400,28 @@ def _commit(
     record_ingest(outcome.rows, "stored")
     record_ingest(int(tally.get("rows_rejected", batch.rows_rejected)), "rejected")
     return committed
+
+
+def _commit_unless_deleted(
+    runtime: Runtime,
+    batch: Batch,
+    rows: cost_rows.Prepared | None,
+    tally: dict[str, Any],
+    *,
+    remember: bool = False,
+) -> Batch:
+    """`_commit`, except that a batch whose provider was deleted meanwhile fails and raises 409."""
+    try:
+        return _commit(runtime, batch, rows, tally, remember=remember)
+    except ProviderDeleted:
+        # The commit rolled back; the batch's staged rows go with its failure. Its parts were waited for.
+        fail_batch(runtime, batch, PROVIDER_DELETED, wait=False)
+        raise IngestError(
+            409,
+            "provider_deleted",
+            f"provider {batch.provider_id} was deleted; batch {batch.id} failed and stored nothing",
+            details={"batchId": batch.id},
+        ) from None
 
 
 def check_part(
@@ -485,7 +510,7 @@ def commit_batch(runtime: Runtime, batch: Batch) -> BatchSummary:
     with stager.committing(batch.id):
         # Answered parts may still be on their way into the warehouse: the commit includes every one.
         stager.wait_until_staged(batch.id)
-        committed = _commit(runtime, batch, None, {})
+        committed = _commit_unless_deleted(runtime, batch, None, {})
     return BatchSummary(committed)
 
 
@@ -506,7 +531,9 @@ def ingest_table(
     rows, result = prepare_part(runtime, batch, table, provider=provider)
     if result.fatal or (result.rows_rejected and not allow_partial):
         raise _reject(runtime, batch, result)
-    return BatchSummary(_commit(runtime, batch, rows, _tally(batch, result), remember=remember))
+    return BatchSummary(
+        _commit_unless_deleted(runtime, batch, rows, _tally(batch, result), remember=remember)
+    )
 
 
 def fail_batch(

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from focusbase.storage import migrations
+from focusbase.storage.datadir import secure_data_dir
 
 CATALOG_FILE = "catalog.sqlite"
 DEFAULT_WORKSPACE_ID = "ws_default"
@@ -35,6 +36,7 @@ class Catalog:
 
     @classmethod
     def in_dir(cls, data_dir: Path) -> Catalog:
+        secure_data_dir(data_dir, deep=False)
         return cls(data_dir / CATALOG_FILE)
 
     def _connection(self) -> sqlite3.Connection:

@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from focusbase.focus import Dataset
+from focusbase.storage.providers import ProviderDeleted, is_deleted
 from focusbase.validate.parsing import timestamp_sql
 
 # Internal column names on the Arrow tables handed to `normalise` (the ingest layer adds them).
@@ -364,7 +365,12 @@ def commit(
     replace: Replace,
     prepared: Prepared | None = None,
 ) -> CommitOutcome:
-    """In one transaction: store the batch's rows (staged or prepared), then supersede what it replaces."""
+    """In one transaction: store the batch's rows (staged or prepared), then supersede what it replaces.
+
+    ProviderDeleted when the provider was deleted meanwhile (the caller's transaction rolls back).
+    """
+    if is_deleted(cur, workspace_id, provider_id):
+        raise ProviderDeleted(provider_id)
     tables = TABLES[dataset]
     if prepared is None:
         # Staged rows become live: their final row_seq (higher than every row committed before) is drawn now.

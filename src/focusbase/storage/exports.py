@@ -203,10 +203,14 @@ class CopyColumn:
     data_type: str
 
 
-def _select_item(col: CopyColumn, fmt: str, params: list[object]) -> str:
+def _select_item(col: CopyColumn, fmt: str, params: list[object], custom: list[str]) -> str:
     if col.data_type == "Custom":
-        params.append(col.source)
-        return f"x_columns ->> ? AS {quote(col.name)}"
+        # Every custom column comes from one extraction of all the keys (CUSTOM_VALUES): a JSON path per
+        # column would parse each row's object once per column, with engine memory growing per column.
+        custom.append("$." + json.dumps(col.source))
+        return f"{CUSTOM_VALUES}[{len(custom)}] AS {quote(col.name)}"
+    if col.data_type == "CustomAll":
+        return f"CAST(x_columns AS VARCHAR) AS {quote(col.name)}"
     source = quote(col.source)
     if col.data_type == "Date/Time" and fmt == "parquet":
         # Parquet carries the instant as a UTC-adjusted timestamp; the warehouse stores naive UTC.
@@ -214,6 +218,9 @@ def _select_item(col: CopyColumn, fmt: str, params: list[object]) -> str:
     if col.data_type == "JSON" and fmt == "parquet":
         return f"CAST({source} AS VARCHAR) AS {quote(col.name)}"
     return f"{source} AS {quote(col.name)}"
+
+
+CUSTOM_VALUES = "__custom_values"
 
 
 def _copy_options(fmt: str, compression: str | None) -> str:
@@ -321,11 +328,13 @@ def copy_rows(
     ingest commits new data.
     """
     params: list[object] = []
-    select = ", ".join(_select_item(col, fmt, params) for col in columns)
-    sql = (
-        f"COPY (SELECT {select} FROM {source.view} WHERE {source.where})"  # noqa: S608 - names from our catalogue
-        f" TO ? ({_copy_options(fmt, compression)})"
-    )
+    custom: list[str] = []
+    select = ", ".join(_select_item(col, fmt, params, custom) for col in columns)
+    rows = f"SELECT * FROM {source.view} WHERE {source.where}"  # noqa: S608 - names from our catalogue
+    if custom:
+        params.append(custom)
+        rows = f"SELECT *, json_extract_string(x_columns, ?::VARCHAR[]) AS {CUSTOM_VALUES} FROM ({rows})"  # noqa: S608
+    sql = f"COPY (SELECT {select} FROM ({rows})) TO ? ({_copy_options(fmt, compression)})"  # noqa: S608
     with warehouse.cursor() as cur:
         cur.execute("SET enable_progress_bar_print = false")
         cur.execute("SET enable_progress_bar = true")

@@ -10,12 +10,28 @@ from pathlib import Path
 import duckdb
 
 from focusbase.storage import migrations
+from focusbase.storage.datadir import secure_data_dir
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 
 
 class DataDirLocked(RuntimeError):
     """Another process (normally the running server) holds the warehouse."""
+
+
+def engine_error_reason(exc: BaseException) -> str:
+    """What a client may be told about a failed storage operation: the cause, without the engine's internals.
+
+    Operating-system errors (a full disk) say nothing of the engine and are shown; DuckDB's own messages
+    (plans, tuning advice, internal state) stay in the server log.
+    """
+    if isinstance(exc, OSError):
+        return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return "the warehouse ran out of memory (FOCUSBASE_DUCKDB_MEMORY_LIMIT)"
+    if isinstance(exc, duckdb.IOException):
+        return "the warehouse could not read or write its files (the server log has the cause)"
+    return "an internal error (the server log has the cause)"
 
 
 class Warehouse:
@@ -59,6 +75,7 @@ class Warehouse:
 
     @classmethod
     def in_dir(cls, data_dir: Path, **kwargs: object) -> Warehouse:
+        secure_data_dir(data_dir, deep=False)
         return cls(data_dir / WAREHOUSE_FILE, **kwargs)  # type: ignore[arg-type]
 
     def migrate(self) -> list[str]:

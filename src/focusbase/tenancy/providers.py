@@ -185,7 +185,9 @@ def delete_provider(
 ) -> dict[str, Any] | None:
     """Delete a provider (soft) with its ingest key and, when confirmed, every row it stored.
 
-    None when the provider does not exist; ProviderHasData when it has rows and `confirm` is false.
+    None when the provider does not exist; ProviderHasData when it has rows and `confirm` is false. The rows
+    and a tombstone go in one warehouse transaction before the catalog records the deletion; a crash between
+    the two is finished by `finish_deletions` on the next start.
     """
     if get_provider(catalog, workspace_id, provider_id) is None:
         return None
@@ -196,3 +198,37 @@ def delete_provider(
         return provider_store.purge_provider(warehouse, catalog, workspace_id, provider_id)
     except LookupError:
         return None  # deleted concurrently
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedDeletions:
+    """What `finish_deletions` completed."""
+
+    interrupted: list[str]  # providers tombstoned in the warehouse, now deleted in the catalog too
+    leftover_rows: int  # rows of tombstoned providers still stored (staged ones), now deleted
+    untombstoned: list[str]  # providers deleted in the catalog without a tombstone, now tombstoned
+    untombstoned_rows: int  # the rows those providers still had, now deleted
+
+
+def finish_deletions(catalog: Catalog, warehouse: Warehouse) -> FinishedDeletions:
+    """Complete every provider deletion a crash left half done; run before anything reads or writes.
+
+    A tombstone whose provider the catalog still has live means the crash came after the warehouse commit:
+    the catalog step is done now (provider deleted, key revoked). Rows a tombstoned provider still has go.
+    A provider the catalog has deleted but the warehouse has no tombstone for was deleted before tombstones
+    existed, when a crash could leave its rows behind: whatever rows it has are deleted and it is tombstoned.
+    """
+    unfinished = provider_store.unfinished_deletions(warehouse, catalog)
+    leftover = provider_store.delete_leftovers(warehouse)
+    interrupted = [
+        t.provider_id
+        for t in unfinished
+        if provider_store.mark_deleted(catalog, t.workspace_id, t.provider_id, t.deleted_at)
+    ]
+    untombstoned = []
+    untombstoned_rows = 0
+    for workspace_id, provider_id, deleted_at in provider_store.untombstoned_deletions(warehouse, catalog):
+        tombstone = provider_store.tombstone_deleted(warehouse, workspace_id, provider_id, deleted_at)
+        untombstoned.append(provider_id)
+        untombstoned_rows += tombstone.cost_rows + tombstone.contract_commitment_rows
+    return FinishedDeletions(interrupted, leftover, untombstoned, untombstoned_rows)
