@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         description="Most distinct custom (x_) column names one batch may carry across all its rows and "
         "parts (422 too_many_custom_columns).",
     )
+    web_session_hours: int = Field(
+        12,
+        ge=1,
+        description="A web app sign-in lasts this many hours (sign-out or revoking the key ends it sooner).",
+    )
 
     @property
     def base_url(self) -> str:

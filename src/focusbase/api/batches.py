@@ -126,7 +126,7 @@ def batch_for(runtime: Runtime, principal: Principal, batch_id: str) -> Batch:
 
 def history_reader(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
     """History is open to admin and read keys, and to an ingest key for its own provider's batches."""
-    if principal.kind == "ingest" or principal.has_scope("read"):
+    if principal.may_read_history():
         return principal
     raise ApiError(403, "forbidden", "this key lacks the 'read' scope")
 

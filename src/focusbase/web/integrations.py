@@ -1,0 +1,155 @@
+"""Pages: Settings -> Integrations: providers, the Custom provider form, and the API key & ingest URL tab."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from focusbase.tenancy.providers import (
+    InvalidProvider,
+    create_provider,
+    ingest_url,
+    list_providers,
+    live_row_counts,
+    rotate_ingest_key,
+)
+from focusbase.web.core import WebError, base_url, check_csrf, render, signed_in, visible_provider
+
+router = APIRouter(include_in_schema=False)
+
+# The body of the curl example: the StackSpend custom-provider request, exactly.
+EXAMPLE_BODY = """{
+  "format": "stackspend.focus",
+  "version": "1",
+  "rows": [
+    {
+      "ChargePeriodStart": "2026-06-01",
+      "ChargePeriodEnd": "2026-06-02",
+      "BilledCost": 12.50,
+      "EffectiveCost": 12.50,
+      "BillingCurrency": "USD",
+      "ChargeCategory": "Usage",
+      "ServiceName": "Compute",
+      "RegionId": "us-east-1",
+      "Tags": { "env": "prod" }
+    }
+  ]
+}"""
+
+CREATE_REFUSAL = "a key limited to some providers cannot create providers"
+
+
+def curl_example(url: str, key: str | None) -> str:
+    """A ready-to-run push of the example body to this ingest URL."""
+    indented = EXAMPLE_BODY.replace("\n", "\n  ")
+    return (
+        f'curl -X POST "{url}" \\\n'
+        f'  -H "Authorization: Bearer {key or "YOUR_INGEST_KEY"}" \\\n'
+        '  -H "Content-Type: application/json" \\\n'
+        f"  -d '{indented}'"
+    )
+
+
+@router.get("/settings/integrations")
+async def integrations(request: Request) -> Response:
+    """The workspace's providers, as GET /api/v1/providers lists them."""
+    page = signed_in(request)
+    principal = page.require("admin")
+    runtime = page.runtime
+    providers = list_providers(runtime.catalog, principal.workspace_id, principal.provider_ids)
+    counts = await run_in_threadpool(live_row_counts, runtime.warehouse, principal.workspace_id)
+    return render(
+        page,
+        "integrations.html",
+        providers=providers,
+        counts=counts,
+        may_create=principal.provider_ids is None,
+    )
+
+
+@router.get("/settings/integrations/new")
+def new_provider_form(request: Request) -> Response:
+    """The Custom provider form: display name and default currency."""
+    page = signed_in(request)
+    principal = page.require("admin")
+    if principal.provider_ids is not None:
+        raise WebError(403, "Not allowed", CREATE_REFUSAL)
+    return render(page, "provider_new.html", values={"name": "", "currency": "USD"}, errors={})
+
+
+@router.post("/settings/integrations/new")
+async def create(request: Request) -> Response:
+    """Create the provider and show its ingest key once."""
+    page = signed_in(request)
+    form = await request.form()
+    check_csrf(page, str(form.get("csrf_token") or ""))
+    principal = page.require("admin")
+    if principal.provider_ids is not None:
+        raise WebError(403, "Not allowed", CREATE_REFUSAL)
+    values = {"name": str(form.get("name") or ""), "currency": str(form.get("currency") or "")}
+    try:
+        created = create_provider(
+            page.runtime.catalog,
+            principal.workspace_id,
+            name=values["name"],
+            default_currency=values["currency"],
+        )
+    except InvalidProvider as exc:
+        field = {"defaultCurrency": "currency"}.get(exc.field or "", exc.field or "name")
+        return render(page, "provider_new.html", status=400, values=values, errors={field: str(exc)})
+    provider = created.provider
+    url = ingest_url(base_url(page), provider.id)
+    return render(
+        page,
+        "provider_key.html",
+        status=201,
+        provider=provider,
+        tab="key",
+        url=url,
+        new_key=created.ingest_key.key,
+        curl=curl_example(url, created.ingest_key.key),
+        just_created=True,
+    )
+
+
+@router.get("/settings/integrations/{provider_id}")
+def provider_key_tab(request: Request, provider_id: str) -> Response:
+    """The provider's API key & ingest URL tab."""
+    page = signed_in(request)
+    page.require("admin")
+    provider = visible_provider(page, provider_id)
+    url = ingest_url(base_url(page), provider.id)
+    return render(
+        page,
+        "provider_key.html",
+        provider=provider,
+        tab="key",
+        url=url,
+        new_key=None,
+        curl=curl_example(url, None),
+    )
+
+
+@router.post("/settings/integrations/{provider_id}/ingest-key")
+async def rotate(request: Request, provider_id: str) -> Response:
+    """Issue a new ingest key (shown once); the previous one stops working at once."""
+    page = signed_in(request)
+    form = await request.form()
+    check_csrf(page, str(form.get("csrf_token") or ""))
+    principal = page.require("admin")
+    provider = visible_provider(page, provider_id)
+    new_key = rotate_ingest_key(page.runtime.catalog, principal.workspace_id, provider.id)
+    if new_key is None:
+        raise WebError(404, "No such provider", f"no provider {provider_id} in this workspace")
+    provider = visible_provider(page, provider_id)
+    url = ingest_url(base_url(page), provider.id)
+    return render(
+        page,
+        "provider_key.html",
+        provider=provider,
+        tab="key",
+        url=url,
+        new_key=new_key.key,
+        curl=curl_example(url, new_key.key),
+    )
