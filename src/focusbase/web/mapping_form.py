@@ -127,7 +127,7 @@ def document_from_form(form: AnyMapping[str, Any]) -> dict[str, Any]:
         if target.startswith("col:"):
             column = target[4:]
             if column in columns:
-                raise FormError(f"t{i}", f"{column} is mapped from both {origin[column]!r} and {source!r}")
+                raise FormError(f"t{i}", f"{column} is mapped from both {origin[column]} and {source!r}")
             rule: dict[str, Any] = {"source": source}
             date_format = str(form.get(f"f{i}") or "").strip()
             if date_format:

@@ -1,0 +1,213 @@
+"""The pages over the in-process client: sign-in, session cookie, CSRF, and key scoping as the API."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from focusbase.app import create_app
+from focusbase.config import Settings
+from focusbase.storage import Catalog
+from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
+from focusbase.tenancy.keys import create_key
+from tests.web.conftest import csrf_of, sign_in
+
+ROW = {
+    "ChargePeriodStart": "2026-06-01",
+    "BilledCost": "12.50",
+    "ServiceName": "Compute",
+    "ChargeCategory": "Usage",
+}
+
+
+def _provider(client: TestClient, headers: dict[str, str], name: str, currency: str = "USD") -> dict:
+    created = client.post(
+        "/api/v1/providers", headers=headers, json={"name": name, "defaultCurrency": currency}
+    )
+    assert created.status_code == 201
+    return dict(created.json())
+
+
+def _push(client: TestClient, provider: dict, cost: str) -> None:
+    pushed = client.post(
+        f"/api/v1/public/ingest/focus/{provider['id']}",
+        headers={"Authorization": f"Bearer {provider['ingestKey']}"},
+        json={"format": "stackspend.focus", "version": "1", "rows": [{**ROW, "BilledCost": cost}]},
+    )
+    assert pushed.status_code == 200, pushed.text
+
+
+def test_pages_need_a_session_and_sign_in_comes_back(client: TestClient, admin_key: str) -> None:
+    first = client.get("/settings/keys", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/sign-in?next=/settings/keys"
+    form = client.get(first.headers["location"])
+    done = client.post(
+        "/sign-in",
+        data={"key": admin_key, "csrf_token": csrf_of(form.text), "next": "/settings/keys"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/settings/keys"
+    assert client.get("/settings/keys").status_code == 200
+
+
+def test_the_cookie_is_httponly_lax_and_never_holds_the_key(client: TestClient, admin_key: str) -> None:
+    form = client.get("/sign-in")
+    done = client.post(
+        "/sign-in", data={"key": admin_key, "csrf_token": csrf_of(form.text)}, follow_redirects=False
+    )
+    cookie = done.headers["set-cookie"]
+    assert cookie.startswith("focusbase_session=")
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # served over http here
+    secret = admin_key.split("_", 3)[3]
+    assert secret not in cookie and admin_key not in cookie
+
+
+def test_the_cookie_is_secure_behind_an_https_public_url(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "d", secret_key="s", public_url="https://cost.example.com")
+    with TestClient(create_app(settings)) as client:
+        assert "Secure" in client.get("/sign-in").headers["set-cookie"]
+
+
+def test_a_wrong_key_is_refused_with_a_message(client: TestClient) -> None:
+    form = client.get("/sign-in")
+    refused = client.post(
+        "/sign-in", data={"key": "fbk_key_0000000000000000_nope", "csrf_token": csrf_of(form.text)}
+    )
+    assert refused.status_code == 401
+    assert "unknown, revoked or malformed" in refused.text
+    assert client.get("/cost", follow_redirects=False).status_code == 303
+
+
+def test_sign_in_never_redirects_off_site(client: TestClient, admin_key: str) -> None:
+    form = client.get("/sign-in")
+    done = client.post(
+        "/sign-in",
+        data={"key": admin_key, "csrf_token": csrf_of(form.text), "next": "//evil.example/x"},
+        follow_redirects=False,
+    )
+    assert done.headers["location"] == "/"
+
+
+def test_a_post_without_or_with_a_wrong_token_is_refused_and_changes_nothing(
+    client: TestClient, admin_key: str, admin_headers: dict[str, str]
+) -> None:
+    token = sign_in(client, admin_key)
+    for bad in ({}, {"csrf_token": "x" + token[1:]}, {"csrf_token": ""}):
+        refused = client.post("/settings/integrations/new", data={"name": "Evil", "currency": "USD", **bad})
+        assert refused.status_code == 403 and "security token" in refused.text
+        keys = client.post("/settings/keys", data={"name": "evil", "scopes": ["admin"], **bad})
+        assert keys.status_code == 403
+    assert client.get("/api/v1/providers", headers=admin_headers).json()["providers"] == []
+    assert [k["name"] for k in client.get("/api/v1/keys", headers=admin_headers).json()["keys"]] == [
+        "test admin"
+    ]
+    # The header form (htmx) is checked the same way.
+    header = client.post(
+        "/settings/integrations/new", data={"name": "Ok", "currency": "USD"}, headers={"X-CSRF-Token": token}
+    )
+    assert header.status_code == 201
+
+
+def test_sign_out_ends_the_session_and_its_token(client: TestClient, admin_key: str) -> None:
+    token = sign_in(client, admin_key)
+    assert client.post("/sign-out", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    assert client.get("/cost", follow_redirects=False).status_code == 303
+    again = client.post(
+        "/settings/integrations/new",
+        data={"name": "X", "currency": "USD", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert again.status_code == 303 and again.headers["location"].startswith("/sign-in")
+
+
+def test_revoking_the_key_ends_its_sessions(client: TestClient, catalog: Catalog) -> None:
+    key = create_key(catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="me", scopes=["admin"])
+    token = sign_in(client, key.key)
+    confirm = client.get(f"/settings/keys/{key.id}/revoke")
+    assert "signs you out" in confirm.text
+    client.post(f"/settings/keys/{key.id}/revoke", data={"csrf_token": token})
+    assert client.get("/settings/keys", follow_redirects=False).status_code == 303
+
+
+def test_a_provider_limited_key_sees_only_its_provider(
+    client: TestClient, catalog: Catalog, admin_headers: dict[str, str]
+) -> None:
+    mine = _provider(client, admin_headers, "Mine", "EUR")
+    other = _provider(client, admin_headers, "Other")
+    _push(client, mine, "3.25")
+    _push(client, other, "99")
+    limited = create_key(
+        catalog,
+        workspace_id=DEFAULT_WORKSPACE_ID,
+        name="limited",
+        scopes=["admin"],
+        provider_ids=[mine["id"]],
+    )
+    sign_in(client, limited.key)
+    cost = client.get("/cost").text
+    assert "3.25 EUR" in cost and "99.00 USD" not in cost and "Other" not in cost
+    listing = client.get("/settings/integrations").text
+    assert mine["id"] in listing and other["id"] not in listing
+    assert "Add a custom provider" not in listing
+    assert client.get("/settings/integrations/new").status_code == 403
+    for path in ("", "/history", "/import"):
+        assert client.get(f"/settings/integrations/{other['id']}{path}").status_code == 404
+        assert client.get(f"/settings/integrations/{mine['id']}{path}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("scopes", "allowed", "refused"),
+    [
+        (["read"], ["/cost"], ["/settings/integrations", "/settings/keys"]),
+        (["ingest"], [], ["/cost", "/settings/integrations", "/settings/keys"]),
+        (["admin"], ["/cost", "/settings/integrations", "/settings/keys"], []),
+    ],
+)
+def test_pages_follow_the_api_scopes(
+    client: TestClient, catalog: Catalog, scopes: list[str], allowed: list[str], refused: list[str]
+) -> None:
+    key = create_key(catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="k", scopes=scopes)
+    sign_in(client, key.key)
+    for path in allowed:
+        assert client.get(path).status_code == 200, path
+    for path in refused:
+        page = client.get(path)
+        assert page.status_code == 403, path
+        assert "lacks the" in page.text
+
+
+def test_the_cost_page_has_an_empty_state_then_totals_per_currency(
+    client: TestClient, admin_key: str, admin_headers: dict[str, str]
+) -> None:
+    sign_in(client, admin_key)
+    assert "No data yet: push or import" in client.get("/cost").text
+    eur = _provider(client, admin_headers, "Acme EU", "EUR")
+    usd = _provider(client, admin_headers, "Acme US")
+    _push(client, eur, "1234.5")
+    _push(client, usd, "0.125")
+    page = client.get("/cost").text
+    assert "1,234.50 EUR" in page and "0.125 USD" in page
+    assert re.search(r"1,234\.50 EUR.*0\.125 USD", page, re.S)
+
+
+def test_bad_provider_input_names_the_field(client: TestClient, admin_key: str) -> None:
+    token = sign_in(client, admin_key)
+    bad = client.post(
+        "/settings/integrations/new", data={"name": "  ", "currency": "USD", "csrf_token": token}
+    )
+    assert bad.status_code == 400 and 'id="name-error"' in bad.text
+    bad = client.post(
+        "/settings/integrations/new", data={"name": "A", "currency": "EURO", "csrf_token": token}
+    )
+    assert bad.status_code == 400 and 'id="currency-error"' in bad.text and "ISO 4217" in bad.text
+
+
+def test_the_api_and_docs_are_unchanged(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert all(p.startswith(("/api/", "/focus/", "/healthz", "/readyz", "/metrics")) for p in paths), paths
+    assert client.get("/api/v1/keys").json()["code"] == "unauthorized"
