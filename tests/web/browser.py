@@ -81,9 +81,9 @@ def create_provider(page: Any, base: str, name: str, currency: str) -> dict[str,
     page.get_by_label("Default currency").fill(currency)
     page.get_by_role("button", name="Create & get ingest key").click()
     page.get_by_text("copy its ingest key now").wait_for()
-    url = page.get_by_test_id("ingest-url").input_value()
+    url = page.get_by_test_id("ingest-url").inner_text()
     return {
-        "key": page.get_by_test_id("new-key").input_value(),
+        "key": page.get_by_test_id("new-key").inner_text(),
         "url": url,
         "id": url.rsplit("/", 1)[1],
         "curl": page.get_by_test_id("curl").inner_text(),

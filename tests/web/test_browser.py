@@ -275,7 +275,7 @@ def test_every_page_passes_axe_in_light_and_dark(chromium: Any, server: tuple[st
             page.goto(base + "/settings/keys")
             page.get_by_label("Name").fill("reader")
             page.get_by_role("button", name="Create key").click()
-            key_id = "key_" + page.get_by_test_id("new-key").input_value().split("_")[2]
+            key_id = "key_" + page.get_by_test_id("new-key").inner_text().split("_")[2]
             problems += _violations(page)
             page.get_by_role("link", name=f"Revoke key reader ({key_id})").click()
             problems += _violations(page)

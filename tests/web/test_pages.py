@@ -189,9 +189,17 @@ def test_the_cost_page_has_an_empty_state_then_totals_per_currency(
     usd = _provider(client, admin_headers, "Acme US")
     _push(client, eur, "1234.5")
     _push(client, usd, "0.125")
+    also_eur = _provider(client, admin_headers, "Zeta EU", "EUR")
+    _push(client, also_eur, "0.5")
     page = client.get("/cost").text
-    assert "1,234.50 EUR" in page and "0.125 USD" in page
-    assert re.search(r"1,234\.50 EUR.*0\.125 USD", page, re.S)
+    rows = re.findall(r'data-testid="effective-(prv_\w+)-(\w+)">([^<]+)<', page)
+    assert rows == [
+        (eur["id"], "EUR", "1,234.50 EUR"),
+        (usd["id"], "USD", "0.125 USD"),
+        (also_eur["id"], "EUR", "0.50 EUR"),
+    ]  # by provider name, each in its own currency
+    totals = dict(re.findall(r'data-testid="total-(\w+)">([^<]+)<', page))
+    assert totals == {"EUR": "1,235.00 EUR", "USD": "0.125 USD"}
 
 
 def test_bad_provider_input_names_the_field(client: TestClient, admin_key: str) -> None:

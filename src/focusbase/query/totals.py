@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from focusbase.query.filters import Scope
 from focusbase.storage import Catalog, Warehouse
@@ -30,7 +31,7 @@ def cost_totals(catalog: Catalog, warehouse: Warehouse, scope: Scope) -> list[Pr
     names = {p.id: p.name for p in list_providers(catalog, scope.workspace_id, scope.provider_ids)}
     with warehouse.cursor() as cur:
         rows = store.totals_by_provider(cur, scope)
-    return [
+    found = [
         ProviderTotal(
             provider_id=row.provider_id,
             provider_name=names.get(row.provider_id, row.provider_id),
@@ -44,3 +45,12 @@ def cost_totals(catalog: Catalog, warehouse: Warehouse, scope: Scope) -> list[Pr
         for row in rows
         if row.provider_id in names  # a deleted provider's rows are gone or going
     ]
+    return sorted(found, key=lambda t: (t.provider_name.casefold(), t.provider_id, t.currency))
+
+
+def totals_per_currency(totals: list[ProviderTotal]) -> dict[str, str]:
+    """EffectiveCost summed over providers, per currency (exact decimal text; currencies never mixed)."""
+    sums: dict[str, Decimal] = {}
+    for row in totals:
+        sums[row.currency] = sums.get(row.currency, Decimal(0)) + Decimal(row.effective_cost)
+    return {currency: format(total, "f") for currency, total in sorted(sums.items())}

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from focusbase.query.filters import Scope
-from focusbase.query.totals import cost_totals
+from focusbase.query.totals import cost_totals, totals_per_currency
 from focusbase.web.core import render, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -21,7 +21,4 @@ async def cost(request: Request) -> Response:
     runtime = page.runtime
     scope = Scope(workspace_id=principal.workspace_id, provider_ids=principal.provider_ids)
     totals = await run_in_threadpool(cost_totals, runtime.catalog, runtime.warehouse, scope)
-    currencies: dict[str, list[str]] = {}
-    for row in totals:
-        currencies.setdefault(row.currency, []).append(row.effective_cost)
-    return render(page, "cost.html", totals=totals, currency_count=len(currencies))
+    return render(page, "cost.html", totals=totals, per_currency=totals_per_currency(totals))

@@ -22,7 +22,8 @@
     var button = event.target.closest("[data-copy], [data-copy-text]");
     if (!button) { return; }
     if (button.dataset.copy) {
-      copy(document.getElementById(button.dataset.copy).value, button);
+      var source = document.getElementById(button.dataset.copy);
+      copy("value" in source ? source.value : source.textContent.trim(), button);
     } else {
       copy(document.querySelector('[data-testid="' + button.dataset.copyText + '"]').textContent, button);
     }
