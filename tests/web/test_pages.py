@@ -114,6 +114,8 @@ def test_a_post_without_or_with_a_wrong_token_is_refused_and_changes_nothing(
 
 def test_sign_out_ends_the_session_and_its_token(client: TestClient, admin_key: str) -> None:
     token = sign_in(client, admin_key)
+    copied = client.cookies.get("focusbase_session")
+    assert copied and client.get("/cost", follow_redirects=False).status_code == 200
     assert client.post("/sign-out", data={"csrf_token": token}, follow_redirects=False).status_code == 303
     assert client.get("/cost", follow_redirects=False).status_code == 303
     again = client.post(
@@ -122,6 +124,9 @@ def test_sign_out_ends_the_session_and_its_token(client: TestClient, admin_key: 
         follow_redirects=False,
     )
     assert again.status_code == 303 and again.headers["location"].startswith("/sign-in")
+    # A copy of the signed-out cookie is refused too.
+    client.cookies.set("focusbase_session", copied)
+    assert client.get("/cost", follow_redirects=False).status_code == 303
 
 
 def test_revoking_the_key_ends_its_sessions(client: TestClient, catalog: Catalog) -> None:

@@ -20,6 +20,7 @@ from focusbase.tenancy.providers import Provider, get_provider
 from focusbase.web import session as sessions
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+ENDED = sessions.EndedSessions()
 
 
 class WebError(Exception):
@@ -101,6 +102,8 @@ def load_page(request: Request) -> Page:
     runtime: Runtime = request.app.state.runtime
     secret = _secret(runtime)
     found = sessions.decode(secret, request.cookies.get(sessions.COOKIE_NAME))
+    if found is not None and ENDED.ended(found):
+        found = None
     principal = None
     page = Page(request=request, runtime=runtime, secret=secret, session=found, principal=None)
     if found is not None and found.key_id is not None:
@@ -130,6 +133,8 @@ def ensure_session(page: Page) -> None:
 
 def start_session(page: Page, key_id: str | None) -> None:
     """A new session (new nonce, so a new CSRF token) for this key, or anonymous after sign-out."""
+    if page.session is not None and page.session.key_id is not None:
+        ENDED.end(page.session)  # the signed-in session this one replaces stops working here and now
     page.session = sessions.new_session(key_id, session_lifetime(page.runtime))
     page.set_cookie = sessions.encode(page.secret, page.session)
 

@@ -18,7 +18,7 @@ from focusbase.ingest import imports as import_service
 from focusbase.ingest import preview as preview_service
 from focusbase.ingest.background import run_import_in_background
 from focusbase.ingest.model import IngestError
-from focusbase.ingest.uploads import UploadError, spool_dir, spool_multipart
+from focusbase.ingest.uploads import UploadError, spool_multipart
 from focusbase.tenancy.providers import Provider
 from focusbase.web import uploads
 from focusbase.web.core import Page, WebError, check_csrf, redirect, render, signed_in, visible_provider
@@ -127,11 +127,13 @@ async def _upload(page: Page, provider: Provider, key_id: str) -> Response:
     header_token = page.request.headers.get("x-csrf-token")
     if header_token is not None:
         check_csrf(page, None)  # refuse before reading a large body
+    directory = uploads.upload_dir(runtime.settings.data_dir)
+    await run_in_threadpool(uploads.sweep, directory)
     try:
         upload = await spool_multipart(
             page.request.stream(),
             page.request.headers.get("content-type"),
-            spool_dir(runtime.settings.data_dir),
+            directory,
             max_bytes=runtime.settings.import_max_bytes,
         )
     except UploadError as exc:

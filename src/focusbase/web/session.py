@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 
@@ -79,6 +80,25 @@ def decode(secret: bytes, value: str | None, now: float | None = None) -> Sessio
     if expires <= (time.time() if now is None else now):
         return None
     return Session(key_id=key_id, nonce=nonce, expires=expires)
+
+
+class EndedSessions:
+    """Nonces of sessions signed out in this process, remembered until the sessions would have expired."""
+
+    def __init__(self) -> None:
+        self._ended: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def end(self, session: Session) -> None:
+        with self._lock:
+            now = time.time()
+            for nonce in [n for n, expires in self._ended.items() if expires <= now]:
+                del self._ended[nonce]
+            self._ended[session.nonce] = session.expires
+
+    def ended(self, session: Session) -> bool:
+        with self._lock:
+            return session.nonce in self._ended
 
 
 def csrf_token(secret: bytes, session: Session) -> str:

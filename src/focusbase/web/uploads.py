@@ -10,8 +10,9 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
-from focusbase.ingest.uploads import Upload
+from focusbase.ingest.uploads import Upload, spool_dir
 
 TTL_SECONDS = 3600
 
@@ -28,6 +29,27 @@ class Kept:
 
 _KEPT: dict[str, Kept] = {}
 _LOCK = threading.Lock()
+
+
+def upload_dir(data_dir: Path) -> Path:
+    """Where the web app spools uploads: its own folder of the import spool directory."""
+    path = spool_dir(data_dir) / "web"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def sweep(directory: Path) -> None:
+    """Delete files an earlier server process left behind (older than the TTL and not kept now)."""
+    with _LOCK:
+        kept = {k.upload.path.name for k in _KEPT.values() if k.upload.path is not None}
+    limit = time.time() - TTL_SECONDS
+    for path in directory.iterdir():
+        if path.is_file() and not any(path.name.startswith(name) for name in kept):
+            try:
+                if path.stat().st_mtime < limit:
+                    path.unlink(missing_ok=True)
+            except OSError:
+                continue
 
 
 def _expire(now: float) -> None:
@@ -60,13 +82,4 @@ def discard(upload_id: str) -> None:
     with _LOCK:
         kept = _KEPT.pop(upload_id, None)
     if kept is not None:
-        kept.upload.discard()
-
-
-def discard_all() -> None:
-    """Delete every kept upload (the server is stopping)."""
-    with _LOCK:
-        items = list(_KEPT.values())
-        _KEPT.clear()
-    for kept in items:
         kept.upload.discard()
