@@ -105,6 +105,12 @@ def test_a_post_without_or_with_a_wrong_token_is_refused_and_changes_nothing(
     assert [k["name"] for k in client.get("/api/v1/keys", headers=admin_headers).json()["keys"]] == [
         "test admin"
     ]
+    # An htmx request refused shows the error page whole, not inside the part it targeted.
+    htmx = client.post(
+        "/settings/integrations/new", data={"name": "E", "currency": "USD"}, headers={"HX-Request": "true"}
+    )
+    assert htmx.status_code == 403 and htmx.headers["HX-Retarget"] == "#main"
+    assert client.get("/api/v1/providers", headers=admin_headers).json()["providers"] == []
     # The header form (htmx) is checked the same way.
     header = client.post(
         "/settings/integrations/new", data={"name": "Ok", "currency": "USD"}, headers={"X-CSRF-Token": token}
@@ -224,3 +230,21 @@ def test_the_api_and_docs_are_unchanged(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert all(p.startswith(("/api/", "/focus/", "/healthz", "/readyz", "/metrics")) for p in paths), paths
     assert client.get("/api/v1/keys").json()["code"] == "unauthorized"
+
+
+def test_reloading_a_form_result_goes_back_to_its_page(
+    client: TestClient, admin_key: str, admin_headers: dict[str, str]
+) -> None:
+    sign_in(client, admin_key)
+    provider = _provider(client, admin_headers, "Reload")
+    for path, target in (
+        (f"/settings/integrations/{provider['id']}/ingest-key", f"/settings/integrations/{provider['id']}"),
+        (
+            f"/settings/integrations/{provider['id']}/import/run",
+            f"/settings/integrations/{provider['id']}/import",
+        ),
+        ("/sign-out", "/"),
+    ):
+        back = client.get(path, follow_redirects=False)
+        assert back.status_code == 303 and back.headers["location"] == target, path
+    assert client.get("/cost").status_code == 200  # a GET never signs out

@@ -27,7 +27,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(WebError)
     async def _web_error(request: Request, exc: WebError) -> Response:
         page = load_page(request)
-        return render(page, "error.html", status=exc.status, title=exc.title, message=exc.message)
+        response = render(page, "error.html", status=exc.status, title=exc.title, message=exc.message)
+        if request.headers.get("hx-request"):
+            # An htmx request targets part of a page the error page does not have: show it whole.
+            response.headers.update(
+                {"HX-Retarget": "#main", "HX-Reswap": "outerHTML", "HX-Reselect": "#main"}
+            )
+        return response
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:

@@ -74,6 +74,12 @@ async def sign_in(request: Request) -> Response:
     return redirect(page, next_path)
 
 
+@router.get("/sign-out")
+def sign_out_link(request: Request) -> Response:
+    """Signing out takes a form post (with its CSRF token); a plain link goes to the start page."""
+    return redirect(load_page(request), "/")
+
+
 @router.post("/sign-out")
 async def sign_out(request: Request) -> Response:
     """End the session in this browser."""

@@ -280,6 +280,14 @@ def _time(text: str, name: str) -> datetime | None:
     return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
+@router.get("/settings/integrations/{provider_id}/import/preview")
+@router.get("/settings/integrations/{provider_id}/import/run")
+def back_to_import(request: Request, provider_id: str) -> Response:
+    """A reload or bookmark of a form's result: back to the tab."""
+    page = signed_in(request)
+    return redirect(page, f"/settings/integrations/{provider_id}/import")
+
+
 @router.post("/settings/integrations/{provider_id}/import/preview")
 async def preview(request: Request, provider_id: str) -> Response:
     """Preview an uploaded file (multipart), or the kept upload again with the edited mapping."""

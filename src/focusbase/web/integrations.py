@@ -14,7 +14,7 @@ from focusbase.tenancy.providers import (
     live_row_counts,
     rotate_ingest_key,
 )
-from focusbase.web.core import WebError, base_url, check_csrf, render, signed_in, visible_provider
+from focusbase.web.core import WebError, base_url, check_csrf, redirect, render, signed_in, visible_provider
 
 router = APIRouter(include_in_schema=False)
 
@@ -129,6 +129,13 @@ def provider_key_tab(request: Request, provider_id: str) -> Response:
         new_key=None,
         curl=curl_example(url, None),
     )
+
+
+@router.get("/settings/integrations/{provider_id}/ingest-key")
+def back_to_key_tab(request: Request, provider_id: str) -> Response:
+    """A reload of the rotation's result: back to the tab (a new key is only ever shown once)."""
+    page = signed_in(request)
+    return redirect(page, f"/settings/integrations/{provider_id}")
 
 
 @router.post("/settings/integrations/{provider_id}/ingest-key")
