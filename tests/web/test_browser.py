@@ -75,6 +75,7 @@ def test_the_custom_provider_journey(page: Any, server: tuple[str, str]) -> None
     assert pushed.json()["lineItemsCreated"] == 1
 
     b.upload_vendor_csv(page, base, created["id"])
+    assert page.url.endswith("/import")  # htmx sent the upload and swapped the tab in place
     assert "suggested" in page.get_by_test_id("mapping-source").inner_text()
     assert "60%" in page.get_by_role("row", name=re.compile("^Cost")).inner_text()
     b.edit_vendor_mapping(page)
@@ -212,8 +213,19 @@ def test_csrf_refused_in_the_browser(page: Any, server: tuple[str, str]) -> None
         base + "/settings/integrations/new", form={"name": "Forged2", "currency": "USD"}
     )
     assert response.status == 403
+    # The htmx upload sends the token as a header: a forged one is refused and the error page replaces the tab.
+    created = b.create_provider(page, base, "Real", "USD")
+    page.goto(f"{base}/settings/integrations/{created['id']}/import")
+    page.evaluate(
+        "document.body.setAttribute('hx-headers', JSON.stringify({'X-CSRF-Token': 'forged'}));"
+        "document.querySelector('main form input[name=csrf_token]').value = 'forged'"
+    )
+    page.get_by_label("File", exact=True).set_input_files(str(b.VENDOR_CSV))
+    page.get_by_role("button", name="Upload and preview").click()
+    page.get_by_role("heading", name="Form expired").wait_for()
+    assert page.get_by_role("heading", name="Column mapping").count() == 0
     listed = httpx.get(f"{base}/api/v1/providers", headers={"Authorization": f"Bearer {admin_key}"})
-    assert listed.json()["providers"] == []
+    assert [p["name"] for p in listed.json()["providers"]] == ["Real"]
 
 
 def _violations(page: Any) -> list[str]:
@@ -326,3 +338,29 @@ def test_money_keeps_every_digit(page: Any, server: tuple[str, str]) -> None:
     shown = _effective(page, created["id"], "JPY")
     assert shown == "1,234,567.123456789 JPY"
     assert Decimal(shown.split()[0].replace(",", "")) == Decimal("1234567.123456789")
+
+
+def test_keyboard_only(page: Any, server: tuple[str, str]) -> None:
+    base, admin_key = server
+    page.goto(base + "/sign-in")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    assert skip.evaluate("e => e === document.activeElement")
+    assert skip.is_visible()  # shown when focused
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "key"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    page.keyboard.type(admin_key)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/cost$"))
+    page.goto(base + "/settings/integrations/new")
+    page.get_by_label("Display name").focus()
+    page.keyboard.type("Keyboard Co")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("EUR")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Create & get ingest key"
+    page.keyboard.press("Enter")
+    page.get_by_text("copy its ingest key now").wait_for()
