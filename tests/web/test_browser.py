@@ -213,7 +213,7 @@ def test_csrf_refused_in_the_browser(page: Any, server: tuple[str, str]) -> None
         base + "/settings/integrations/new", form={"name": "Forged2", "currency": "USD"}
     )
     assert response.status == 403
-    # The htmx upload sends the token as a header: a forged one is refused and the error page replaces the tab.
+    # The htmx upload sends the token as a header: a forged one is refused, the error page replaces the tab.
     created = b.create_provider(page, base, "Real", "USD")
     page.goto(f"{base}/settings/integrations/{created['id']}/import")
     page.evaluate(
