@@ -3,7 +3,8 @@
     .venv/bin/python tools/web_screenshots.py [OUT_DIR]
 
 Starts the real server on a temporary data directory, walks the custom provider journey in Debian's
-Chromium (tests/web/browser.py) and captures each page as it is reached, light colour scheme.
+Chromium (tests/web/browser.py) and captures each page as it is reached (light colour scheme; History and
+Cost also dark).
 """
 
 from __future__ import annotations
@@ -84,6 +85,15 @@ def main(out: Path) -> None:
         page.get_by_role("button", name="Create key").click()
         page.get_by_test_id("new-key").wait_for()
         shot("keys", lambda p: p.goto(base + "/settings/keys"))
+        with chrome.new_context(viewport=b.DESKTOP, color_scheme="dark") as dark:
+            night = dark.new_page()
+            b.sign_in(night, base, key)
+            for name, path in (
+                ("history", f"/settings/integrations/{created['id']}/history"),
+                ("cost", "/cost"),
+            ):
+                night.goto(base + path)
+                night.screenshot(path=str(out / f"{name}-dark-desktop.png"), full_page=True)
         desktop.close()
         phone.close()
 
