@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 from decimal import Decimal
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from focusbase.app import create_app
 from focusbase.config import Settings
 from focusbase.storage import Catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
@@ -162,3 +164,35 @@ def test_a_read_key_sees_history_but_cannot_import(
     history = client.get(f"/settings/integrations/{provider_id}/history")
     assert history.status_code == 200 and "Import data" not in history.text
     assert client.get(f"/settings/integrations/{provider_id}/import").status_code == 403
+
+
+def test_a_large_file_imports_in_the_background_and_history_follows_it(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", secret_key="k", import_background_bytes=1000)
+    path = tmp_path / "big.csv"
+    lines = ["ChargePeriodStart,BilledCost,ServiceName,ChargeCategory,BillingCurrency"]
+    lines += [f"2025-03-{1 + i % 28:02d},{i}.01,svc{i % 5},Usage,USD" for i in range(3000)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with TestClient(create_app(settings)) as client:
+        catalog = client.app.state.runtime.catalog  # type: ignore[attr-defined]
+        key = create_key(catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="a", scopes=["admin"]).key
+        headers = {"Authorization": f"Bearer {key}"}
+        token = sign_in(client, key)
+        provider_id = _provider(client, headers)
+        started = client.post(
+            f"/settings/integrations/{provider_id}/import/run",
+            data=_form(_upload(client, provider_id, token, path), token),
+            follow_redirects=False,
+        )
+        assert started.status_code == 303
+        assert started.headers["location"] == f"/settings/integrations/{provider_id}/history"
+        for _ in range(600):
+            batch = client.get(f"/api/v1/providers/{provider_id}/batches", headers=headers).json()["batches"][
+                0
+            ]
+            if batch["status"] not in ("received", "validating"):
+                break
+            time.sleep(0.05)
+        assert batch["status"] == "committed" and batch["lineItemsCreated"] == 3000
+        history = client.get(started.headers["location"]).text
+        assert "big.csv" in history and "3,000" in history
+        assert _spooled(settings) == []
