@@ -39,8 +39,9 @@ def _after(token: str | None) -> tuple[datetime, str] | None:
 
 def _history_access(page: Page) -> None:
     assert page.principal is not None
-    if not page.principal.may_read_history():
-        raise WebError(403, "Not allowed", "this key lacks the 'read' scope")
+    refusal = page.principal.history_refusal()
+    if refusal is not None:
+        raise WebError(403, "Not allowed", refusal)
 
 
 @router.get("/settings/integrations/{provider_id}/history")

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from focusbase.tenancy.principal import Principal
 from focusbase.tenancy.providers import (
     InvalidProvider,
     create_provider,
@@ -14,7 +15,16 @@ from focusbase.tenancy.providers import (
     live_row_counts,
     rotate_ingest_key,
 )
-from focusbase.web.core import WebError, base_url, check_csrf, redirect, render, signed_in, visible_provider
+from focusbase.web.core import (
+    Page,
+    WebError,
+    base_url,
+    check_csrf,
+    redirect,
+    render,
+    signed_in,
+    visible_provider,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,8 +47,6 @@ EXAMPLE_BODY = """{
   ]
 }"""
 
-CREATE_REFUSAL = "a key limited to some providers cannot create providers"
-
 
 def curl_example(url: str, key: str | None) -> str:
     """A ready-to-run push of the example body to this ingest URL."""
@@ -49,6 +57,14 @@ def curl_example(url: str, key: str | None) -> str:
         '  -H "Content-Type: application/json" \\\n'
         f"  -d '{indented}'"
     )
+
+
+def _require_creator(page: Page) -> Principal:
+    principal = page.require("admin")
+    refusal = principal.provider_creation_refusal()
+    if refusal is not None:
+        raise WebError(403, "Not allowed", refusal)
+    return principal
 
 
 @router.get("/settings/integrations")
@@ -64,7 +80,7 @@ async def integrations(request: Request) -> Response:
         "integrations.html",
         providers=providers,
         counts=counts,
-        may_create=principal.provider_ids is None,
+        may_create=principal.provider_creation_refusal() is None,
     )
 
 
@@ -72,9 +88,7 @@ async def integrations(request: Request) -> Response:
 def new_provider_form(request: Request) -> Response:
     """The Custom provider form: display name and default currency."""
     page = signed_in(request)
-    principal = page.require("admin")
-    if principal.provider_ids is not None:
-        raise WebError(403, "Not allowed", CREATE_REFUSAL)
+    _require_creator(page)
     return render(page, "provider_new.html", values={"name": "", "currency": "USD"}, errors={})
 
 
@@ -84,9 +98,7 @@ async def create(request: Request) -> Response:
     page = signed_in(request)
     form = await request.form()
     check_csrf(page, str(form.get("csrf_token") or ""))
-    principal = page.require("admin")
-    if principal.provider_ids is not None:
-        raise WebError(403, "Not allowed", CREATE_REFUSAL)
+    principal = _require_creator(page)
     values = {"name": str(form.get("name") or ""), "currency": str(form.get("currency") or "")}
     try:
         created = create_provider(
