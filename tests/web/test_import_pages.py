@@ -200,3 +200,31 @@ def test_a_large_file_imports_in_the_background_and_history_follows_it(tmp_path:
                 break
             time.sleep(0.05)
         assert _spooled(settings) == []
+
+
+def test_previews_and_imports_count_against_the_keys_ingest_limit(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", secret_key="k", rate_limit_ingest_per_minute=2)
+    with TestClient(create_app(settings)) as client:
+        catalog = client.app.state.runtime.catalog  # type: ignore[attr-defined]
+        key = create_key(catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="a", scopes=["admin"]).key
+        token = sign_in(client, key)
+        provider_id = _provider(client, {"Authorization": f"Bearer {key}"})
+        _upload(client, provider_id, token)
+        _upload(client, provider_id, token)
+        refused = client.post(
+            f"/settings/integrations/{provider_id}/import/preview",
+            data={"csrf_token": token},
+            files={"file": (VENDOR.name, VENDOR.read_bytes(), "text/csv")},
+        )
+        assert refused.status_code == 429 and "2 ingest requests a minute" in refused.text
+        # The API shares the bucket.
+        api = client.get(
+            f"/api/v1/providers/{provider_id}/mapping", headers={"Authorization": f"Bearer {key}"}
+        )
+        assert api.status_code == 404  # not rate limited: reads of the mapping are not ingest requests
+        pushed = client.post(
+            f"/api/v1/public/ingest/focus/{provider_id}",
+            headers={"Authorization": f"Bearer {key}"},
+            json={"format": "stackspend.focus", "version": "1", "rows": []},
+        )
+        assert pushed.status_code == 429

@@ -19,6 +19,7 @@ from focusbase.ingest import preview as preview_service
 from focusbase.ingest.background import run_import_in_background
 from focusbase.ingest.model import IngestError
 from focusbase.ingest.uploads import UploadError, spool_multipart
+from focusbase.observability import record_rate_limited
 from focusbase.tenancy.providers import Provider
 from focusbase.web import uploads
 from focusbase.web.core import Page, WebError, check_csrf, redirect, render, signed_in, visible_provider
@@ -31,6 +32,20 @@ MODES = ("replace_days", "replace_range", "replace_months", "append")
 def _context(page: Page, provider_id: str) -> tuple[Provider, str]:
     principal = page.require("ingest")
     return visible_provider(page, provider_id), principal.key_id
+
+
+def _count_ingest(page: Page, key_id: str) -> None:
+    # Previews and imports count against the key's ingest rate limit, the same bucket as the API's.
+    limiter: Any = page.request.app.state.rate_limiter
+    decision = limiter.hit("ingest", f"key:{key_id}")
+    if decision is not None and not decision.allowed:
+        record_rate_limited("ingest")
+        raise WebError(
+            429,
+            "Too many requests",
+            f"this key has used its {decision.limit} ingest requests a minute: try again in "
+            f"{decision.retry_after} seconds",
+        )
 
 
 def _saved(page: Page, provider: Provider) -> dict[str, Any] | None:
@@ -127,6 +142,7 @@ async def _upload(page: Page, provider: Provider, key_id: str) -> Response:
     header_token = page.request.headers.get("x-csrf-token")
     if header_token is not None:
         check_csrf(page, None)  # refuse before reading a large body
+        _count_ingest(page, key_id)
     directory = uploads.upload_dir(runtime.settings.data_dir)
     await run_in_threadpool(uploads.sweep, directory)
     try:
@@ -149,6 +165,7 @@ async def _upload(page: Page, provider: Provider, key_id: str) -> Response:
     if header_token is None:
         try:
             check_csrf(page, upload.fields.get("csrf_token"))
+            _count_ingest(page, key_id)
         except WebError:
             await run_in_threadpool(upload.discard)
             raise
@@ -297,6 +314,7 @@ async def preview(request: Request, provider_id: str) -> Response:
         return await _upload(page, provider, key_id)
     form = await request.form()
     check_csrf(page, str(form.get("csrf_token") or ""))
+    _count_ingest(page, key_id)
     return await _with_form(page, provider, key_id, form, run=False)
 
 
@@ -307,4 +325,5 @@ async def run(request: Request, provider_id: str) -> Response:
     provider, key_id = _context(page, provider_id)
     form = await request.form()
     check_csrf(page, str(form.get("csrf_token") or ""))
+    _count_ingest(page, key_id)
     return await _with_form(page, provider, key_id, form, run=True)
