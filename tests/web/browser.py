@@ -65,6 +65,12 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
+def follow(page: Any, locator: Any) -> None:
+    """Click a link or form button and wait for the page it leads to."""
+    with page.expect_navigation():
+        locator.click()
+
+
 def sign_in(page: Any, base: str, key: str) -> None:
     page.goto(base + "/")
     page.get_by_label("API key").fill(key)

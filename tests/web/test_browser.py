@@ -85,7 +85,7 @@ def test_the_custom_provider_journey(page: Any, server: tuple[str, str]) -> None
     page.get_by_role("heading", name=re.compile("Imported vendor_semicolon")).wait_for()
     assert "3 line items created" in page.inner_text("main")
 
-    page.get_by_role("link", name="See History").click()
+    b.follow(page, page.get_by_role("link", name="See History"))
     rows = page.locator("tr[data-batch]")
     assert rows.count() == 2
     sources = [rows.nth(i).locator("td").first.inner_text() for i in range(2)]
@@ -93,23 +93,23 @@ def test_the_custom_provider_journey(page: Any, server: tuple[str, str]) -> None
     assert sources[1].startswith("push")
     assert "1,222.10 EUR" in rows.nth(0).inner_text() and "12.50 USD" in rows.nth(1).inner_text()
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Cost").click()
+    b.follow(page, page.get_by_role("navigation", name="Main").get_by_role("link", name="Cost"))
     assert _effective(page, created["id"], "EUR") == "1,222.10 EUR"
     assert _effective(page, created["id"], "USD") == "12.50 USD"
 
     # Revert the import: a confirmation first; cancelling changes nothing.
     page.goto(f"{base}/settings/integrations/{created['id']}/history")
     import_batch = rows.nth(0).get_attribute("data-batch")
-    page.get_by_role("link", name=f"Revert batch {import_batch}").click()
+    b.follow(page, page.get_by_role("link", name=f"Revert batch {import_batch}"))
     page.get_by_role("heading", name=re.compile("Revert batch")).wait_for()
-    page.get_by_role("link", name="Cancel").click()
+    b.follow(page, page.get_by_role("link", name="Cancel"))
     assert "committed" in page.locator(f'tr[data-batch="{import_batch}"]').inner_text()
-    page.get_by_role("link", name=f"Revert batch {import_batch}").click()
-    page.get_by_role("button", name="Revert batch").click()
+    b.follow(page, page.get_by_role("link", name=f"Revert batch {import_batch}"))
+    b.follow(page, page.get_by_role("button", name="Revert batch"))
     page.get_by_text(f"Batch {import_batch} was reverted").wait_for()
     assert "reverted" in page.locator(f'tr[data-batch="{import_batch}"]').inner_text()
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Cost").click()
+    b.follow(page, page.get_by_role("navigation", name="Main").get_by_role("link", name="Cost"))
     assert _effective(page, created["id"], "EUR") is None
     assert _effective(page, created["id"], "USD") == "12.50 USD"
 
@@ -191,7 +191,7 @@ def test_a_provider_limited_key_sees_only_its_provider(
         b.sign_in(page, base, limited.key)
         assert _effective(page, ids["Mine"], "GBP") == "7.50 GBP"
         assert _effective(page, ids["Theirs"], "GBP") is None and "Theirs" not in page.inner_text("main")
-        page.get_by_role("navigation", name="Main").get_by_role("link", name="Integrations").click()
+        b.follow(page, page.get_by_role("navigation", name="Main").get_by_role("link", name="Integrations"))
         assert page.get_by_role("link", name="Mine").count() == 1
         assert page.get_by_role("link", name="Theirs").count() == 0
         page.goto(f"{base}/settings/integrations/{ids['Theirs']}/history")
@@ -289,7 +289,7 @@ def test_every_page_passes_axe_in_light_and_dark(chromium: Any, server: tuple[st
             page.get_by_role("button", name="Create key").click()
             key_id = "key_" + page.get_by_test_id("new-key").inner_text().split("_")[2]
             problems += _violations(page)
-            page.get_by_role("link", name=f"Revoke key reader ({key_id})").click()
+            b.follow(page, page.get_by_role("link", name=f"Revoke key reader ({key_id})"))
             problems += _violations(page)
         finally:
             context.close()
@@ -364,3 +364,34 @@ def test_keyboard_only(page: Any, server: tuple[str, str]) -> None:
     assert page.evaluate("document.activeElement.textContent") == "Create & get ingest key"
     page.keyboard.press("Enter")
     page.get_by_text("copy its ingest key now").wait_for()
+
+
+def test_an_upload_shows_its_progress(chromium: Any, server: tuple[str, str], tmp_path: Path) -> None:
+    base, admin_key = server
+    context = chromium.new_context(viewport=b.DESKTOP)
+    try:
+        page = context.new_page()
+        b.sign_in(page, base, admin_key)
+        created = b.create_provider(page, base, "Slow Link", "USD")
+        big = tmp_path / "big.csv"
+        rows = [f"2025-03-{1 + i % 28:02d},{i}.01,svc,Usage" for i in range(20_000)]
+        big.write_text("ChargePeriodStart,BilledCost,ServiceName,ChargeCategory\n" + "\n".join(rows) + "\n")
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send(  # about 3 s for the 590 kB file
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 200_000},
+        )
+        page.goto(f"{base}/settings/integrations/{created['id']}/import")
+        page.get_by_label("File", exact=True).set_input_files(str(big))
+        page.get_by_role("button", name="Upload and preview").click()
+        bar = page.get_by_role("progressbar", name="Upload progress")
+        bar.wait_for(state="visible")
+        page.wait_for_function(
+            "() => { const p = document.querySelector('progress.upload-progress');"
+            " return p && p.value > 0 && p.value < 100; }"
+        )
+        page.get_by_role("heading", name="Column mapping").wait_for()
+        assert page.get_by_test_id("mapping-source").inner_text() == "matched automatically"
+    finally:
+        context.close()
