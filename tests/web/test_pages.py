@@ -66,6 +66,16 @@ def test_the_cookie_is_httponly_lax_and_never_holds_the_key(client: TestClient, 
     assert secret not in cookie and admin_key not in cookie
 
 
+def test_pages_are_never_cached_framed_or_given_foreign_scripts(client: TestClient, admin_key: str) -> None:
+    sign_in(client, admin_key)
+    for path in ("/sign-in", "/cost", "/settings/keys", "/settings/integrations/prv_missing"):
+        headers = client.get(path).headers
+        assert headers["cache-control"] == "no-store", path
+        assert headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert "script-src 'self';" in headers["content-security-policy"]
+
+
 def test_the_cookie_is_secure_behind_an_https_public_url(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "d", secret_key="s", public_url="https://cost.example.com")
     with TestClient(create_app(settings)) as client:

@@ -21,6 +21,18 @@ from focusbase.web import session as sessions
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 ENDED = sessions.EndedSessions()
+# Pages load only this server's own files, are never framed (no clickjacking of a revoke button) and are
+# never cached (a key shown once stays shown once).
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 class WebError(Exception):
@@ -198,7 +210,7 @@ def _apply_cookie(page: Page, response: Response) -> Response:
         )
     elif page.clear_cookie:
         response.delete_cookie(sessions.COOKIE_NAME, path="/", httponly=True, samesite="lax", secure=secure)
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.update(SECURITY_HEADERS)
     return response
 
 
