@@ -258,3 +258,26 @@ def test_reloading_a_form_result_goes_back_to_its_page(
         back = client.get(path, follow_redirects=False)
         assert back.status_code == 303 and back.headers["location"] == target, path
     assert client.get("/cost").status_code == 200  # a GET never signs out
+
+
+def test_a_providers_ingest_key_sees_its_history_and_import_only(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    mine = _provider(client, admin_headers, "Mine")
+    other = _provider(client, admin_headers, "Other")
+    sign_in(client, mine["ingestKey"])
+    start = client.get("/", follow_redirects=False)
+    assert start.headers["location"] == f"/settings/integrations/{mine['id']}/history"
+    history = client.get(start.headers["location"])
+    assert (
+        history.status_code == 200
+        and "Import data" in history.text
+        and "API key &amp; ingest URL" not in history.text
+    )
+    assert client.get(f"/settings/integrations/{mine['id']}/import").status_code == 200
+    refused = client.get(f"/settings/integrations/{mine['id']}")
+    assert (
+        refused.status_code == 403 and "an ingest key can only push data for its own provider" in refused.text
+    )
+    assert client.get(f"/settings/integrations/{other['id']}/history").status_code == 404
+    assert client.get("/cost").status_code == 403
