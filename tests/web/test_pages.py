@@ -281,3 +281,20 @@ def test_a_providers_ingest_key_sees_its_history_and_import_only(
     )
     assert client.get(f"/settings/integrations/{other['id']}/history").status_code == 404
     assert client.get("/cost").status_code == 403
+
+
+def test_another_workspaces_key_sees_none_of_this_one(
+    client: TestClient, catalog: Catalog, admin_headers: dict[str, str]
+) -> None:
+    from focusbase.tenancy.workspaces import ensure_workspace
+
+    here = _provider(client, admin_headers, "Here", "EUR")
+    _push(client, here, "5")
+    elsewhere = ensure_workspace(catalog, "elsewhere")
+    key = create_key(catalog, workspace_id=elsewhere.id, name="other ws", scopes=["admin"])
+    sign_in(client, key.key)
+    assert "No data yet: push or import" in client.get("/cost").text
+    assert here["id"] not in client.get("/settings/integrations").text
+    for path in ("", "/history", "/import"):
+        assert client.get(f"/settings/integrations/{here['id']}{path}").status_code == 404
+    assert "test admin" not in client.get("/settings/keys").text
