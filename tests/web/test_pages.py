@@ -13,6 +13,7 @@ from focusbase.config import Settings
 from focusbase.storage import Catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
+from focusbase.tenancy.workspaces import ensure_workspace
 from tests.web.conftest import csrf_of, sign_in
 
 ROW = {
@@ -286,8 +287,6 @@ def test_a_providers_ingest_key_sees_its_history_and_import_only(
 def test_another_workspaces_key_sees_none_of_this_one(
     client: TestClient, catalog: Catalog, admin_headers: dict[str, str]
 ) -> None:
-    from focusbase.tenancy.workspaces import ensure_workspace
-
     here = _provider(client, admin_headers, "Here", "EUR")
     _push(client, here, "5")
     elsewhere = ensure_workspace(catalog, "elsewhere")
