@@ -395,3 +395,26 @@ def test_an_upload_shows_its_progress(chromium: Any, server: tuple[str, str], tm
         assert page.get_by_test_id("mapping-source").inner_text() == "matched automatically"
     finally:
         context.close()
+
+
+def test_the_pages_work_without_javascript(chromium: Any, server: tuple[str, str]) -> None:
+    base, admin_key = server
+    context = chromium.new_context(viewport=b.DESKTOP, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        b.sign_in(page, base, admin_key)
+        created = b.create_provider(page, base, "No Script", "EUR")
+        b.upload_vendor_csv(page, base, created["id"])
+        assert page.url.endswith("/import/preview")  # a plain form post, no htmx
+        b.edit_vendor_mapping(page)
+        b.follow(page, page.get_by_role("button", name="Import", exact=True))
+        assert "3 line items created" in page.inner_text("main")
+        b.follow(page, page.get_by_role("link", name="See History"))
+        batch = page.locator("tr[data-batch]").first.get_attribute("data-batch")
+        b.follow(page, page.get_by_role("link", name=f"Revert batch {batch}"))
+        b.follow(page, page.get_by_role("button", name="Revert batch"))
+        assert f"Batch {batch} was reverted" in page.inner_text("main")
+        b.follow(page, page.get_by_role("button", name="Sign out"))
+        assert page.url.endswith("/sign-in")
+    finally:
+        context.close()
