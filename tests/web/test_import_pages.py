@@ -116,6 +116,7 @@ def test_refusals_name_what_is_wrong_and_store_nothing(
         data=_form(_upload(client, provider_id, token, bad), token),
     )
     assert refused.status_code == 422 and "Import refused: nothing was stored" in refused.text
+    assert "tick <em>Store the valid rows even if some are invalid</em>" in refused.text
     assert re.search(r"<td>2</td><td>ChargeCategory</td>", refused.text)
     batches = client.get(f"/api/v1/providers/{provider_id}/batches", headers=admin_headers).json()["batches"]
     assert [b["status"] for b in batches] == ["failed"]

@@ -70,3 +70,12 @@ def test_a_column_mapped_twice_is_refused_naming_the_control() -> None:
 def test_a_custom_column_without_a_name_gets_one_from_its_header() -> None:
     form = {"rows": "1", "h0": "Unit price (€)", "t0": "custom", "n0": ""}
     assert document_from_form(form)["custom"] == {"x_Unit_price": "Unit price (€)"}
+
+
+def test_a_tag_key_given_twice_is_refused() -> None:
+    form = {"rows": "2", "h0": "Env", "t0": "tag", "n0": "env", "h1": "Stage", "t1": "tag", "n1": "env"}
+    with pytest.raises(FormError) as caught:
+        document_from_form(form)
+    assert caught.value.field == "n1" and "tag key 'env' is given to both 'Env' and 'Stage'" in str(
+        caught.value
+    )

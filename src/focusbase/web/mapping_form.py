@@ -110,6 +110,12 @@ def _flag(form: AnyMapping[str, Any], name: str) -> bool:
     return str(form.get(name) or "").lower() in ("on", "true", "1", "yes")
 
 
+def _add_once(names: dict[str, str], name: str, source: str, field: str, what: str) -> None:
+    if name in names:
+        raise FormError(field, f"{what} {name!r} is given to both {names[name]!r} and {source!r}")
+    names[name] = source
+
+
 def document_from_form(form: AnyMapping[str, Any]) -> dict[str, Any]:
     """The mapping document the editor's fields describe (h<i>, t<i>, n<i>, f<i>, m<i>; cc<j>, cv<j>)."""
     columns: dict[str, dict[str, Any]] = {}
@@ -136,9 +142,9 @@ def document_from_form(form: AnyMapping[str, Any]) -> dict[str, Any]:
                 rule["number"] = "money"
             columns[column], origin[column] = rule, repr(source)
         elif target == "tag":
-            tags[name or source] = source
+            _add_once(tags, name or source, source, f"n{i}", "tag key")
         elif target == "custom":
-            custom[name or custom_name(source)] = source
+            _add_once(custom, name or custom_name(source), source, f"n{i}", "custom column")
         elif target == "ignore":
             ignore.append(source)
     for j in range(
