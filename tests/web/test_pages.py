@@ -142,6 +142,7 @@ def test_sign_out_ends_the_session_and_its_token(client: TestClient, admin_key: 
     )
     assert again.status_code == 303 and again.headers["location"].startswith("/sign-in")
     # A copy of the signed-out cookie is refused too.
+    client.cookies.clear()
     client.cookies.set("focusbase_session", copied)
     assert client.get("/cost", follow_redirects=False).status_code == 303
 
