@@ -17,7 +17,7 @@ from focusbase.focus import Dataset
 from focusbase.ingest import imports as import_service
 from focusbase.ingest import preview as preview_service
 from focusbase.ingest.background import run_import_in_background
-from focusbase.ingest.model import IngestError
+from focusbase.ingest.model import IngestError, modes_for
 from focusbase.ingest.uploads import UploadError, spool_multipart
 from focusbase.observability import record_rate_limited
 from focusbase.tenancy.providers import Provider
@@ -26,7 +26,7 @@ from focusbase.web.core import Page, WebError, check_csrf, redirect, render, sig
 from focusbase.web.mapping_form import FormError, constants, document_from_form, editor_rows, focus_columns
 
 router = APIRouter(include_in_schema=False)
-MODES = ("replace_days", "replace_range", "replace_months", "append")
+MODES = modes_for(Dataset.COST_AND_USAGE)
 
 
 def _context(page: Page, provider_id: str) -> tuple[Provider, str]:
