@@ -265,6 +265,7 @@ def test_every_page_passes_axe_in_light_and_dark(chromium: Any, server: tuple[st
                 f"/settings/integrations/{pid}",
                 f"/settings/integrations/{pid}/import",
                 f"/settings/integrations/{pid}/history",
+                f"/settings/integrations/{pid}/delete",
                 "/settings/keys",
                 "/settings/integrations/prv_missing",
             ):

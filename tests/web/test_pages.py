@@ -298,3 +298,35 @@ def test_another_workspaces_key_sees_none_of_this_one(
     for path in ("", "/history", "/import"):
         assert client.get(f"/settings/integrations/{here['id']}{path}").status_code == 404
     assert "test admin" not in client.get("/settings/keys").text
+
+
+def test_rename_change_currency_and_delete_a_provider(
+    client: TestClient, admin_key: str, admin_headers: dict[str, str]
+) -> None:
+    token = sign_in(client, admin_key)
+    provider = _provider(client, admin_headers, "Old Name")
+    _push(client, provider, "4")
+    tab = f"/settings/integrations/{provider['id']}"
+    bad = client.post(f"{tab}/settings", data={"name": "New", "currency": "ZZZ", "csrf_token": token})
+    assert bad.status_code == 400 and 'id="currency-error"' in bad.text and 'value="ZZZ"' in bad.text
+    unchanged = client.get(f"/api/v1/providers/{provider['id']}", headers=admin_headers).json()
+    assert (unchanged["name"], unchanged["defaultCurrency"]) == ("Old Name", "USD")
+    saved = client.post(f"{tab}/settings", data={"name": "New Name", "currency": "gbp", "csrf_token": token})
+    assert saved.status_code == 200 and "Saved: rows pushed from now on" in saved.text
+    changed = client.get(f"/api/v1/providers/{provider['id']}", headers=admin_headers).json()
+    assert (changed["name"], changed["defaultCurrency"]) == ("New Name", "GBP")
+
+    confirm = client.get(f"{tab}/delete")
+    assert "1 cost and usage rows" in confirm.text and "cannot be undone" in confirm.text
+    assert client.post(f"{tab}/delete", data={"csrf_token": "wrong"}).status_code == 403
+    assert client.get("/api/v1/providers", headers=admin_headers).json()["providers"] != []
+    gone = client.post(f"{tab}/delete", data={"csrf_token": token})
+    assert gone.status_code == 200 and "Provider New Name was deleted with its stored rows." in gone.text
+    assert client.get("/api/v1/providers", headers=admin_headers).json()["providers"] == []
+    assert "No data yet: push or import" in client.get("/cost").text
+    refused = client.post(
+        f"/api/v1/public/ingest/focus/{provider['id']}",
+        headers={"Authorization": f"Bearer {provider['ingestKey']}"},
+        json={"format": "stackspend.focus", "version": "1", "rows": [ROW]},
+    )
+    assert refused.status_code in (401, 404)

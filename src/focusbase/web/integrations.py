@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
@@ -9,11 +11,15 @@ from starlette.concurrency import run_in_threadpool
 from focusbase.tenancy.principal import Principal
 from focusbase.tenancy.providers import (
     InvalidProvider,
+    Provider,
     create_provider,
+    delete_provider,
     ingest_url,
     list_providers,
     live_row_counts,
     rotate_ingest_key,
+    stored_row_counts,
+    update_provider,
 )
 from focusbase.web.core import (
     Page,
@@ -68,7 +74,7 @@ def _require_creator(page: Page) -> Principal:
 
 
 @router.get("/settings/integrations")
-async def integrations(request: Request) -> Response:
+async def integrations(request: Request, deleted: str | None = None) -> Response:
     """The workspace's providers, as GET /api/v1/providers lists them."""
     page = signed_in(request)
     principal = page.require("admin")
@@ -81,6 +87,7 @@ async def integrations(request: Request) -> Response:
         providers=providers,
         counts=counts,
         may_create=principal.provider_creation_refusal() is None,
+        notice=f"Provider {deleted} was deleted with its stored rows." if deleted else None,
     )
 
 
@@ -110,37 +117,103 @@ async def create(request: Request) -> Response:
     except InvalidProvider as exc:
         field = {"defaultCurrency": "currency"}.get(exc.field or "", exc.field or "name")
         return render(page, "provider_new.html", status=400, values=values, errors={field: str(exc)})
-    provider = created.provider
+    return _key_tab(page, created.provider, status=201, new_key=created.ingest_key.key, just_created=True)
+
+
+def _key_tab(
+    page: Page,
+    provider: Provider,
+    *,
+    status: int = 200,
+    new_key: str | None = None,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+    just_created: bool = False,
+) -> Response:
     url = ingest_url(base_url(page), provider.id)
     return render(
         page,
         "provider_key.html",
-        status=201,
+        status=status,
         provider=provider,
         tab="key",
         url=url,
-        new_key=created.ingest_key.key,
-        curl=curl_example(url, created.ingest_key.key),
-        just_created=True,
+        new_key=new_key,
+        curl=curl_example(url, new_key),
+        values=values or {"name": provider.name, "currency": provider.default_currency},
+        errors=errors or {},
+        notice=notice,
+        just_created=just_created,
     )
 
 
 @router.get("/settings/integrations/{provider_id}")
-def provider_key_tab(request: Request, provider_id: str) -> Response:
-    """The provider's API key & ingest URL tab."""
+def provider_key_tab(request: Request, provider_id: str, done: str | None = None) -> Response:
+    """The provider's API key & ingest URL tab, with its settings."""
     page = signed_in(request)
     page.require("admin")
     provider = visible_provider(page, provider_id)
-    url = ingest_url(base_url(page), provider.id)
-    return render(
-        page,
-        "provider_key.html",
-        provider=provider,
-        tab="key",
-        url=url,
-        new_key=None,
-        curl=curl_example(url, None),
+    notice = "Saved: rows pushed from now on use the new name and currency." if done == "saved" else None
+    return _key_tab(page, provider, notice=notice)
+
+
+@router.post("/settings/integrations/{provider_id}/settings")
+async def save_settings(request: Request, provider_id: str) -> Response:
+    """Rename the provider or change its default currency (PATCH /api/v1/providers/{id})."""
+    page = signed_in(request)
+    form = await request.form()
+    check_csrf(page, str(form.get("csrf_token") or ""))
+    principal = page.require("admin")
+    provider = visible_provider(page, provider_id)
+    values = {"name": str(form.get("name") or ""), "currency": str(form.get("currency") or "")}
+    try:
+        updated = update_provider(
+            page.runtime.catalog,
+            principal.workspace_id,
+            provider.id,
+            name=values["name"],
+            default_currency=values["currency"],
+        )
+    except InvalidProvider as exc:
+        field = {"defaultCurrency": "currency"}.get(exc.field or "", exc.field or "name")
+        return _key_tab(page, provider, status=400, values=values, errors={field: str(exc)})
+    if updated is None:
+        raise WebError(404, "No such provider", f"no provider {provider_id} in this workspace")
+    return redirect(page, f"/settings/integrations/{provider.id}?done=saved")
+
+
+@router.get("/settings/integrations/{provider_id}/delete")
+async def delete_confirm(request: Request, provider_id: str) -> Response:
+    """Ask before deleting: how many stored rows go with the provider."""
+    page = signed_in(request)
+    principal = page.require("admin")
+    provider = visible_provider(page, provider_id)
+    counts = await run_in_threadpool(
+        stored_row_counts, page.runtime.warehouse, principal.workspace_id, provider.id
     )
+    return render(page, "provider_delete.html", provider=provider, tab="key", counts=counts)
+
+
+@router.post("/settings/integrations/{provider_id}/delete")
+async def delete(request: Request, provider_id: str) -> Response:
+    """Delete the provider, its ingest key and every row it stored (DELETE ...?confirm=true)."""
+    page = signed_in(request)
+    form = await request.form()
+    check_csrf(page, str(form.get("csrf_token") or ""))
+    principal = page.require("admin")
+    provider = visible_provider(page, provider_id)
+    result = await run_in_threadpool(
+        delete_provider,
+        page.runtime.catalog,
+        page.runtime.warehouse,
+        principal.workspace_id,
+        provider.id,
+        confirm=True,
+    )
+    if result is None:
+        raise WebError(404, "No such provider", f"no provider {provider_id} in this workspace")
+    return redirect(page, f"/settings/integrations?deleted={quote(provider.name)}")
 
 
 @router.get("/settings/integrations/{provider_id}/ingest-key")
@@ -161,14 +234,4 @@ async def rotate(request: Request, provider_id: str) -> Response:
     new_key = rotate_ingest_key(page.runtime.catalog, principal.workspace_id, provider.id)
     if new_key is None:
         raise WebError(404, "No such provider", f"no provider {provider_id} in this workspace")
-    provider = visible_provider(page, provider_id)
-    url = ingest_url(base_url(page), provider.id)
-    return render(
-        page,
-        "provider_key.html",
-        provider=provider,
-        tab="key",
-        url=url,
-        new_key=new_key.key,
-        curl=curl_example(url, new_key.key),
-    )
+    return _key_tab(page, visible_provider(page, provider_id), new_key=new_key.key)
