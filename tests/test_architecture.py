@@ -7,7 +7,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "focusbase"
 PURE = ("focus", "validate")
-FORBIDDEN = ("focusbase.api", "focusbase.cli", "focusbase.storage", "focusbase.app")
+FORBIDDEN = ("focusbase.api", "focusbase.cli", "focusbase.web", "focusbase.storage", "focusbase.app")
 
 
 def _imports(path: Path) -> set[str]:
@@ -32,11 +32,28 @@ def test_pure_modules_do_not_import_edges_or_storage() -> None:
 
 
 def test_sql_lives_in_storage_only() -> None:
-    # api and cli never talk to the databases directly.
+    # api, cli and web never talk to the databases directly.
     offenders = []
-    for package in ("api", "cli"):
+    for package in ("api", "cli", "web"):
         for path in (SRC / package).rglob("*.py"):
             for name in _imports(path):
                 if name in {"duckdb", "sqlite3"}:
+                    offenders.append(f"{path.relative_to(SRC)} imports {name}")
+    assert offenders == []
+
+
+def test_edges_do_not_import_each_other_and_services_import_no_edge() -> None:
+    # api, cli and web call the services; none builds on another edge, and no service imports an edge.
+    edges = {"api", "cli", "web"}
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        package = path.relative_to(SRC).parts[0]
+        if package in ("app.py", "__main__.py"):
+            continue
+        allowed = {f"focusbase.{package}"} if package in edges else set()
+        for name in _imports(path):
+            for edge in edges:
+                target = f"focusbase.{edge}"
+                if (name == target or name.startswith(target + ".")) and target not in allowed:
                     offenders.append(f"{path.relative_to(SRC)} imports {name}")
     assert offenders == []

@@ -18,6 +18,7 @@ from focusbase.config import Settings
 from focusbase.observability import Metrics, reset_metrics, use_metrics
 from focusbase.runtime import Runtime
 from focusbase.storage.health import batch_status_counts
+from focusbase.web import install as install_web
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,4 +57,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS():
         app.include_router(router)
     openapi.install(app)
+    install_web(app)
     return app

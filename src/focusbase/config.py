@@ -98,6 +98,11 @@ class Settings(BaseSettings):
         description="Most rows one import (one batch) may hold; a file with more is refused (413 "
         "too_many_rows) and nothing of it is stored.",
     )
+    web_session_hours: int = Field(
+        12,
+        ge=1,
+        description="A web app sign-in lasts this many hours (sign-out or revoking the key ends it sooner).",
+    )
 
     @property
     def base_url(self) -> str:

@@ -126,9 +126,10 @@ def batch_for(runtime: Runtime, principal: Principal, batch_id: str) -> Batch:
 
 def history_reader(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
     """History is open to admin and read keys, and to an ingest key for its own provider's batches."""
-    if principal.kind == "ingest" or principal.has_scope("read"):
-        return principal
-    raise ApiError(403, "forbidden", "this key lacks the 'read' scope")
+    refusal = principal.history_refusal()
+    if refusal is not None:
+        raise ApiError(403, "forbidden", refusal)
+    return principal
 
 
 # The push envelope, for the OpenAPI document (the body is read raw: gzip and exact numbers).

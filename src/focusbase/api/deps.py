@@ -52,10 +52,9 @@ def require_scope(scope: str) -> Callable[..., Principal]:
     """A dependency that authenticates and demands a scope (admin implies all); 403 otherwise."""
 
     def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if principal.kind == "ingest" and scope != "ingest":
-            raise ApiError(403, "forbidden", "an ingest key can only push data for its own provider")
-        if not principal.has_scope(scope):
-            raise ApiError(403, "forbidden", f"this key lacks the {scope!r} scope")
+        refusal = principal.scope_refusal(scope)
+        if refusal is not None:
+            raise ApiError(403, "forbidden", refusal)
         return principal
 
     return dependency

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from typing import Annotated, Any
 
 import orjson
@@ -19,13 +16,13 @@ from focusbase.focus import Dataset
 from focusbase.ingest import batches as batch_service
 from focusbase.ingest import imports as service
 from focusbase.ingest import preview as preview_service
+from focusbase.ingest.background import run_import_in_background
 from focusbase.ingest.mapping import ImportOptions, Mapping
 from focusbase.ingest.model import IngestError
 from focusbase.ingest.uploads import Upload, UploadError, spool_dir, spool_multipart
 from focusbase.runtime import Runtime
 
 router = APIRouter(tags=["imports"])
-logger = logging.getLogger(__name__)
 
 _MULTIPART = {
     "requestBody": {
@@ -175,35 +172,6 @@ def _import_body(
     return body
 
 
-def _run_in_background(runtime: Runtime, started: service.StartedImport, upload: Upload) -> None:
-    def work() -> None:
-        try:
-            service.run_import(runtime, started)
-        finally:
-            upload.discard()
-
-    async def runner() -> None:
-        future = asyncio.ensure_future(asyncio.to_thread(work))
-        try:
-            await asyncio.shield(future)
-        except IngestError:
-            pass  # a refusal: recorded on the batch (status failed, reason, row errors)
-        except Exception:
-            # run_import failed the batch with the reason; keep the traceback in the log.
-            logger.exception("background import of batch %s failed", started.batch.id)
-        except asyncio.CancelledError:
-            # Server shutdown: the import stops at its next part and fails its batch; wait for that, so
-            # the warehouse is not closed under it.
-            started.cancel.set()
-            with contextlib.suppress(Exception):
-                await future
-            raise
-
-    task = asyncio.get_running_loop().create_task(runner())
-    runtime.tasks.append(task)
-    task.add_done_callback(lambda t: runtime.tasks.remove(t) if t in runtime.tasks else None)
-
-
 @router.post(
     "/api/v1/providers/{provider_id}/imports",
     dependencies=[Depends(rate_limit("ingest"))],
@@ -238,7 +206,7 @@ async def import_file(provider_id: str, request: Request, principal: IngestKey, 
             save_mapping_used=_flag(upload, "saveMapping", True),
         )
         if service.runs_in_background(runtime.settings, started, upload.size):
-            _run_in_background(runtime, started, upload)
+            run_import_in_background(runtime, started, upload.discard)
             background = True
             batch = batch_service.get_batch(runtime, principal.workspace_id, started.batch.id)
             return JSONResponse(_import_body(started, None, batch), status_code=202)

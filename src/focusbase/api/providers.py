@@ -156,8 +156,9 @@ def _invalid(exc: ValueError) -> ApiError:
 @router.post("", status_code=201, response_model=ProviderCreated, responses=_ERRORS)
 def create(body: ProviderCreate, request: Request, principal: Admin, runtime: RuntimeDep) -> ProviderCreated:
     """Create a provider; the response carries its ingest key, shown this once."""
-    if principal.provider_ids is not None:
-        raise ApiError(403, "forbidden", "a key limited to some providers cannot create providers")
+    refusal = principal.provider_creation_refusal()
+    if refusal is not None:
+        raise ApiError(403, "forbidden", refusal)
     try:
         created = create_provider(
             runtime.catalog, principal.workspace_id, name=body.name, default_currency=body.defaultCurrency

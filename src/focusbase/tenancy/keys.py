@@ -119,6 +119,19 @@ def authenticate_key(catalog: Catalog, raw: str) -> Principal | None:
     if not hmac.compare_digest(_hash(secret), row["secret_hash"]):
         return None
     _record_use(catalog, key_id, row["last_used_at"])
+    return _principal(key_id, row)
+
+
+def principal_for_key_id(catalog: Catalog, key_id: str) -> Principal | None:
+    """The principal of a key already verified once (a web session holds its id), or None once revoked."""
+    row = key_store.get_key(catalog, key_id)
+    if row is None or row["revoked_at"] is not None:
+        return None
+    _record_use(catalog, key_id, row["last_used_at"])
+    return _principal(key_id, row)
+
+
+def _principal(key_id: str, row: Any) -> Principal:
     provider_ids = row["provider_ids"]
     return Principal(
         key_id=key_id,
