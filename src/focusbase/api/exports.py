@@ -103,12 +103,19 @@ def _spec(body: ExportRequest) -> ExportSpec:
         )
         spec.cost_filters(Scope("check"))  # the read API's own filter checks (chargeCategory values)
     except (ExportRequestError, FilterError) as exc:
-        raise ApiError(400, "invalid_request", f"invalid request: {exc}") from exc
+        name = exc.field if isinstance(exc, ExportRequestError) else exc.parameter
+        problem = str(exc).removeprefix(f"{name}: ")
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"invalid request: {exc}",
+            [{"location": f"body.{name}", "message": problem}],
+        ) from exc
     return spec
 
 
 def _response(request: Request, runtime: Runtime, job: service.JobRecord) -> ExportJobResponse:
-    spec = service.job_spec(job)
+    facts = service.job_facts(job)
     download_url = None
     if service.job_file(runtime.settings, job) is not None:
         base = (runtime.settings.public_url or str(request.base_url)).rstrip("/")
@@ -137,10 +144,10 @@ def _response(request: Request, runtime: Runtime, job: service.JobRecord) -> Exp
         error=job.error if job.status == service.FAILED else None,
         progress=ExportProgress(rowsWritten=job.rows_written, totalRows=total, percent=percent),
         recordCounts=service.record_counts(job),
-        format=spec.format,
-        focusVersion=spec.focus_version,
-        compression=spec.compression,
-        includeContractCommitments=spec.include_contract_commitments,
+        format=facts.format,
+        focusVersion=facts.focus_version,
+        compression=facts.compression,
+        includeContractCommitments=facts.include_contract_commitments,
         fileName=job.file_name,
         fileSize=job.file_size,
         expiresAt=job.expires_at,
