@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -17,8 +15,8 @@ from focusbase.api.errors import ApiError
 from focusbase.api.ratelimit import rate_limit
 from focusbase.focus import Dataset
 from focusbase.ingest import batches as service
+from focusbase.ingest import history, stager
 from focusbase.ingest import push as push_service
-from focusbase.ingest import stager
 from focusbase.ingest.model import Batch, IngestError, PartResult
 from focusbase.runtime import Runtime
 from focusbase.tenancy.principal import Principal
@@ -308,24 +306,11 @@ async def revert_batch(
 @router.get("/api/v1/batches/{batch_id}")
 async def get_batch(batch_id: str, principal: Reader, runtime: RuntimeDep) -> dict[str, Any]:
     """One batch with its counts, sums, replaced data, defaults and errors."""
+    # Authorise first: a foreign or unknown id is 404 at once, without waiting for anyone's parts.
+    batch_for(runtime, principal, batch_id)
     # Parts already answered are counted: wait for the stager to have written them.
     await run_in_threadpool(stager.wait_until_staged, batch_id)
     return batch_json(batch_for(runtime, principal, batch_id))
-
-
-def _page_token(batch: Batch) -> str:
-    raw = orjson.dumps([batch.created_at.isoformat(), batch.id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _after(token: str | None) -> tuple[datetime, str] | None:
-    if not token:
-        return None
-    try:
-        created, batch_id = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return datetime.fromisoformat(created), str(batch_id)
-    except (ValueError, TypeError):
-        raise ApiError(400, "invalid_page_token", "pageToken is not a token this endpoint returned") from None
 
 
 @router.get("/api/v1/providers/{provider_id}/batches")
@@ -336,20 +321,15 @@ async def list_batches(
     page_size: int = Query(50, alias="pageSize", ge=1, le=500),
     page_token: str | None = Query(None, alias="pageToken"),
 ) -> dict[str, Any]:
-    """History: a provider's batches, newest first, with a keyset pageToken."""
+    """History: a provider's batches, newest first, with a signed keyset pageToken."""
     provider_for(runtime, principal, provider_id)
     await run_in_threadpool(stager.wait_until_all_staged)
-    found = await call(
-        service.list_batches,
+    page = await call(
+        history.history_page,
         runtime,
         principal.workspace_id,
         provider_id,
-        limit=page_size + 1,
-        after=_after(page_token),
+        page_size=page_size,
+        page_token=page_token,
     )
-    page = found[:page_size]
-    more = len(found) > page_size
-    return {
-        "batches": [batch_json(b) for b in page],
-        "nextPageToken": _page_token(page[-1]) if more and page else None,
-    }
+    return {"batches": [batch_json(b) for b in page.batches], "nextPageToken": page.next_page_token}
