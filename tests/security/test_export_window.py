@@ -123,3 +123,27 @@ def test_job_with_unreadable_request_is_failed_and_readable(
     assert job["error"] == "the stored export request cannot be read; start a new export"
     assert job["downloadUrl"] is None
     assert {k: job[k] for k in facts} == facts
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z"),  # end == start
+        ("2025-02-01T00:00:00Z", "2025-01-01T00:00:00Z"),  # end before start
+    ],
+)
+def test_empty_window_is_an_empty_export(
+    client: TestClient, admin_headers: dict[str, str], start: str, end: str
+) -> None:
+    warehouse: Warehouse = client.app.state.runtime.warehouse  # type: ignore[attr-defined]
+    insert_cost_rows(warehouse, [cost_row(i) for i in range(3)])  # January 2025: none in the window
+    resp = client.post(
+        URL, json={"billingPeriodStart": start, "billingPeriodEnd": end}, headers=admin_headers
+    )
+    assert resp.status_code == 202, resp.text
+    job = wait_for_job(client, admin_headers, resp.json()["jobId"])
+    assert job["status"] == "Complete" and job["recordCount"] == 0
+    download = client.get(job["downloadUrl"])
+    assert download.status_code == 200
+    lines = download.text.splitlines()
+    assert len(lines) == 1 and "BilledCost" in lines[0].split(",")  # the header, no rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from focusbase.api.deps import authenticate, get_runtime, require_scope
 from focusbase.api.errors import ApiError
+from focusbase.api.openapi import error_responses
 from focusbase.api.ratelimit import rate_limit
 from focusbase.focus import Dataset
 from focusbase.ingest import batches as service
@@ -166,14 +167,18 @@ class OpenBatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: str | None = Field(
-        None, description="replace_days (default), replace_range, replace_months or append."
+    mode: Literal["replace_days", "replace_range", "replace_months", "replace_all", "append"] | None = Field(
+        None,
+        description="CostAndUsage: replace_days (default), replace_range, replace_months or append;"
+        " ContractCommitment: replace_all (default) or append.",
     )
     start: str | None = Field(
         None, description="replace_range: inclusive start (ISO 8601 date or date-time, UTC)."
     )
     end: str | None = Field(None, description="replace_range: exclusive end.")
-    dataset: str = Field("CostAndUsage", description="CostAndUsage or ContractCommitment.")
+    dataset: Literal["CostAndUsage", "ContractCommitment"] = Field(
+        "CostAndUsage", description="CostAndUsage or ContractCommitment."
+    )
 
 
 @router.post(
@@ -244,6 +249,16 @@ def _add_part(
     "/api/v1/batches/{batch_id}/parts",
     dependencies=[Depends(rate_limit("ingest"))],
     openapi_extra=ENVELOPE_BODY,
+    responses=error_responses(
+        409,
+        413,
+        415,
+        422,
+        s409="The batch is not open, or is being committed.",
+        s413="Body or row count over the limits.",
+        s415="A Content-Encoding other than gzip.",
+        s422="Rows rejected (with errors); the batch failed.",
+    ),
 )
 async def add_part(
     batch_id: str,
@@ -269,7 +284,16 @@ async def add_part(
     return part_json(batch_id, part)
 
 
-@router.post("/api/v1/batches/{batch_id}/commit", dependencies=[Depends(rate_limit("ingest"))])
+@router.post(
+    "/api/v1/batches/{batch_id}/commit",
+    dependencies=[Depends(rate_limit("ingest"))],
+    responses=error_responses(
+        409,
+        422,
+        s409="The batch is not open, or a part is still being processed.",
+        s422="The batch's rows are invalid as a whole; nothing was stored.",
+    ),
+)
 async def commit_batch(
     batch_id: str,
     principal: IngestKey,
@@ -281,7 +305,7 @@ async def commit_batch(
     return summary.as_json()
 
 
-@router.delete("/api/v1/batches/{batch_id}")
+@router.delete("/api/v1/batches/{batch_id}", responses=error_responses(409, s409="The batch is not open."))
 async def abort_batch(
     batch_id: str,
     principal: IngestKey,
@@ -292,7 +316,12 @@ async def abort_batch(
     return batch_json(await call(service.abort_batch, runtime, batch))
 
 
-@router.post("/api/v1/batches/{batch_id}/revert")
+@router.post(
+    "/api/v1/batches/{batch_id}/revert",
+    responses=error_responses(
+        409, s409="revert_conflict or revert_unavailable: later batches or pruned versions."
+    ),
+)
 async def revert_batch(
     batch_id: str,
     principal: AdminKey,

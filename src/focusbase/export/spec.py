@@ -61,10 +61,6 @@ class ExportSpec:
         object.__setattr__(
             self, "billing_period_end", _window_utc("billingPeriodEnd", self.billing_period_end)
         )
-        if self.billing_period_end <= self.billing_period_start:
-            raise ExportRequestError(
-                "billingPeriodEnd", "must be after billingPeriodStart (the end is exclusive)"
-            )
         if self.format not in FORMATS:
             raise ExportRequestError("format", f"{self.format!r} is not one of {', '.join(FORMATS)}")
         if self.focus_version not in VERSIONS:
