@@ -7,7 +7,7 @@ operations a scope may not use answer 403, which the document states. A fixed se
 keep `make test` to a few minutes; `make fuzz` runs the same test with a random seed and many more examples
 (FOCUSBASE_ST_EXAMPLES, FOCUSBASE_ST_SEED).
 
-A check is relaxed only for a named operation and a stated reason (EXCEPTIONS below), never globally.
+A check is relaxed only for a named operation and a stated reason (RELAXATIONS below), never globally.
 Against the seed document, every failure must be one a documented correction explains.
 """
 
@@ -50,7 +50,7 @@ RUN_TIMEOUT = int(os.environ.get("FOCUSBASE_ST_TIMEOUT", "600"))
 
 
 @dataclass(frozen=True)
-class Exception_:
+class Relaxation:
     """One check relaxed for one operation, and why."""
 
     operation: str  # "METHOD /path" as in /openapi.json
@@ -69,9 +69,9 @@ def _accepting(*statuses: str) -> str:
 # positive_data_acceptance (ST202) assumes that a request the schema allows must succeed; where the server
 # checks what JSON Schema cannot state (a value's membership in a live set, a file's content, a date range
 # across fields), the documented 400/422 is the right answer and is allowed for that operation only.
-EXCEPTIONS: tuple[Exception_, ...] = (
+RELAXATIONS: tuple[Relaxation, ...] = (
     *(
-        Exception_(
+        Relaxation(
             operation,
             "positive_data_acceptance",
             _accepting("400"),
@@ -80,14 +80,14 @@ EXCEPTIONS: tuple[Exception_, ...] = (
         )
         for operation in ("POST /api/v1/providers", "PATCH /api/v1/providers/{provider_id}")
     ),
-    Exception_(
+    Relaxation(
         "POST /api/v1/keys",
         "positive_data_acceptance",
         _accepting("400"),
         "providerIds must name providers of the caller's workspace, which a schema cannot list"
         " (400 invalid_request naming the unknown ids).",
     ),
-    Exception_(
+    Relaxation(
         "POST /api/v1/providers/{provider_id}/batches",
         "positive_data_acceptance",
         _accepting("400"),
@@ -95,7 +95,7 @@ EXCEPTIONS: tuple[Exception_, ...] = (
         " mode must fit the dataset (400 invalid_window / invalid_mode / invalid_request).",
     ),
     *(
-        Exception_(
+        Relaxation(
             operation,
             "positive_data_acceptance",
             _accepting("400", "413", "415", "422"),
@@ -108,7 +108,7 @@ EXCEPTIONS: tuple[Exception_, ...] = (
         )
     ),
     *(
-        Exception_(
+        Relaxation(
             operation,
             "positive_data_acceptance",
             _accepting("400", "413", "415", "422"),
@@ -121,26 +121,19 @@ EXCEPTIONS: tuple[Exception_, ...] = (
             "POST /api/v1/batches/{batch_id}/parts",
         )
     ),
-    Exception_(
+    Relaxation(
         "PUT /api/v1/providers/{provider_id}/mapping",
         "positive_data_acceptance",
         _accepting("400", "422"),
         "A mapping document maps file columns onto FOCUS columns; which names and transforms are valid is"
         " checked by the server (400 invalid_mapping, 422 mapping_invalid), not expressible in the schema.",
     ),
-    Exception_(
+    Relaxation(
         "POST /focus/v1/cost-and-usage/export",
         "positive_data_acceptance",
         _accepting("400"),
         "The window must lie within the years 1900 to 9999 in UTC (docs/exports.md), which JSON Schema's"
         " date-time format cannot state; other values are 400 invalid_request naming the property.",
-    ),
-    Exception_(
-        "GET /focus/v1/cost-and-usage/export/{jobId}/download",
-        "ignored_auth",
-        "enabled = false",
-        "The download is authorised by the signed link's HMAC, not by an API key: it declares no security"
-        " scheme, and a request without a valid signature is 403 invalid_signature.",
     ),
 )
 
@@ -251,12 +244,12 @@ def _config(path: Path, provider_id: str | None) -> Path:
             f'"path.connection_id" = {json.dumps(provider_id)}',
             "",
         ]
-    for exc in EXCEPTIONS:
+    for relaxation in RELAXATIONS:
         lines += [
-            f"# {exc.reason}",
+            f"# {relaxation.reason}",
             "[[operations]]",
-            f"include-name = {json.dumps(exc.operation)}",
-            f"checks.{exc.check}.{exc.setting}",
+            f"include-name = {json.dumps(relaxation.operation)}",
+            f"checks.{relaxation.check}.{relaxation.setting}",
             "",
         ]
     path.write_text("\n".join(lines), encoding="utf-8")

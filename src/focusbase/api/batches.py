@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from focusbase.api.deps import authenticate, get_runtime, require_scope
 from focusbase.api.errors import ApiError
-from focusbase.api.openapi import error_responses
+from focusbase.api.openapi import PAGE_TOKEN_DESCRIPTION, error_responses, page_token_schema
 from focusbase.api.ratelimit import rate_limit
 from focusbase.focus import Dataset
 from focusbase.ingest import batches as service
@@ -348,7 +348,12 @@ async def list_batches(
     principal: Reader,
     runtime: RuntimeDep,
     page_size: int = Query(50, alias="pageSize", ge=1, le=500),
-    page_token: str | None = Query(None, alias="pageToken"),
+    page_token: Annotated[
+        str | None,
+        # The form is documented; the service refuses anything but its own tokens with invalid_page_token.
+        WithJsonSchema(page_token_schema()),
+        Query(alias="pageToken", description=PAGE_TOKEN_DESCRIPTION),
+    ] = None,
 ) -> dict[str, Any]:
     """History: a provider's batches, newest first, with a signed keyset pageToken."""
     provider_for(runtime, principal, provider_id)

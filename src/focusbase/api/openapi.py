@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 from focusbase.focus import Column, Dataset, columns
 from focusbase.query.records import SERVED_VERSION
 from focusbase.query.schema import descriptions, served_nullable
+from focusbase.query.tokens import MAX_TOKEN_LENGTH, TOKEN_PATTERN
 from focusbase.validate.column_rules import KEY_VALUE_COLUMNS
 
 PREFIX = "/focus/v1"
@@ -182,6 +183,25 @@ def _contract_commitment_columns(doc: Doc) -> None:
             )
 
 
+def _page_token_form(doc: Doc) -> None:
+    for path in ("/cost-and-usage", "/contract-commitments"):
+        for param in doc["paths"][path]["get"]["parameters"]:
+            if param["name"] == "pageToken":
+                param["schema"].update(page_token_schema())
+                param["description"] = PAGE_TOKEN_DESCRIPTION
+
+
+PAGE_TOKEN_DESCRIPTION = (
+    "Token for retrieving the next page of results: the nextPageToken of the previous response, unchanged,"
+    " with the same filters. Any other value is 400 invalid_page_token."
+)
+
+
+def page_token_schema() -> dict[str, Any]:
+    """The documented form of a signed page token."""
+    return {"type": "string", "pattern": TOKEN_PATTERN, "maxLength": MAX_TOKEN_LENGTH}
+
+
 def _contract_commitment_freshness(doc: Doc) -> None:
     props = _schemas(doc)["ContractCommitmentResponse"]["properties"]
     props["dataLastUpdated"] = {
@@ -318,6 +338,12 @@ CORRECTIONS: tuple[Correction, ...] = (
         "contract-commitment-freshness",
         "ContractCommitmentResponse documents dataLastUpdated, as CostAndUsageResponse does.",
         _contract_commitment_freshness,
+    ),
+    Correction(
+        "page-token-form",
+        "pageToken documents the form of the tokens the server issues (base64url payload, a dot, a base64url"
+        " signature; at most 512 characters) and that any other value is 400 invalid_page_token.",
+        _page_token_form,
     ),
     Correction(
         "schema-parameters",

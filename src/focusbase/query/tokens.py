@@ -19,6 +19,9 @@ import orjson
 
 SECRET_FILE = "secret.key"
 _VERSION = 1
+MAX_TOKEN_LENGTH = 512
+# The form of every token this module issues (documented in the OpenAPI document; the signature decides).
+TOKEN_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 
 
 class PageTokenError(ValueError):
@@ -69,7 +72,7 @@ def encode_cursor(secret: bytes, digest: str, cursor: object) -> str:
 def decode_cursor(secret: bytes, token: str, digest: str) -> object:
     """The keyset position a valid token for the query `digest` carries; PageTokenError for anything else."""
     head, sep, tail = token.partition(".")
-    if not sep or not head or not tail or len(token) > 512:
+    if not sep or not head or not tail or len(token) > MAX_TOKEN_LENGTH:
         raise PageTokenError("pageToken is malformed; use the nextPageToken of a previous response unchanged")
     try:
         payload = _unb64(head)
