@@ -73,11 +73,16 @@ def _protect(case: Any) -> None:
 
 @schemathesis.hook
 def map_case(context: Any, case: Any) -> Any:
-    """Swap a generated pageToken for a valid one for the same query; keep the run's keys and data."""
+    """Swap a generated pageToken for a valid one for the same query."""
     query = case.query
     if isinstance(query, dict) and isinstance(query.get("pageToken"), str):
         token = _valid_token(case, query)
         if token is not None:
             case.query = {**query, "pageToken": token}
-    _protect(case)
     return case
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    """Keep the run's keys and data, whichever phase (stateful links included) built the request."""
+    _protect(case)
