@@ -72,17 +72,12 @@ def _protect(case: Any) -> None:
 
 
 @schemathesis.hook
-def map_case(context: Any, case: Any) -> Any:
-    """Swap a generated pageToken for a valid one for the same query."""
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    """Just before sending, in every phase (stateful links and pinned parameters already applied): keep the
+    run's keys and data, and swap a generated pageToken for a valid one for the request's own query."""
+    _protect(case)
     query = case.query
     if isinstance(query, dict) and isinstance(query.get("pageToken"), str):
         token = _valid_token(case, query)
         if token is not None:
             case.query = {**query, "pageToken": token}
-    return case
-
-
-@schemathesis.hook
-def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
-    """Keep the run's keys and data, whichever phase (stateful links included) built the request."""
-    _protect(case)
