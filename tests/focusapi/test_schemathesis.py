@@ -189,7 +189,7 @@ def _env(data_dir: Path, protected: list[str]) -> dict[str, str]:
         "FOCUSBASE_LOG_LEVEL": "warning",
         "FOCUSBASE_ST_PROTECTED": ",".join(protected),
         "SCHEMATHESIS_HOOKS": "tests.focusapi.st_hooks",
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(REPO)])),
     }
 
 
