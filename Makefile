@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint format typecheck bench clean
+.PHONY: install run test check lint format typecheck bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +35,12 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# schemathesis over every operation of /openapi.json with a random seed and many more examples than `make test`.
+FUZZ_EXAMPLES ?= 200
+fuzz: $(STAMP)
+	FOCUSBASE_ST_EXAMPLES=$(FUZZ_EXAMPLES) FOCUSBASE_ST_SEED=$${FOCUSBASE_ST_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
+	FOCUSBASE_ST_TIMEOUT=3600 $(BIN)/python -m pytest -q -p no:cacheprovider tests/focusapi/test_schemathesis.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

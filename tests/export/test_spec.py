@@ -22,7 +22,11 @@ def test_window_is_normalised_to_naive_utc() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"billing_period_end": START}, "billingPeriodEnd"),
+        ({"billing_period_start": datetime(1899, 12, 31)}, "billingPeriodStart"),
+        (
+            {"billing_period_end": datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))},
+            "billingPeriodEnd",
+        ),
         ({"format": "xml"}, "format"),
         ({"focus_version": "1.4"}, "focusVersion"),
         ({"compression": "brotli"}, "compression"),

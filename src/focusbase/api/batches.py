@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from focusbase.api.deps import authenticate, get_runtime, require_scope
 from focusbase.api.errors import ApiError
+from focusbase.api.openapi import PAGE_TOKEN_DESCRIPTION, error_responses, page_token_schema
 from focusbase.api.ratelimit import rate_limit
 from focusbase.focus import Dataset
 from focusbase.ingest import batches as service
+from focusbase.ingest import history, stager
 from focusbase.ingest import push as push_service
-from focusbase.ingest import stager
 from focusbase.ingest.model import Batch, IngestError, PartResult
 from focusbase.runtime import Runtime
 from focusbase.tenancy.principal import Principal
@@ -169,14 +168,18 @@ class OpenBatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: str | None = Field(
-        None, description="replace_days (default), replace_range, replace_months or append."
+    mode: Literal["replace_days", "replace_range", "replace_months", "replace_all", "append"] | None = Field(
+        None,
+        description="CostAndUsage: replace_days (default), replace_range, replace_months or append;"
+        " ContractCommitment: replace_all (default) or append.",
     )
     start: str | None = Field(
         None, description="replace_range: inclusive start (ISO 8601 date or date-time, UTC)."
     )
     end: str | None = Field(None, description="replace_range: exclusive end.")
-    dataset: str = Field("CostAndUsage", description="CostAndUsage or ContractCommitment.")
+    dataset: Literal["CostAndUsage", "ContractCommitment"] = Field(
+        "CostAndUsage", description="CostAndUsage or ContractCommitment."
+    )
 
 
 @router.post(
@@ -247,6 +250,16 @@ def _add_part(
     "/api/v1/batches/{batch_id}/parts",
     dependencies=[Depends(rate_limit("ingest"))],
     openapi_extra=ENVELOPE_BODY,
+    responses=error_responses(
+        409,
+        413,
+        415,
+        422,
+        s409="The batch is not open, or is being committed.",
+        s413="Body or row count over the limits.",
+        s415="A Content-Encoding other than gzip.",
+        s422="Rows rejected (with errors); the batch failed.",
+    ),
 )
 async def add_part(
     batch_id: str,
@@ -272,7 +285,16 @@ async def add_part(
     return part_json(batch_id, part)
 
 
-@router.post("/api/v1/batches/{batch_id}/commit", dependencies=[Depends(rate_limit("ingest"))])
+@router.post(
+    "/api/v1/batches/{batch_id}/commit",
+    dependencies=[Depends(rate_limit("ingest"))],
+    responses=error_responses(
+        409,
+        422,
+        s409="The batch is not open, or a part is still being processed.",
+        s422="The batch's rows are invalid as a whole; nothing was stored.",
+    ),
+)
 async def commit_batch(
     batch_id: str,
     principal: IngestKey,
@@ -284,7 +306,7 @@ async def commit_batch(
     return summary.as_json()
 
 
-@router.delete("/api/v1/batches/{batch_id}")
+@router.delete("/api/v1/batches/{batch_id}", responses=error_responses(409, s409="The batch is not open."))
 async def abort_batch(
     batch_id: str,
     principal: IngestKey,
@@ -295,7 +317,12 @@ async def abort_batch(
     return batch_json(await call(service.abort_batch, runtime, batch))
 
 
-@router.post("/api/v1/batches/{batch_id}/revert")
+@router.post(
+    "/api/v1/batches/{batch_id}/revert",
+    responses=error_responses(
+        409, s409="revert_conflict or revert_unavailable: later batches or pruned versions."
+    ),
+)
 async def revert_batch(
     batch_id: str,
     principal: AdminKey,
@@ -309,24 +336,11 @@ async def revert_batch(
 @router.get("/api/v1/batches/{batch_id}")
 async def get_batch(batch_id: str, principal: Reader, runtime: RuntimeDep) -> dict[str, Any]:
     """One batch with its counts, sums, replaced data, defaults and errors."""
+    # Authorise first: a foreign or unknown id is 404 at once, without waiting for anyone's parts.
+    batch_for(runtime, principal, batch_id)
     # Parts already answered are counted: wait for the stager to have written them.
     await run_in_threadpool(stager.wait_until_staged, batch_id)
     return batch_json(batch_for(runtime, principal, batch_id))
-
-
-def _page_token(batch: Batch) -> str:
-    raw = orjson.dumps([batch.created_at.isoformat(), batch.id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _after(token: str | None) -> tuple[datetime, str] | None:
-    if not token:
-        return None
-    try:
-        created, batch_id = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return datetime.fromisoformat(created), str(batch_id)
-    except (ValueError, TypeError):
-        raise ApiError(400, "invalid_page_token", "pageToken is not a token this endpoint returned") from None
 
 
 @router.get("/api/v1/providers/{provider_id}/batches")
@@ -335,22 +349,22 @@ async def list_batches(
     principal: Reader,
     runtime: RuntimeDep,
     page_size: int = Query(50, alias="pageSize", ge=1, le=500),
-    page_token: str | None = Query(None, alias="pageToken"),
+    page_token: Annotated[
+        str | None,
+        # The form is documented; the service refuses anything but its own tokens with invalid_page_token.
+        WithJsonSchema(page_token_schema()),
+        Query(alias="pageToken", description=PAGE_TOKEN_DESCRIPTION),
+    ] = None,
 ) -> dict[str, Any]:
-    """History: a provider's batches, newest first, with a keyset pageToken."""
+    """History: a provider's batches, newest first, with a signed keyset pageToken."""
     provider_for(runtime, principal, provider_id)
     await run_in_threadpool(stager.wait_until_all_staged)
-    found = await call(
-        service.list_batches,
+    page = await call(
+        history.history_page,
         runtime,
         principal.workspace_id,
         provider_id,
-        limit=page_size + 1,
-        after=_after(page_token),
+        page_size=page_size,
+        page_token=page_token,
     )
-    page = found[:page_size]
-    more = len(found) > page_size
-    return {
-        "batches": [batch_json(b) for b in page],
-        "nextPageToken": _page_token(page[-1]) if more and page else None,
-    }
+    return {"batches": [batch_json(b) for b in page.batches], "nextPageToken": page.next_page_token}

@@ -7,10 +7,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from focusbase.api.deps import get_runtime, require_scope
 from focusbase.api.errors import ApiError
+from focusbase.api.openapi import error_responses
 from focusbase.api.ratelimit import rate_limit
 from focusbase.export import lifecycle, service, signing
 from focusbase.export.spec import ExportRequestError, ExportSpec
@@ -40,7 +41,9 @@ class ExportRequest(BaseModel):
     )
     billingPeriodEnd: datetime = Field(description="Exclusive end of the window.")
     format: Literal["csv", "parquet", "json"] = Field("csv", description="csv, parquet or json (NDJSON).")
-    includeContractCommitments: bool = Field(False, description="Also export contract commitments (a zip).")
+    includeContractCommitments: StrictBool = Field(
+        False, description="Also export contract commitments (a zip)."
+    )
     focusVersion: Literal["1.0", "1.1", "1.2", "1.3"] = Field(
         "1.3", description="FOCUS version of the files."
     )
@@ -53,6 +56,14 @@ class ExportRequest(BaseModel):
     resourceId: str | None = Field(None, description="Only rows with this ResourceId.")
     subAccountId: str | None = Field(None, description="Only rows with this SubAccountId.")
     billingCurrency: str | None = Field(None, description="Only rows with this BillingCurrency.")
+
+    @field_validator("billingPeriodStart", "billingPeriodEnd", mode="before")
+    @classmethod
+    def _date_time_text(cls, value: Any) -> Any:
+        # The document says string (date-time): a number is not read as a Unix time.
+        if not isinstance(value, str):
+            raise ValueError("must be an RFC 3339 date-time string")
+        return value
 
 
 class ExportProgress(BaseModel):
@@ -103,12 +114,19 @@ def _spec(body: ExportRequest) -> ExportSpec:
         )
         spec.cost_filters(Scope("check"))  # the read API's own filter checks (chargeCategory values)
     except (ExportRequestError, FilterError) as exc:
-        raise ApiError(400, "invalid_request", f"invalid request: {exc}") from exc
+        name = exc.field if isinstance(exc, ExportRequestError) else exc.parameter
+        problem = str(exc).removeprefix(f"{name}: ")
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"invalid request: {exc}",
+            [{"location": f"body.{name}", "message": problem}],
+        ) from exc
     return spec
 
 
 def _response(request: Request, runtime: Runtime, job: service.JobRecord) -> ExportJobResponse:
-    spec = service.job_spec(job)
+    facts = service.job_facts(job)
     download_url = None
     if service.job_file(runtime.settings, job) is not None:
         base = (runtime.settings.public_url or str(request.base_url)).rstrip("/")
@@ -137,10 +155,10 @@ def _response(request: Request, runtime: Runtime, job: service.JobRecord) -> Exp
         error=job.error if job.status == service.FAILED else None,
         progress=ExportProgress(rowsWritten=job.rows_written, totalRows=total, percent=percent),
         recordCounts=service.record_counts(job),
-        format=spec.format,
-        focusVersion=spec.focus_version,
-        compression=spec.compression,
-        includeContractCommitments=spec.include_contract_commitments,
+        format=facts.format,
+        focusVersion=facts.focus_version,
+        compression=facts.compression,
+        includeContractCommitments=facts.include_contract_commitments,
         fileName=job.file_name,
         fileSize=job.file_size,
         expiresAt=job.expires_at,
@@ -176,7 +194,19 @@ def get_export_status(
     return _response(request, runtime, job)
 
 
-@router.get("/{jobId}/download", response_class=FileResponse, operation_id="downloadCostAndUsageExport")
+@router.get(
+    "/{jobId}/download",
+    response_class=FileResponse,
+    operation_id="downloadCostAndUsageExport",
+    responses=error_responses(
+        403,
+        404,
+        410,
+        s403="invalid_signature or download_link_expired: fetch the job for a fresh link.",
+        s404="No such job, or it has no file.",
+        s410="export_expired: the file was deleted after its retention period.",
+    ),
+)
 def download_export(
     jobId: str,
     runtime: RuntimeDep,

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from focusbase.api.batches import IngestKey, RuntimeDep, api_error, batch_json, call, parse_time, provider_for
 from focusbase.api.errors import ApiError
+from focusbase.api.openapi import error_responses
 from focusbase.api.ratelimit import rate_limit
 from focusbase.focus import Dataset
 from focusbase.ingest import batches as batch_service
@@ -125,7 +126,9 @@ def _mapping_and_options(upload: Upload) -> tuple[Mapping | None, ImportOptions 
     "/api/v1/providers/{provider_id}/imports/preview",
     dependencies=[Depends(rate_limit("ingest"))],
     openapi_extra=_MULTIPART,
-    responses={422: {"description": "The file cannot be read."}},
+    responses=error_responses(
+        413, 415, 422, s413="The upload is over the import limits.", s422="The file cannot be read."
+    ),
 )
 async def preview_import(
     provider_id: str, request: Request, principal: IngestKey, runtime: RuntimeDep
@@ -178,7 +181,17 @@ def _import_body(
     openapi_extra=_MULTIPART,
     responses={
         202: {"description": "A large file: the import runs in the background; follow the batch."},
-        422: {"description": "The file cannot be read or mapped, or rows are invalid (nothing stored)."},
+        **error_responses(
+            409,
+            413,
+            415,
+            422,
+            503,
+            s409="Another batch conflicts with this import (for example the same Idempotency-Key).",
+            s413="The upload is over the import limits.",
+            s422="The file cannot be read or mapped, or rows are invalid (nothing stored).",
+            s503="The import was interrupted by a server shutdown; nothing was stored.",
+        ),
     },
 )
 async def import_file(provider_id: str, request: Request, principal: IngestKey, runtime: RuntimeDep) -> Any:
@@ -228,7 +241,10 @@ async def get_mapping(provider_id: str, principal: IngestKey, runtime: RuntimeDe
     return {"providerId": provider.id, **saved}
 
 
-@router.put("/api/v1/providers/{provider_id}/mapping")
+@router.put(
+    "/api/v1/providers/{provider_id}/mapping",
+    responses=error_responses(422, s422="The mapping leaves columns unmapped or maps nothing."),
+)
 async def put_mapping(
     provider_id: str,
     principal: IngestKey,

@@ -17,6 +17,7 @@ from focusbase.api.batches import (
     provider_for,
     read_body,
 )
+from focusbase.api.openapi import error_responses
 from focusbase.api.ratelimit import rate_limit
 from focusbase.ingest import push as push_service
 
@@ -27,10 +28,16 @@ router = APIRouter(tags=["ingest"])
     "/api/v1/public/ingest/focus/{connection_id}",
     dependencies=[Depends(rate_limit("ingest"))],
     openapi_extra=ENVELOPE_BODY,
-    responses={
-        413: {"description": "Body or row count over the limits."},
-        422: {"description": "Rows rejected (with errors), or an Idempotency-Key reused with another body."},
-    },
+    responses=error_responses(
+        409,
+        413,
+        415,
+        422,
+        s409="A request with the same Idempotency-Key is still running.",
+        s413="Body or row count over the limits.",
+        s415="A Content-Encoding other than gzip.",
+        s422="Rows rejected (with errors), or an Idempotency-Key reused with another body.",
+    ),
 )
 async def push_focus(
     connection_id: str,

@@ -18,6 +18,7 @@ from focusbase.tenancy.apikeys import (
     revoke_visible_key,
 )
 from focusbase.tenancy.principal import Principal
+from focusbase.tenancy.providers import MAX_NAME_LENGTH
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
@@ -35,10 +36,16 @@ class KeyCreate(BaseModel):
     """A new API key."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(description="What the key is for.")
-    scopes: list[Literal["admin", "read", "ingest"]] = Field(description="admin implies read and ingest.")
+    name: str = Field(
+        description="What the key is for.", min_length=1, max_length=MAX_NAME_LENGTH, pattern=r"\S"
+    )
+    scopes: list[Literal["admin", "read", "ingest"]] = Field(
+        description="admin implies read and ingest.", min_length=1
+    )
     providerIds: list[str] | None = Field(
-        None, description="Limit the key to these providers; omit for every provider of the workspace."
+        None,
+        description="Limit the key to these providers; omit for every provider of the workspace.",
+        min_length=1,
     )
 
 

@@ -12,15 +12,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import yaml
-from fastapi import FastAPI
+from fastapi import FastAPI, routing
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from focusbase.focus import Column, Dataset, columns
 from focusbase.query.records import SERVED_VERSION
 from focusbase.query.schema import descriptions, served_nullable
+from focusbase.query.tokens import MAX_TOKEN_LENGTH, TOKEN_PATTERN
+from focusbase.validate.column_rules import KEY_VALUE_COLUMNS
 
 PREFIX = "/focus/v1"
 SEED_FILE = "seed/focus-cost-and-usage-openapi.yml"
@@ -52,6 +56,56 @@ def _error_response(description: str) -> dict[str, Any]:
         "description": description,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
+
+
+# --- conventions every operation follows (FOCUS and our own, including routes added later) ----------------
+
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
+STANDARD_ERRORS: dict[str, str] = {
+    "400": "Invalid request: a parameter or the body fails validation (the Error body names it).",
+    "401": "No API key, or an unknown, revoked or malformed one (any credential presented must be valid).",
+    "403": "The key lacks the scope this operation needs, or is limited to other providers.",
+    "404": "No such resource in the key's workspace.",
+    "429": "The key's rate limit is used up; retry after Retry-After seconds.",
+    "500": "An unexpected error; the log line with the response's X-Request-Id has the cause.",
+}
+
+
+def error_responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status with the Error body (descriptions keyed `s409=...`)."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        text = descriptions.get(f"s{status}") or STANDARD_ERRORS.get(
+            str(status), "An error (the Error body)."
+        )
+        out[status] = _error_response(text)
+    return out
+
+
+def document_errors(operation: dict[str, Any], path: str, *, authenticated: bool, rate_limited: bool) -> None:
+    """Give an operation every error status it can answer, each with the Error body.
+
+    Any operation can fail (500); one with parameters or a body can be invalid (400); one behind an API key
+    can be unauthenticated or forbidden (401, 403) and states its security; one with path parameters can
+    name a missing resource (404); a rate-limited one can be refused (429). Statuses a route declares
+    itself (409, 413, ...) keep their description and gain the Error body when they lack content.
+    """
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    statuses = ["500"]
+    if operation.get("parameters") or "requestBody" in operation:
+        statuses.append("400")
+    if authenticated:
+        statuses += ["401", "403"]
+        operation["security"] = copy.deepcopy(SECURITY)
+    if "{" in path:
+        statuses.append("404")
+    if rate_limited:
+        statuses.append("429")
+    for status in statuses:
+        responses.setdefault(status, _error_response(STANDARD_ERRORS[status]))
+    for status, response in responses.items():
+        if status[:1] in ("4", "5") and "content" not in response and "$ref" not in response:
+            response["content"] = _error_response("")["content"]
 
 
 def _property_for(col: Column) -> dict[str, Any]:
@@ -105,6 +159,14 @@ def _focus_13_columns(doc: Doc) -> None:
             props[name] = _property_for(col)
 
 
+def _key_value_format(doc: Doc) -> None:
+    props = _schemas(doc)["CostAndUsageRecord"]["properties"]
+    for name in KEY_VALUE_COLUMNS:
+        if name in props:
+            # FOCUS KeyValueFormat: values are strings, numbers, booleans or null, never objects or arrays.
+            props[name]["additionalProperties"] = {"type": ["string", "number", "boolean", "null"]}
+
+
 def _contract_commitment_columns(doc: Doc) -> None:
     record = _schemas(doc)["ContractCommitmentRecord"]
     cols = columns(SERVED_VERSION, Dataset.CONTRACT_COMMITMENT)
@@ -119,6 +181,25 @@ def _contract_commitment_columns(doc: Doc) -> None:
                 "Filter by the row's x_BillingAccountId custom column (FOCUS 1.3's Contract Commitment"
                 " dataset has no billing account column); exact, case-sensitive."
             )
+
+
+def _page_token_form(doc: Doc) -> None:
+    for path in ("/cost-and-usage", "/contract-commitments"):
+        for param in doc["paths"][path]["get"]["parameters"]:
+            if param["name"] == "pageToken":
+                param["schema"].update(page_token_schema())
+                param["description"] = PAGE_TOKEN_DESCRIPTION
+
+
+PAGE_TOKEN_DESCRIPTION = (
+    "Token for retrieving the next page of results: the nextPageToken of the previous response, unchanged,"
+    " with the same filters. Any other value is 400 invalid_page_token."
+)
+
+
+def page_token_schema() -> dict[str, Any]:
+    """The documented form of a signed page token."""
+    return {"type": "string", "pattern": TOKEN_PATTERN, "maxLength": MAX_TOKEN_LENGTH}
 
 
 def _contract_commitment_freshness(doc: Doc) -> None:
@@ -160,6 +241,12 @@ def _auth_and_rate_limit_responses(doc: Doc) -> None:
                 "403", _error_response("The key lacks the read scope (ingest keys are refused).")
             )
             responses.setdefault("429", _error_response("Rate limit exceeded."))
+
+
+def _error_responses(doc: Doc) -> None:
+    for path, item in doc["paths"].items():
+        for operation in item.values():
+            document_errors(operation, path, authenticated=True, rate_limited=True)
 
 
 def _security_per_operation(doc: Doc) -> None:
@@ -237,6 +324,12 @@ CORRECTIONS: tuple[Correction, ...] = (
         _focus_13_columns,
     ),
     Correction(
+        "key-value-format",
+        "Tags (and the FOCUS 1.3 KeyValueFormat columns SkuPriceDetails and AllocatedTags) hold string,"
+        " number, boolean or null values, as FOCUS KeyValueFormat allows; the seed allows strings only.",
+        _key_value_format,
+    ),
+    Correction(
         "contract-commitment-columns",
         "ContractCommitmentRecord carries the FOCUS 1.3 Contract Commitment columns; filters map onto them.",
         _contract_commitment_columns,
@@ -245,6 +338,12 @@ CORRECTIONS: tuple[Correction, ...] = (
         "contract-commitment-freshness",
         "ContractCommitmentResponse documents dataLastUpdated, as CostAndUsageResponse does.",
         _contract_commitment_freshness,
+    ),
+    Correction(
+        "page-token-form",
+        "pageToken documents the form of the tokens the server issues (base64url payload, a dot, a base64url"
+        " signature; at most 512 characters) and that any other value is 400 invalid_page_token.",
+        _page_token_form,
     ),
     Correction(
         "schema-parameters",
@@ -261,6 +360,12 @@ CORRECTIONS: tuple[Correction, ...] = (
         "The seed's global security requirement is stated on each FOCUS operation (the served document also"
         " describes endpoints with other authentication).",
         _security_per_operation,
+    ),
+    Correction(
+        "error-responses",
+        "Every FOCUS operation documents every error status it can answer with the Error body: 400 where it"
+        " takes parameters or a body, 404 for a job id, and 500.",
+        _error_responses,
     ),
 )
 
@@ -294,6 +399,7 @@ def build_document(app: FastAPI) -> Doc:
         description=app.description,
         routes=app.routes,
     )
+    _document_route_errors(app, doc)
     focus = copy.deepcopy(focus_part())
     paths: dict[str, Any] = doc.setdefault("paths", {})
     for path in [p for p in paths if p in focus["paths"]]:
@@ -307,6 +413,37 @@ def build_document(app: FastAPI) -> Doc:
     return doc
 
 
+def _dependency_calls(dependant: Dependant) -> Iterator[object]:
+    for sub in dependant.dependencies:
+        yield sub.call
+        yield from _dependency_calls(sub)
+
+
+def _document_route_errors(app: FastAPI, doc: Doc) -> None:
+    # Read each route's dependencies: authentication and rate limiting decide its security and statuses.
+    from focusbase.api.deps import authenticate
+    from focusbase.api.ratelimit import is_rate_limit
+
+    # FastAPI includes routers lazily: its own route contexts carry each route's prefix and dependencies.
+    for context in routing.iter_route_contexts(app.routes):
+        if not isinstance(context.original_route, APIRoute):
+            continue
+        route = cast("routing._APIRouteLike", context)
+        if not route.include_in_schema:
+            continue
+        calls = list(_dependency_calls(route.dependant))
+        item = doc.get("paths", {}).get(route.path_format, {})
+        for method in route.methods or ():
+            operation = item.get(method.lower())
+            if operation is not None:
+                document_errors(
+                    operation,
+                    route.path_format,
+                    authenticated=authenticate in calls,
+                    rate_limited=any(is_rate_limit(call) for call in calls),
+                )
+
+
 def _validation_errors_are_400(doc: Doc, focus_paths: set[str]) -> None:
     # FastAPI documents 422 for request validation errors; our error handler answers 400 with the envelope.
     for path, item in doc["paths"].items():
@@ -314,7 +451,8 @@ def _validation_errors_are_400(doc: Doc, focus_paths: set[str]) -> None:
             continue
         for operation in item.values():
             responses = operation.get("responses", {})
-            if responses.pop("422", None) is not None:
+            if "HTTPValidationError" in str(responses.get("422", "")):
+                del responses["422"]
                 responses.setdefault("400", _error_response("Invalid request parameters or body."))
     schemas = doc.get("components", {}).get("schemas", {})
     text = str(doc["paths"])

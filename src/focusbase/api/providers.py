@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from focusbase.api.deps import get_runtime, require_scope
 from focusbase.api.errors import ApiError
 from focusbase.runtime import Runtime
 from focusbase.tenancy.periods import (
+    PERIOD_PATTERN,
     Finalization,
     PeriodNotEnded,
     finalize_period,
@@ -19,6 +20,7 @@ from focusbase.tenancy.periods import (
 )
 from focusbase.tenancy.principal import Principal
 from focusbase.tenancy.providers import (
+    MAX_NAME_LENGTH,
     InvalidProvider,
     Provider,
     ProviderHasData,
@@ -46,22 +48,38 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such provider in this workspace."}}
 
 
+# What the schema can say about the fields. The currency's form is documented only: the service checks it
+# (and the code against ISO 4217) with a message that names the field.
+_NAME_PATTERN = r"\S"
+_CURRENCY_PATTERN = r"^\s*[A-Za-z]{3}\s*$"
+
+
 class ProviderCreate(BaseModel):
     """A new provider."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(
-        description="Display name; also the default ProviderName, PublisherName, InvoiceIssuerName."
+        description="Display name; also the default ProviderName, PublisherName, InvoiceIssuerName.",
+        min_length=1,
+        max_length=MAX_NAME_LENGTH,
+        pattern=_NAME_PATTERN,
     )
-    defaultCurrency: str = Field(description="ISO 4217 code used when a row has no BillingCurrency.")
+    defaultCurrency: str = Field(
+        description="ISO 4217 code used when a row has no BillingCurrency.",
+        json_schema_extra={"pattern": _CURRENCY_PATTERN},
+    )
 
 
 class ProviderPatch(BaseModel):
     """Changes to a provider; omitted fields stay as they are."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str | None = None
-    defaultCurrency: str | None = None
+    name: str | None = Field(
+        None, description="New display name.", min_length=1, max_length=MAX_NAME_LENGTH, pattern=_NAME_PATTERN
+    )
+    defaultCurrency: str | None = Field(
+        None, description="New ISO 4217 default currency.", json_schema_extra={"pattern": _CURRENCY_PATTERN}
+    )
 
 
 class ProviderOut(BaseModel):
@@ -291,7 +309,12 @@ def _period_out(finalization: Finalization) -> PeriodOut:
 )
 def finalize(
     provider_id: ProviderId,
-    period: Annotated[str, Path(description="The billing month, YYYY-MM.")],
+    period: Annotated[
+        str,
+        # The pattern is documented; parse_period checks the same form with a message that shows it.
+        WithJsonSchema({"type": "string", "pattern": PERIOD_PATTERN}),
+        Path(description="The billing month, YYYY-MM."),
+    ],
     response: Response,
     principal: Admin,
     runtime: RuntimeDep,

@@ -17,11 +17,10 @@ from typing import Literal
 
 from fastapi import Request
 
-from focusbase.api.deps import _presented_key, get_runtime
+from focusbase.api.deps import get_runtime, principal_of
 from focusbase.api.errors import ApiError
 from focusbase.config import Settings
 from focusbase.observability import record_rate_limited
-from focusbase.tenancy.keys import authenticate_key
 from focusbase.tenancy.principal import Principal
 
 LimitClass = Literal["read", "ingest"]
@@ -108,14 +107,24 @@ class RateLimiter:
 def _identity(request: Request) -> str:
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:
-        raw = _presented_key(request)
-        if raw is not None:
-            principal = authenticate_key(get_runtime(request).catalog, raw)
-            if principal is not None:
-                request.state.principal = principal
+        try:
+            principal = principal_of(request, get_runtime(request))
+        except ApiError:
+            principal = None  # counted by address; the route's authentication answers 401
+        else:
+            request.state.principal = principal
     if principal is not None:
         return f"key:{principal.key_id}"
     return f"addr:{request.client.host if request.client else 'unknown'}"
+
+
+# Every rate-limit dependency made by rate_limit(): the OpenAPI document gives their routes a 429.
+RATE_LIMITED: set[Callable[[Request], None]] = set()
+
+
+def is_rate_limit(dependency: object) -> bool:
+    """Whether a route dependency is one of rate_limit()'s."""
+    return dependency in RATE_LIMITED
 
 
 def rate_limit(limit_class: LimitClass) -> Callable[[Request], None]:
@@ -124,6 +133,7 @@ def rate_limit(limit_class: LimitClass) -> Callable[[Request], None]:
         raise ValueError(f"limit class must be one of {', '.join(LIMIT_CLASSES)}; got {limit_class!r}")
 
     def dependency(request: Request) -> None:
+        """Count the request against the key's bucket."""
         limiter: RateLimiter = request.app.state.rate_limiter
         decision = limiter.hit(limit_class, _identity(request))
         if decision is None:
@@ -140,4 +150,5 @@ def rate_limit(limit_class: LimitClass) -> Callable[[Request], None]:
                 headers={**headers, "Retry-After": str(decision.retry_after)},
             )
 
+    RATE_LIMITED.add(dependency)
     return dependency

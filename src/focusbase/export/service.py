@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb
 
 from focusbase.config import Settings
-from focusbase.export.spec import ExportSpec, output_columns
-from focusbase.focus import Dataset
+from focusbase.export.spec import COMPRESSIONS, FORMATS, ExportSpec, output_columns
+from focusbase.focus import LATEST_VERSION, VERSIONS, Dataset
 from focusbase.query.filters import Scope
 from focusbase.storage import Catalog, Warehouse
 from focusbase.storage import exports as store
@@ -86,9 +86,53 @@ def get_export(catalog: Catalog, principal: Principal, job_id: str) -> JobRecord
     return job
 
 
+class UnreadableJob(ValueError):
+    """A stored job whose request cannot be read back (for example one stored before window checks)."""
+
+
 def job_spec(job: JobRecord) -> ExportSpec:
-    """The request a job was created with."""
-    return ExportSpec.from_json(json.loads(job.request))
+    """The request a job was created with; UnreadableJob when the stored request cannot be read."""
+    try:
+        data = json.loads(job.request)
+        if not isinstance(data, dict):
+            raise TypeError("the stored request is not an object")
+        return ExportSpec.from_json(data)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise UnreadableJob(f"export {job.id} has an unreadable stored request: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class JobFacts:
+    """What a job's status reports about its request; readable for every stored job."""
+
+    format: str
+    focus_version: str
+    compression: str | None
+    include_contract_commitments: bool
+
+
+def job_facts(job: JobRecord) -> JobFacts:
+    """A job's request facts; for an unreadable request, its well-formed fields, else the API defaults."""
+    try:
+        spec = job_spec(job)
+    except UnreadableJob:
+        pass
+    else:
+        return JobFacts(spec.format, spec.focus_version, spec.compression, spec.include_contract_commitments)
+    try:
+        raw = json.loads(job.request)
+    except ValueError:
+        raw = None
+    if not isinstance(raw, dict):
+        raw = {}
+    fmt, version = raw.get("format"), raw.get("focus_version")
+    compression, both = raw.get("compression"), raw.get("include_contract_commitments")
+    return JobFacts(
+        format=fmt if fmt in FORMATS else "csv",
+        focus_version=version if version in VERSIONS else LATEST_VERSION,
+        compression=compression if compression in COMPRESSIONS else None,
+        include_contract_commitments=both if isinstance(both, bool) else False,
+    )
 
 
 def job_scope(job: JobRecord) -> Scope:
@@ -248,6 +292,9 @@ def run_job(
             file_size=target.stat().st_size,
             expires_at=expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         )
+    except UnreadableJob as exc:
+        log.warning("%s", exc)
+        store.fail_job(catalog, job_id, "the stored export request cannot be read; start a new export")
     except duckdb.InterruptException:
         if handle is not None and handle.interrupted:
             store.requeue_job(catalog, job_id, "interrupted by a server shutdown; the export restarts")

@@ -40,7 +40,8 @@ def check_signature(
     secret: bytes, job_id: str, expires: int, signature: str, *, now: float | None = None
 ) -> str | None:
     """None when the link is valid, else the reason it is not ('invalid' or 'expired')."""
-    if not hmac.compare_digest(sign(secret, job_id, expires), signature):
+    # compare_digest takes only ASCII text; a signature with anything else cannot be ours.
+    if not signature.isascii() or not hmac.compare_digest(sign(secret, job_id, expires), signature):
         return "invalid"
     if (time.time() if now is None else now) >= expires:
         return "expired"

@@ -8,12 +8,18 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from focusbase.focus import LATEST_VERSION, VERSIONS, Dataset, all_column_names, columns, current_name
-from focusbase.query.filters import STRING_FILTER_COLUMNS, CostFilters, Scope, to_utc_naive
+from focusbase.query.filters import STRING_FILTER_COLUMNS, CostFilters, Scope
 
 Format = Literal["csv", "parquet", "json"]
 FORMATS: tuple[str, ...] = ("csv", "parquet", "json")
 COMPRESSIONS: tuple[str, ...] = ("gzip",)
 EXTENSIONS: dict[str, str] = {"csv": "csv", "parquet": "parquet", "json": "ndjson"}
+
+# The supported window (docs/exports.md): every date-time of the window, in UTC, lies in these years. Year
+# 9999 is Python's last; before 1900 no cloud bill exists, and years under 1000 would not even keep four
+# digits in file names and job records.
+MIN_YEAR = 1900
+MAX_YEAR = 9999
 
 # Custom columns become output columns only under a safe name; anything else stays out of the files.
 _CUSTOM_NAME = re.compile(r"^x_[A-Za-z0-9_]{1,120}$")
@@ -52,12 +58,12 @@ class ExportSpec:
     filters: dict[str, str] = field(default_factory=dict)  # CostFilters attribute -> value
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "billing_period_start", to_utc_naive(self.billing_period_start))
-        object.__setattr__(self, "billing_period_end", to_utc_naive(self.billing_period_end))
-        if self.billing_period_end <= self.billing_period_start:
-            raise ExportRequestError(
-                "billingPeriodEnd", "must be after billingPeriodStart (the end is exclusive)"
-            )
+        object.__setattr__(
+            self, "billing_period_start", _window_utc("billingPeriodStart", self.billing_period_start)
+        )
+        object.__setattr__(
+            self, "billing_period_end", _window_utc("billingPeriodEnd", self.billing_period_end)
+        )
         if self.format not in FORMATS:
             raise ExportRequestError("format", f"{self.format!r} is not one of {', '.join(FORMATS)}")
         if self.focus_version not in VERSIONS:
@@ -127,8 +133,24 @@ class ExportSpec:
         return f"{base}.{self.extension}"
 
 
+def _window_utc(name: str, value: datetime) -> datetime:
+    """A window bound as naive UTC; ExportRequestError when it lies outside the supported years."""
+    problem = ExportRequestError(
+        name, f"must lie between the years {MIN_YEAR} and {MAX_YEAR} (UTC), got {value.isoformat()}"
+    )
+    if value.tzinfo is not None:
+        try:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # an offset pushing the value past year 9999 (or before year 1)
+            raise problem from None
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise problem
+    return value
+
+
 def _iso(value: datetime) -> str:
-    return value.replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat keeps four-digit years and any microseconds, so from_json reads back exactly this window.
+    return value.isoformat() + "Z"
 
 
 def output_columns(

@@ -226,9 +226,12 @@ def _json_texts(values: Sequence[Any]) -> list[str | None]:
     # One dumps call of [v1, SEP, v2, SEP, ...] split at the separators is ~8x faster than a call per value.
     interleaved: list[Any] = [_SEPARATOR] * (2 * len(present) - 1)
     interleaved[::2] = present
-    texts = orjson.dumps(interleaved, default=_lossless_default).decode()[1:-1].split(_SEPARATOR_TEXT)
+    try:
+        texts = orjson.dumps(interleaved, default=_lossless_default).decode()[1:-1].split(_SEPARATOR_TEXT)
+    except TypeError:  # an integer beyond 64 bits somewhere: the values one by one, exactly
+        texts = []
     if len(texts) != len(present):
-        texts = [orjson.dumps(v, default=_lossless_default).decode() for v in present]
+        texts = [_json_text(v) for v in present]
     if len(present) == len(values):
         return list(texts)
     pieces = iter(texts)
@@ -242,7 +245,25 @@ def _lossless_default(value: Any) -> Any:
 
 
 def _json_text(value: Any) -> str:
-    return orjson.dumps(value, default=_lossless_default).decode()
+    try:
+        return orjson.dumps(value, default=_lossless_default).decode()
+    except TypeError:
+        pass
+    # orjson writes integers up to 64 bits; a longer one is kept as its exact digits.
+    try:
+        return orjson.dumps(_big_integers_as_text(value), default=_lossless_default).decode()
+    except (TypeError, RecursionError):
+        raise PayloadError("a value nests objects or arrays too deeply to be stored") from None
+
+
+def _big_integers_as_text(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return orjson.Fragment(str(value).encode())
+    if isinstance(value, dict):
+        return {k: _big_integers_as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_big_integers_as_text(v) for v in value]
+    return value
 
 
 def _other_text(value: Any) -> str | None:

@@ -1,7 +1,8 @@
 """Opaque, tamper-proof keyset page tokens, signed with the server secret.
 
-A token carries the last row_seq of the page it follows and a digest of the query (dataset, filters and the
-key's scope), signed with HMAC-SHA256. A token that does not verify, or that belongs to another query or
+A token carries the keyset position after the page it follows (the last row_seq of a FOCUS page, the last
+batch's creation time and id of a History page) and a digest of the query (dataset, filters and the key's
+scope), signed with HMAC-SHA256. A token that does not verify, or that belongs to another query or
 another workspace, is rejected with PageTokenError (the API answers 400).
 """
 
@@ -18,6 +19,9 @@ import orjson
 
 SECRET_FILE = "secret.key"
 _VERSION = 1
+MAX_TOKEN_LENGTH = 512
+# The form of every token this module issues (documented in the OpenAPI document; the signature decides).
+TOKEN_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 
 
 class PageTokenError(ValueError):
@@ -59,16 +63,16 @@ def _mac(secret: bytes, payload: bytes) -> bytes:
     return hmac.new(secret, payload, hashlib.sha256).digest()[:18]
 
 
-def encode_token(secret: bytes, digest: str, after_seq: int) -> str:
-    """A token resuming the query `digest` after row `after_seq`."""
-    payload = orjson.dumps({"v": _VERSION, "q": digest, "k": after_seq})
+def encode_cursor(secret: bytes, digest: str, cursor: object) -> str:
+    """A token resuming the query `digest` after the keyset position `cursor` (any JSON value)."""
+    payload = orjson.dumps({"v": _VERSION, "q": digest, "k": cursor})
     return _b64(payload) + "." + _b64(_mac(secret, payload))
 
 
-def decode_token(secret: bytes, token: str, digest: str) -> int:
-    """The row_seq a valid token resumes after; PageTokenError for anything else."""
+def decode_cursor(secret: bytes, token: str, digest: str) -> object:
+    """The keyset position a valid token for the query `digest` carries; PageTokenError for anything else."""
     head, sep, tail = token.partition(".")
-    if not sep or not head or not tail or len(token) > 512:
+    if not sep or not head or not tail or len(token) > MAX_TOKEN_LENGTH:
         raise PageTokenError("pageToken is malformed; use the nextPageToken of a previous response unchanged")
     try:
         payload = _unb64(head)
@@ -81,11 +85,23 @@ def decode_token(secret: bytes, token: str, digest: str) -> int:
         body = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:  # pragma: no cover - a valid MAC over bad JSON means a bug
         raise PageTokenError("pageToken is malformed") from exc
-    if not isinstance(body, dict) or body.get("v") != _VERSION or not isinstance(body.get("k"), int):
+    if not isinstance(body, dict) or body.get("v") != _VERSION or "k" not in body:
         raise PageTokenError("pageToken is from an unsupported version; start the walk again")
     if body.get("q") != digest:
         raise PageTokenError(
             "pageToken belongs to a different query: keep the filters of the request that returned it"
         )
-    seq: int = body["k"]
+    return body["k"]
+
+
+def encode_token(secret: bytes, digest: str, after_seq: int) -> str:
+    """A token resuming the query `digest` after row `after_seq`."""
+    return encode_cursor(secret, digest, after_seq)
+
+
+def decode_token(secret: bytes, token: str, digest: str) -> int:
+    """The row_seq a valid token resumes after; PageTokenError for anything else."""
+    seq = decode_cursor(secret, token, digest)
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise PageTokenError("pageToken is from an unsupported version; start the walk again")
     return seq

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from focusbase.storage import Catalog
 from focusbase.storage import periods as period_store
 
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+PERIOD_PATTERN = r"^([0-9]{4})-(0[1-9]|1[0-2])$"
+_PERIOD = re.compile(PERIOD_PATTERN)
 
 
 class PeriodNotEnded(Exception):
