@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from focusbase.focus import Dataset
+from focusbase.storage import rollups
 from focusbase.validate.parsing import timestamp_sql
 
 # Internal column names on the Arrow tables handed to `normalise` (the ingest layer adds them).
@@ -427,6 +428,8 @@ def commit(
             "AND r.superseded_by IS NULL)",
             [superseded],
         )
+    if dataset is Dataset.COST_AND_USAGE:
+        rollups.refresh_batch(cur, provider_id, batch_id)
     sums = _sums(cur, tables, "batch_id = ?", [batch_id])
     return CommitOutcome(
         rows=sum(int(entry["rows"]) for entry in sums.values()),
@@ -479,6 +482,7 @@ def revert(
 ) -> tuple[int, int, list[str]]:
     """Restore the rows a batch replaced and retire its own rows; returns (restored, retired, batches)."""
     tables = TABLES[dataset]
+    days = rollups.affected_days(cur, provider_id, batch_id) if dataset is Dataset.COST_AND_USAGE else []
     restored_batches = [
         r[0]
         for r in cur.execute(
@@ -499,6 +503,7 @@ def revert(
             "UPDATE batches SET status = 'committed' WHERE status = 'superseded' AND list_contains(?, id)",
             [restored_batches],
         )
+    rollups.refresh_days(cur, provider_id, days)
     return int(restored[0]), int(retired[0]), restored_batches
 
 

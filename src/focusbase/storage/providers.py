@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from focusbase.storage import rollups
 from focusbase.storage.catalog import Catalog, utcnow
 from focusbase.storage.keys import KeyRecord, insert_key_in, revoke_key_in
 from focusbase.storage.warehouse import Warehouse
@@ -145,6 +146,7 @@ def purge_provider(
         for dataset, statement in _DELETE.items():
             found = cur.execute(statement, [workspace_id, provider_id]).fetchone()
             deleted[dataset] = int(found[0]) if found else 0
+        rollups.drop_provider(cur, workspace_id, provider_id)
         cur.execute(
             "UPDATE batches SET status = 'failed', failure_reason = 'provider deleted',"
             " updated_at = now()::TIMESTAMP WHERE workspace_id = ? AND provider_id = ?"
