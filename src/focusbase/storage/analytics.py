@@ -33,7 +33,10 @@ class ValueOutOfRange(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """Where an aggregate reads: the rollup (day, row_count) or the live rows (charge_day, one per row)."""
+    """Where an aggregate reads: the rollup (day, row_count) or the live rows (charge_day, one per row).
+
+    `count` is the per-row count summed into a cell's row count.
+    """
 
     table: str
     day: str
@@ -44,8 +47,8 @@ class Source:
         return self.table == rollups.ROLLUP_TABLE
 
 
-ROLLUP = Source(rollups.ROLLUP_TABLE, "day", "sum(row_count)")
-ROWS = Source("live_cost_rows", "charge_day", "count(*)")
+ROLLUP = Source(rollups.ROLLUP_TABLE, "day", "row_count")
+ROWS = Source("live_cost_rows", "charge_day", "1")
 
 
 def rollup_answers(query: ExplorerQuery) -> bool:
@@ -87,9 +90,7 @@ def _json_column(dim: Dimension) -> str:
 
 
 def _present_sql(dim: Dimension, params: Params) -> str:
-    if dim.kind in ("tag", "custom"):
-        params.append(_path(dim))
-        return f"json_extract({_json_column(dim)}, ?) IS NOT NULL"
+    # A tag or custom column whose value is JSON null counts as absent, like a NULL column.
     return f"{dimension_sql(dim, params)} IS NOT NULL"
 
 
@@ -109,19 +110,21 @@ def where_sql(scope: Scope, query: ExplorerQuery, source: Source) -> tuple[str, 
         elif f.op == "absent":
             clauses.append("NOT (" + _present_sql(f.dimension, params) + ")")
         else:
-            expr = dimension_sql(f.dimension, params)
+            # Parameters are appended in the order their placeholders appear in the clause.
+            expr_params: Params = []
+            expr = dimension_sql(f.dimension, expr_params)
             if f.op == "equals":
                 clauses.append(f"{expr} = ?")
-                params.append(f.values[0])
+                params.extend([*expr_params, f.values[0]])
             elif f.op == "in":
                 clauses.append(f"list_contains(?, {expr})")
-                params.append(list(f.values))
-            elif f.op == "not_in":
-                clauses.append(f"({expr} IS NULL OR NOT list_contains(?, {expr}))")
-                params.append(list(f.values))
+                params.extend([list(f.values), *expr_params])
+            elif f.op == "not_in":  # a missing value is "not in" the list
+                clauses.append(f"NOT coalesce(list_contains(?, {expr}), FALSE)")
+                params.extend([list(f.values), *expr_params])
             else:  # contains: case-insensitive substring
                 clauses.append(f"contains(lower({expr}), lower(?))")
-                params.append(f.values[0])
+                params.extend([*expr_params, f.values[0]])
     return " AND ".join(clauses), params
 
 
@@ -182,25 +185,25 @@ def aggregate(
     gcols = [f"g{i}" for i in range(n)]
     unit = quote(query.unit_column) if query.unit_column else "CAST(NULL AS VARCHAR)"
     metric = quote(query.metric)
-    value = f"sum({metric})"
-    count = source.count
-    group_select = "".join(f", {expr} AS g{i}" for i, expr in enumerate(groups))
-    select_params: Params = []
+    gnames = "".join(f", g{i}" for i in range(n))
+    # Parameterised expressions are computed once in an inner SELECT and grouped by name outside, so each
+    # bound parameter appears exactly once in the statement.
+    inner = (
+        f'SELECT "BillingCurrency" AS c, {unit} AS unit, {source.day} AS day'
+        + "".join(f", {expr} AS g{i}" for i, expr in enumerate(groups))
+        + f", {metric} AS m, {source.count} AS k FROM {source.table} WHERE {where}"
+    )
     if query.currency is None:
         base = (
-            f'SELECT "BillingCurrency" AS cur, {unit} AS unit, '
-            f"{_BUCKETS[query.grain].format(d=source.day)} AS bucket{group_select}, "
-            f"{value} AS v, {count} AS n FROM {source.table} WHERE {where} GROUP BY ALL"
+            f"SELECT c AS cur, unit, {_BUCKETS[query.grain].format(d='day')} AS bucket{gnames}, "
+            f"sum(m) AS v, sum(k) AS n FROM ({inner}) GROUP BY cur, unit, bucket{gnames}"
         )
-        select_params = [*group_params, *where_params]
+        select_params: Params = [*group_params, *where_params]
         fx = ""
     else:
         # Converted per (currency, day): a day's rate applies to that day's rows; rows without one are left
         # out of the converted sums and reported.
-        daily = (
-            f'SELECT "BillingCurrency" AS c, {source.day} AS day{group_select}, {value} AS v, {count} AS n '
-            f"FROM {source.table} WHERE {where} GROUP BY ALL"
-        )
+        daily = f"SELECT c, day{gnames}, sum(m) AS v, sum(k) AS n FROM ({inner}) GROUP BY c, day{gnames}"
         fx = (
             f"daily AS ({daily}), conv AS (SELECT daily.*, "
             "CASE WHEN c = ? THEN v ELSE CAST(v * r.rate AS DECIMAL(38, 12)) END AS cv, "
@@ -212,9 +215,8 @@ def aggregate(
         select_params.append(query.currency)
         base = (
             f"SELECT CAST(? AS VARCHAR) AS cur, CAST(NULL AS VARCHAR) AS unit, "
-            f"{_BUCKETS[query.grain].format(d='day')} AS bucket"
-            + "".join(f", g{i}" for i in range(n))
-            + " , sum(cv) AS v, sum(n) AS n FROM conv WHERE ok GROUP BY ALL"
+            f"{_BUCKETS[query.grain].format(d='day')} AS bucket{gnames}, sum(cv) AS v, sum(n) AS n "
+            f"FROM conv WHERE ok GROUP BY cur, unit, bucket{gnames}"
         )
         select_params.append(query.currency)
     gkeys = "".join(f", {g}" for g in gcols)
@@ -256,7 +258,9 @@ def aggregate(
     missing: list[tuple[str, date, int]] = []
     if query.currency is not None:
         ctes = fx.rstrip(", ")
-        missing_sql = f"WITH {ctes} SELECT c, day, sum(n) FROM conv WHERE NOT ok GROUP BY ALL ORDER BY c, day"
+        missing_sql = (
+            f"WITH {ctes} SELECT c, day, sum(n) FROM conv WHERE NOT ok GROUP BY c, day ORDER BY c, day"
+        )
         missing = [(str(c), d, int(k)) for c, d, k in cur.execute(missing_sql, select_params[:-1]).fetchall()]
     return Aggregate(rows, list(totals.values()), most_groups, truncated, missing)
 
