@@ -23,6 +23,11 @@ def exact(value: str | None) -> str:
     return "0" if value in ("", "-0") else value
 
 
+def plain(value: Decimal) -> str:
+    """A Decimal as exact plain text (never exponent notation), without padding zeros."""
+    return exact(format(value, "f"))
+
+
 def _stamp(value: datetime | None) -> str | None:
     return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
 

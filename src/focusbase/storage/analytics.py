@@ -321,3 +321,25 @@ def deadline(cur: duckdb.DuckDBPyConnection, seconds: float) -> Iterator[None]:
         raise
     finally:
         timer.cancel()
+
+
+def provider_days(cur: duckdb.DuckDBPyConnection, scope: Scope) -> dict[str, tuple[date, date, int]]:
+    """Per provider in scope: first and last charge day with live rows, and the days with rows."""
+    sql, params = scope_where(scope)
+    rows = cur.execute(
+        f"SELECT provider_id, min(day), max(day), count(DISTINCT day) FROM {rollups.ROLLUP_TABLE} "
+        f"WHERE {sql} GROUP BY provider_id",
+        params,
+    ).fetchall()
+    return {str(p): (first, last, int(n)) for p, first, last, n in rows}
+
+
+@contextmanager
+def snapshot(cur: duckdb.DuckDBPyConnection, seconds: float) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One read snapshot with a deadline for several statements."""
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        with deadline(cur, seconds):
+            yield cur
+    finally:
+        cur.execute("ROLLBACK")
