@@ -18,6 +18,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "focusbase.api.exports",
     "focusbase.api.explorer",
     "focusbase.api.dashboard",
+    "focusbase.api.savings",
 )
 
 
