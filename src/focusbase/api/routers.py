@@ -19,6 +19,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "focusbase.api.explorer",
     "focusbase.api.dashboard",
     "focusbase.api.savings",
+    "focusbase.api.views",
+    "focusbase.api.fx",
 )
 
 
