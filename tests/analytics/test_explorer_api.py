@@ -197,11 +197,13 @@ def test_currency_conversion_uses_each_days_rate_and_reports_rows_without_one(
             'SELECT sum("BilledCost") FROM live_cost_rows WHERE "BillingCurrency" = \'USD\''
         ).fetchone()[0]
         eur = cur.execute(
-            'SELECT charge_day, sum("BilledCost") FROM live_cost_rows WHERE "BillingCurrency" = \'EUR\' GROUP BY 1'
+            'SELECT charge_day, sum("BilledCost") FROM live_cost_rows'
+            " WHERE \"BillingCurrency\" = 'EUR' GROUP BY 1"
         ).fetchall()
         missing = cur.execute(
             'SELECT "BillingCurrency", count(*), count(DISTINCT charge_day) FROM live_cost_rows'
-            " WHERE \"BillingCurrency\" = 'JPY' OR (\"BillingCurrency\" = 'EUR' AND charge_day > DATE '2025-01-15')"
+            " WHERE \"BillingCurrency\" = 'JPY'"
+            " OR (\"BillingCurrency\" = 'EUR' AND charge_day > DATE '2025-01-15')"
             " GROUP BY 1 ORDER BY 1"
         ).fetchall()
     converted = usd + sum(
