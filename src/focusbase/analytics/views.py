@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +49,7 @@ class View:
         }
 
 
-def _view(row: sqlite3.Row, settings: Settings) -> View:
+def _view(row: Any, settings: Settings) -> View:  # a catalog row (sqlite3.Row)
     query = parse_query(orjson.loads(row["query"]), max_groups=settings.explorer_max_groups)
     return View(row["id"], row["workspace_id"], row["name"], query, row["created_at"], row["updated_at"])
 
