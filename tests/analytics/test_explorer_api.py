@@ -285,3 +285,22 @@ def test_saved_views(
     gone = client.get(f"/api/v1/views/{view['id']}", headers=reader)
     assert gone.status_code == 404 and gone.json()["code"] == "not_found"
     assert client.delete(f"/api/v1/views/{view['id']}", headers=admin_headers).status_code == 404
+
+
+def test_openapi_documents_every_analytics_route(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    routes = {
+        (method, path): op
+        for path, item in doc["paths"].items()
+        if path.startswith(
+            ("/api/v1/explorer", "/api/v1/views", "/api/v1/dashboard", "/api/v1/savings", "/api/v1/fx")
+        )
+        for method, op in item.items()
+    }
+    assert len(routes) == 11
+    for (method, path), op in routes.items():
+        assert op.get("description"), (method, path)
+        ok = next(code for code in ("200", "201", "204") if code in op["responses"])
+        if ok != "204":
+            assert "schema" in op["responses"][ok]["content"]["application/json"], (method, path)
+        assert {"400", "401", "403"} <= set(op["responses"]), (method, path)

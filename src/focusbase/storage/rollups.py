@@ -102,13 +102,16 @@ def refresh_days(cur: duckdb.DuckDBPyConnection, provider_id: str, days: list[da
     transaction, after the change)."""
     if not days or not _maintenance.get():
         return
+    # The BETWEEN lets DuckDB skip row groups by their min/max day (a batch's days are usually contiguous).
+    bounds = [min(days), max(days), days]
     cur.execute(
-        f"DELETE FROM {ROLLUP_TABLE} WHERE provider_id = ? AND list_contains(?, day)",  # noqa: S608
-        [provider_id, days],
+        f"DELETE FROM {ROLLUP_TABLE} WHERE provider_id = ? AND day BETWEEN ? AND ? "  # noqa: S608
+        "AND list_contains(?, day)",
+        [provider_id, *bounds],
     )
-    where = "provider_id = ? AND list_contains(?, charge_day)"
+    where = "provider_id = ? AND charge_day BETWEEN ? AND ? AND list_contains(?, charge_day)"
     cur.execute(
-        f"INSERT INTO {ROLLUP_TABLE} ({_TARGET}) " + _AGGREGATE.format(where=where), [provider_id, days]
+        f"INSERT INTO {ROLLUP_TABLE} ({_TARGET}) " + _AGGREGATE.format(where=where), [provider_id, *bounds]
     )
 
 
