@@ -82,7 +82,7 @@ def _stage(warehouse: Warehouse, batch_id: str, days: list[object], rows: int) -
     """Stage a copy of `rows` live rows of these days as an open batch (hidden until its commit)."""
     with warehouse.transaction() as cur:
         cur.execute(
-            "INSERT INTO cost_rows BY NAME SELECT * REPLACE (-row_number() OVER () AS row_seq, ? AS batch_id,"
+            "INSERT INTO cost_rows BY NAME SELECT * REPLACE (-row_seq AS row_seq, ? AS batch_id,"
             " ? AS superseded_by)"
             " FROM (SELECT * FROM live_cost_rows WHERE list_contains(?, charge_day) LIMIT ?)",
             [batch_id, cost_rows.staged_marker(batch_id), days, rows],

@@ -304,3 +304,31 @@ def test_openapi_documents_every_analytics_route(client: TestClient) -> None:
         if ok != "204":
             assert "schema" in op["responses"][ok]["content"]["application/json"], (method, path)
         assert {"400", "401", "403"} <= set(op["responses"]), (method, path)
+
+
+def test_freshness_and_partial_period_markers(client: TestClient, catalog: Catalog, loaded: Provider) -> None:
+    headers = read_headers(catalog)
+    cut = {"metric": "BilledCost", "grain": "month", "start": "2025-01-01", "end": "2025-01-16"}
+    body = client.post(QUERY, json=cut, headers=headers).json()
+    [bucket] = body["buckets"]
+    assert bucket == {
+        "period": "2025-01-01",
+        "end": "2025-02-01",
+        "daysInPeriod": 31,
+        "daysWithData": 15,
+        "partial": True,
+        "open": False,
+    }
+    assert [p["status"] for p in body["billingPeriods"]] == ["closed"]
+    assert body["dataCompleteness"] == "Complete"
+    assert (
+        body["providers"][0]["firstDay"] == "2025-01-01" and body["providers"][0]["lastDay"] == "2025-01-15"
+    )
+    assert body["dataLastUpdated"] == body["providers"][0]["lastUpdated"] is not None
+    # Without an end the current month (still open for the provider) is in the window.
+    assert (
+        client.post(QUERY, json={"grain": "none"}, headers=headers).json()["dataCompleteness"] == "Incomplete"
+    )
+    weeks = client.post(QUERY, json={"grain": "week", "end": "2025-01-21"}, headers=headers).json()
+    assert [b["period"] for b in weeks["buckets"]] == ["2024-12-30", "2025-01-06", "2025-01-13", "2025-01-20"]
+    assert weeks["buckets"][0]["daysWithData"] == 5 and weeks["buckets"][-1]["partial"] is True

@@ -12,7 +12,7 @@ from typing import Any
 
 from focusbase.analytics.model import ExplorerQuery
 from focusbase.config import Settings
-from focusbase.query.completeness import COMPLETE, INCOMPLETE, data_completeness, month_key
+from focusbase.query.completeness import data_completeness, month_key
 from focusbase.query.filters import Scope
 from focusbase.storage import Catalog, Warehouse
 from focusbase.storage import analytics as store
@@ -172,7 +172,7 @@ def run_query(
         buckets=_buckets(query, covered, statuses, now),
         periods=statuses,
         providers=_freshness(covered, updates),
-        data_completeness=completeness if completeness in (COMPLETE, INCOMPLETE) else INCOMPLETE,
+        data_completeness=completeness,
         data_last_updated=max(
             (t for p, t in updates.items() if any(p == q for q, _ in covered.days)), default=None
         ),
