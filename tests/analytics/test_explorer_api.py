@@ -332,3 +332,41 @@ def test_freshness_and_partial_period_markers(client: TestClient, catalog: Catal
     weeks = client.post(QUERY, json={"grain": "week", "end": "2025-01-21"}, headers=headers).json()
     assert [b["period"] for b in weeks["buckets"]] == ["2024-12-30", "2025-01-06", "2025-01-13", "2025-01-20"]
     assert weeks["buckets"][0]["daysWithData"] == 5 and weeks["buckets"][-1]["partial"] is True
+
+
+def test_random_bodies_never_cause_a_server_error(
+    client: TestClient, catalog: Catalog, loaded: Provider
+) -> None:
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hsettings
+    from hypothesis import strategies as st
+
+    headers = read_headers(catalog)
+    scalars = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(10**20), 10**20),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=12),
+        st.sampled_from(["ServiceName", "tag:env", "x_Owner", "provider", "2025-01-05", "USD", "in", "day"]),
+    )
+    values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        max_leaves=6,
+    )
+    fields = ["metric", "grain", "groupBy", "filters", "start", "end", "top", "sort", "currency"]
+    filters = st.lists(
+        st.fixed_dictionaries({"dimension": values, "op": values}, optional={"values": values}), max_size=2
+    )
+
+    @hsettings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(body=st.dictionaries(st.sampled_from(fields), values, max_size=5), extra=filters)
+    def no_500(body: dict[str, Any], extra: list[dict[str, Any]]) -> None:
+        if extra:
+            body = {**body, "filters": extra}
+        response = client.post(QUERY, json=body, headers=headers)
+        assert response.status_code in (200, 400), (body, response.text)
+        assert response.status_code == 200 or set(response.json()) == {"code", "message", "details"}
+
+    no_500()
