@@ -154,6 +154,17 @@ def test_explorer_matches_duckdb_through_replace_revert_and_delete(
         assert len(currencies) == len(set(currencies)) == 3
 
     stage()
+    # Append (old rows stay) and replace_range (rows in a window are replaced) keep the rollup exact too.
+    push_ok(b, make_rows(60, 7, days(1, 20, 25)), mode="append")
+    ranged = push_ok(
+        c,
+        make_rows(40, 8, days(2, 12, 13)),
+        mode="replace_range",
+        start="2025-02-12T00:00:00Z",
+        end="2025-02-14T00:00:00Z",
+    )
+    assert ranged["replaced"]["rows"] > 0
+    stage()
     # Replace: new rows for some days of provider A supersede the old ones there.
     replacement = push_ok(a, make_rows(80, 4, days(1, 5, 9)), mode="replace_days")
     assert replacement["replaced"]["rows"] > 0

@@ -429,7 +429,7 @@ def commit(
             [superseded],
         )
     if dataset is Dataset.COST_AND_USAGE:
-        rollups.refresh_batch(cur, provider_id, batch_id)
+        rollups.refresh_batch(cur, provider_id, batch_id, replaced_whole_days=replace.kind == "replace_days")
     sums = _sums(cur, tables, "batch_id = ?", [batch_id])
     return CommitOutcome(
         rows=sum(int(entry["rows"]) for entry in sums.values()),

@@ -97,28 +97,41 @@ def affected_days(cur: duckdb.DuckDBPyConnection, provider_id: str, batch_id: st
     return sorted(row[0] for row in rows)
 
 
-def refresh_days(cur: duckdb.DuckDBPyConnection, provider_id: str, days: list[date]) -> None:
+def refresh_days(
+    cur: duckdb.DuckDBPyConnection, provider_id: str, days: list[date], *, only_batch: str | None = None
+) -> None:
     """Recompute the rollup rows of one provider on these days from its live rows (call in the writer's
-    transaction, after the change)."""
+    transaction, after the change). With `only_batch`, the caller knows that batch's rows are all of the
+    provider's live rows on those days, and only they are read."""
     if not days or not _maintenance.get():
         return
     # The BETWEEN lets DuckDB skip row groups by their min/max day (a batch's days are usually contiguous).
-    bounds = [min(days), max(days), days]
+    bounds: list[object] = [min(days), max(days), days]
     cur.execute(
         f"DELETE FROM {ROLLUP_TABLE} WHERE provider_id = ? AND day BETWEEN ? AND ? "  # noqa: S608
         "AND list_contains(?, day)",
         [provider_id, *bounds],
     )
-    where = "provider_id = ? AND charge_day BETWEEN ? AND ? AND list_contains(?, charge_day)"
-    cur.execute(
-        f"INSERT INTO {ROLLUP_TABLE} ({_TARGET}) " + _AGGREGATE.format(where=where), [provider_id, *bounds]
-    )
+    params: list[object]
+    if only_batch is not None:
+        where, params = "batch_id = ?", [only_batch]
+    else:
+        where = "provider_id = ? AND charge_day BETWEEN ? AND ? AND list_contains(?, charge_day)"
+        params = [provider_id, *bounds]
+    cur.execute(f"INSERT INTO {ROLLUP_TABLE} ({_TARGET}) " + _AGGREGATE.format(where=where), params)
 
 
-def refresh_batch(cur: duckdb.DuckDBPyConnection, provider_id: str, batch_id: str) -> None:
-    """After a Cost and Usage commit: refresh the days the batch stored or replaced rows on."""
+def refresh_batch(
+    cur: duckdb.DuckDBPyConnection, provider_id: str, batch_id: str, *, replaced_whole_days: bool = False
+) -> None:
+    """After a Cost and Usage commit: refresh the days the batch stored or replaced rows on.
+
+    `replaced_whole_days` (replace_days): the batch superseded every other live row of the provider on its
+    days, so its own rows are exactly what is live there.
+    """
     if _maintenance.get():
-        refresh_days(cur, provider_id, affected_days(cur, provider_id, batch_id))
+        days = affected_days(cur, provider_id, batch_id)
+        refresh_days(cur, provider_id, days, only_batch=batch_id if replaced_whole_days else None)
 
 
 def drop_provider(cur: duckdb.DuckDBPyConnection, workspace_id: str, provider_id: str) -> None:
