@@ -193,17 +193,17 @@ def _buckets(
 ) -> list[Bucket]:
     if query.grain == "none":
         return []
-    starts = sorted({bucket_start(day, query.grain) for _, day in covered.days})
+    days_in: dict[date, set[date]] = {}
+    for _, day in covered.days:
+        days_in.setdefault(bucket_start(day, query.grain), set()).add(day)
     today = now.date()
+    open_periods = [(s.start.date(), s.end.date()) for s in statuses if s.status == "open"]
     buckets = []
-    for start in starts:
+    for start in sorted(days_in):
         end = _bucket_end(start, query.grain)
-        days = {d for _, d in covered.days if start <= d < end}
         cut = (query.start is not None and query.start > start) or (query.end is not None and query.end < end)
-        open_period = any(
-            s.status == "open" and s.start.date() < end and s.end.date() > start for s in statuses
-        )
-        buckets.append(Bucket(start, end, len(days), cut or end > today, open_period))
+        open_period = any(first < end and last > start for first, last in open_periods)
+        buckets.append(Bucket(start, end, len(days_in[start]), cut or end > today, open_period))
     return buckets
 
 
