@@ -14,6 +14,7 @@ from focusbase.storage import Catalog
 from focusbase.storage import views as store
 
 MAX_NAME = 200
+STORED_MAX_GROUPS = 2**31 - 1
 
 
 class ViewError(Exception):
@@ -49,8 +50,10 @@ class View:
         }
 
 
-def _view(row: Any, settings: Settings) -> View:  # a catalog row (sqlite3.Row)
-    query = parse_query(orjson.loads(row["query"]), max_groups=settings.explorer_max_groups)
+def _view(row: Any) -> View:  # a catalog row (sqlite3.Row)
+    # Checked when it was saved; a lower explorer_max_groups since then must not make the view unreadable
+    # (its results stay bounded by explorer_max_rows).
+    query = parse_query(orjson.loads(row["query"]), max_groups=STORED_MAX_GROUPS)
     return View(row["id"], row["workspace_id"], row["name"], query, row["created_at"], row["updated_at"])
 
 
@@ -87,7 +90,7 @@ def create_view(
         )
     except store.NameTaken as exc:
         raise ViewError(409, "view_name_taken", f"a view named {clean!r} exists already", "name") from exc
-    return _view(row, settings)
+    return _view(row)
 
 
 def get_view(catalog: Catalog, settings: Settings, workspace_id: str, view_id: str) -> View:
@@ -95,12 +98,12 @@ def get_view(catalog: Catalog, settings: Settings, workspace_id: str, view_id: s
     row = store.get_view(catalog, workspace_id, view_id)
     if row is None:
         raise ViewError(404, "not_found", f"view {view_id} not found")
-    return _view(row, settings)
+    return _view(row)
 
 
 def list_views(catalog: Catalog, settings: Settings, workspace_id: str) -> list[View]:
     """The workspace's views, by name."""
-    return [_view(row, settings) for row in store.list_views(catalog, workspace_id)]
+    return [_view(row) for row in store.list_views(catalog, workspace_id)]
 
 
 def update_view(
@@ -121,7 +124,7 @@ def update_view(
         raise ViewError(409, "view_name_taken", f"a view named {clean!r} exists already", "name") from exc
     if row is None:
         raise ViewError(404, "not_found", f"view {view_id} not found")
-    return _view(row, settings)
+    return _view(row)
 
 
 def delete_view(catalog: Catalog, workspace_id: str, view_id: str) -> None:
