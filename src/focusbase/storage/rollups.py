@@ -80,37 +80,11 @@ def _q(name: str) -> str:
 
 _KEYS = ", ".join(["workspace_id", "provider_id", "charge_day", *(_q(d) for d in DIMENSIONS)])
 _SUMS = ", ".join(f"sum({_q(m)})" for m in MEASURES)
+# Identifiers are the constants above; values are parameters.
+_AGGREGATE = f"SELECT {_KEYS}, {_SUMS}, count(*) FROM live_cost_rows WHERE {{where}} GROUP BY ALL"  # noqa: S608
 _TARGET = ", ".join(
     ["workspace_id", "provider_id", "day", *(_q(c) for c in (*DIMENSIONS, *MEASURES)), "row_count"]
 )
-# Grouping by 29 text columns is most of the cost of an aggregate; grouping by their hash is ~4x cheaper.
-# It stays exact: a group whose rows' dimension tuples are not all equal (min <> max, a hash collision)
-# is left out of the hashed branch and aggregated again by the full key in the second branch.
-_HASH = "hash(" + ", ".join(_q(d) for d in DIMENSIONS) + ")"
-_TUPLE = "{" + ", ".join(f"'{d}': {_q(d)}" for d in DIMENSIONS) + "}"
-
-
-def _aggregate_sql(where: str) -> str:
-    """An INSERT of the rollup rows of the live rows matching `where` (its parameters are bound twice)."""
-    sums = ", ".join(f"sum({_q(m)}) AS s{i}" for i, m in enumerate(MEASURES))
-    named = ", ".join(f"s{i}" for i in range(len(MEASURES)))
-    unpacked = ", ".join(f"lo.{_q(d)}" for d in DIMENSIONS)
-    hashed = (
-        f"SELECT workspace_id, provider_id, charge_day, {_HASH} AS h, {sums}, count(*) AS n, "  # noqa: S608
-        f"min({_TUPLE}) AS lo, max({_TUPLE}) AS hi FROM live_cost_rows WHERE {where} "
-        "GROUP BY workspace_id, provider_id, charge_day, h"
-    )
-    collided = (
-        f"SELECT {_KEYS}, {_SUMS}, count(*) FROM live_cost_rows r WHERE {where} AND EXISTS ("  # noqa: S608
-        "SELECT 1 FROM g WHERE g.lo IS DISTINCT FROM g.hi AND g.provider_id = r.provider_id "
-        f"AND g.charge_day = r.charge_day AND g.h = {_HASH}) GROUP BY ALL"
-    )
-    # Identifiers are the constants above; values are parameters.
-    return (
-        f"INSERT INTO {ROLLUP_TABLE} ({_TARGET}) WITH g AS MATERIALIZED ({hashed}) "  # noqa: S608
-        f"SELECT workspace_id, provider_id, charge_day, {unpacked}, {named}, n FROM g "
-        f"WHERE lo IS NOT DISTINCT FROM hi UNION ALL {collided}"
-    )
 
 
 def affected_days(cur: duckdb.DuckDBPyConnection, provider_id: str, batch_id: str) -> list[date]:
@@ -144,7 +118,7 @@ def refresh_days(
     else:
         where = "provider_id = ? AND charge_day BETWEEN ? AND ? AND list_contains(?, charge_day)"
         params = [provider_id, *bounds]
-    cur.execute(_aggregate_sql(where), [*params, *params])
+    cur.execute(f"INSERT INTO {ROLLUP_TABLE} ({_TARGET}) " + _AGGREGATE.format(where=where), params)
 
 
 def refresh_batch(
@@ -171,7 +145,7 @@ def drop_provider(cur: duckdb.DuckDBPyConnection, workspace_id: str, provider_id
 def rebuild(cur: duckdb.DuckDBPyConnection) -> int:
     """Rebuild the whole rollup from live_cost_rows (call inside a transaction); returns its row count."""
     cur.execute(f"DELETE FROM {ROLLUP_TABLE}")  # noqa: S608
-    cur.execute(_aggregate_sql("TRUE"))
+    cur.execute(f"INSERT INTO {ROLLUP_TABLE} ({_TARGET}) " + _AGGREGATE.format(where="TRUE"))
     found = cur.execute(f"SELECT count(*) FROM {ROLLUP_TABLE}").fetchone()  # noqa: S608
     rows = int(found[0]) if found else 0
     cur.execute("DELETE FROM rollup_builds")
