@@ -6,6 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from focusbase.storage import Catalog, Warehouse
@@ -91,3 +92,28 @@ def test_dashboard_refuses_bad_parameters(client: TestClient, catalog: Catalog) 
     bad_day = client.get("/api/v1/dashboard", params={"asOf": "2025-13-01"}, headers=headers)
     assert bad_day.status_code == 400 and bad_day.json()["code"] == "invalid_request"
     assert client.get("/api/v1/dashboard").status_code == 401
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_dashboard_days_at_the_edge_of_the_calendar_are_refused(
+    client: TestClient, catalog: Catalog, day: str
+) -> None:
+    response = client.get("/api/v1/dashboard", params={"asOf": day}, headers=read_headers(catalog))
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_query" and response.json()["details"] == "asOf"
+
+
+def test_explorer_handles_rows_on_the_last_day_of_the_calendar(
+    client: TestClient, catalog: Catalog, make_provider: Callable[..., Provider]
+) -> None:
+    provider = make_provider("Acme", "USD")
+    rows = make_rows(5, 13, ["9999-12-31"])
+    for row in rows:
+        row["BillingPeriodStart"], row["BillingPeriodEnd"] = "9999-12-01T00:00:00Z", "9999-12-31T23:59:59Z"
+    response = provider.push(rows)
+    assert response.status_code == 200, response.text
+    for grain in ("day", "week", "month"):
+        body = client.post("/api/v1/explorer/query", json={"grain": grain}, headers=read_headers(catalog))
+        assert body.status_code == 200, body.text
+        assert body.json()["buckets"][-1]["end"] == "9999-12-31"  # the bucket ends with the calendar
+        assert body.json()["billingPeriods"][0]["status"] == "open"

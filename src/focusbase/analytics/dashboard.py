@@ -75,7 +75,12 @@ def build_dashboard(
     """The dashboard's figures for a key's scope, as JSON-ready camelCase data (money as exact strings)."""
     if metric not in COST_METRICS:
         raise QueryError("metric", f"{metric!r} is not one of {', '.join(COST_METRICS)}")
-    w = windows(as_of or datetime.now(UTC).date())
+    try:
+        w = windows(as_of or datetime.now(UTC).date())
+    except (OverflowError, ValueError) as exc:  # a day whose windows leave the calendar (years 1 and 9999)
+        raise QueryError(
+            "asOf", f"{as_of} is out of range; its month and the 30 days before must exist"
+        ) from exc
 
     def query(
         start: date, end: date, grain: str, group: tuple[Dimension, ...] = (), top: int | None = None

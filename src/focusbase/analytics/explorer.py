@@ -84,11 +84,14 @@ def _utcnow() -> datetime:
 
 
 def _bucket_end(start: date, grain: str) -> date:
-    if grain == "day":
-        return start + timedelta(days=1)
-    if grain == "week":
-        return start + timedelta(days=7)
-    return date(start.year + 1, 1, 1) if start.month == 12 else date(start.year, start.month + 1, 1)
+    try:
+        if grain == "day":
+            return start + timedelta(days=1)
+        if grain == "week":
+            return start + timedelta(days=7)
+        return date(start.year + 1, 1, 1) if start.month == 12 else date(start.year, start.month + 1, 1)
+    except (OverflowError, ValueError):  # the last bucket of the calendar (year 9999)
+        return date.max
 
 
 def _period_status(
@@ -152,17 +155,22 @@ def run_query(
     providers = scope_provider_ids(catalog, scope)
     finalized = finalized_periods(catalog, scope.workspace_id, providers)
     cutoff = now - timedelta(days=settings.period_close_days)
+    # A period ending at the calendar's end stays open; clamp it so end + close_days exists.
+    latest = datetime.max - timedelta(days=settings.period_close_days + 1)
+    periods = [(p, s, min(e, latest)) for p, s, e in covered.periods]
     completeness = data_completeness(
         now=now,
         close_days=settings.period_close_days,
-        periods=[BillingPeriod(p, s, e) for p, s, e in covered.periods if e > cutoff],
+        periods=[BillingPeriod(p, s, e) for p, s, e in periods if e > cutoff],
         provider_ids=providers,
         finalized=finalized,
         window_start=_midnight(query.start),
         window_end=_midnight(query.end),
     )
     statuses = [
-        PeriodStatus(p, s, e, _period_status((p, s, e), now, settings.period_close_days, finalized))
+        PeriodStatus(
+            p, s, e, _period_status((p, s, min(e, latest)), now, settings.period_close_days, finalized)
+        )
         for p, s, e in covered.periods
     ]
     return ExplorerResult(
