@@ -370,3 +370,15 @@ def test_random_bodies_never_cause_a_server_error(
         assert response.status_code == 200 or set(response.json()) == {"code", "message", "details"}
 
     no_500()
+
+
+def test_a_conversion_that_does_not_fit_is_a_422(
+    client: TestClient, catalog: Catalog, admin_headers: dict[str, str], loaded: Provider
+) -> None:
+    rates = "date,from,to,rate\n" + "".join(f"2025-01-{d:02d},EUR,USD,{'9' * 28}\n" for d in range(1, 21))
+    assert client.put("/api/v1/fx-rates", content=rates.encode(), headers=admin_headers).status_code == 200
+    response = client.post(
+        QUERY, json={"metric": "BilledCost", "currency": "USD"}, headers=read_headers(catalog)
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "value_out_of_range" and "DuckDB" not in response.json()["message"]
