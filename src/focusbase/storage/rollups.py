@@ -81,7 +81,7 @@ def _q(name: str) -> str:
 _KEYS = ", ".join(["workspace_id", "provider_id", "charge_day", *(_q(d) for d in DIMENSIONS)])
 _SUMS = ", ".join(f"sum({_q(m)})" for m in MEASURES)
 # Identifiers are the constants above; values are parameters.
-_AGGREGATE = f"SELECT {_KEYS}, {_SUMS}, count(*) FROM live_cost_rows WHERE {{where}} GROUP BY ALL"  # noqa: S608
+_AGGREGATE = f"SELECT {_KEYS}, {_SUMS}, count(*) FROM {{rows}} WHERE {{where}} GROUP BY ALL"  # noqa: S608
 _TARGET = ", ".join(
     ["workspace_id", "provider_id", "day", *(_q(c) for c in (*DIMENSIONS, *MEASURES)), "row_count"]
 )
@@ -113,12 +113,17 @@ def refresh_days(
         [provider_id, *bounds],
     )
     params: list[object]
+    rows = "live_cost_rows"
     if only_batch is not None:
-        where, params = "batch_id = ?", [only_batch]
+        # Every row of a batch is live right after its commit, so its liveness (a column the commit has just
+        # rewritten, slower to read in the same transaction) need not be checked.
+        rows, where, params = "cost_rows", "batch_id = ?", [only_batch]
     else:
         where = "provider_id = ? AND charge_day BETWEEN ? AND ? AND list_contains(?, charge_day)"
         params = [provider_id, *bounds]
-    cur.execute(f"INSERT INTO {ROLLUP_TABLE} ({_TARGET}) " + _AGGREGATE.format(where=where), params)
+    cur.execute(
+        f"INSERT INTO {ROLLUP_TABLE} ({_TARGET}) " + _AGGREGATE.format(rows=rows, where=where), params
+    )
 
 
 def refresh_batch(
@@ -145,7 +150,9 @@ def drop_provider(cur: duckdb.DuckDBPyConnection, workspace_id: str, provider_id
 def rebuild(cur: duckdb.DuckDBPyConnection) -> int:
     """Rebuild the whole rollup from live_cost_rows (call inside a transaction); returns its row count."""
     cur.execute(f"DELETE FROM {ROLLUP_TABLE}")  # noqa: S608
-    cur.execute(f"INSERT INTO {ROLLUP_TABLE} ({_TARGET}) " + _AGGREGATE.format(where="TRUE"))
+    cur.execute(
+        f"INSERT INTO {ROLLUP_TABLE} ({_TARGET}) " + _AGGREGATE.format(rows="live_cost_rows", where="TRUE")
+    )
     found = cur.execute(f"SELECT count(*) FROM {ROLLUP_TABLE}").fetchone()  # noqa: S608
     rows = int(found[0]) if found else 0
     cur.execute("DELETE FROM rollup_builds")
