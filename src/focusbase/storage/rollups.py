@@ -134,9 +134,15 @@ def refresh_batch(
     `replaced_whole_days` (replace_days): the batch superseded every other live row of the provider on its
     days, so its own rows are exactly what is live there.
     """
-    if _maintenance.get():
-        days = affected_days(cur, provider_id, batch_id)
-        refresh_days(cur, provider_id, days, only_batch=batch_id if replaced_whole_days else None)
+    if not _maintenance.get():
+        return
+    if replaced_whole_days:  # what it superseded lies on its own days
+        found = cur.execute(
+            "SELECT DISTINCT charge_day FROM cost_rows WHERE batch_id = ?", [batch_id]
+        ).fetchall()
+        refresh_days(cur, provider_id, sorted(row[0] for row in found), only_batch=batch_id)
+    else:
+        refresh_days(cur, provider_id, affected_days(cur, provider_id, batch_id))
 
 
 def drop_provider(cur: duckdb.DuckDBPyConnection, workspace_id: str, provider_id: str) -> None:
