@@ -195,3 +195,27 @@ def test_provider_limited_key_sees_only_its_providers(
     ):
         body = check(client, warehouse, headers, query, providers=[a.id])
         assert {p["providerId"] for p in body["providers"]} == {a.id}
+
+
+def test_multi_part_batches_keep_the_rollup_exact(
+    client: TestClient, catalog: Catalog, warehouse: Warehouse, make_provider: Callable[..., Provider]
+) -> None:
+    from tests.ingest.test_multipart import open_batch, send_part
+
+    a = make_provider("Acme", "USD")
+    push_ok(a, make_rows(200, 41, days(3, 1, 20)))
+    # Staged parts become live at the commit, replacing days 5 to 12 (a part's rows stay hidden until then).
+    batch = open_batch(client, a, mode="replace_days")
+    for seed in (42, 43):
+        assert send_part(client, a, batch, make_rows(70, seed, days(3, 5, 12))).status_code in (200, 202)
+    headers = read_headers(catalog)
+    before = check(
+        client, warehouse, headers, {"metric": "BilledCost", "grain": "day", "groupBy": ["ServiceName"]}
+    )
+    committed = client.post(f"/api/v1/batches/{batch}/commit", headers=a.headers)
+    assert committed.status_code == 200, committed.text
+    assert_rollup_fresh(warehouse)
+    after = check(
+        client, warehouse, headers, {"metric": "BilledCost", "grain": "day", "groupBy": ["ServiceName"]}
+    )
+    assert before["totals"] != after["totals"]
