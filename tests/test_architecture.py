@@ -57,3 +57,19 @@ def test_edges_do_not_import_each_other_and_services_import_no_edge() -> None:
                 if (name == target or name.startswith(target + ".")) and target not in allowed:
                     offenders.append(f"{path.relative_to(SRC)} imports {name}")
     assert offenders == []
+
+
+def test_analytics_is_a_service_layer() -> None:
+    # analytics/ is called by api, cli and web, and calls storage; its query model is pure.
+    offenders = []
+    for path in (SRC / "analytics").rglob("*.py"):
+        for name in _imports(path):
+            if name.startswith(("focusbase.api", "focusbase.cli", "focusbase.app")) or name in {
+                "duckdb",
+                "sqlite3",
+            }:
+                offenders.append(f"{path.relative_to(SRC)} imports {name}")
+    for name in _imports(SRC / "analytics" / "model.py"):
+        if name.startswith(("focusbase.storage", "focusbase.config")):
+            offenders.append(f"analytics/model.py imports {name}")
+    assert offenders == []

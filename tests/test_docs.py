@@ -15,9 +15,10 @@ DOCS = "\n".join(
     p.read_text(encoding="utf-8") for p in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 )
 # An error constructor with its code: ApiError(404, "not_found", ...), ImportFileError("empty_file", ...).
-# ExportRequestError's first argument is a field name, not a code.
+# ExportRequestError's and QueryError's first argument is a field name, not a code.
 _ERROR_CALL = re.compile(
-    r"\b(?!ExportRequestError)[A-Z][A-Za-z]*Error\(\s*(?:\d{3}\s*,\s*)?\"([a-z]+(?:_[a-z0-9]+)*)\"", re.S
+    r"\b(?!ExportRequestError|QueryError)[A-Z][A-Za-z]*Error\(\s*(?:\d{3}\s*,\s*)?\"([a-z]+(?:_[a-z0-9]+)*)\"",
+    re.S,
 )
 
 

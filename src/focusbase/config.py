@@ -103,6 +103,26 @@ class Settings(BaseSettings):
         ge=1,
         description="A web app sign-in lasts this many hours (sign-out or revoking the key ends it sooner).",
     )
+    explorer_max_groups: int = Field(
+        500,
+        description="Most groups (combinations of group-by values) one explorer result may hold per currency "
+        "without top; more is 400 too_many_groups.",
+    )
+    explorer_max_rows: int = Field(
+        50_000,
+        description="Most rows (time bucket x group x currency) one explorer result may return; more is "
+        "400 result_too_large. Also bounds CSV and Parquet downloads.",
+    )
+    explorer_timeout_seconds: float = Field(
+        30.0,
+        description="Longest an explorer, dashboard or savings query may run before it is stopped "
+        "(503 query_timeout).",
+    )
+    max_saved_views: int = Field(1_000, description="Most saved explorer views per workspace.")
+    fx_max_rates: int = Field(
+        200_000,
+        description="Most currency conversion rates one workspace may load (one upload replaces all).",
+    )
 
     @property
     def base_url(self) -> str:

@@ -16,6 +16,11 @@ ROUTER_MODULES: tuple[str, ...] = (
     "focusbase.api.imports",
     "focusbase.api.focus",
     "focusbase.api.exports",
+    "focusbase.api.explorer",
+    "focusbase.api.dashboard",
+    "focusbase.api.savings",
+    "focusbase.api.views",
+    "focusbase.api.fx",
 )
 
 

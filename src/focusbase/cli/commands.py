@@ -2,6 +2,7 @@
 
 from focusbase.cli import (  # noqa: F401
     demo,
+    explore,
     export,
     imports,
     keys,

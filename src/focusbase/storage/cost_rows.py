@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from focusbase.focus import Dataset
+from focusbase.storage import rollups
 from focusbase.storage.providers import ProviderDeleted, is_deleted
 from focusbase.validate.parsing import timestamp_sql
 
@@ -433,6 +434,8 @@ def commit(
             "AND r.superseded_by IS NULL)",
             [superseded],
         )
+    if dataset is Dataset.COST_AND_USAGE:
+        rollups.refresh_batch(cur, provider_id, batch_id, replaced_whole_days=replace.kind == "replace_days")
     sums = _sums(cur, tables, "batch_id = ?", [batch_id])
     return CommitOutcome(
         rows=sum(int(entry["rows"]) for entry in sums.values()),
@@ -485,6 +488,7 @@ def revert(
 ) -> tuple[int, int, list[str]]:
     """Restore the rows a batch replaced and retire its own rows; returns (restored, retired, batches)."""
     tables = TABLES[dataset]
+    days = rollups.affected_days(cur, provider_id, batch_id) if dataset is Dataset.COST_AND_USAGE else []
     restored_batches = [
         r[0]
         for r in cur.execute(
@@ -505,6 +509,7 @@ def revert(
             "UPDATE batches SET status = 'committed' WHERE status = 'superseded' AND list_contains(?, id)",
             [restored_batches],
         )
+    rollups.refresh_days(cur, provider_id, days)
     return int(restored[0]), int(retired[0]), restored_batches
 
 

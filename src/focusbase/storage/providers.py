@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 
+from focusbase.storage import rollups
 from focusbase.storage.catalog import Catalog, utcnow
 from focusbase.storage.keys import KeyRecord, insert_key_in, revoke_key_in
 from focusbase.storage.warehouse import Warehouse
@@ -175,6 +176,7 @@ def _delete_rows(cur: duckdb.DuckDBPyConnection, workspace_id: str, provider_id:
     for dataset, statement in _DELETE.items():
         found = cur.execute(statement, [workspace_id, provider_id]).fetchone()
         deleted[dataset] = int(found[0]) if found else 0
+    rollups.drop_provider(cur, workspace_id, provider_id)
     cur.execute(
         "UPDATE batches SET status = 'failed', failure_reason = ?, updated_at = now()::TIMESTAMP,"
         " expires_at = NULL WHERE workspace_id = ? AND provider_id = ?"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from focusbase.storage import migrations
+from focusbase.storage import migrations, rollups
 from focusbase.storage.datadir import secure_data_dir
 
 WAREHOUSE_FILE = "warehouse.duckdb"
@@ -102,7 +102,10 @@ class Warehouse:
             finally:
                 cur.close()
 
-        return migrations.apply_all("warehouse", applied, run)
+        done = migrations.apply_all("warehouse", applied, run)
+        # A data directory from before the rollups (or from an older rollup version) gets them built now.
+        rollups.ensure_built(self._conn)
+        return done
 
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:

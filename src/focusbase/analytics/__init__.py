@@ -1,0 +1,1 @@
+"""Analytics over stored FOCUS rows: the explorer query model, dashboards, savings, currency conversion."""

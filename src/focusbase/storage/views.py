@@ -1,0 +1,85 @@
+"""SQL for saved explorer views (catalog table saved_views)."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from focusbase.storage.catalog import Catalog, utcnow
+
+
+class NameTaken(Exception):
+    """Another view of the workspace has this name."""
+
+
+def count_views(catalog: Catalog, workspace_id: str) -> int:
+    """How many views a workspace has."""
+    with catalog.read() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM saved_views WHERE workspace_id = ?", (workspace_id,)
+        ).fetchone()
+    return int(row[0])
+
+
+def insert_view(
+    catalog: Catalog, *, view_id: str, workspace_id: str, name: str, query: dict[str, Any], key_id: str | None
+) -> sqlite3.Row:
+    """Store a new view; NameTaken when the workspace already has one of this name."""
+    now = utcnow()
+    try:
+        with catalog.transaction() as tx:
+            tx.execute(
+                "INSERT INTO saved_views (id, workspace_id, name, query, key_id, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (view_id, workspace_id, name, orjson.dumps(query).decode(), key_id, now, now),
+            )
+            row: sqlite3.Row = tx.execute("SELECT * FROM saved_views WHERE id = ?", (view_id,)).fetchone()
+            return row
+    except sqlite3.IntegrityError as exc:
+        raise NameTaken(name) from exc
+
+
+def get_view(catalog: Catalog, workspace_id: str, view_id: str) -> sqlite3.Row | None:
+    """A view of this workspace, or None."""
+    with catalog.read() as conn:
+        row: sqlite3.Row | None = conn.execute(
+            "SELECT * FROM saved_views WHERE id = ? AND workspace_id = ?", (view_id, workspace_id)
+        ).fetchone()
+        return row
+
+
+def list_views(catalog: Catalog, workspace_id: str) -> list[sqlite3.Row]:
+    """A workspace's views by name."""
+    with catalog.read() as conn:
+        return conn.execute(
+            "SELECT * FROM saved_views WHERE workspace_id = ? ORDER BY name, id", (workspace_id,)
+        ).fetchall()
+
+
+def update_view(
+    catalog: Catalog, workspace_id: str, view_id: str, *, name: str | None, query: dict[str, Any] | None
+) -> sqlite3.Row | None:
+    """Change a view's name and/or query; None when there is no such view, NameTaken on a clash."""
+    text = None if query is None else orjson.dumps(query).decode()
+    try:
+        with catalog.transaction() as tx:
+            cur = tx.execute(
+                "UPDATE saved_views SET name = coalesce(?, name), query = coalesce(?, query), updated_at = ?"
+                " WHERE id = ? AND workspace_id = ?",
+                (name, text, utcnow(), view_id, workspace_id),
+            )
+            if cur.rowcount != 1:
+                return None
+            row: sqlite3.Row = tx.execute("SELECT * FROM saved_views WHERE id = ?", (view_id,)).fetchone()
+            return row
+    except sqlite3.IntegrityError as exc:
+        raise NameTaken(name or "") from exc
+
+
+def delete_view(catalog: Catalog, workspace_id: str, view_id: str) -> bool:
+    """Delete a view; False when there was none."""
+    with catalog.transaction() as tx:
+        cur = tx.execute("DELETE FROM saved_views WHERE id = ? AND workspace_id = ?", (view_id, workspace_id))
+        return cur.rowcount > 0
