@@ -128,6 +128,30 @@ RELAXATIONS: tuple[Relaxation, ...] = (
         "A mapping document maps file columns onto FOCUS columns; which names and transforms are valid is"
         " checked by the server (400 invalid_mapping, 422 mapping_invalid), not expressible in the schema.",
     ),
+    *(
+        Relaxation(
+            operation,
+            "positive_data_acceptance",
+            _accepting("400"),
+            "An explorer query has rules across its fields that JSON Schema cannot state (equals and contains"
+            " take one value, in and not_in at least one, present and absent none; end not before start; a"
+            " dimension used once), and limits that are settings or depend on the data (top up to"
+            " explorer_max_groups, at most explorer_max_groups groups without top, explorer_max_rows rows):"
+            " 400 invalid_query / too_many_groups / result_too_large naming the field.",
+        )
+        for operation in (
+            "POST /api/v1/explorer/query",
+            "POST /api/v1/views",
+            "PATCH /api/v1/views/{view_id}",
+        )
+    ),
+    Relaxation(
+        "PUT /api/v1/fx-rates",
+        "positive_data_acceptance",
+        _accepting("400", "413"),
+        "The body is a CSV file (header date,from,to,rate; ISO 4217 codes; positive decimal rates; one"
+        " rate per day and pair) that a text/csv schema cannot describe: 400 invalid_rates names the line.",
+    ),
     Relaxation(
         "POST /focus/v1/cost-and-usage/export",
         "positive_data_acceptance",

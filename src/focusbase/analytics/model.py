@@ -227,8 +227,9 @@ def parse_query(body: object, *, max_groups: int) -> ExplorerQuery:
         raise QueryError("filters", f"at most {MAX_FILTERS} filters")
     filters = tuple(_filter(i, f) for i, f in enumerate(raw_filters))
     start, end = _date(body, "start"), _date(body, "end")
-    if start is not None and end is not None and end <= start:
-        raise QueryError("end", "must be after start (the range is [start, end))")
+    if start is not None and end is not None and end < start:
+        # end == start is an empty range, answered with an empty result.
+        raise QueryError("end", "must not be before start (the range is [start, end))")
     top = body.get("top")
     if top is not None and (isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= max_groups):
         raise QueryError("top", f"must be an integer from 1 to {max_groups}")

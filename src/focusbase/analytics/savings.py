@@ -124,8 +124,9 @@ def build_savings(
     end: date | None = None,
 ) -> dict[str, Any]:
     """Savings per currency and per commitment over the charge days [start, end) of a key's scope."""
-    if start is not None and end is not None and end <= start:
-        raise QueryError("end", "must be after start (the range is [start, end))")
+    if start is not None and end is not None and end < start:
+        # end == start is an empty range, answered with an empty result.
+        raise QueryError("end", "must not be before start (the range is [start, end))")
     limit = settings.explorer_max_groups
     with warehouse.cursor() as cur:
         try:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Response
@@ -14,7 +13,7 @@ from focusbase.analytics.explorer import ExplorerError
 from focusbase.analytics.model import QueryError
 from focusbase.api.deps import get_runtime, require_scope
 from focusbase.api.errors import ApiError
-from focusbase.api.explorer import ERRORS, scope_of
+from focusbase.api.explorer import ERRORS, day_param, parse_day, scope_of
 from focusbase.api.ratelimit import rate_limit
 from focusbase.runtime import Runtime
 from focusbase.tenancy.principal import Principal
@@ -103,10 +102,11 @@ def dashboard(
     principal: Reader,
     runtime: RuntimeDep,
     metric: Annotated[
-        str, Query(description="BilledCost, EffectiveCost (default), ListCost or ContractedCost.")
-    ] = ("EffectiveCost"),
+        Literal["BilledCost", "EffectiveCost", "ListCost", "ContractedCost"],
+        Query(description="BilledCost, EffectiveCost (default), ListCost or ContractedCost."),
+    ] = "EffectiveCost",
     asOf: Annotated[
-        date | None, Query(description="The day the month to date ends on (default: today, UTC).")
+        str | None, day_param("The day the month to date ends on, YYYY-MM-DD (default: today, UTC).")
     ] = None,
 ) -> Response:
     """Month to date vs last month, last 30 days, top services and providers, movers and freshness."""
@@ -117,7 +117,7 @@ def dashboard(
             runtime.settings,
             scope_of(principal),
             metric=metric,
-            as_of=asOf,
+            as_of=parse_day(asOf, "asOf"),
         )
     except QueryError as exc:
         raise ApiError(400, "invalid_query", f"invalid query: {exc}", details=exc.field) from exc

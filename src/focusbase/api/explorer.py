@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -9,7 +10,19 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from focusbase.analytics.explorer import ExplorerError, run_query
-from focusbase.analytics.model import ExplorerQuery, QueryError, parse_query
+from focusbase.analytics.model import (
+    GRAINS,
+    MAX_FILTER_VALUES,
+    MAX_FILTERS,
+    MAX_GROUP_BY,
+    METRICS,
+    OPS,
+    SORTS,
+    ExplorerQuery,
+    QueryError,
+    dimension_columns,
+    parse_query,
+)
 from focusbase.analytics.results import result_csv, result_json, result_parquet
 from focusbase.api.deps import get_runtime, require_scope
 from focusbase.api.errors import ApiError
@@ -22,7 +35,40 @@ router = APIRouter(prefix="/api/v1", tags=["analytics"], dependencies=[Depends(r
 Reader = Annotated[Principal, Depends(require_scope("read"))]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 Format = Literal["json", "csv", "parquet"]
+# A charge day in a query parameter: YYYY-MM-DD in the years 1900 to 9999 (the range every window of the
+# server accepts), stated in the schema so that clients know it.
+DAY_PATTERN = r"^(19[0-9]{2}|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+
+
+def day_param(description: str) -> Any:
+    """A Query() for a YYYY-MM-DD day (parsed with `parse_day`)."""
+    return Query(description=description, pattern=DAY_PATTERN, json_schema_extra={"format": "date"})
+
+
+def parse_day(text: str | None, name: str) -> date | None:
+    """The day a `day_param` names; 400 invalid_query for a day the calendar has not (2026-02-30)."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ApiError(
+            400, "invalid_query", f"invalid query: {name}: {text!r} is not a calendar day", details=name
+        ) from None
+
+
 FormatParam = Annotated[Format, Query(description="json (default), csv or parquet (a download of the rows).")]
+
+# The 200 answer is JSON by default, or the rows as a CSV or Parquet download (?format=csv|parquet).
+DOWNLOADS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The result (JSON), or its rows as CSV or Parquet with ?format=csv|parquet.",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Invalid query or over a result limit (the error envelope names the field)."},
@@ -34,29 +80,80 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+# What a dimension may be, as far as JSON Schema can say: a FOCUS String dimension, provider, a tag key or an
+# x_ column (parse_query in analytics/model.py is the authority and names the field it refuses).
+_DIMENSION: dict[str, Any] = {
+    "anyOf": [
+        {"enum": sorted([*dimension_columns(), "provider"])},
+        {"pattern": r'^tag:[^"\\\x00-\x1f]{1,128}$'},
+        {"pattern": "^x_[A-Za-z0-9_]{1,126}$"},
+    ]
+}
+
+
 class FilterBody(BaseModel):
     """One filter: equals / in / not_in / contains on values, or present / absent."""
 
     model_config = ConfigDict(extra="forbid")
-    dimension: str = Field(description="ServiceName (any FOCUS dimension), provider, tag:<key> or x_<name>.")
-    op: str = Field(description="equals, in, not_in, contains (case-insensitive), present or absent.")
-    values: list[str] | None = Field(None, description="The values (one for equals and contains).")
+    dimension: str = Field(
+        description="ServiceName (any FOCUS dimension), provider, tag:<key> or x_<name>.",
+        json_schema_extra=_DIMENSION,
+    )
+    op: str = Field(
+        description="equals, in, not_in, contains (case-insensitive), present or absent.",
+        json_schema_extra={"enum": list(OPS)},
+    )
+    values: list[str] | None = Field(
+        None,
+        description="The values (one for equals and contains).",
+        json_schema_extra={"maxItems": MAX_FILTER_VALUES},
+    )
 
 
 class QueryBody(BaseModel):
     """A cost-over-time question (docs/analytics.md)."""
 
     model_config = ConfigDict(extra="forbid")
-    metric: str | None = Field(None, description="BilledCost, EffectiveCost (default), ListCost, ...")
-    grain: str | None = Field(None, description="day (default), week (Monday, UTC), month or none.")
-    groupBy: list[str] | None = Field(None, description="Up to 3 dimensions.")
-    filters: list[FilterBody] | None = None
-    start: str | None = Field(None, description="First charge day, YYYY-MM-DD (inclusive).")
-    end: str | None = Field(None, description="Charge day after the last, YYYY-MM-DD (exclusive).")
-    top: int | None = Field(None, description="Keep the largest N groups per currency; the rest is Other.")
-    sort: str | None = Field(None, description="value_desc (default), value_asc or group.")
+    metric: str | None = Field(
+        None,
+        description="BilledCost, EffectiveCost (default), ListCost, ...",
+        json_schema_extra={"enum": [*METRICS, None]},
+    )
+    grain: str | None = Field(
+        None,
+        description="day (default), week (Monday, UTC), month or none.",
+        json_schema_extra={"enum": [*GRAINS, None]},
+    )
+    groupBy: list[str] | None = Field(
+        None,
+        description="Up to 3 dimensions.",
+        json_schema_extra={"maxItems": MAX_GROUP_BY, "uniqueItems": True, "items": _DIMENSION},
+    )
+    filters: list[FilterBody] | None = Field(None, json_schema_extra={"maxItems": MAX_FILTERS})
+    start: str | None = Field(
+        None,
+        description="First charge day, YYYY-MM-DD (inclusive).",
+        json_schema_extra={"pattern": DAY_PATTERN, "format": "date"},
+    )
+    end: str | None = Field(
+        None,
+        description="Charge day after the last, YYYY-MM-DD (exclusive).",
+        json_schema_extra={"pattern": DAY_PATTERN, "format": "date"},
+    )
+    top: int | None = Field(
+        None,
+        description="Keep the largest N groups per currency; the rest is Other.",
+        json_schema_extra={"minimum": 1},
+    )
+    sort: str | None = Field(
+        None,
+        description="value_desc (default), value_asc or group.",
+        json_schema_extra={"enum": [*SORTS, None]},
+    )
     currency: str | None = Field(
-        None, description="Also convert to this currency with the workspace's rates."
+        None,
+        description="Also convert to this currency with the workspace's rates.",
+        json_schema_extra={"pattern": "^[A-Z]{3}$"},
     )
 
 
@@ -163,7 +260,7 @@ def answer(runtime: Runtime, principal: Principal, query: ExplorerQuery, fmt: Fo
     return Response(orjson.dumps(result_json(result)), media_type="application/json")
 
 
-@router.post("/explorer/query", response_model=ExplorerResponse, responses=ERRORS)
+@router.post("/explorer/query", response_model=ExplorerResponse, responses={**DOWNLOADS, **ERRORS})
 def explorer_query(
     body: QueryBody,
     principal: Reader,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from focusbase.analytics.explorer import ExplorerError
@@ -14,7 +13,7 @@ from focusbase.analytics.model import QueryError
 from focusbase.analytics.savings import build_savings
 from focusbase.api.deps import get_runtime, require_scope
 from focusbase.api.errors import ApiError
-from focusbase.api.explorer import ERRORS, scope_of
+from focusbase.api.explorer import ERRORS, day_param, parse_day, scope_of
 from focusbase.api.ratelimit import rate_limit
 from focusbase.runtime import Runtime
 from focusbase.tenancy.principal import Principal
@@ -99,14 +98,18 @@ class SavingsResponse(BaseModel):
 def savings(
     principal: Reader,
     runtime: RuntimeDep,
-    start: Annotated[date | None, Query(description="First charge day, YYYY-MM-DD (inclusive).")] = None,
-    end: Annotated[
-        date | None, Query(description="Charge day after the last, YYYY-MM-DD (exclusive).")
-    ] = None,
+    start: Annotated[str | None, day_param("First charge day, YYYY-MM-DD (inclusive).")] = None,
+    end: Annotated[str | None, day_param("Charge day after the last, YYYY-MM-DD (exclusive).")] = None,
 ) -> Response:
     """Commitment utilisation, coverage, savings rate, unused cost, savings vs list and contracted prices."""
     try:
-        body = build_savings(runtime.warehouse, runtime.settings, scope_of(principal), start=start, end=end)
+        body = build_savings(
+            runtime.warehouse,
+            runtime.settings,
+            scope_of(principal),
+            start=parse_day(start, "start"),
+            end=parse_day(end, "end"),
+        )
     except QueryError as exc:
         raise ApiError(400, "invalid_query", f"invalid query: {exc}", details=exc.field) from exc
     except ExplorerError as exc:

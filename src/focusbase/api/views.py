@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from focusbase.analytics import views as service
 from focusbase.api.deps import get_runtime, require_scope
 from focusbase.api.errors import ApiError
-from focusbase.api.explorer import ERRORS, ExplorerResponse, FormatParam, QueryBody, answer
+from focusbase.api.explorer import DOWNLOADS, ERRORS, ExplorerResponse, FormatParam, QueryBody, answer
 from focusbase.api.ratelimit import rate_limit
 from focusbase.runtime import Runtime
 from focusbase.tenancy.principal import Principal
@@ -133,7 +133,9 @@ def delete(view_id: ViewId, principal: Admin, runtime: RuntimeDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/{view_id}/result", response_model=ExplorerResponse, responses={**ERRORS, **_NOT_FOUND})
+@router.get(
+    "/{view_id}/result", response_model=ExplorerResponse, responses={**DOWNLOADS, **ERRORS, **_NOT_FOUND}
+)
 def result(view_id: ViewId, principal: Reader, runtime: RuntimeDep, format: FormatParam = "json") -> Response:
     """Run a saved view with the caller's scope, as JSON or a CSV or Parquet download."""
     try:
