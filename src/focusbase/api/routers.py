@@ -16,6 +16,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "focusbase.api.imports",
     "focusbase.api.focus",
     "focusbase.api.exports",
+    "focusbase.api.webhooks",
 )
 
 
