@@ -20,6 +20,7 @@ LIFECYCLE_MODULES: tuple[str, ...] = (
     "focusbase.ingest.lifecycle",
     "focusbase.export.lifecycle",
     "focusbase.notify.lifecycle",
+    "focusbase.budgets.lifecycle",
 )
 
 Hook = Callable[["Runtime"], Awaitable[None]]

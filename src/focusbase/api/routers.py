@@ -17,6 +17,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "focusbase.api.focus",
     "focusbase.api.exports",
     "focusbase.api.webhooks",
+    "focusbase.api.budgets",
 )
 
 

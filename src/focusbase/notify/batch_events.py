@@ -10,6 +10,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from focusbase.budgets.lifecycle import request_evaluation
 from focusbase.ingest.model import Batch
 from focusbase.notify.events import emit
 from focusbase.runtime import Runtime
@@ -100,6 +101,7 @@ def batch_committed(runtime: Runtime, batch: Batch) -> None:
             )
     except Exception:
         log.exception("could not queue the events of committed batch %s", batch.id)
+    request_evaluation(runtime, batch.workspace_id, batch.provider_id)
 
 
 def batch_failed(runtime: Runtime, batch: Batch, reason: str) -> None:
