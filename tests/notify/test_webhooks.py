@@ -255,3 +255,37 @@ def test_crud_and_errors(client: TestClient, admin_headers: dict[str, str], rece
     ).key
     forbidden = client.get("/api/v1/webhooks", headers={"Authorization": f"Bearer {read_key}"})
     assert forbidden.status_code == 403 and forbidden.json()["code"] == "forbidden"
+
+
+def test_attempt_time_limit_holds_against_a_dripping_receiver() -> None:
+    # A status line, then a header line every 0.1 s: each read is quick, the whole attempt is not.
+    import socket
+    import threading
+    import time
+
+    from focusbase.notify.destinations import resolve
+    from focusbase.notify.sender import post
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def drip() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        for i in range(40):
+            try:
+                conn.sendall(f"X-Drip-{i}: x\r\n".encode())
+            except OSError:
+                break
+            time.sleep(0.1)
+        conn.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    destination = resolve(f"http://127.0.0.1:{server.getsockname()[1]}/", allow_private=True)
+    started = time.monotonic()
+    result = post(destination, b"{}", {}, timeout=0.5, max_response_bytes=1000)
+    assert time.monotonic() - started < 1.5
+    assert result.status is None and result.error == "timed out after 0.5 s"
+    server.close()

@@ -15,6 +15,7 @@ from focusbase.ingest.model import Batch
 from focusbase.notify.events import emit
 from focusbase.runtime import Runtime
 from focusbase.storage import restatements
+from focusbase.storage.webhooks import subscribed
 from focusbase.tenancy.periods import finalized_periods
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,9 @@ def batch_committed(runtime: Runtime, batch: Batch) -> None:
                 "committedAt": _time(batch.committed_at),
             },
         )
-        periods = restated_periods(runtime, batch)
+        replaced = bool((batch.replaced or {}).get("rows"))
+        wanted = replaced and subscribed(runtime.catalog, batch.workspace_id, "period.restated")
+        periods = restated_periods(runtime, batch) if wanted else []
         if periods:
             emit(
                 runtime,

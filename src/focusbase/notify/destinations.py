@@ -8,12 +8,16 @@ checked, so a DNS answer that changes in between cannot redirect it.
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 MAX_URL_LENGTH = 2048
+RESOLVE_TIMEOUT_SECONDS = 5.0
+# getaddrinfo has no timeout of its own: it runs here so a slow DNS server cannot hold a request.
+_RESOLVER = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
 
 
 class DestinationRefused(ValueError):
@@ -79,7 +83,14 @@ def resolve(url: str, *, allow_private: bool) -> Destination:
     """Check a URL and resolve its host; every address it resolves to must be allowed."""
     scheme, host, port, target = parse_url(url)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM).result(
+            timeout=RESOLVE_TIMEOUT_SECONDS
+        )
+    except concurrent.futures.TimeoutError:
+        raise DestinationRefused(
+            f"url host {host!r} did not resolve within {RESOLVE_TIMEOUT_SECONDS:g} s",
+            code="webhook_destination_unresolvable",
+        ) from None
     except (OSError, UnicodeError) as exc:
         raise DestinationRefused(
             f"url host {host!r} does not resolve ({exc})", code="webhook_destination_unresolvable"

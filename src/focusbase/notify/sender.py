@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 
@@ -47,6 +49,13 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
+def _abort(conn: http.client.HTTPConnection) -> None:
+    sock = conn.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def _retry_after(value: str | None) -> float | None:
     if value is None:
         return None
@@ -73,6 +82,10 @@ def post(
         conn = _PinnedHTTPSConnection(destination, timeout)
     else:
         conn = _PinnedHTTPConnection(destination, timeout)
+    # The socket timeout bounds each read; the timer bounds the whole attempt (a receiver that drips bytes).
+    watchdog = threading.Timer(timeout, _abort, args=(conn,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         conn.request(
             "POST",
@@ -105,7 +118,12 @@ def post(
     except TimeoutError:
         return Response(None, "", f"timed out after {timeout:g} s", int((time.monotonic() - started) * 1000))
     except (OSError, http.client.HTTPException) as exc:
+        if time.monotonic() >= deadline:
+            return Response(
+                None, "", f"timed out after {timeout:g} s", int((time.monotonic() - started) * 1000)
+            )
         message = f"{type(exc).__name__}: {exc}"[:300]
         return Response(None, "", message, int((time.monotonic() - started) * 1000))
     finally:
+        watchdog.cancel()
         conn.close()

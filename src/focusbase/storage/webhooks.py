@@ -223,3 +223,12 @@ def delivery_counts(catalog: Catalog, endpoint_id: str) -> dict[str, int]:
             (endpoint_id,),
         ).fetchall()
         return {str(r[0]): int(r[1]) for r in rows}
+
+
+def subscribed(catalog: Catalog, workspace_id: str, event_type: str) -> bool:
+    """Whether an enabled endpoint of the workspace subscribes to this event type."""
+    with catalog.read() as conn:
+        rows = conn.execute(
+            "SELECT events FROM webhook_endpoints WHERE workspace_id = ? AND enabled = 1", (workspace_id,)
+        ).fetchall()
+    return any(event_type in json.loads(row["events"]) for row in rows)
