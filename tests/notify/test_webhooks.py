@@ -272,20 +272,24 @@ def test_attempt_time_limit_holds_against_a_dripping_receiver() -> None:
 
     def drip() -> None:
         conn, _ = server.accept()
-        conn.recv(65536)
-        conn.sendall(b"HTTP/1.1 200 OK\r\n")
-        for i in range(40):
-            try:
-                conn.sendall(f"X-Drip-{i}: x\r\n".encode())
-            except OSError:
-                break
-            time.sleep(0.1)
-        conn.close()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            for i in range(40):
+                try:
+                    conn.sendall(f"X-Drip-{i}: x\r\n".encode())
+                except OSError:
+                    break
+                time.sleep(0.1)
 
-    threading.Thread(target=drip, daemon=True).start()
-    destination = resolve(f"http://127.0.0.1:{server.getsockname()[1]}/", allow_private=True)
-    started = time.monotonic()
-    result = post(destination, b"{}", {}, timeout=0.5, max_response_bytes=1000)
-    assert time.monotonic() - started < 1.5
-    assert result.status is None and result.error == "timed out after 0.5 s"
-    server.close()
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    try:
+        destination = resolve(f"http://127.0.0.1:{server.getsockname()[1]}/", allow_private=True)
+        started = time.monotonic()
+        result = post(destination, b"{}", {}, timeout=0.5, max_response_bytes=1000)
+        assert time.monotonic() - started < 1.5
+        assert result.status is None and result.error == "timed out after 0.5 s"
+    finally:
+        thread.join(5)
+        server.close()

@@ -49,7 +49,8 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
-def _abort(conn: http.client.HTTPConnection) -> None:
+def _abort(conn: http.client.HTTPConnection, expired: threading.Event) -> None:
+    expired.set()
     sock = conn.sock
     if sock is not None:
         with contextlib.suppress(OSError):
@@ -83,7 +84,8 @@ def post(
     else:
         conn = _PinnedHTTPConnection(destination, timeout)
     # The socket timeout bounds each read; the timer bounds the whole attempt (a receiver that drips bytes).
-    watchdog = threading.Timer(timeout, _abort, args=(conn,))
+    expired = threading.Event()
+    watchdog = threading.Timer(timeout, _abort, args=(conn, expired))
     watchdog.daemon = True
     watchdog.start()
     try:
@@ -99,6 +101,11 @@ def post(
             },
         )
         answer = conn.getresponse()
+        if expired.is_set():
+            # Cut off before the headers ended: what was parsed is not an answer.
+            return Response(
+                None, "", f"timed out after {timeout:g} s", int((time.monotonic() - started) * 1000)
+            )
         chunks: list[bytes] = []
         size = 0
         while size < max_response_bytes and time.monotonic() < deadline:
