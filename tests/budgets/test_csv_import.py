@@ -71,12 +71,15 @@ def test_provider_and_currency_columns(client: TestClient, admin_headers: dict[s
 def test_bad_files_store_nothing(client: TestClient, admin_headers: dict[str, str]) -> None:
     provider_id, _ = make_provider(client, admin_headers)
     cases = [
-        ("Name,2026-11\nA,1\n", None, "Budget Name"),
+        ("2026-10,2026-11\n1,1\n", None, None),
+        ("Budget Name,,2026-11\nA,,1\n", None, None),
+        ("Budget Name,2026-11,2026-11\nA,1,2\n", None, None),
         ("Budget Name,Owner\nA,bob\n", None, None),
         ("Budget Name,2026-11\nA,abc\n", 2, "2026-11"),
         ("Budget Name,2026-11\nA,-5\n", 2, "2026-11"),
         ("Budget Name,2026-11\nA,1\nA,2\n", 3, "Budget Name"),
         ("Budget Name,2026-11\nA,1,9\n", 2, None),
+        ("Team,2026-11\nA,x\n", 2, "2026-11"),
         ("Budget Name,Currency,2026-11\nA,ZZZ,1\n", 2, "Currency"),
         ("Budget Name,Provider,2026-11\nA,prv_unknown,1\n", 2, "Provider"),
         ("", None, None),
@@ -99,3 +102,36 @@ def test_bad_files_store_nothing(client: TestClient, admin_headers: dict[str, st
     )
     assert too_big.status_code == 413 and too_big.json()["code"] == "payload_too_large"
     assert budgets(client, admin_headers) == {}
+
+
+def test_vantage_hierarchical_example_imports_its_leaves(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    # Vantage's documented hierarchical example, as written there (parent rows with fewer cells).
+    text = (
+        "Budget Name,Parent Budget,2024-10,2024-11,2024-12\n"
+        "Engineering Org,,,\n"
+        "Development Dept,Engineering Org,,,\n"
+        "Infrastructure Dept,Engineering Org,,,\n"
+        "Frontend Redesign,Development Dept,30000,35000,\n"
+        "Backend Refactor,Development Dept,40000,,50000\n"
+        "New Cloud Environment,Infrastructure Dept,60000,,\n"
+        "Cost Optimization Task,Infrastructure Dept,,30000,40000\n"
+    )
+    provider_id, _ = make_provider(client, admin_headers)
+    response = upload(client, admin_headers, text, providerId=provider_id)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["skipped"] == ["Engineering Org", "Development Dept", "Infrastructure Dept"]
+    assert sorted(b["name"] for b in body["created"]) == [
+        "Backend Refactor",
+        "Cost Optimization Task",
+        "Frontend Redesign",
+        "New Cloud Environment",
+    ]
+    stored = budgets(client, admin_headers)
+    assert stored["Backend Refactor"]["amounts"] == {"2024-10": "40000", "2024-12": "50000"}
+    # The standard example, with a first column headed otherwise and a trailing empty cell.
+    standard = "Team,2024-01,2024-02,2024-03\nTeam 1,50000.00,51000.00,52000.00,\nTeam 3,45000,50000,\n"
+    assert upload(client, admin_headers, standard, providerId=provider_id).status_code == 200
+    assert budgets(client, admin_headers)["Team 3"]["amounts"] == {"2024-01": "45000", "2024-02": "50000"}

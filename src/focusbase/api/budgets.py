@@ -119,6 +119,7 @@ class ImportResult(BaseModel):
     updated: list[ImportedBudget]
     monthsSet: int
     ignoredColumns: list[str]
+    skipped: list[str] = Field(description="Budgets without any amount (Vantage parent budgets), not stored.")
 
 
 def _out(budget: Budget) -> BudgetOut:
@@ -223,6 +224,7 @@ async def import_csv(
         updated=[ImportedBudget(id=i, name=n) for i, n in result.updated],
         monthsSet=result.months_set,
         ignoredColumns=result.ignored_columns,
+        skipped=result.skipped,
     )
 
 

@@ -4,6 +4,8 @@ Each row is a budget, each YYYY-MM column its amount for that month (an empty ce
 also reads two optional columns, `Provider` (a provider id or its unique name) and `Currency`; without them
 the import's `providerId` and `currency` apply, and the currency defaults to the provider's. `Parent Budget`
 is accepted and ignored (budgets are not hierarchical here), as are other columns; the answer lists them.
+As in Vantage, the first column names the budget whatever its heading; a row without any amount (a
+Vantage parent budget) is skipped.
 The file is stored entirely or not at all.
 """
 
@@ -55,6 +57,7 @@ class ImportResult:
     created: list[tuple[str, str]] = field(default_factory=list)
     updated: list[tuple[str, str]] = field(default_factory=list)
     months_set: int = 0
+    skipped: list[str] = field(default_factory=list)  # rows without any amount (Vantage parent budgets)
     ignored_columns: list[str] = field(default_factory=list)
 
 
@@ -88,34 +91,39 @@ def import_budgets(
         )
     header = [cell.strip() for cell in rows[0]]
     lowered = [h.lower() for h in header]
-    if NAME_COLUMN not in lowered:
+    # As in Vantage, the first column names the budget whatever its heading ("Budget Name" usually).
+    if PERIOD.match(header[0]):
         raise BudgetImportError(
-            "the header has no 'Budget Name' column",
-            [{"row": 1, "column": "Budget Name", "message": "missing"}],
+            "the first column must name the budget (for example 'Budget Name'), not a month",
+            [{"row": 1, "column": header[0], "message": "the first column is the budget name"}],
+        )
+    blank = [i + 1 for i, h in enumerate(header) if not h]
+    if blank:
+        raise BudgetImportError(
+            f"the header has blank column(s) at position {blank}",
+            [{"row": 1, "column": None, "message": f"blank column {i}"} for i in blank],
+        )
+    duplicates = sorted({h for h in header if header.count(h) > 1})
+    if duplicates:
+        raise BudgetImportError(
+            f"the header names {duplicates} more than once",
+            [{"row": 1, "column": h, "message": "duplicate column"} for h in duplicates],
         )
     months = {i: h for i, h in enumerate(header) if PERIOD.match(h)}
     if not months:
         raise BudgetImportError(
             "the header has no month column (YYYY-MM)", [{"row": 1, "column": None, "message": "no months"}]
         )
-    if len(set(header)) != len(header):
-        raise BudgetImportError(
-            "two columns of the header have the same name",
-            [{"row": 1, "column": None, "message": "duplicate"}],
-        )
+    position = {name: lowered.index(name) for name in ("provider", "currency") if name in lowered[1:]}
+    position[NAME_COLUMN] = 0
     result = ImportResult(
         ignored_columns=[
-            h
-            for i, h in enumerate(header)
-            if i not in months and h.lower() not in {NAME_COLUMN, "provider", "currency"}
+            h for i, h in enumerate(header) if i and i not in months and i not in position.values()
         ]
     )
     body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
     if len(body) > MAX_ROWS:
         raise BudgetImportError(f"the file has more than {MAX_ROWS} budgets", [])
-    position = {
-        name: lowered.index(name) for name in (NAME_COLUMN, "provider", "currency") if name in lowered
-    }
     errors: list[dict[str, Any]] = []
     items: list[tuple[dict[str, Any], dict[str, str], str | None]] = []
     seen: set[str] = set()
@@ -127,6 +135,10 @@ def import_budgets(
         return values[index].strip() if index is not None and index < len(values) else ""
 
     for line, values in enumerate(body, start=2):
+        # Trailing cells may be left out (blank) or be empty extras, as spreadsheets write them.
+        if len(values) > len(header) and not any(v.strip() for v in values[len(header) :]):
+            values = values[: len(header)]
+        values = values + [""] * (len(header) - len(values))
         if len(values) != len(header):
             errors.append(
                 {
@@ -139,15 +151,24 @@ def import_budgets(
         name = cell(values, NAME_COLUMN)
         if not name or len(name) > MAX_NAME:
             errors.append(
-                {"row": line, "column": "Budget Name", "message": f"must be 1 to {MAX_NAME} characters"}
+                {"row": line, "column": header[0], "message": f"must be 1 to {MAX_NAME} characters"}
             )
             continue
         if name in seen:
             errors.append(
-                {"row": line, "column": "Budget Name", "message": f"{name!r} appears twice in the file"}
+                {"row": line, "column": header[0], "message": f"{name!r} appears twice in the file"}
             )
             continue
         seen.add(name)
+        try:
+            amounts = {months[i]: str(_amount(values[i], months[i])) for i in months if values[i].strip()}
+        except InvalidBudget as exc:
+            errors.append({"row": line, "column": exc.field, "message": str(exc)})
+            continue
+        if not amounts:
+            # A Vantage parent budget (its amounts are its children's): nothing to watch here.
+            result.skipped.append(name)
+            continue
         provider_text = cell(values, "provider") or provider_id
         if not provider_text:
             errors.append(
@@ -176,7 +197,6 @@ def import_budgets(
             chosen_currency = parse_currency(
                 cell(values, "currency") or currency or provider.default_currency, "Currency"
             )
-            amounts = {months[i]: str(_amount(values[i], months[i])) for i in months if values[i].strip()}
         except InvalidBudget as exc:
             errors.append({"row": line, "column": exc.field, "message": str(exc)})
             continue
@@ -185,7 +205,7 @@ def import_budgets(
             errors.append(
                 {
                     "row": line,
-                    "column": "Budget Name",
+                    "column": header[0],
                     "message": f"a budget named {name!r} exists; import with overwrite=true to update it",
                 }
             )
