@@ -120,6 +120,11 @@ class Settings(BaseSettings):
         description="After a secret rotation, the previous secret also signs deliveries this long.",
     )
     webhook_concurrency: int = Field(4, ge=1, le=64, description="Webhook deliveries sent at the same time.")
+    webhook_log_retention_days: int = Field(
+        30,
+        ge=1,
+        description="Finished deliveries, their events and their log are deleted after this many days.",
+    )
     budget_sweep_seconds: float = Field(
         60.0, gt=0, description="Every budget is evaluated at least this often (and after each batch commit)."
     )

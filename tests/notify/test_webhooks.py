@@ -293,3 +293,34 @@ def test_attempt_time_limit_holds_against_a_dripping_receiver() -> None:
     finally:
         thread.join(5)
         server.close()
+
+
+def test_delivery_log_pages_and_retention(
+    client: TestClient, admin_headers: dict[str, str], receiver: Receiver
+) -> None:
+    from focusbase.notify.worker import prune_log
+
+    endpoint = create_endpoint(client, admin_headers, receiver.url, ["batch.committed"])
+    sent = [
+        client.post(f"/api/v1/webhooks/{endpoint['id']}/test", headers=admin_headers).json()["eventId"]
+        for _ in range(5)
+    ]
+    wait_until(lambda: log_of(client, admin_headers, endpoint["id"])["deliveries"] == {"succeeded": 5})
+    seen: list[str] = []
+    token = None
+    while True:
+        params = {"limit": 2, **({"pageToken": token} if token else {})}
+        page = client.get(
+            f"/api/v1/webhooks/{endpoint['id']}/deliveries", params=params, headers=admin_headers
+        )
+        assert page.status_code == 200
+        seen += [a["eventId"] for a in page.json()["attempts"]]
+        token = page.json()["nextPageToken"]
+        if token is None:
+            break
+    assert sorted(seen) == sorted(sent) and len(seen) == 5
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    assert prune_log(runtime) == 0  # all recent
+    assert prune_log(runtime, now=datetime.now(UTC) + timedelta(days=31)) == 5
+    log = log_of(client, admin_headers, endpoint["id"])
+    assert log["attempts"] == [] and log["deliveries"] == {}

@@ -114,7 +114,7 @@ def import_budgets(
         raise BudgetImportError(
             "the header has no month column (YYYY-MM)", [{"row": 1, "column": None, "message": "no months"}]
         )
-    position = {name: lowered.index(name) for name in ("provider", "currency") if name in lowered[1:]}
+    position: dict[str, int] = {n: lowered.index(n) for n in ("provider", "currency") if n in lowered[1:]}
     position[NAME_COLUMN] = 0
     result = ImportResult(
         ignored_columns=[

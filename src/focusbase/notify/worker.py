@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 MAX_RETRY_AFTER_SECONDS = 24 * 3600
 LEASE_MARGIN_SECONDS = 5.0
 IDLE_POLL_SECONDS = 5.0
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 def iso(moment: datetime) -> str:
@@ -133,6 +134,12 @@ def attempt_delivery(runtime: Runtime, delivery: sqlite3.Row) -> None:
     )
 
 
+def prune_log(runtime: Runtime, now: datetime | None = None) -> int:
+    """Delete finished deliveries older than webhook_log_retention_days; how many went."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=runtime.settings.webhook_log_retention_days)
+    return store.prune(runtime.catalog, iso(cutoff))
+
+
 class DeliveryWorker:
     """One per open runtime: polls the outbox, sends up to webhook_concurrency deliveries at once."""
 
@@ -142,6 +149,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._next_prune = 0.0
 
     def notify(self) -> None:
         """Wake the loop (thread-safe)."""
@@ -154,6 +162,9 @@ class DeliveryWorker:
         while not self._stopping:
             self._wake.clear()
             try:
+                if self._loop.time() >= self._next_prune:
+                    self._next_prune = self._loop.time() + PRUNE_EVERY_SECONDS
+                    await asyncio.to_thread(prune_log, self.runtime)
                 await self._dispatch_due()
                 timeout = await asyncio.to_thread(self._idle_seconds)
             except Exception:

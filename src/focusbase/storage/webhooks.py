@@ -232,3 +232,23 @@ def subscribed(catalog: Catalog, workspace_id: str, event_type: str) -> bool:
             "SELECT events FROM webhook_endpoints WHERE workspace_id = ? AND enabled = 1", (workspace_id,)
         ).fetchall()
     return any(event_type in json.loads(row["events"]) for row in rows)
+
+
+def prune(catalog: Catalog, before: str) -> int:
+    """Delete finished deliveries (with their log) older than `before`, then events left without one."""
+    with catalog.transaction() as tx:
+        cur = tx.execute(
+            "DELETE FROM webhook_deliveries WHERE status IN ('succeeded', 'failed') AND updated_at < ?",
+            (before,),
+        )
+        tx.execute(
+            "DELETE FROM webhook_attempts WHERE attempted_at < ?"
+            " AND delivery_id NOT IN (SELECT id FROM webhook_deliveries)",
+            (before,),
+        )
+        tx.execute(
+            "DELETE FROM webhook_events WHERE created_at < ?"
+            " AND id NOT IN (SELECT event_id FROM webhook_deliveries)",
+            (before,),
+        )
+        return int(cur.rowcount)
