@@ -161,7 +161,9 @@ def import_budgets(
             continue
         seen.add(name)
         try:
-            amounts = {months[i]: str(_amount(values[i], months[i])) for i in months if values[i].strip()}
+            amounts = {
+                months[i]: format(_amount(values[i], months[i]), "f") for i in months if values[i].strip()
+            }
         except InvalidBudget as exc:
             errors.append({"row": line, "column": exc.field, "message": str(exc)})
             continue

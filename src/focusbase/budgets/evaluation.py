@@ -50,7 +50,7 @@ def evaluate_budget(runtime: Runtime, budget: Budget, now: datetime | None = Non
                 "period": period,
                 "currency": budget.currency,
                 "costColumn": budget.cost_column,
-                "amount": str(amount),
+                "amount": format(amount, "f"),
                 "threshold": threshold.as_json(),
                 "actual": str(projection.actual),
                 "projected": str(projection.projected),

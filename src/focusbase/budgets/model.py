@@ -100,6 +100,9 @@ def parse_decimal(value: Any, field: str) -> Decimal:
         raise InvalidBudget(f"{field} is not a decimal number: {str(value)[:40]!r}", field=field) from None
     if not number.is_finite():
         raise InvalidBudget(f"{field} must be a finite number", field=field)
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -12:
+        raise InvalidBudget(f"{field} has more than 12 decimal places", field=field)
     return number
 
 

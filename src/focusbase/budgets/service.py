@@ -90,7 +90,7 @@ def create_budget(runtime: Runtime, workspace_id: str, body: dict[str, Any]) -> 
             "created_at": now,
             "updated_at": now,
         },
-        {p: str(a) for p, a in amounts.items()},
+        {p: format(a, "f") for p, a in amounts.items()},
         replace_amounts=False,
     )
     budget = get_budget(runtime, workspace_id, budget_id)
@@ -115,14 +115,16 @@ def update_budget(runtime: Runtime, workspace_id: str, budget_id: str, body: dic
         row["cost_column"] = parse_cost_column(body["costColumn"])
     if body.get("thresholds") is not None:
         row["thresholds"] = json.dumps([t.as_json() for t in parse_thresholds(body["thresholds"])])
-    merged = {p: str(a) for p, a in current.amounts.items()}
+    merged = {p: format(a, "f") for p, a in current.amounts.items()}
     if body.get("amounts") is not None:
         raw = body["amounts"]
         if not isinstance(raw, dict):
             raise InvalidBudget("amounts must be an object of months to amounts", field="amounts")
         removed = {parse_period(p, f"amounts.{p}") for p, a in raw.items() if a is None}
         added = parse_amounts({p: a for p, a in raw.items() if a is not None})
-        merged = {p: a for p, a in merged.items() if p not in removed} | {p: str(a) for p, a in added.items()}
+        merged = {p: a for p, a in merged.items() if p not in removed} | {
+            p: format(a, "f") for p, a in added.items()
+        }
     if not row:
         row["name"] = current.name  # touch updated_at
     store.save_budget(runtime.catalog, row, merged, replace_amounts=True, existing_id=budget_id)
