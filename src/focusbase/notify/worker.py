@@ -7,6 +7,7 @@ before it is sent, so after a crash it is sent again with the same webhook-id, a
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import random
@@ -150,6 +151,11 @@ class DeliveryWorker:
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._next_prune = 0.0
+        # Sends wait on receivers for up to the attempt time limit: they get threads of their own, so slow
+        # receivers never hold the threads other background work runs on.
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            runtime.settings.webhook_concurrency, thread_name_prefix="webhook-send"
+        )
 
     def notify(self) -> None:
         """Wake the loop (thread-safe)."""
@@ -203,7 +209,7 @@ class DeliveryWorker:
 
     async def _send(self, delivery: sqlite3.Row) -> None:
         try:
-            await asyncio.to_thread(attempt_delivery, self.runtime, delivery)
+            await self._loop.run_in_executor(self._pool, attempt_delivery, self.runtime, delivery)
         except Exception:
             log.exception("webhook delivery %s failed unexpectedly", delivery["id"])
         finally:
@@ -215,3 +221,4 @@ class DeliveryWorker:
         self._wake.set()
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=self.runtime.settings.webhook_timeout_seconds + 2)
+        self._pool.shutdown(wait=False)
