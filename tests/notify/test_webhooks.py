@@ -255,6 +255,15 @@ def test_crud_and_errors(client: TestClient, admin_headers: dict[str, str], rece
     ).key
     forbidden = client.get("/api/v1/webhooks", headers={"Authorization": f"Bearer {read_key}"})
     assert forbidden.status_code == 403 and forbidden.json()["code"] == "forbidden"
+    limited_key = create_key(
+        client.app.state.runtime.catalog,  # type: ignore[attr-defined]
+        workspace_id=DEFAULT_WORKSPACE_ID,
+        name="l",
+        scopes=["admin"],
+        provider_ids=["prv_x"],
+    ).key
+    limited = client.get("/api/v1/webhooks", headers={"Authorization": f"Bearer {limited_key}"})
+    assert limited.status_code == 403 and "limited to some providers" in limited.json()["message"]
 
 
 def test_attempt_time_limit_holds_against_a_dripping_receiver() -> None:

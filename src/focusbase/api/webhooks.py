@@ -18,14 +18,22 @@ from focusbase.tenancy.principal import Principal
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
-Admin = Annotated[Principal, Depends(require_scope("admin"))]
+
+def _whole_workspace(principal: Annotated[Principal, Depends(require_scope("admin"))]) -> Principal:
+    # Events report on every provider of the workspace: a key limited to some providers may not subscribe.
+    if principal.provider_ids is not None:
+        raise ApiError(403, "forbidden", "a key limited to some providers cannot manage webhooks")
+    return principal
+
+
+Admin = Annotated[Principal, Depends(_whole_workspace)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 EndpointId = Annotated[str, Path(description="The webhook endpoint id (whk_...).", max_length=64)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Invalid request (the error envelope); `details.field` names the field."},
     401: {"description": "Missing or invalid API key."},
-    403: {"description": "The key lacks the admin scope."},
+    403: {"description": "The key lacks the admin scope, or is limited to some providers."},
 }
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such endpoint in this workspace."}}
 _EVENTS_TEXT = "Event types to deliver: " + ", ".join(EVENT_TYPES) + "."
