@@ -72,6 +72,9 @@ def test_faulty_receiver_gets_every_event_once_per_id_verified(
             assert payload["id"] == msg_id == arrival.headers["webhook-id"]
         types.append(payload["type"])
     assert sorted(types) == ["batch.committed"] * 3 + ["batch.failed"]
+    failure = next(json.loads(a[0].body) for a in by_id.values() if b"batch.failed" in a[0].body)
+    assert failure["data"]["rowsReceived"] == 1 and failure["data"]["rowsRejected"] == 1
+    assert failure["data"]["providerId"] == provider[0] and "invalid" in failure["data"]["reason"]
     committed = [
         json.loads(a[0].body) for a in by_id.values() if json.loads(a[0].body)["type"] == "batch.committed"
     ]

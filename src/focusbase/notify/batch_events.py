@@ -14,6 +14,7 @@ from focusbase.budgets.lifecycle import request_evaluation
 from focusbase.ingest.model import Batch
 from focusbase.notify.events import emit
 from focusbase.runtime import Runtime
+from focusbase.storage import batches as batch_store
 from focusbase.storage import restatements
 from focusbase.storage.webhooks import subscribed
 from focusbase.tenancy.periods import finalized_periods
@@ -110,6 +111,9 @@ def batch_committed(runtime: Runtime, batch: Batch) -> None:
 def batch_failed(runtime: Runtime, batch: Batch, reason: str) -> None:
     """After a batch failed (or was aborted): batch.failed."""
     try:
-        emit(runtime, batch.workspace_id, "batch.failed", {**_summary(batch), "reason": reason})
+        with runtime.warehouse.cursor() as cur:
+            record = batch_store.get(cur, batch.id)
+        failed = Batch.from_record(record) if record is not None else batch  # with its final counts
+        emit(runtime, batch.workspace_id, "batch.failed", {**_summary(failed), "reason": reason})
     except Exception:
         log.exception("could not queue the batch.failed event of batch %s", batch.id)
