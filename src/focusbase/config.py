@@ -124,6 +124,48 @@ class Settings(BaseSettings):
         description="Most currency conversion rates one workspace may load (one upload replaces all).",
     )
 
+    webhook_allow_private_destinations: bool = Field(
+        False,
+        description="Allow webhook destinations that resolve to private, loopback, link-local, multicast or "
+        "unspecified addresses (off: such URLs are refused when set and again before every delivery).",
+    )
+    webhook_timeout_seconds: float = Field(
+        15.0, gt=0, le=120, description="Time limit of one webhook delivery attempt (connect, send, read)."
+    )
+    webhook_max_response_bytes: int = Field(
+        2048,
+        ge=0,
+        le=1024 * 1024,
+        description="Most bytes of a receiver's answer read and kept in the delivery log; the rest is "
+        "ignored.",
+    )
+    webhook_retry_schedule: list[float] = Field(
+        [5, 300, 1800, 7200, 18000, 28800, 28800],
+        min_length=1,
+        description="Seconds to wait before each retry of a failed delivery (JSON list); after the last one "
+        "the delivery is given up. The default retries 7 times over about 24 hours.",
+    )
+    webhook_retry_jitter: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Each retry delay is randomly shortened or lengthened by up to this share.",
+    )
+    webhook_secret_grace_hours: float = Field(
+        24.0,
+        ge=0,
+        description="After a secret rotation, the previous secret also signs deliveries this long.",
+    )
+    webhook_concurrency: int = Field(4, ge=1, le=64, description="Webhook deliveries sent at the same time.")
+    webhook_log_retention_days: int = Field(
+        30,
+        ge=1,
+        description="Finished deliveries, their events and their log are deleted after this many days.",
+    )
+    budget_sweep_seconds: float = Field(
+        60.0, gt=0, description="Every budget is evaluated at least this often (and after each batch commit)."
+    )
+
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"

@@ -19,6 +19,8 @@ LIFECYCLE_MODULES: tuple[str, ...] = (
     "focusbase.tenancy.lifecycle",
     "focusbase.ingest.lifecycle",
     "focusbase.export.lifecycle",
+    "focusbase.notify.lifecycle",
+    "focusbase.budgets.lifecycle",
 )
 
 Hook = Callable[["Runtime"], Awaitable[None]]

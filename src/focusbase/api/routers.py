@@ -21,6 +21,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "focusbase.api.savings",
     "focusbase.api.views",
     "focusbase.api.fx",
+    "focusbase.api.webhooks",
+    "focusbase.api.budgets",
 )
 
 

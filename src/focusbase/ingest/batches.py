@@ -29,6 +29,7 @@ from focusbase.ingest.model import (
     too_many_custom_columns,
 )
 from focusbase.ingest.parts import merge_defaults, prepare_part
+from focusbase.notify import batch_events
 from focusbase.observability import record_batch_status, record_ingest
 from focusbase.runtime import Runtime
 from focusbase.storage import batches as store
@@ -397,6 +398,7 @@ def _commit(
             store.update(cur, batch.id, {"response": response})
             committed.response = response
     record_batch_status("committed")
+    batch_events.batch_committed(runtime, committed)
     record_ingest(outcome.rows, "stored")
     record_ingest(int(tally.get("rows_rejected", batch.rows_rejected)), "rejected")
     return committed
@@ -577,6 +579,7 @@ def fail_batch(
         cost_rows.discard_staged(cur, batch.dataset, batch.id)
         store.update(cur, batch.id, fields)
     record_batch_status("failed")
+    batch_events.batch_failed(runtime, batch, reason)
     record_ingest(int(fields.get("rows_rejected", 0)), "rejected")
 
 

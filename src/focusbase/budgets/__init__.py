@@ -1,0 +1,1 @@
+"""Budgets: monthly amounts per scope and currency, thresholds on actual and forecast spend."""

@@ -1,0 +1,98 @@
+"""Server lifecycle hooks for budgets: the evaluator that runs after commits and on a periodic sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from focusbase.budgets.evaluation import evaluate_budget
+from focusbase.budgets.service import get_budget, list_budgets
+from focusbase.runtime import Runtime
+from focusbase.storage import budgets as store
+
+log = logging.getLogger(__name__)
+
+
+class Evaluator:
+    """Evaluates the budgets of committed providers soon after the commit, and every budget periodically."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._pending: set[tuple[str, str]] = set()
+        self._stopping = False
+
+    def request(self, workspace_id: str, provider_id: str) -> None:
+        """Ask for the budgets of a provider to be evaluated (thread-safe)."""
+
+        def add() -> None:
+            self._pending.add((workspace_id, provider_id))
+            self._wake.set()
+
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the next start sweeps
+            self._loop.call_soon_threadsafe(add)
+
+    async def loop(self) -> None:
+        """Evaluate on request, and everything every budget_sweep_seconds."""
+        sweep_every = self.runtime.settings.budget_sweep_seconds
+        next_sweep = 0.0
+        while not self._stopping:
+            now = self._loop.time()
+            try:
+                if now >= next_sweep:
+                    self._pending.clear()
+                    await asyncio.to_thread(self.sweep)
+                    next_sweep = now + sweep_every
+                elif self._pending:
+                    pending, self._pending = self._pending, set()
+                    await asyncio.to_thread(self.evaluate_providers, pending)
+            except Exception:
+                log.exception("budget evaluation failed")
+            if not self._pending:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, next_sweep - self._loop.time()))
+
+    def sweep(self) -> None:
+        """Evaluate every budget of every workspace."""
+        workspaces = dict.fromkeys(row["workspace_id"] for row in store.list_budgets(self.runtime.catalog))
+        for workspace_id in workspaces:
+            for budget in list_budgets(self.runtime, workspace_id):
+                evaluate_budget(self.runtime, budget)
+
+    def evaluate_providers(self, pending: set[tuple[str, str]]) -> None:
+        """Evaluate the budgets on these providers."""
+        for workspace_id, provider_id in pending:
+            for row in store.budgets_for_scope(self.runtime.catalog, workspace_id, "provider", provider_id):
+                budget = get_budget(self.runtime, workspace_id, row["id"])
+                if budget is not None:
+                    evaluate_budget(self.runtime, budget)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+
+_EVALUATORS: dict[int, Evaluator] = {}
+
+
+async def on_startup(runtime: Runtime) -> None:
+    """Start the evaluator; its first pass sweeps every budget."""
+    evaluator = Evaluator(runtime)
+    _EVALUATORS[id(runtime)] = evaluator
+    runtime.tasks.append(asyncio.create_task(evaluator.loop(), name="budget evaluator"))
+
+
+async def on_shutdown(runtime: Runtime) -> None:
+    evaluator = _EVALUATORS.pop(id(runtime), None)
+    if evaluator is not None:
+        await evaluator.stop()
+
+
+def request_evaluation(runtime: Runtime, workspace_id: str, provider_id: str) -> None:
+    """Evaluate a provider's budgets soon (after a commit); a no-op when no evaluator runs."""
+    evaluator = _EVALUATORS.get(id(runtime))
+    if evaluator is not None:
+        evaluator.request(workspace_id, provider_id)

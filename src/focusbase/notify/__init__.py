@@ -1,0 +1,1 @@
+"""Notifications: signed webhooks (Standard Webhooks) fed by a durable outbox in the catalog."""
