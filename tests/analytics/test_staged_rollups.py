@@ -1,4 +1,4 @@
-"""A batch's staged rollup sums live exactly as long as its staged rows: every way of dropping those drops them."""
+"""A batch's staged rollup sums live as long as its staged rows: every way of dropping those drops them."""
 
 from __future__ import annotations
 
