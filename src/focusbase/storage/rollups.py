@@ -19,7 +19,8 @@ from datetime import date
 
 import duckdb
 
-# Bump when DIMENSIONS or MEASURES change: the next open rebuilds the rollup (and a migration alters it).
+# Bump when DIMENSIONS or MEASURES change: the next open rebuilds the rollup (and a migration alters it and
+# STAGED_TABLE, whose pre-aggregates have the same columns).
 ROLLUP_VERSION = 1
 ROLLUP_TABLE = "cost_rollup_daily"
 STAGED_TABLE = "staged_rollup_daily"  # per-batch pre-aggregates of staged rows (0015_staged_rollups.sql)
@@ -237,11 +238,10 @@ def _apply_staged(
         "CREATE OR REPLACE TEMP TABLE __fb_rollup_merge AS " + _REGROUP.format(source=merged),
         [*bounds, batch_id],
     )
-    try:
-        cur.execute(f"DELETE FROM {ROLLUP_TABLE} WHERE {on_days}", bounds)  # noqa: S608
-        cur.execute(f"INSERT INTO {ROLLUP_TABLE} ({_TARGET}) SELECT * FROM __fb_rollup_merge")  # noqa: S608
-    finally:
-        cur.execute("DROP TABLE IF EXISTS __fb_rollup_merge")
+    # On an error the caller's transaction rolls back, and the temporary table with it.
+    cur.execute(f"DELETE FROM {ROLLUP_TABLE} WHERE {on_days}", bounds)  # noqa: S608
+    cur.execute(f"INSERT INTO {ROLLUP_TABLE} ({_TARGET}) SELECT * FROM __fb_rollup_merge")  # noqa: S608
+    cur.execute("DROP TABLE __fb_rollup_merge")
     return True
 
 
