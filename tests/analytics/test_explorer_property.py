@@ -165,6 +165,21 @@ def test_explorer_matches_duckdb_through_replace_revert_and_delete(
     )
     assert ranged["replaced"]["rows"] > 0
     stage()
+    # Multi-part batches, committed from the sums taken when each part was staged: replace_days with the same
+    # day in several parts (and a part sent with an explicit first row, out of order), then append onto days
+    # that already have rows (old rollup rows plus the batch's sums).
+    parts = [
+        make_rows(50, 11, days(1, 3, 6)),
+        make_rows(40, 12, days(1, 6, 8)),
+        make_rows(30, 13, days(1, 6, 6)),
+    ]
+    multi = commit_parts(client, warehouse, a, parts, mode="replace_days", first_rows=[91, 1, 51])
+    assert multi["replaced"]["rows"] > 0
+    stage()
+    # The second part's row numbers overlap the first's (a sender's firstRow), so its range is ambiguous.
+    appended = [make_rows(45, 14, days(1, 12, 22)), make_rows(35, 15, days(1, 22, 31))]
+    commit_parts(client, warehouse, b, appended, mode="append", first_rows=[1, 20])
+    stage()
     # Replace: new rows for some days of provider A supersede the old ones there.
     replacement = push_ok(a, make_rows(80, 4, days(1, 5, 9)), mode="replace_days")
     assert replacement["replaced"]["rows"] > 0
@@ -177,6 +192,45 @@ def test_explorer_matches_duckdb_through_replace_revert_and_delete(
     deleted = client.delete(f"/api/v1/providers/{c.id}", params={"confirm": "true"}, headers=admin_headers)
     assert deleted.status_code == 200, deleted.text
     stage()
+
+
+def staged_sums(warehouse: Warehouse, batch_id: str) -> tuple[int, int]:
+    """(pre-aggregate rows, rows they count) of a batch in the staged rollup table."""
+    with warehouse.cursor() as cur:
+        found = cur.execute(
+            "SELECT count(*), coalesce(sum(row_count), 0) FROM staged_rollup_daily WHERE batch_id = ?",
+            [batch_id],
+        ).fetchone()
+    assert found is not None
+    return int(found[0]), int(found[1])
+
+
+def commit_parts(
+    client: TestClient,
+    warehouse: Warehouse,
+    provider: Provider,
+    parts: list[list[dict[str, Any]]],
+    *,
+    mode: str,
+    first_rows: list[int] | None = None,
+) -> dict[str, Any]:
+    """Send parts to a new batch, check their sums were staged with them, commit; returns the commit body."""
+    from tests.ingest.test_multipart import open_batch, send_part
+
+    batch = open_batch(client, provider, mode=mode)
+    for i, rows in enumerate(parts):
+        params = {"firstRow": first_rows[i]} if first_rows else {}
+        sent = send_part(client, provider, batch, rows, **params)
+        assert sent.status_code in (200, 202), sent.text
+    waited = client.get(f"/api/v1/batches/{batch}", headers=provider.headers)  # a History read waits
+    assert waited.status_code == 200
+    groups, counted = staged_sums(warehouse, batch)
+    assert groups > 0 and counted == sum(len(rows) for rows in parts)
+    committed = client.post(f"/api/v1/batches/{batch}/commit", headers=provider.headers)
+    assert committed.status_code == 200, committed.text
+    assert staged_sums(warehouse, batch) == (0, 0)  # dropped by the commit
+    body: dict[str, Any] = committed.json()
+    return body
 
 
 def test_provider_limited_key_sees_only_its_providers(

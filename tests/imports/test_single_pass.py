@@ -17,8 +17,9 @@ from focusbase.config import Settings
 from focusbase.focus import Dataset
 from focusbase.ingest import single_pass
 from focusbase.ingest.model import PartResult
-from focusbase.storage import cost_rows
+from focusbase.storage import cost_rows, rollups
 from focusbase.storage.cost_rows import TABLES
+from tests.analytics.test_explorer_property import assert_rollup_fresh
 from tests.imports.conftest import IMPORTS, upload
 from tests.imports.test_import_api import admin_and_provider
 
@@ -34,6 +35,21 @@ SUMMARY = (
     "errorCount",
     "mapping",
 )
+
+
+@pytest.fixture
+def applied(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each commit of staged Cost and Usage rows: whether the rollup came from the staged sums."""
+    seen: list[bool] = []
+    original = rollups._apply_staged
+
+    def spy(*args: Any, **kwargs: Any) -> bool:
+        used = original(*args, **kwargs)
+        seen.append(used)
+        return used
+
+    monkeypatch.setattr(rollups, "_apply_staged", spy)
+    return seen
 
 
 @pytest.fixture
@@ -68,6 +84,7 @@ def _import(
             relation = cur.sql(f"SELECT * EXCLUDE ({', '.join(META)}) FROM {TABLES[dataset].rows}")
             names = relation.columns
             rows = [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
+        assert_rollup_fresh(runtime.warehouse)  # maintained from the sums staged with the rows
     masked = [{k: ("<provider>" if v == pid else v) for k, v in row.items()} for row in rows]
     body = orjson.loads(response.content.replace(pid.encode(), b"<provider>"))
     return body, sorted(masked, key=repr)
@@ -85,12 +102,18 @@ CLEAN = [
 
 @pytest.mark.parametrize(("name", "fields"), CLEAN)
 def test_single_pass_stores_what_the_part_path_stores(
-    tmp_path: Path, passes: list[PartResult | single_pass.GaveUp], name: str, fields: dict[str, str]
+    tmp_path: Path,
+    passes: list[PartResult | single_pass.GaveUp],
+    applied: list[bool],
+    name: str,
+    fields: dict[str, str],
 ) -> None:
     single_body, single_rows = _import(tmp_path, "single", IMPORTS / name, single=True, **fields)
     assert len(passes) == 1 and isinstance(passes[0], PartResult)  # the single pass staged the file
     parts_body, parts_rows = _import(tmp_path, "parts", IMPORTS / name, single=False, **fields)
     assert len(passes) == 1  # switched off: not even tried
+    cost = fields.get("dataset", "CostAndUsage") == "CostAndUsage"
+    assert applied == ([True, True] if cost else [])  # both paths staged the file's rollup sums
     assert single_rows == parts_rows
     assert len(single_rows) == single_body["lineItemsCreated"] > 0
     for key in SUMMARY:

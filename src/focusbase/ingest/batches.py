@@ -326,6 +326,9 @@ def _stage(
                     provider_id=batch.provider_id,
                     batch_id=batch.id,
                 )
+                # Summed now, off the commit, so that the commit only re-groups the batch's sums.
+                last = result.first_row + result.rows_received - 1
+                cost_rows.stage_rollup(cur, batch.dataset, batch.id, result.first_row, last, rows.rows)
             fields = {**_tally(Batch.from_record(record), result), "updated_at": now()}
             if progress is not None:
                 fields["progress"] = progress

@@ -232,6 +232,8 @@ def _stage(
         if rows == 0 or not _dataset_rules_hold(cur, guard, table, batch.id):
             cur.execute("ROLLBACK")
             return GaveUp("no rows" if rows == 0 else "a dataset rule is broken across the file")
+        # The file's rollup pre-aggregates, staged with its rows (the commit only re-groups them).
+        cost_rows.stage_batch_rollup(cur, dataset, batch.id)
         cur.execute("COMMIT")
     except BaseException:
         # A failed statement or commit may have ended the transaction already; keep the original error.

@@ -23,7 +23,7 @@ from focusbase.validate.parsing import timestamp_sql
 ROW_COLUMN = "__row"  # 1-based input row number (continues across the parts of a batch)
 CUSTOM_COLUMN = "__x"  # struct of the row's x_ columns, or absent
 
-STAGED_PREFIX = "staged:"  # superseded_by of rows staged by an open batch: stored, but not live yet
+STAGED_PREFIX = rollups.STAGED_PREFIX  # superseded_by of rows staged by an open batch: not live yet
 
 
 def staged_marker(batch_id: str) -> str:
@@ -283,20 +283,37 @@ def one_chunk(table: pa.Table) -> pa.Table:
 
 
 def discard_staged(cur: duckdb.DuckDBPyConnection, dataset: Dataset, batch_id: str) -> None:
-    """Drop the staged rows of a batch (abort, failure, expiry)."""
+    """Drop the staged rows of a batch and their pre-aggregates (abort, failure, expiry)."""
     cur.execute(
         f"DELETE FROM {TABLES[dataset].rows} WHERE superseded_by = ?",  # noqa: S608
         [staged_marker(batch_id)],
     )
+    rollups.discard_staged(cur, [batch_id])
 
 
 def discard_all_staged(cur: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> None:
-    """Drop the staged rows of several batches in every dataset."""
+    """Drop the staged rows of several batches in every dataset, and their pre-aggregates."""
     if not batch_ids:
         return
     markers = [staged_marker(batch_id) for batch_id in batch_ids]
     for tables in TABLES.values():
         cur.execute(f"DELETE FROM {tables.rows} WHERE list_contains(?, superseded_by)", [markers])  # noqa: S608
+    rollups.discard_staged(cur, batch_ids)
+
+
+def stage_rollup(
+    cur: duckdb.DuckDBPyConnection, dataset: Dataset, batch_id: str, first_row: int, last_row: int, rows: int
+) -> None:
+    """After `insert(..., staged=True)` of a part (input rows first_row..last_row, `rows` stored): sum it into
+    the batch's rollup pre-aggregates, in the same transaction (Cost and Usage only)."""
+    if dataset is Dataset.COST_AND_USAGE and rows:
+        rollups.stage_part(cur, batch_id, first_row, last_row, rows)
+
+
+def stage_batch_rollup(cur: duckdb.DuckDBPyConnection, dataset: Dataset, batch_id: str) -> None:
+    """Sum all staged rows of a batch into its rollup pre-aggregates (a file staged by one statement)."""
+    if dataset is Dataset.COST_AND_USAGE:
+        rollups.stage_batch(cur, batch_id)
 
 
 def staged_count(cur: duckdb.DuckDBPyConnection, dataset: Dataset, batch_id: str) -> int:
@@ -373,13 +390,15 @@ def commit(
     if is_deleted(cur, workspace_id, provider_id):
         raise ProviderDeleted(provider_id)
     tables = TABLES[dataset]
+    staged_rows: int | None = None
     if prepared is None:
         # Staged rows become live: their final row_seq (higher than every row committed before) is drawn now.
-        cur.execute(
+        flipped = cur.execute(
             f"UPDATE {tables.rows} SET row_seq = nextval('{tables.sequence}'), superseded_by = NULL "  # noqa: S608
             "WHERE superseded_by = ?",
             [staged_marker(batch_id)],
-        )
+        ).fetchall()
+        staged_rows = int(flipped[0][0])
     else:
         insert(
             cur,
@@ -435,7 +454,7 @@ def commit(
             [superseded],
         )
     if dataset is Dataset.COST_AND_USAGE:
-        rollups.refresh_batch(cur, provider_id, batch_id, replaced_whole_days=replace.kind == "replace_days")
+        rollups.refresh_batch(cur, provider_id, batch_id, kind=replace.kind, staged_rows=staged_rows)
     sums = _sums(cur, tables, "batch_id = ?", [batch_id])
     return CommitOutcome(
         rows=sum(int(entry["rows"]) for entry in sums.values()),

@@ -2,8 +2,12 @@
 
 `cost_rollup_daily` holds, per workspace, provider, UTC charge day and combination of the DIMENSIONS below,
 the exact DECIMAL sums of the MEASURES and the row count. It is kept equal to the same aggregate over
-`live_cost_rows`: every change of live rows (batch commit, revert, provider delete) recomputes the rollup rows
+`live_cost_rows`: every change of live rows (batch commit, revert, provider delete) updates the rollup rows
 of the provider-days it touched, inside the same DuckDB transaction, so a reader never sees it stale.
+
+Staged parts are summed when they are staged, into `staged_rollup_daily` (the same keys plus the batch), so
+a replace_days or append commit only re-groups those few pre-aggregates instead of aggregating the whole
+batch inside the commit; the other modes, reverts and deletes recompute the days from the live rows.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from datetime import date
 
 import duckdb
 
-# Bump when DIMENSIONS or MEASURES change: the next open rebuilds the rollup (and a migration alters it).
+# Bump when DIMENSIONS or MEASURES change: the next open rebuilds the rollup (and a migration alters it and
+# STAGED_TABLE, whose pre-aggregates have the same columns).
 ROLLUP_VERSION = 1
 ROLLUP_TABLE = "cost_rollup_daily"
+STAGED_TABLE = "staged_rollup_daily"  # per-batch pre-aggregates of staged rows (0015_staged_rollups.sql)
 
 # FOCUS columns the rollup keeps (plus provider_id and the day). Queries grouping or filtering on anything
 # else (ResourceId, Tags, SkuId, x_ columns, ...) read live_cost_rows instead.
@@ -85,6 +91,13 @@ _AGGREGATE = f"SELECT {_KEYS}, {_SUMS}, count(*) FROM {{rows}} WHERE {{where}} G
 _TARGET = ", ".join(
     ["workspace_id", "provider_id", "day", *(_q(c) for c in (*DIMENSIONS, *MEASURES)), "row_count"]
 )
+_GROUP = ", ".join(["workspace_id", "provider_id", "day", *(_q(d) for d in DIMENSIONS)])
+_RESUMS = ", ".join([*(f"sum({_q(m)})" for m in MEASURES), "sum(row_count)"])
+# Sums of sums: exact for DECIMAL, and sum() skips NULLs the way the row aggregate does.
+_REGROUP = f"SELECT {_GROUP}, {_RESUMS} FROM {{source}} GROUP BY ALL"  # noqa: S608
+# superseded_by of an open batch's staged rows is STAGED_PREFIX + its id (cost_rows, which imports this).
+STAGED_PREFIX = "staged:"
+_STAGE = f"SELECT batch_id, {_KEYS}, {_SUMS}, count(*) FROM cost_rows WHERE {{where}} GROUP BY ALL"  # noqa: S608
 
 
 def affected_days(cur: duckdb.DuckDBPyConnection, provider_id: str, batch_id: str) -> list[date]:
@@ -126,17 +139,66 @@ def refresh_days(
     )
 
 
-def refresh_batch(
-    cur: duckdb.DuckDBPyConnection, provider_id: str, batch_id: str, *, replaced_whole_days: bool = False
+def stage_part(
+    cur: duckdb.DuckDBPyConnection, batch_id: str, first_row: int, last_row: int, rows: int
 ) -> None:
-    """After a Cost and Usage commit: refresh the days the batch stored or replaced rows on.
+    """Sum one part just staged (input rows first_row..last_row, `rows` of them stored) into the batch's
+    pre-aggregates; call in the transaction that staged it."""
+    # A staged row's provisional row_seq is minus its input row number, and committed rows have positive
+    # ones, so the range reads this part's rows only and skips committed row groups by their min/max.
+    inserted = cur.execute(
+        f"INSERT INTO {STAGED_TABLE} (batch_id, {_TARGET}) "
+        + _STAGE.format(where="superseded_by = ? AND row_seq BETWEEN ? AND ?")
+        + " RETURNING row_count",
+        [STAGED_PREFIX + batch_id, -last_row, -first_row],
+    ).fetchall()
+    if sum(int(row[0]) for row in inserted) != rows:
+        # Row numbers overlapping an earlier part (a sender's first_row): sum the whole batch again.
+        stage_batch(cur, batch_id)
 
-    `replaced_whole_days` (replace_days): the batch superseded every other live row of the provider on its
-    days, so its own rows are exactly what is live there.
+
+def stage_batch(cur: duckdb.DuckDBPyConnection, batch_id: str) -> None:
+    """(Re)compute a batch's pre-aggregates from all its staged rows (a file staged in one statement)."""
+    discard_staged(cur, [batch_id])
+    cur.execute(
+        f"INSERT INTO {STAGED_TABLE} (batch_id, {_TARGET}) " + _STAGE.format(where="superseded_by = ?"),
+        [STAGED_PREFIX + batch_id],
+    )
+
+
+def discard_staged(cur: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> None:
+    """Drop the pre-aggregates of these batches (wherever their staged rows are dropped, and at commit)."""
+    if batch_ids:
+        cur.execute(f"DELETE FROM {STAGED_TABLE} WHERE list_contains(?, batch_id)", [batch_ids])  # noqa: S608
+
+
+def refresh_batch(
+    cur: duckdb.DuckDBPyConnection,
+    provider_id: str,
+    batch_id: str,
+    *,
+    kind: str,
+    staged_rows: int | None = None,
+) -> None:
+    """After a Cost and Usage commit of `kind` (its replace mode): bring the days the batch stored or replaced
+    rows on up to date, and drop its pre-aggregates.
+
+    `staged_rows`: how many staged rows the commit made live (None when it inserted them itself). For
+    replace_days and append their pre-aggregates are used when they account for exactly that many rows;
+    otherwise the days are recomputed from the rows.
     """
+    if staged_rows is not None:
+        used = (
+            _maintenance.get()
+            and kind in ("replace_days", "append")
+            and _apply_staged(cur, provider_id, batch_id, kind=kind, rows=staged_rows)
+        )
+        discard_staged(cur, [batch_id])
+        if used:
+            return
     if not _maintenance.get():
         return
-    if replaced_whole_days:  # what it superseded lies on its own days
+    if kind == "replace_days":  # it superseded every other live row on its own days
         found = cur.execute(
             "SELECT DISTINCT charge_day FROM cost_rows WHERE batch_id = ?", [batch_id]
         ).fetchall()
@@ -145,12 +207,52 @@ def refresh_batch(
         refresh_days(cur, provider_id, affected_days(cur, provider_id, batch_id))
 
 
-def drop_provider(cur: duckdb.DuckDBPyConnection, workspace_id: str, provider_id: str) -> None:
-    """Delete a provider's rollup rows (its warehouse rows are deleted in the same transaction)."""
+def _apply_staged(
+    cur: duckdb.DuckDBPyConnection, provider_id: str, batch_id: str, *, kind: str, rows: int
+) -> bool:
+    """Maintain the rollup from a batch's pre-aggregates; False (nothing changed) when they do not cover
+    exactly the `rows` the commit made live."""
+    found = cur.execute(
+        f"SELECT coalesce(sum(row_count), 0), list(DISTINCT day) FROM {STAGED_TABLE} "  # noqa: S608
+        "WHERE batch_id = ? AND provider_id = ?",
+        [batch_id, provider_id],
+    ).fetchone()
+    if found is None or int(found[0]) != rows:
+        return False
+    days: list[date] = sorted(found[1] or [])
+    if not days:
+        return True  # an empty batch changes no live row
+    bounds: list[object] = [provider_id, min(days), max(days), days]
+    on_days = "provider_id = ? AND day BETWEEN ? AND ? AND list_contains(?, day)"
+    own = f"SELECT {_TARGET} FROM {STAGED_TABLE} WHERE batch_id = ?"  # noqa: S608
+    if kind == "replace_days":
+        # The batch superseded every other live row of the provider on its days: its sums are the days'.
+        cur.execute(f"DELETE FROM {ROLLUP_TABLE} WHERE {on_days}", bounds)  # noqa: S608
+        cur.execute(
+            f"INSERT INTO {ROLLUP_TABLE} ({_TARGET}) " + _REGROUP.format(source=f"({own})"), [batch_id]
+        )
+        return True
+    # append: nothing was superseded, so the days' rollup rows plus the batch's sums, re-grouped.
+    merged = f"(SELECT {_TARGET} FROM {ROLLUP_TABLE} WHERE {on_days} UNION ALL {own})"  # noqa: S608
     cur.execute(
-        f"DELETE FROM {ROLLUP_TABLE} WHERE workspace_id = ? AND provider_id = ?",  # noqa: S608
-        [workspace_id, provider_id],
+        "CREATE OR REPLACE TEMP TABLE __fb_rollup_merge AS " + _REGROUP.format(source=merged),
+        [*bounds, batch_id],
     )
+    # On an error the caller's transaction rolls back, and the temporary table with it.
+    cur.execute(f"DELETE FROM {ROLLUP_TABLE} WHERE {on_days}", bounds)  # noqa: S608
+    cur.execute(f"INSERT INTO {ROLLUP_TABLE} ({_TARGET}) SELECT * FROM __fb_rollup_merge")  # noqa: S608
+    cur.execute("DROP TABLE __fb_rollup_merge")
+    return True
+
+
+def drop_provider(cur: duckdb.DuckDBPyConnection, workspace_id: str, provider_id: str) -> None:
+    """Delete a provider's rollup rows and staged pre-aggregates (its warehouse rows, staged ones too, are
+    deleted in the same transaction)."""
+    for table in (ROLLUP_TABLE, STAGED_TABLE):
+        cur.execute(
+            f"DELETE FROM {table} WHERE workspace_id = ? AND provider_id = ?",  # noqa: S608
+            [workspace_id, provider_id],
+        )
 
 
 def rebuild(cur: duckdb.DuckDBPyConnection) -> int:
