@@ -1,0 +1,1 @@
+"""Analytics over the stored FOCUS rows: explorer aggregations, anomalies, forecasts."""
