@@ -16,6 +16,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "focusbase.api.imports",
     "focusbase.api.focus",
     "focusbase.api.exports",
+    "focusbase.api.anomalies",
+    "focusbase.api.forecasts",
 )
 
 
