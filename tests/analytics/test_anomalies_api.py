@@ -124,7 +124,7 @@ def test_forecast_and_month_end(client: TestClient, admin_headers: dict[str, str
     rest = float(month["expected"]) - float(month["actualToDate"])
     assert 1500 < rest < 2500  # two days of about 1,000
     assert float(month["lower"]) <= float(month["expected"]) <= float(month["upper"])
-    assert len(usd["days"]) == 30 and all(d["lower"] <= d["upper"] for d in usd["days"])
+    assert len(usd["days"]) == 30 and all(float(d["lower"]) <= float(d["upper"]) for d in usd["days"])
     bad = client.get(
         "/api/v1/forecasts", params={"provider": pushed.id, "scope": "ServiceName"}, headers=admin_headers
     )
