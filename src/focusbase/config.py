@@ -91,7 +91,8 @@ class Settings(BaseSettings):
         True, description="Run anomaly detection in the background for a provider after each batch commit."
     )
     anomaly_z_threshold: float = Field(
-        3.5, description="A day is anomalous only when |actual - baseline| is at least this many robust sigmas."
+        3.5,
+        description="A day is anomalous only when |actual - baseline| is at least this many robust sigmas.",
     )
     anomaly_abs_floor: float = Field(
         10.0, description="...and the money impact is at least this many units of the BillingCurrency."

@@ -7,8 +7,8 @@ precision >= 0.90 with real series included, zero alerts on expected spend, drif
 from __future__ import annotations
 
 import numpy as np
-
 from benchmarks.anomaly_cases import score_anomalies, score_forecasts, synthetic_cases
+
 from focusbase.analytics.detect.forecast import ForecastParams
 
 
@@ -26,7 +26,8 @@ def test_forecast_total_error_on_synthetic_cost_series() -> None:
     rng = np.random.default_rng(7)
     days = np.arange(330)
     named = {
-        f"s{i}": 1000 * np.where(days % 7 >= 5, 0.6, 1.0) * rng.lognormal(0, 0.05, days.size) for i in range(2)
+        f"s{i}": 1000 * np.where(days % 7 >= 5, 0.6, 1.0) * rng.lognormal(0, 0.05, days.size)
+        for i in range(2)
     }
     score = score_forecasts(named, ForecastParams(), origins=3)
     assert score.median_ape <= 0.03

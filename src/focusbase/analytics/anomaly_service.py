@@ -110,10 +110,14 @@ def load_provider(
     return ProviderSeries(since, last, series, cells)
 
 
-def _multiplier(catalog: Catalog, settings: Settings, workspace_id: str, provider_id: str, key: SeriesKey) -> float:
+def _multiplier(
+    catalog: Catalog, settings: Settings, workspace_id: str, provider_id: str, key: SeriesKey
+) -> float:
     starts = store.false_positive_starts(catalog, workspace_id, provider_id, *key)
     days = [date.fromisoformat(start) for start in starts]
-    return false_positive_multiplier(days, date.today(), step=settings.anomaly_fp_step, cap=settings.anomaly_fp_cap)
+    return false_positive_multiplier(
+        days, date.today(), step=settings.anomaly_fp_step, cap=settings.anomaly_fp_cap
+    )
 
 
 def _children(data: ProviderSeries, key: SeriesKey, params: DetectionParams) -> dict[str, Detection]:
@@ -128,7 +132,9 @@ def _children(data: ProviderSeries, key: SeriesKey, params: DetectionParams) -> 
     return {f"{k[0]}={k[1]}": detect(s, params) for k, s in nested.items()}
 
 
-def _detected(provider_id: str, key: SeriesKey, event: Event, contributors: list[dict[str, object]]) -> store.Detected:
+def _detected(
+    provider_id: str, key: SeriesKey, event: Event, contributors: list[dict[str, object]]
+) -> store.Detected:
     return store.Detected(
         provider_id=provider_id,
         dimension=key[0],

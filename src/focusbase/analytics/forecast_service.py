@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-import numpy as np
-
 from focusbase.analytics.anomaly_service import group_series, money
 from focusbase.analytics.detect.forecast import Forecast, ForecastParams, forecast, month_end
 from focusbase.runtime import Runtime

@@ -66,7 +66,9 @@ def _date(name: str, value: str | None) -> str | None:
 def _choices(name: str, given: list[str] | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
     for value in given or []:
         if value not in allowed:
-            raise ApiError(400, "invalid_parameter", f"{name} must be one of {', '.join(allowed)}", details=name)
+            raise ApiError(
+                400, "invalid_parameter", f"{name} must be one of {', '.join(allowed)}", details=name
+            )
     return tuple(given or ())
 
 
@@ -131,7 +133,9 @@ def list_anomalies(
 def _visible(principal: Principal, runtime: Runtime, anomaly_id: str) -> store.AnomalyRecord:
     record = store.get_anomaly(runtime.catalog, principal.workspace_id, anomaly_id)
     if record is None or not principal.can_access_provider(record.provider_id):
-        raise ApiError(404, "anomaly_not_found", f"no anomaly {anomaly_id} in this workspace", details=anomaly_id)
+        raise ApiError(
+            404, "anomaly_not_found", f"no anomaly {anomaly_id} in this workspace", details=anomaly_id
+        )
     return record
 
 
@@ -150,7 +154,9 @@ class StateChange(BaseModel):
 
 
 @router.patch("/{anomaly_id}")
-def change_state(anomaly_id: str, change: StateChange, principal: Admin, runtime: RuntimeDep) -> dict[str, object]:
+def change_state(
+    anomaly_id: str, change: StateChange, principal: Admin, runtime: RuntimeDep
+) -> dict[str, object]:
     """Set an anomaly's state (admin scope); who and when are recorded."""
     _visible(principal, runtime, anomaly_id)
     record = store.set_state(

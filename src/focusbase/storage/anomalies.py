@@ -16,9 +16,6 @@ from focusbase.storage.warehouse import Warehouse
 DIMENSIONS: tuple[str, ...] = ("ServiceName", "SubAccountId", "RegionId")
 STATES: tuple[str, ...] = ("New", "Acknowledged", "Resolved", "False positive", "Dismissed")
 
-# Spend that is expected by its nature and never alerts: commitment purchases, taxes, recurring charges.
-_EXPECTED = "(\"ChargeCategory\" IN ('Purchase', 'Tax') OR \"ChargeFrequency\" = 'Recurring')"
-
 
 @dataclass(frozen=True, slots=True)
 class DailyCell:
@@ -37,13 +34,19 @@ class DailyCell:
 def daily_cells(
     warehouse: Warehouse, workspace_id: str, provider_id: str, since: date, until: date
 ) -> list[DailyCell]:
-    """Daily EffectiveCost of a provider in [since, until], grouped by day, currency and the dimensions."""
+    """Daily EffectiveCost of a provider in [since, until], grouped by day, currency and the dimensions.
+
+    `expected` is the part that is expected by its nature and never alerts: commitment purchases, taxes and
+    charges billed as recurring.
+    """
     sql = (
         "SELECT charge_day, coalesce(\"BillingCurrency\", ''), coalesce(\"ServiceName\", ''),"
         " coalesce(\"SubAccountId\", ''), coalesce(\"RegionId\", ''),"
-        " coalesce(sum(\"EffectiveCost\"), 0),"
-        f" coalesce(sum(CASE WHEN {_EXPECTED} THEN \"EffectiveCost\" ELSE 0 END), 0)"
-        " FROM live_cost_rows WHERE workspace_id = ? AND provider_id = ? AND charge_day >= ? AND charge_day <= ?"
+        ' coalesce(sum("EffectiveCost"), 0),'
+        " coalesce(sum(CASE WHEN \"ChargeCategory\" IN ('Purchase', 'Tax') OR \"ChargeFrequency\" = 'Recurring'"
+        ' THEN "EffectiveCost" ELSE 0 END), 0)'
+        " FROM live_cost_rows WHERE workspace_id = ? AND provider_id = ?"
+        " AND charge_day >= ? AND charge_day <= ?"
         " GROUP BY ALL ORDER BY 1"
     )
     with warehouse.cursor() as cur:
@@ -55,7 +58,8 @@ def provider_ids_with_data(warehouse: Warehouse, workspace_id: str) -> list[str]
     """Providers of a workspace that have live cost rows."""
     with warehouse.cursor() as cur:
         rows = cur.execute(
-            "SELECT DISTINCT provider_id FROM live_cost_rows WHERE workspace_id = ? ORDER BY 1", [workspace_id]
+            "SELECT DISTINCT provider_id FROM live_cost_rows WHERE workspace_id = ? ORDER BY 1",
+            [workspace_id],
         ).fetchall()
     return [r[0] for r in rows]
 
@@ -95,6 +99,10 @@ class AnomalyRecord:
 
 
 _COLUMNS = ", ".join(AnomalyRecord.__slots__)
+_INSERT = (
+    f"INSERT INTO anomalies ({_COLUMNS})"  # noqa: S608 (fixed column names)
+    f" VALUES ({', '.join('?' for _ in AnomalyRecord.__slots__)})"
+)
 
 
 def _record(row: Any) -> AnomalyRecord:
@@ -147,8 +155,8 @@ def upsert_anomalies(catalog: Catalog, workspace_id: str, found: list[Detected])
                 now,
             )
             cur = tx.execute(
-                "UPDATE anomalies SET end_date = ?, kind = ?, severity = ?, actual = ?, expected = ?, impact = ?,"
-                " impact_percentage = ?, max_z = ?, ongoing = ?, contributors = ?, updated_at = ?"
+                "UPDATE anomalies SET end_date = ?, kind = ?, severity = ?, actual = ?, expected = ?,"
+                " impact = ?, impact_percentage = ?, max_z = ?, ongoing = ?, contributors = ?, updated_at = ?"
                 " WHERE workspace_id = ? AND provider_id = ? AND dimension = ? AND value = ? AND currency = ?"
                 " AND start_date = ?",
                 (
@@ -164,7 +172,7 @@ def upsert_anomalies(catalog: Catalog, workspace_id: str, found: list[Detected])
             if cur.rowcount:
                 continue
             tx.execute(
-                f"INSERT INTO anomalies ({_COLUMNS}) VALUES ({', '.join('?' for _ in AnomalyRecord.__slots__)})",
+                _INSERT,
                 (
                     "ano_" + secrets.token_hex(8),
                     workspace_id,
@@ -269,8 +277,8 @@ def set_state(
     now = utcnow()
     with catalog.transaction() as tx:
         tx.execute(
-            "UPDATE anomalies SET state = ?, state_changed_by = ?, state_changed_at = ?, note = coalesce(?, note),"
-            " updated_at = ? WHERE workspace_id = ? AND id = ?",
+            "UPDATE anomalies SET state = ?, state_changed_by = ?, state_changed_at = ?,"
+            " note = coalesce(?, note), updated_at = ? WHERE workspace_id = ? AND id = ?",
             (state, key_id, now, note, now, workspace_id, anomaly_id),
         )
     return get_anomaly(catalog, workspace_id, anomaly_id)

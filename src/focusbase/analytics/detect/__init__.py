@@ -1,1 +1,1 @@
-"""Pure anomaly detection and forecasting over daily cost series: numpy and statsmodels in, dataclasses out."""
+"""Pure anomaly detection and forecasting on daily cost series: numpy and statsmodels in, dataclasses out."""

@@ -313,8 +313,8 @@ def _events(w: _Walker) -> list[Event]:
     events: list[Event] = []
     flagged = np.flatnonzero(w.flag)
     groups: list[list[int]] = []
-    for i in flagged:
-        i = int(i)
+    for found in flagged:
+        i = int(found)
         last = groups[-1][-1] if groups else -10
         same = groups and w.flag[last] == w.flag[i] and w.how[i] != _NEW and w.how[groups[-1][0]] != _NEW
         if same and i - last <= w.p.merge_gap_days + 1:
@@ -410,6 +410,6 @@ def explain(event: Event, children: dict[str, Detection], top: int = 5) -> list[
 def false_positive_multiplier(
     false_positive_days: list[date], today: date, *, step: float, cap: float
 ) -> float:
-    """The per-scope threshold multiplier: 1 + `step` per false positive of the last 90 days, at most `cap`."""
+    """The per-scope threshold multiplier: 1 + `step` per false positive in the last 90 days, up to `cap`."""
     recent = sum(1 for day in false_positive_days if today - day <= timedelta(days=90))
     return min(1.0 + step * recent, cap)

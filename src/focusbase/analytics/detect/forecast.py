@@ -1,4 +1,4 @@
-"""Daily spend forecasts: a model chosen per series by rolling-origin backtest, bands calibrated on its errors.
+"""Daily spend forecasts: a model chosen per series by rolling-origin backtest, bands calibrated on errors.
 
 Candidates: seasonal naive (last week repeated), the weekday median of the last 8 weeks, damped Holt-Winters
 (ETS(A,Ad,A) with period 7) and robust STL + damped Holt on the seasonally adjusted series. Every origin
@@ -194,8 +194,8 @@ def forecast(y: FloatArray, start: date, params: ForecastParams | None = None) -
             first, point, p, f"{y.size} days of history: too few for {p.min_origins} backtest origins"
         )
     test = backtest(y, origins, p)
-    recent = slice(-p.select_origins, None)
-    errors = {m: _total_ape(test.forecasts[m][recent], test.actuals[recent]) for m in MODELS}
+    last = slice(-p.select_origins, None)
+    errors = {m: _total_ape(test.forecasts[m][last], test.actuals[last]) for m in MODELS}
     model = min(MODELS, key=lambda m: errors[m])
     point = predict(model, y, h, p.fit_days)
     lower, upper, tot_lo, tot_hi, covered = _conformal(point, test.forecasts[model], test.actuals, p)
