@@ -43,8 +43,8 @@ def daily_cells(
         "SELECT charge_day, coalesce(\"BillingCurrency\", ''), coalesce(\"ServiceName\", ''),"
         " coalesce(\"SubAccountId\", ''), coalesce(\"RegionId\", ''),"
         ' coalesce(sum("EffectiveCost"), 0),'
-        " coalesce(sum(CASE WHEN \"ChargeCategory\" IN ('Purchase', 'Tax') OR \"ChargeFrequency\" = 'Recurring'"
-        ' THEN "EffectiveCost" ELSE 0 END), 0)'
+        " coalesce(sum(CASE WHEN \"ChargeCategory\" IN ('Purchase', 'Tax')"
+        ' OR "ChargeFrequency" = \'Recurring\' THEN "EffectiveCost" ELSE 0 END), 0)'
         " FROM live_cost_rows WHERE workspace_id = ? AND provider_id = ?"
         " AND charge_day >= ? AND charge_day <= ?"
         " GROUP BY ALL ORDER BY 1"
