@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 from statsmodels.tsa.seasonal import STL
 
-from focusbase.analytics.detect.series import DailySeries, FloatArray, mad_scale
+from focusbase.analytics.detect.series import DailySeries, FloatArray, mad_scale, theil_sen_slope
 
 Kind = Literal["spike", "drop", "level_shift", "drift", "new_spend"]
 Severity = Literal["Low", "Medium", "High", "Critical"]
@@ -53,8 +53,10 @@ class DetectionParams:
     accept_days: int = 14
     merge_gap_days: int = 1
     drift_days: int = 14
-    drift_z: float = 3.0
+    drift_reference_days: int = 28
+    drift_z: float = 4.0
     drift_min_share: float = 0.06
+    drift_min_rise: float = 0.06
     recurring_months: int = 2
     critical_abs: float | None = None
     multiplier: float = 1.0
@@ -238,7 +240,11 @@ class _Walker:
             self.anchor, self.open_sign = t, 0
             self.excluded[t] = False
             return
-        point = abs(z) >= p.z_threshold * m and abs(dev) >= max(p.abs_floor * m, p.rel_floor * m * base)
+        # A young series (under 2 x min_history_days) knows its noise poorly: one more sigma is demanded.
+        young = 1.0 if self._history(t).size < 2 * p.min_history_days else 0.0
+        point = abs(z) >= (p.z_threshold + young) * m and abs(dev) >= max(
+            p.abs_floor * m, p.rel_floor * m * base
+        )
         if point and self._recurring(t, dev):
             self.suppressed.append(self.series.day(t))
             self.excluded[t] = True
@@ -266,21 +272,41 @@ class _Walker:
             self.drift_sign = 0
             return False
         lo = t - p.drift_days + 1
-        if lo < self.anchor:
+        ref_lo = lo - p.drift_reference_days
+        if ref_lo < self.anchor + p.min_history_days:  # a young series has no settled level to drift from
             return False
         window = np.arange(lo, t + 1)
         b = self.baseline[window]
         if np.any(np.isnan(b)) or np.any(b <= 0) or np.any(self.flag[window] != 0):
             return False
-        rel = (self.x[window] - b) / b
+        # The reference is the weekday median of the weeks before the window, not the day's own baseline:
+        # a baseline that keeps learning would follow a slow drift and never see it.
+        ref_idx = np.arange(ref_lo, lo)
+        ref_idx = ref_idx[~self.excluded[ref_lo:lo]]
+        if ref_idx.size < p.drift_reference_days // 2:
+            return False
+        ref = np.array(
+            [
+                np.median(self.x[ref_idx][self.wd[ref_idx] == d])
+                if np.any(self.wd[ref_idx] == d)
+                else np.median(self.x[ref_idx])
+                for d in range(7)
+            ]
+        )[self.wd[window]]
+        if np.any(ref <= 0):
+            return False
+        rel = self.x[window] / ref - 1
         scale = float(np.median(self.sigma[window] / b))
         half = p.drift_days // 2
         mean = float(np.mean(rel))
         sign = 1 if mean > 0 else -1
-        t_stat = abs(mean) / (scale / np.sqrt(p.drift_days))
+        # A ramp-shaped (matched) filter: the most powerful test for a steady rise that began with the window.
+        ramp = np.arange(1, p.drift_days + 1, dtype=np.float64)
+        t_stat = abs(float(np.dot(ramp, rel))) / (scale * float(np.sqrt(np.dot(ramp, ramp))))
         recent = float(np.mean(rel[-7:])) * sign
-        rising = float(np.mean(rel[half:])) * sign > float(np.mean(rel[:half])) * sign
-        excess = float(np.sum(self.x[window] - b)) * sign
+        rising = theil_sen_slope(rel) * sign * p.drift_days >= p.drift_min_rise * m
+        rising = rising and float(np.mean(rel[half:])) * sign > float(np.mean(rel[:half])) * sign
+        excess = float(np.sum(self.x[window] - ref)) * sign
         if (
             t_stat >= p.drift_z * m
             and recent >= p.drift_min_share * m
@@ -349,6 +375,9 @@ def _event(w: _Walker, days: np.ndarray) -> Event:
         kind = "spike" if sign > 0 else "drop"
     trailing = float(np.sum(np.abs(w.x[max(0, first - 30) : first])))
     share = abs(impact) / trailing if trailing > 0 else 1.0
+    if kind in ("drift", "level_shift") and trailing > 0:
+        # A lasting change is weighed by what it adds to a month: its daily excess x 30 days.
+        share = max(share, abs(impact) / days.size * 30 / trailing)
     return Event(
         start=w.series.day(first),
         end=w.series.day(last),

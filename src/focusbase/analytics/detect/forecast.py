@@ -34,7 +34,7 @@ class ForecastParams:
     fit_days: int = 120
     min_history_days: int = 21
     min_origins: int = 3
-    calibration_origins: int = 8
+    calibration_origins: int = 12
     select_origins: int = 4
     origin_step_days: int = 7
     fallback_band: float = 0.50
@@ -154,15 +154,28 @@ def origins_before(n: int, params: ForecastParams, *, end: int | None = None) ->
     return sorted(found)
 
 
-def backtest(y: FloatArray, origins: list[int], params: ForecastParams) -> Backtest:
-    """Forecast `horizon` days from each origin with every model."""
+Cache = dict[tuple[int, str, int], FloatArray]
+
+
+def backtest(
+    y: FloatArray, origins: list[int], params: ForecastParams, cache: Cache | None = None
+) -> Backtest:
+    """Forecast `horizon` days from each origin with every model.
+
+    `cache` (origin, model, horizon) -> forecast may be shared by calls on prefixes of one series (a
+    rolling evaluation): a forecast from an origin depends only on the history before it.
+    """
     forecasts: dict[str, list[FloatArray]] = {model: [] for model in MODELS}
     actuals = []
+    memo: Cache = {} if cache is None else cache
     for origin in origins:
         history = y[:origin]
         actuals.append(y[origin : origin + params.horizon])
         for model in MODELS:
-            forecasts[model].append(predict(model, history, params.horizon, params.fit_days))
+            key = (origin, model, params.horizon)
+            if key not in memo:
+                memo[key] = predict(model, history, params.horizon, params.fit_days)
+            forecasts[model].append(memo[key])
     return Backtest(origins, forecasts, actuals)
 
 
@@ -178,7 +191,9 @@ def _buckets(h: int) -> np.ndarray:
     return np.minimum(np.arange(h) // 7, 3)
 
 
-def forecast(y: FloatArray, start: date, params: ForecastParams | None = None) -> Forecast:
+def forecast(
+    y: FloatArray, start: date, params: ForecastParams | None = None, cache: Cache | None = None
+) -> Forecast:
     """Forecast the `horizon` days after `y` (which ends the day before `start`)."""
     p = params or ForecastParams()
     h = p.horizon
@@ -193,7 +208,7 @@ def forecast(y: FloatArray, start: date, params: ForecastParams | None = None) -
         return _fallback(
             first, point, p, f"{y.size} days of history: too few for {p.min_origins} backtest origins"
         )
-    test = backtest(y, origins, p)
+    test = backtest(y, origins, p, cache)
     last = slice(-p.select_origins, None)
     errors = {m: _total_ape(test.forecasts[m][last], test.actuals[last]) for m in MODELS}
     model = min(MODELS, key=lambda m: errors[m])
@@ -233,11 +248,14 @@ def _fallback(first: date, point: FloatArray, p: ForecastParams, reason: str) ->
 
 
 def _conformal(
-    point: FloatArray, forecasts: list[FloatArray], actuals: list[FloatArray], p: ForecastParams
+    point: FloatArray,
+    forecasts: list[FloatArray],
+    actuals: list[FloatArray],
+    p: ForecastParams,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
-    """Split-conformal bands: relative-error quantiles per horizon week, and of the cumulative sums."""
-    lo_q, hi_q = (1 - p.coverage) / 2, 1 - (1 - p.coverage) / 2
+    """Split-conformal bands: quantiles of the relative errors per horizon week, and of cumulative sums."""
     h = point.size
+    lo_q, hi_q = (1 - p.coverage) / 2, 1 - (1 - p.coverage) / 2
     buckets = _buckets(h)
     rel = np.array([(a - f) / np.maximum(f, 1e-9) for f, a in zip(forecasts, actuals, strict=True)])
     cum_rel = np.array(
