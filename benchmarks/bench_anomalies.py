@@ -63,7 +63,8 @@ def _yahoo(workdir: Path) -> list[str]:
     found = {p for p in points for e in events if (e.start - START).days - 1 <= p <= (e.end - START).days + 1}
     return [
         f"sktime yahoo.csv (1,000 points, {len(points)} labelled anomalies, each point taken as a day):"
-        f" {len(events)} events, {len(hits)} on a labelled point (precision {len(hits) / max(len(events), 1):.2f}),"
+        f" {len(events)} events, {len(hits)} on a labelled point"
+        f" (precision {len(hits) / max(len(events), 1):.2f}),"
         f" {len(found)}/{len(points)} labelled points found",
     ]
 

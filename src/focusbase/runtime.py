@@ -19,6 +19,7 @@ LIFECYCLE_MODULES: tuple[str, ...] = (
     "focusbase.tenancy.lifecycle",
     "focusbase.ingest.lifecycle",
     "focusbase.export.lifecycle",
+    "focusbase.analytics.lifecycle",
 )
 
 Hook = Callable[["Runtime"], Awaitable[None]]

@@ -167,6 +167,8 @@ def detect_provider(runtime: Runtime, workspace_id: str, provider_id: str) -> in
     # The provider total first, then the largest child scopes, up to the configured bound.
     keys = sorted(data.series, key=lambda k: (k[0] != "provider", -float(np.sum(data.series[k].actual))))
     for key in keys[: settings.anomaly_max_scopes]:
+        if float(np.max(np.abs(data.series[key].detectable))) < settings.anomaly_abs_floor:
+            continue  # no day of it reaches the absolute floor, so no day can alert
         params = params_from(settings, _multiplier(runtime.catalog, settings, workspace_id, provider_id, key))
         events = [e for e in detect(data.series[key], params).events if e.end >= oldest]
         if not events:
@@ -200,6 +202,7 @@ class _Worker:
         self.lock = threading.Lock()
         self.idle = threading.Event()
         self.idle.set()
+        self.stopping = False
         self.thread = threading.Thread(target=self._loop, name="anomaly detection", daemon=True)
         self.thread.start()
 
@@ -211,9 +214,20 @@ class _Worker:
             self.idle.clear()
         self.queue.put((workspace_id, provider_id))
 
+    def stop(self, timeout: float) -> None:
+        """Drop queued runs, let the current one finish (storage closes after it) and end the thread."""
+        self.stopping = True
+        with self.lock:
+            self.pending.clear()
+        self.queue.put(("", ""))
+        self.thread.join(timeout)
+
     def _loop(self) -> None:
         while True:
             item = self.queue.get()
+            if self.stopping:
+                self.idle.set()
+                return
             with self.lock:
                 self.pending.discard(item)
             try:
@@ -238,6 +252,14 @@ def schedule_detection(runtime: Runtime, workspace_id: str, provider_id: str) ->
         if worker is None or worker.runtime is not runtime:
             worker = _WORKERS[id(runtime)] = _Worker(runtime)
     worker.submit(workspace_id, provider_id)
+
+
+def stop_detection(runtime: Runtime, timeout: float = 60.0) -> None:
+    """Stop this runtime's detection thread before its storage closes."""
+    with _WORKERS_LOCK:
+        worker = _WORKERS.pop(id(runtime), None)
+    if worker is not None:
+        worker.stop(timeout)
 
 
 def wait_for_detection(runtime: Runtime, timeout: float = 60.0) -> bool:
