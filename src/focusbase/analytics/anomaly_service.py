@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -240,6 +241,7 @@ class _Worker:
 
 
 _WORKERS: dict[int, _Worker] = {}
+_STOPPED: dict[int, weakref.ref[Runtime]] = {}  # runtimes shutting down: no new detection starts
 _WORKERS_LOCK = threading.Lock()
 
 
@@ -248,6 +250,9 @@ def schedule_detection(runtime: Runtime, workspace_id: str, provider_id: str) ->
     if not runtime.settings.anomaly_detect_on_commit:
         return
     with _WORKERS_LOCK:
+        stopped = _STOPPED.get(id(runtime))
+        if stopped is not None and stopped() is runtime:
+            return  # a commit that lands during shutdown: storage is about to close
         worker = _WORKERS.get(id(runtime))
         if worker is None or worker.runtime is not runtime:
             worker = _WORKERS[id(runtime)] = _Worker(runtime)
@@ -258,6 +263,7 @@ def stop_detection(runtime: Runtime, timeout: float = 60.0) -> None:
     """Stop this runtime's detection thread before its storage closes."""
     with _WORKERS_LOCK:
         worker = _WORKERS.pop(id(runtime), None)
+        _STOPPED[id(runtime)] = weakref.ref(runtime)
     if worker is not None:
         worker.stop(timeout)
 

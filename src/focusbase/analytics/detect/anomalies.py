@@ -55,8 +55,8 @@ class DetectionParams:
     drift_days: int = 14
     drift_reference_days: int = 28
     drift_z: float = 4.0
-    drift_min_share: float = 0.06
-    drift_min_rise: float = 0.06
+    drift_min_share: float = 0.08
+    drift_min_rise: float = 0.08
     recurring_months: int = 2
     critical_abs: float | None = None
     multiplier: float = 1.0
@@ -111,6 +111,9 @@ class _Walker:
         self.series = series
         self.baseline = np.full(self.n, np.nan)
         self.sigma = np.full(self.n, np.nan)
+        self.weekday_base = np.full(
+            self.n, np.nan
+        )  # the weekday-median baseline, whose errors give the scale
         self.flag = np.zeros(self.n, dtype=np.int64)  # +1 / -1
         self.how = np.zeros(self.n, dtype=np.int64)  # _POINT, _DRIFT, _NEW
         self.seen_on = np.zeros(self.n, dtype=np.int64)  # the day whose run flagged it
@@ -158,9 +161,8 @@ class _Walker:
             for d in range(7):
                 season[d] = float(np.mean(np.asarray(result.seasonal)[-14:][days[-14:] == d]))
             resid = np.asarray(result.resid)[-self.p.window_days :][clean[-self.p.window_days :]]
-            self.stl = fit = _Stl(
-                t, self.anchor, float(np.asarray(result.trend)[-1]), season, mad_scale(resid)
-            )
+            trend = np.asarray(result.trend, dtype=np.float64)
+            self.stl = fit = _Stl(t, self.anchor, float(trend[-1]), season, mad_scale(resid))
         return fit.level + float(fit.season[self.wd[t]]), fit.scale
 
     def _expected(self, t: int) -> tuple[float, float] | None:
@@ -168,15 +170,20 @@ class _Walker:
         if idx.size < self.p.min_history_days:
             return None
         base, scale = self._weekday_baseline(t, idx)
+        self.weekday_base[t] = base
         if idx.size >= self.p.stl_min_days:
-            # STL's residuals understate the noise of a day it has not seen; the weekday scale does not.
-            base, _ = self._stl_baseline(t)
+            # Two baselines must agree before a day alerts: the nearer of STL's and the weekday median's.
+            # (STL's residuals understate the noise of a day it has not seen; the scale comes below.)
+            stl, _ = self._stl_baseline(t)
+            if abs(self.x[t] - stl) < abs(self.x[t] - base):
+                base = stl
         base = max(base, 0.0)
         # The honest scale is that of the detector's own past one-day-ahead errors (relative, so growth does
         # not inflate it); in-sample residuals understate it. Until there are enough, the in-sample one x1.5.
-        past = idx[~np.isnan(self.baseline[idx]) & (self.baseline[idx] > 0)]
+        ref = self.weekday_base
+        past = idx[~np.isnan(ref[idx]) & (ref[idx] > 0)]
         if past.size >= self.p.min_history_days and base > 0:
-            scale = mad_scale((self.x[past] - self.baseline[past]) / self.baseline[past]) * base
+            scale = mad_scale((self.x[past] - ref[past]) / ref[past]) * base
         else:
             scale *= 1.5
         return base, max(scale, self.p.sigma_floor_share * base, 0.01)
