@@ -1,7 +1,7 @@
-"""The fast subset of benchmarks/bench_anomalies.py on a fixed seed: synthetic labelled cost series.
+"""The fast subset of benchmarks/bench_anomalies.py on a fixed seed: 36 synthetic labelled cost series.
 
-Asserts the targets the detector meets today (docs/analytics-detection.md lists the ones it does not yet:
-precision >= 0.90 with real series included, zero alerts on expected spend, drift within 14 days).
+It asserts the issue's detection targets on this subset; the full benchmark's figures, including the ones
+it misses (drift on its noisiest series, forecast error), are in docs/analytics-detection.md.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from focusbase.analytics.detect.forecast import ForecastParams
 
 def test_detection_targets_on_synthetic_cost_series() -> None:
     score = score_anomalies(synthetic_cases(7, 3))
-    assert score.recall >= 0.85, score.misses
+    assert score.precision >= 0.90, score.false_alerts
     assert score.f1 >= 0.80, (score.false_alerts, score.misses)
     assert score.clean_alerts_per_30_days <= 1.0
+    assert score.expected_alerts == 0, score.false_alerts
     assert score.netted_found == score.netted_children > 0
-    for kind, limit in (("spike", 1), ("drop", 1), ("level_shift", 3)):
-        assert max(score.delays[kind]) <= limit, kind
+    for kind, limit in (("spike", 1), ("drop", 1), ("level_shift", 3), ("new_spend", 1), ("drift", 14)):
+        assert max(score.delays[kind]) <= limit, (kind, score.late)
 
 
 def test_forecast_total_error_on_synthetic_cost_series() -> None:
