@@ -54,7 +54,7 @@ class DetectionParams:
     merge_gap_days: int = 1
     drift_days: int = 14
     drift_reference_days: int = 28
-    drift_z: float = 4.0
+    drift_z: float = 4.25
     drift_min_share: float = 0.08
     drift_min_rise: float = 0.08
     recurring_months: int = 2
@@ -303,7 +303,8 @@ class _Walker:
         if np.any(ref <= 0):
             return False
         rel = self.x[window] / ref - 1
-        scale = float(np.median(self.sigma[window] / b))
+        # The noise as it was before the window: a drift under way must not widen its own yardstick.
+        scale = float(self.sigma[lo] / b[0])
         half = p.drift_days // 2
         mean = float(np.mean(rel))
         sign = 1 if mean > 0 else -1
