@@ -129,3 +129,32 @@ def test_forecast_and_month_end(client: TestClient, admin_headers: dict[str, str
         "/api/v1/forecasts", params={"provider": pushed.id, "scope": "ServiceName"}, headers=admin_headers
     )
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_parameter"
+
+
+def test_filters_and_pages(client: TestClient, admin_headers: dict[str, str], pushed: Provider) -> None:
+    everything = client.get("/api/v1/anomalies", headers=admin_headers).json()["data"]
+    assert len(everything) >= 2
+    pages, token = [], None
+    while True:
+        params: dict[str, Any] = {"pageSize": 1, **({"pageToken": token} if token else {})}
+        body = client.get("/api/v1/anomalies", params=params, headers=admin_headers).json()
+        pages += body["data"]
+        token = body["nextPageToken"]
+        if token is None:
+            break
+    assert [a["id"] for a in pages] == [a["id"] for a in everything]
+    accounts = client.get(
+        "/api/v1/anomalies", params={"scope": "SubAccountId", "scopeValue": "acct-b"}, headers=admin_headers
+    ).json()["data"]
+    assert accounts and all(a["scopeValue"] == "acct-b" for a in accounts)
+    severe = {a["severity"] for a in everything}
+    high = client.get("/api/v1/anomalies", params={"minSeverity": "High"}, headers=admin_headers).json()
+    assert {a["id"] for a in high["data"]} == {
+        a["id"] for a in everything if a["severity"] in {"High", "Critical"}
+    }, severe
+    none = client.get(
+        "/api/v1/anomalies", params={"minSeverity": "Critical", "severity": "Low"}, headers=admin_headers
+    ).json()
+    assert none["data"] == []
+    later = client.get("/api/v1/anomalies", params={"startFrom": "2027-01-01"}, headers=admin_headers).json()
+    assert later["data"] == []

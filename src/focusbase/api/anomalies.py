@@ -107,6 +107,8 @@ def list_anomalies(
         _choices("minSeverity", [minSeverity], SEVERITIES)
         floor = SEVERITIES[SEVERITIES.index(minSeverity) :]
         severities = tuple(s for s in (severities or SEVERITIES) if s in floor)
+        if not severities:  # severity and minSeverity exclude each other
+            return {"data": [], "nextPageToken": None}
     size = min(pageSize, runtime.settings.anomaly_page_max)
     query = store.AnomalyQuery(
         workspace_id=principal.workspace_id,
@@ -115,7 +117,7 @@ def list_anomalies(
         dimension=scope,
         value=scopeValue,
         states=_choices("state", state, store.STATES),
-        severities=severities or (("__none__",) if minSeverity else ()),
+        severities=severities,
         currency=currency,
         start_from=_date("startFrom", startFrom),
         start_to=_date("startTo", startTo),
