@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import weakref
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -241,7 +240,6 @@ class _Worker:
 
 
 _WORKERS: dict[int, _Worker] = {}
-_STOPPED: dict[int, weakref.ref[Runtime]] = {}  # runtimes shutting down: no new detection starts
 _WORKERS_LOCK = threading.Lock()
 
 
@@ -250,20 +248,23 @@ def schedule_detection(runtime: Runtime, workspace_id: str, provider_id: str) ->
     if not runtime.settings.anomaly_detect_on_commit:
         return
     with _WORKERS_LOCK:
-        stopped = _STOPPED.get(id(runtime))
-        if stopped is not None and stopped() is runtime:
-            return  # a commit that lands during shutdown: storage is about to close
         worker = _WORKERS.get(id(runtime))
-        if worker is None or worker.runtime is not runtime:
-            worker = _WORKERS[id(runtime)] = _Worker(runtime)
-    worker.submit(workspace_id, provider_id)
+    # Only a started server runs detection (a CLI command's runtime has no worker and closes right after);
+    # a commit that lands during shutdown finds the worker gone.
+    if worker is not None and worker.runtime is runtime:
+        worker.submit(workspace_id, provider_id)
+
+
+def start_detection(runtime: Runtime) -> None:
+    """Start this runtime's detection thread (the server's lifecycle does, at start-up)."""
+    with _WORKERS_LOCK:
+        _WORKERS[id(runtime)] = _Worker(runtime)
 
 
 def stop_detection(runtime: Runtime, timeout: float = 60.0) -> None:
     """Stop this runtime's detection thread before its storage closes."""
     with _WORKERS_LOCK:
         worker = _WORKERS.pop(id(runtime), None)
-        _STOPPED[id(runtime)] = weakref.ref(runtime)
     if worker is not None:
         worker.stop(timeout)
 

@@ -1,11 +1,16 @@
-"""Server lifecycle hook for anomaly detection: stop its background thread before storage closes."""
+"""Server lifecycle hooks for anomaly detection: its background thread runs while the server does."""
 
 from __future__ import annotations
 
 import asyncio
 
-from focusbase.analytics.anomaly_service import stop_detection
+from focusbase.analytics.anomaly_service import start_detection, stop_detection
 from focusbase.runtime import Runtime
+
+
+async def on_startup(runtime: Runtime) -> None:
+    """Start the thread that runs detection after each commit."""
+    start_detection(runtime)
 
 
 async def on_shutdown(runtime: Runtime) -> None:
