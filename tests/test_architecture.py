@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "focusbase"
-PURE = ("focus", "validate")
+PURE = ("focus", "validate", "analytics/detect")
 FORBIDDEN = ("focusbase.api", "focusbase.cli", "focusbase.web", "focusbase.storage", "focusbase.app")
 
 

@@ -166,6 +166,50 @@ class Settings(BaseSettings):
         60.0, gt=0, description="Every budget is evaluated at least this often (and after each batch commit)."
     )
 
+    anomaly_detect_on_commit: bool = Field(
+        True, description="Run anomaly detection in the background for a provider after each batch commit."
+    )
+    anomaly_z_threshold: float = Field(
+        3.5,
+        gt=0,
+        description="A day is anomalous only when |actual - baseline| is at least this many robust sigmas.",
+    )
+    anomaly_abs_floor: float = Field(
+        10.0, ge=0, description="...and the money impact is at least this many units of the BillingCurrency."
+    )
+    anomaly_rel_floor: float = Field(
+        0.20, ge=0, description="...and the money impact is at least this share of the baseline (0.20 = 20%)."
+    )
+    anomaly_history_days: int = Field(
+        180, ge=14, le=730, description="Days of history read per series for anomaly detection (at most 730)."
+    )
+    anomaly_lookback_days: int = Field(
+        90, ge=1, description="Only events that ended within this many days of the latest data are stored."
+    )
+    anomaly_fp_step: float = Field(
+        0.15,
+        ge=0,
+        description="Each False positive of a scope in the last 90 days raises its thresholds by this factor "
+        "(1 + step x count).",
+    )
+    anomaly_fp_cap: float = Field(
+        1.75, ge=1, description="The highest threshold multiplier false positives reach."
+    )
+    anomaly_max_scopes: int = Field(
+        300,
+        ge=1,
+        description="Most series (scope x currency) one detection run of a provider checks (time bound).",
+    )
+    anomaly_page_max: int = Field(
+        500, ge=1, description="Most anomalies one GET /api/v1/anomalies page returns."
+    )
+    forecast_history_days: int = Field(
+        400,
+        ge=28,
+        le=1000,
+        description="Days of history a forecast is fitted and backtested on (time bound).",
+    )
+
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"

@@ -21,6 +21,7 @@ LIFECYCLE_MODULES: tuple[str, ...] = (
     "focusbase.export.lifecycle",
     "focusbase.notify.lifecycle",
     "focusbase.budgets.lifecycle",
+    "focusbase.analytics.lifecycle",
 )
 
 Hook = Callable[["Runtime"], Awaitable[None]]

@@ -1,1 +1,2 @@
-"""Analytics over stored FOCUS rows: the explorer query model, dashboards, savings, currency conversion."""
+"""Analytics over stored FOCUS rows: the explorer query model, dashboards, savings, currency conversion,
+anomalies and forecasts."""

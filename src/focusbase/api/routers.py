@@ -23,6 +23,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "focusbase.api.fx",
     "focusbase.api.webhooks",
     "focusbase.api.budgets",
+    "focusbase.api.anomalies",
+    "focusbase.api.forecasts",
 )
 
 

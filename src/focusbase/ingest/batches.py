@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from focusbase.analytics.anomaly_service import schedule_detection
 from focusbase.focus import Dataset, is_custom_column
 from focusbase.ingest import stager
 from focusbase.ingest.model import (
@@ -417,7 +418,9 @@ def _commit_unless_deleted(
 ) -> Batch:
     """`_commit`, except that a batch whose provider was deleted meanwhile fails and raises 409."""
     try:
-        return _commit(runtime, batch, rows, tally, remember=remember)
+        committed = _commit(runtime, batch, rows, tally, remember=remember)
+        schedule_detection(runtime, batch.workspace_id, batch.provider_id)
+        return committed
     except ProviderDeleted:
         # The commit rolled back; the batch's staged rows go with its failure. Its parts were waited for.
         fail_batch(runtime, batch, PROVIDER_DELETED, wait=False)

@@ -1,0 +1,275 @@
+"""Anomaly detection over the stored rows: series per scope and currency, the detector, stored events.
+
+Scopes are a provider and each of its ServiceName, SubAccountId and RegionId values, every one per
+BillingCurrency. Children are checked on their own, so two accounts moving in opposite directions each raise
+an event even when their provider's total does not move. Runs in the background after each batch commit
+(`schedule_detection`) and on demand (`detect_provider`).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import numpy as np
+
+from focusbase.analytics.detect.anomalies import (
+    Detection,
+    DetectionParams,
+    Event,
+    detect,
+    explain,
+    false_positive_multiplier,
+)
+from focusbase.analytics.detect.series import DailySeries
+from focusbase.config import Settings
+from focusbase.runtime import Runtime
+from focusbase.storage import anomalies as store
+from focusbase.storage.catalog import Catalog
+from focusbase.storage.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
+SeriesKey = tuple[str, str, str]  # (dimension, value, currency)
+
+
+def money(value: float | Decimal) -> str:
+    """An amount as a decimal string rounded to cents (half even)."""
+    return str(Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_EVEN))
+
+
+def params_from(settings: Settings, multiplier: float = 1.0) -> DetectionParams:
+    """The detector's parameters from the settings."""
+    return DetectionParams(
+        z_threshold=settings.anomaly_z_threshold,
+        abs_floor=settings.anomaly_abs_floor,
+        rel_floor=settings.anomaly_rel_floor,
+        multiplier=multiplier,
+    )
+
+
+@dataclass
+class ProviderSeries:
+    """Daily series of one provider's scopes, each from `since` (inclusive) to `until` (inclusive)."""
+
+    since: date
+    until: date
+    series: dict[SeriesKey, DailySeries]
+    cells: list[store.DailyCell]
+
+
+def _dense(points: dict[date, tuple[float, float]], since: date, days: int) -> DailySeries:
+    actual, expected = np.zeros(days), np.zeros(days)
+    for day, (cost, exp) in points.items():
+        i = (day - since).days
+        actual[i], expected[i] = cost, exp
+    return DailySeries(since, actual, expected)
+
+
+def group_series(
+    cells: list[store.DailyCell], since: date, until: date, by: tuple[str, ...]
+) -> dict[SeriesKey, DailySeries]:
+    """Series per (dimension, value, currency) for the dimensions in `by` ('provider' is the total)."""
+    days = (until - since).days + 1
+    sums: dict[SeriesKey, dict[date, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
+    for cell in cells:
+        values = {
+            "provider": cell.provider_id,
+            "ServiceName": cell.service,
+            "SubAccountId": cell.account,
+            "RegionId": cell.region,
+        }
+        for dim in by:
+            slot = sums[(dim, values[dim], cell.currency)][cell.day]
+            slot[0] += float(cell.cost)
+            slot[1] += float(cell.expected)
+    return {
+        key: _dense({d: (v[0], v[1]) for d, v in points.items()}, since, days) for key, points in sums.items()
+    }
+
+
+def load_provider(
+    warehouse: Warehouse, workspace_id: str, provider_id: str, history_days: int, until: date | None = None
+) -> ProviderSeries | None:
+    """The provider's series over its last `history_days` of data; None when it has none."""
+    end = until or date.today()
+    cells = store.daily_cells(warehouse, workspace_id, provider_id, end - timedelta(days=730), end)
+    if not cells:
+        return None
+    last = max(cell.day for cell in cells)
+    since = last - timedelta(days=min(history_days, 730) - 1)
+    cells = [cell for cell in cells if cell.day >= since]
+    since = min(cell.day for cell in cells)
+    series = group_series(cells, since, last, ("provider", *store.DIMENSIONS))
+    return ProviderSeries(since, last, series, cells)
+
+
+def _multiplier(
+    catalog: Catalog, settings: Settings, workspace_id: str, provider_id: str, key: SeriesKey
+) -> float:
+    starts = store.false_positive_starts(catalog, workspace_id, provider_id, *key)
+    days = [date.fromisoformat(start) for start in starts]
+    return false_positive_multiplier(
+        days, date.today(), step=settings.anomaly_fp_step, cap=settings.anomaly_fp_cap
+    )
+
+
+def _children(data: ProviderSeries, key: SeriesKey, params: DetectionParams) -> dict[str, Detection]:
+    dim, value, currency = key
+    if dim == "provider":
+        keys = [k for k in data.series if k[0] != "provider" and k[2] == currency]
+        return {f"{k[0]}={k[1]}": detect(data.series[k], params) for k in keys}
+    attr = {"ServiceName": "service", "SubAccountId": "account", "RegionId": "region"}[dim]
+    cells = [c for c in data.cells if getattr(c, attr) == value and c.currency == currency]
+    others = tuple(d for d in store.DIMENSIONS if d != dim)
+    nested = group_series(cells, data.since, data.until, others)
+    return {f"{k[0]}={k[1]}": detect(s, params) for k, s in nested.items()}
+
+
+def _detected(
+    provider_id: str, key: SeriesKey, event: Event, contributors: list[dict[str, object]]
+) -> store.Detected:
+    return store.Detected(
+        provider_id=provider_id,
+        dimension=key[0],
+        value=key[1],
+        currency=key[2],
+        start_date=event.start.isoformat(),
+        end_date=event.end.isoformat(),
+        detected_on=event.detected_on.isoformat(),
+        kind=event.kind,
+        severity=event.severity,
+        direction=event.direction,
+        actual=money(event.actual),
+        expected=money(event.expected),
+        impact=money(event.impact),
+        impact_percentage=None if event.impact_percentage is None else money(event.impact_percentage),
+        max_z=round(event.max_z, 2),
+        ongoing=event.ongoing,
+        contributors=contributors,
+    )
+
+
+def detect_provider(runtime: Runtime, workspace_id: str, provider_id: str) -> int:
+    """Detect anomalies in every scope of a provider and store them; returns how many events are new."""
+    settings = runtime.settings
+    data = load_provider(runtime.warehouse, workspace_id, provider_id, settings.anomaly_history_days)
+    if data is None:
+        return 0
+    oldest = data.until - timedelta(days=settings.anomaly_lookback_days)
+    found: list[store.Detected] = []
+    # The provider total first, then the largest child scopes, up to the configured bound.
+    keys = sorted(data.series, key=lambda k: (k[0] != "provider", -float(np.sum(data.series[k].actual))))
+    for key in keys[: settings.anomaly_max_scopes]:
+        if float(np.max(np.abs(data.series[key].detectable))) < settings.anomaly_abs_floor:
+            continue  # no day of it reaches the absolute floor, so no day can alert
+        params = params_from(settings, _multiplier(runtime.catalog, settings, workspace_id, provider_id, key))
+        events = [e for e in detect(data.series[key], params).events if e.end >= oldest]
+        if not events:
+            continue
+        children = _children(data, key, replace(params, multiplier=1.0))
+        for event in events:
+            parts = explain(event, children)
+            contributors: list[dict[str, object]] = [
+                {
+                    "dimension": part.child.split("=", 1)[0],
+                    "value": part.child.split("=", 1)[1],
+                    "impact": money(part.impact),
+                    "share": round(part.share, 4),
+                }
+                for part in parts
+            ]
+            found.append(_detected(provider_id, key, event, contributors))
+    return store.upsert_anomalies(runtime.catalog, workspace_id, found)
+
+
+# ------------------------------------------------------------------------------------------- background
+
+
+class _Worker:
+    """One thread per runtime that runs queued detections in turn, coalescing repeats of a provider."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.queue: queue.Queue[tuple[str, str]] = queue.Queue()
+        self.pending: set[tuple[str, str]] = set()
+        self.lock = threading.Lock()
+        self.idle = threading.Event()
+        self.idle.set()
+        self.stopping = False
+        self.thread = threading.Thread(target=self._loop, name="anomaly detection", daemon=True)
+        self.thread.start()
+
+    def submit(self, workspace_id: str, provider_id: str) -> None:
+        with self.lock:
+            if (workspace_id, provider_id) in self.pending:
+                return
+            self.pending.add((workspace_id, provider_id))
+            self.idle.clear()
+        self.queue.put((workspace_id, provider_id))
+
+    def stop(self, timeout: float) -> None:
+        """Drop queued runs, let the current one finish (storage closes after it) and end the thread."""
+        self.stopping = True
+        with self.lock:
+            self.pending.clear()
+        self.queue.put(("", ""))
+        self.thread.join(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            item = self.queue.get()
+            if self.stopping:
+                self.idle.set()
+                return
+            with self.lock:
+                self.pending.discard(item)
+            try:
+                detect_provider(self.runtime, *item)
+            except Exception:  # a failed run must not stop later ones; the next commit retries
+                log.exception("anomaly detection failed for provider %s", item[1])
+            with self.lock:
+                if not self.pending:
+                    self.idle.set()
+
+
+_WORKERS: dict[int, _Worker] = {}
+_WORKERS_LOCK = threading.Lock()
+
+
+def schedule_detection(runtime: Runtime, workspace_id: str, provider_id: str) -> None:
+    """Queue detection for a provider whose data just changed; returns at once (the commit never waits)."""
+    if not runtime.settings.anomaly_detect_on_commit:
+        return
+    with _WORKERS_LOCK:
+        worker = _WORKERS.get(id(runtime))
+    # Only a started server runs detection (a CLI command's runtime has no worker and closes right after);
+    # a commit that lands during shutdown finds the worker gone.
+    if worker is not None and worker.runtime is runtime:
+        worker.submit(workspace_id, provider_id)
+
+
+def start_detection(runtime: Runtime) -> None:
+    """Start this runtime's detection thread (the server's lifecycle does, at start-up)."""
+    with _WORKERS_LOCK:
+        _WORKERS[id(runtime)] = _Worker(runtime)
+
+
+def stop_detection(runtime: Runtime, timeout: float = 60.0) -> None:
+    """Stop this runtime's detection thread before its storage closes."""
+    with _WORKERS_LOCK:
+        worker = _WORKERS.pop(id(runtime), None)
+    if worker is not None:
+        worker.stop(timeout)
+
+
+def wait_for_detection(runtime: Runtime, timeout: float = 60.0) -> bool:
+    """Wait until queued detections of this runtime have run (for tests and the CLI)."""
+    worker = _WORKERS.get(id(runtime))
+    return True if worker is None else worker.idle.wait(timeout)

@@ -1,0 +1,452 @@
+"""Cost anomaly detection on one daily series: a robust seasonal baseline, two floors, events, severity.
+
+The detector walks the series day by day and only ever looks back, so it flags a day exactly as it would
+have on the morning after that day was ingested (docs/analytics-detection.md has every rule and figure):
+
+- baseline: the median of the same weekday over the recent weeks (14 to 55 clean days of history), or a
+  robust STL decomposition (period 7, statsmodels) once there are `stl_min_days`; days inside anomaly events
+  and days of expected spend are left out of it;
+- scale: 1.4826 x MAD of the residuals, at least `sigma_floor_share` of the baseline;
+- a day is anomalous when |z| >= `z_threshold` AND |actual - baseline| >= max(`abs_floor`,
+  `rel_floor` x baseline); the per-scope `multiplier` (raised by false positives) scales all three;
+- slow drift, which never crosses the daily floors, is caught by a test on the mean relative excess of
+  the last `drift_days` (a t-statistic, a floor on the last week's excess, and the excess rising);
+- consecutive anomalous days of one sign form one event; an event that persists `accept_days` becomes the
+  new normal (the baseline restarts at it) so a level shift is one event, not one a day;
+- a positive excess on the day of month where the previous months had the same excess is a recurring
+  charge, expected, and never alerts.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal
+
+import numpy as np
+from statsmodels.tsa.seasonal import STL
+
+from focusbase.analytics.detect.series import DailySeries, FloatArray, mad_scale, theil_sen_slope
+
+Kind = Literal["spike", "drop", "level_shift", "drift", "new_spend"]
+Severity = Literal["Low", "Medium", "High", "Critical"]
+SEVERITIES: tuple[Severity, ...] = ("Low", "Medium", "High", "Critical")
+
+_POINT, _DRIFT, _NEW = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class DetectionParams:
+    """Every tunable of the detector; the defaults are the ones measured in docs/benchmarks.md."""
+
+    z_threshold: float = 3.5
+    abs_floor: float = 10.0
+    rel_floor: float = 0.20
+    sigma_floor_share: float = 0.05
+    min_history_days: int = 14
+    stl_min_days: int = 56
+    window_days: int = 56
+    stl_window_days: int = 84
+    stl_refit_days: int = 7
+    level_shift_days: int = 4
+    accept_days: int = 14
+    merge_gap_days: int = 1
+    drift_days: int = 14
+    drift_reference_days: int = 28
+    drift_z: float = 4.25
+    drift_min_share: float = 0.08
+    drift_min_rise: float = 0.08
+    recurring_months: int = 2
+    critical_abs: float | None = None
+    multiplier: float = 1.0
+
+
+@dataclass(frozen=True)
+class Event:
+    """One anomaly: consecutive anomalous days of one sign, with its money impact and severity."""
+
+    start: date
+    end: date
+    detected_on: date
+    kind: Kind
+    severity: Severity
+    direction: int  # +1 above the baseline, -1 below
+    actual: float
+    expected: float
+    impact: float
+    impact_percentage: float | None  # None when nothing was expected (new spend), as AWS does
+    max_z: float
+    ongoing: bool
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The events of a series plus the baseline and scale the detector used for each day (NaN: none)."""
+
+    series: DailySeries
+    events: list[Event]
+    baseline: FloatArray
+    sigma: FloatArray
+    suppressed_recurring: list[date] = field(default_factory=list)
+
+
+@dataclass
+class _Stl:
+    fitted_at: int = -1
+    anchor: int = -1
+    level: float = 0.0
+    season: FloatArray = field(default_factory=lambda: np.zeros(7))
+    scale: float = 0.0
+
+
+class _Walker:
+    """The day-by-day state of one detection run."""
+
+    def __init__(self, series: DailySeries, params: DetectionParams) -> None:
+        self.p = params
+        self.x = series.detectable
+        self.n = len(series)
+        self.wd = series.weekdays()
+        self.series = series
+        self.baseline = np.full(self.n, np.nan)
+        self.sigma = np.full(self.n, np.nan)
+        self.weekday_base = np.full(
+            self.n, np.nan
+        )  # the weekday-median baseline, whose errors give the scale
+        self.flag = np.zeros(self.n, dtype=np.int64)  # +1 / -1
+        self.how = np.zeros(self.n, dtype=np.int64)  # _POINT, _DRIFT, _NEW
+        self.seen_on = np.zeros(self.n, dtype=np.int64)  # the day whose run flagged it
+        self.excluded = np.zeros(self.n, dtype=bool)
+        self.anchor = 0
+        self.stl = _Stl()
+        self.drift_sign = 0
+        self.open_start = -1
+        self.open_sign = 0
+        self.last_flag = -10
+        self.suppressed: list[date] = []
+
+    # ----------------------------------------------------------------------------------------- baseline
+
+    def _history(self, t: int) -> np.ndarray:
+        lo = max(self.anchor, t - self.p.window_days)
+        idx = np.arange(lo, t)
+        # Anomalous days stay out of the baseline for 2 x accept_days; after that they are history.
+        keep = ~self.excluded[lo:t] | (idx < t - 2 * self.p.accept_days)
+        return idx[keep]
+
+    def _weekday_baseline(self, t: int, idx: np.ndarray) -> tuple[float, float]:
+        values, days = self.x[idx], self.wd[idx]
+        medians = np.array([np.median(values[days == d]) if np.any(days == d) else np.nan for d in range(7)])
+        overall = float(np.median(values))
+        medians = np.where(np.isnan(medians), overall, medians)
+        same = values[days == self.wd[t]]
+        base = float(np.median(same)) if same.size >= 2 else overall
+        return base, mad_scale(values - medians[days])
+
+    def _stl_baseline(self, t: int) -> tuple[float, float]:
+        fit = self.stl
+        if fit.anchor != self.anchor or t - fit.fitted_at >= self.p.stl_refit_days:
+            lo = max(self.anchor, t - self.p.stl_window_days)
+            y = self.x[lo:t].copy()
+            clean = ~self.excluded[lo:t]
+            days = self.wd[lo:t]
+            for d in range(7):  # impute left-out days with their weekday's clean median
+                fill = y[clean & (days == d)]
+                y[~clean & (days == d)] = float(np.median(fill)) if fill.size else float(np.median(y[clean]))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = STL(y, period=7, robust=True).fit()
+            season = np.zeros(7)
+            for d in range(7):
+                season[d] = float(np.mean(np.asarray(result.seasonal)[-14:][days[-14:] == d]))
+            resid = np.asarray(result.resid)[-self.p.window_days :][clean[-self.p.window_days :]]
+            trend = np.asarray(result.trend, dtype=np.float64)
+            self.stl = fit = _Stl(t, self.anchor, float(trend[-1]), season, mad_scale(resid))
+        return fit.level + float(fit.season[self.wd[t]]), fit.scale
+
+    def _expected(self, t: int) -> tuple[float, float] | None:
+        idx = self._history(t)
+        if idx.size < self.p.min_history_days:
+            return None
+        base, scale = self._weekday_baseline(t, idx)
+        self.weekday_base[t] = base
+        if idx.size >= self.p.stl_min_days:
+            # Two baselines must agree before a day alerts: the nearer of STL's and the weekday median's.
+            # (STL's residuals understate the noise of a day it has not seen; the scale comes below.)
+            stl, _ = self._stl_baseline(t)
+            if abs(self.x[t] - stl) < abs(self.x[t] - base):
+                base = stl
+        base = max(base, 0.0)
+        # The honest scale is that of the detector's own past one-day-ahead errors (relative, so growth does
+        # not inflate it); in-sample residuals understate it. Until there are enough, the in-sample one x1.5.
+        ref = self.weekday_base
+        past = idx[~np.isnan(ref[idx]) & (ref[idx] > 0)]
+        if past.size >= self.p.min_history_days and base > 0:
+            scale = mad_scale((self.x[past] - ref[past]) / ref[past]) * base
+        else:
+            scale *= 1.5
+        return base, max(scale, self.p.sigma_floor_share * base, 0.01)
+
+    # ------------------------------------------------------------------------------------------ decide
+
+    def _recurring(self, t: int, excess: float) -> bool:
+        """Was the same day of month above its baseline by about as much in each of the last months?"""
+        if excess <= 0 or self.p.recurring_months <= 0:
+            return False
+        today = self.series.day(t)
+        for back in range(1, self.p.recurring_months + 1):
+            month, year = today.month - back, today.year
+            while month < 1:
+                month, year = month + 12, year - 1
+            try:
+                then = date(year, month, today.day)
+            except ValueError:
+                return False
+            i = (then - self.series.start).days
+            if i < 0 or np.isnan(self.baseline[i]):
+                return False
+            before = self.x[i] - self.baseline[i]
+            if not 0.5 * excess <= before <= 2.0 * excess:
+                return False
+        return True
+
+    def _mark(self, t: int, sign: int, how: int, seen: int) -> None:
+        self.flag[t], self.how[t], self.seen_on[t] = sign, how, seen
+        self.excluded[t] = True
+        if self.open_sign == sign and t - self.last_flag <= self.p.merge_gap_days + 1:
+            self.last_flag = max(self.last_flag, t)
+            return
+        self.open_start, self.open_sign, self.last_flag = t, sign, t
+
+    def _accept(self, t: int) -> None:
+        """A change that has lasted `accept_days` is the new normal: the baseline restarts at it."""
+        self.anchor = max(self.open_start, t - self.p.accept_days + 1)
+        self.excluded[self.anchor : t + 1] = False
+        self.drift_sign = 0
+        self.open_start, self.open_sign = -1, 0
+
+    def step(self, t: int) -> None:
+        p, m, x = self.p, self.p.multiplier, self.x[t]
+        expected = self._expected(t)
+        if expected is None:
+            idx = self._history(t)
+            quiet = idx.size == 0 or float(np.max(np.abs(self.x[idx]))) <= 0.05 * p.abs_floor
+            if quiet and idx.size + (t - self.anchor) > 0 and x >= p.abs_floor * m:
+                self.baseline[t] = 0.0
+                self._mark(t, 1, _NEW, t)
+                self.anchor, self.open_sign = t, 0  # its own spend is the history from now on
+                self.excluded[t] = False
+            return
+        base, sigma = expected
+        self.baseline[t], self.sigma[t] = base, sigma
+        dev = x - base
+        z = dev / sigma
+        if base < 0.05 * p.abs_floor and x >= p.abs_floor * m:
+            self._mark(t, 1, _NEW, t)
+            self.anchor, self.open_sign = t, 0
+            self.excluded[t] = False
+            return
+        # A young series (under 2 x min_history_days) knows its noise poorly: one more sigma is demanded.
+        young = 1.0 if self._history(t).size < 2 * p.min_history_days else 0.0
+        point = abs(z) >= (p.z_threshold + young) * m and abs(dev) >= max(
+            p.abs_floor * m, p.rel_floor * m * base
+        )
+        if point and self._recurring(t, dev):
+            self.suppressed.append(self.series.day(t))
+            self.excluded[t] = True
+            return
+        sign = 1 if dev > 0 else -1
+        if point:
+            self._mark(t, sign, _POINT, t)
+        elif not self._drift(t, z):
+            if self.open_sign and t - self.last_flag > p.merge_gap_days:
+                self.open_start, self.open_sign = -1, 0
+            return
+        if self.open_sign and t - self.open_start + 1 >= p.accept_days:
+            self._accept(t)
+
+    def _drift(self, t: int, z: float) -> bool:
+        """A run of small same-sign excesses: mean relative excess of the last `drift_days` against its
+        standard error, the last week's excess above `drift_min_share` and rising (first half < second)."""
+        p, m = self.p, self.p.multiplier
+        base = self.baseline[t]
+        rel_now = (self.x[t] - base) / base if base > 0 else 0.0
+        if self.drift_sign:
+            if rel_now * self.drift_sign >= p.drift_min_share / 2:
+                self._mark(t, self.drift_sign, _DRIFT, t)
+                return True
+            self.drift_sign = 0
+            return False
+        lo = t - p.drift_days + 1
+        ref_lo = lo - p.drift_reference_days
+        if ref_lo < self.anchor + p.min_history_days:  # a young series has no settled level to drift from
+            return False
+        window = np.arange(lo, t + 1)
+        b = self.baseline[window]
+        if np.any(np.isnan(b)) or np.any(b <= 0) or np.any(self.flag[window] != 0):
+            return False
+        # The reference is the weekday median of the weeks before the window, not the day's own baseline:
+        # a baseline that keeps learning would follow a slow drift and never see it.
+        ref_idx = np.arange(ref_lo, lo)
+        ref_idx = ref_idx[~self.excluded[ref_lo:lo]]
+        if ref_idx.size < p.drift_reference_days // 2:
+            return False
+        ref = np.array(
+            [
+                np.median(self.x[ref_idx][self.wd[ref_idx] == d])
+                if np.any(self.wd[ref_idx] == d)
+                else np.median(self.x[ref_idx])
+                for d in range(7)
+            ]
+        )[self.wd[window]]
+        if np.any(ref <= 0):
+            return False
+        rel = self.x[window] / ref - 1
+        # The noise as it was before the window: a drift under way must not widen its own yardstick.
+        scale = float(self.sigma[lo] / b[0])
+        half = p.drift_days // 2
+        mean = float(np.mean(rel))
+        sign = 1 if mean > 0 else -1
+        # A ramp-shaped (matched) filter: the most powerful test for a steady rise that began with the window.
+        ramp = np.arange(1, p.drift_days + 1, dtype=np.float64)
+        t_stat = abs(float(np.dot(ramp, rel))) / (scale * float(np.sqrt(np.dot(ramp, ramp))))
+        recent = float(np.mean(rel[-7:])) * sign
+        rising = theil_sen_slope(rel) * sign * p.drift_days >= p.drift_min_rise * m
+        rising = rising and float(np.mean(rel[half:])) * sign > float(np.mean(rel[:half])) * sign
+        excess = float(np.sum(self.x[window] - ref)) * sign
+        if (
+            t_stat >= p.drift_z * m
+            and recent >= p.drift_min_share * m
+            and rising
+            and excess >= p.abs_floor * m
+        ):
+            first = next(i for i in range(t - 6, t + 1) if rel[i - lo] * sign >= p.drift_min_share / 2)
+            for i in range(first, t + 1):
+                self._mark(i, sign, _DRIFT, t)
+            self.drift_sign = sign
+            return True
+        return False
+
+
+def detect(series: DailySeries, params: DetectionParams | None = None) -> Detection:
+    """Walk the series and return its anomaly events, oldest first."""
+    walker = _Walker(series, params or DetectionParams())
+    for t in range(walker.n):
+        walker.step(t)
+    return Detection(
+        series=series,
+        events=_events(walker),
+        baseline=walker.baseline,
+        sigma=walker.sigma,
+        suppressed_recurring=walker.suppressed,
+    )
+
+
+def _events(w: _Walker) -> list[Event]:
+    events: list[Event] = []
+    flagged = np.flatnonzero(w.flag)
+    groups: list[list[int]] = []
+    for found in flagged:
+        i = int(found)
+        last = groups[-1][-1] if groups else -10
+        same = groups and w.flag[last] == w.flag[i] and w.how[i] != _NEW and w.how[groups[-1][0]] != _NEW
+        if same and i - last <= w.p.merge_gap_days + 1:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    for days in groups:
+        events.append(_event(w, np.array(days)))
+    return events
+
+
+def _event(w: _Walker, days: np.ndarray) -> Event:
+    p = w.p
+    first, last = int(days[0]), int(days[-1])
+    sign = int(w.flag[first])
+    base = np.nan_to_num(w.baseline[days])
+    actual = float(np.sum(w.x[days]))
+    expected = float(np.sum(base))
+    impact = actual - expected
+    sigma = w.sigma[days]
+    zs = np.where(np.isnan(sigma), 0.0, (w.x[days] - base) / np.where(np.isnan(sigma), 1.0, sigma))
+    max_z = float(np.max(np.abs(zs))) if zs.size else 0.0
+    hows = set(w.how[days].tolist())
+    kind: Kind
+    if _NEW in hows:
+        kind = "new_spend"
+    elif w.how[first] == _DRIFT:
+        kind = "drift"
+    elif days.size >= p.level_shift_days:
+        kind = "level_shift"
+    else:
+        kind = "spike" if sign > 0 else "drop"
+    trailing = float(np.sum(np.abs(w.x[max(0, first - 30) : first])))
+    share = abs(impact) / trailing if trailing > 0 else 1.0
+    if kind in ("drift", "level_shift") and trailing > 0:
+        # A lasting change is weighed by what it adds to a month: its daily excess x 30 days.
+        share = max(share, abs(impact) / days.size * 30 / trailing)
+    return Event(
+        start=w.series.day(first),
+        end=w.series.day(last),
+        detected_on=w.series.day(int(np.min(w.seen_on[days]))),
+        kind=kind,
+        severity=severity(share, max_z, abs(impact), p.critical_abs),
+        direction=sign,
+        actual=actual,
+        expected=expected,
+        impact=impact,
+        impact_percentage=None if expected <= 0 or kind == "new_spend" else impact / expected * 100,
+        max_z=max_z,
+        ongoing=last >= w.n - 1 - p.merge_gap_days,
+    )
+
+
+def severity(share: float, z: float, impact: float, critical_abs: float | None = None) -> Severity:
+    """Severity from the impact's share of the trailing 30 days of spend and from the deviation."""
+    if share >= 0.25 or (critical_abs is not None and impact >= critical_abs):
+        return "Critical"
+    if share >= 0.10 or z >= 8:
+        return "High"
+    if share >= 0.03 or z >= 5:
+        return "Medium"
+    return "Low"
+
+
+def at_least(level: Severity, floor: Severity) -> bool:
+    """Is `level` at or above `floor`?"""
+    return SEVERITIES.index(level) >= SEVERITIES.index(floor)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """How much of an event one child scope explains."""
+
+    child: str
+    impact: float
+    share: float
+
+
+def explain(event: Event, children: dict[str, Detection], top: int = 5) -> list[Contribution]:
+    """Split an event's impact across child series by their own (actual - baseline) on the event's days."""
+    parts: list[tuple[str, float]] = []
+    for name, child in children.items():
+        lo = (event.start - child.series.start).days
+        hi = (event.end - child.series.start).days + 1
+        if hi <= 0 or lo >= len(child.series):
+            continue
+        lo, hi = max(lo, 0), min(hi, len(child.series))
+        x = child.series.detectable[lo:hi]
+        base = np.nan_to_num(child.baseline[lo:hi], nan=0.0)
+        parts.append((name, float(np.sum(x - base))))
+    total = sum(abs(v) for _, v in parts)
+    parts.sort(key=lambda item: -abs(item[1]))
+    return [Contribution(name, value, abs(value) / total if total else 0.0) for name, value in parts[:top]]
+
+
+def false_positive_multiplier(
+    false_positive_days: list[date], today: date, *, step: float, cap: float
+) -> float:
+    """The per-scope threshold multiplier: 1 + `step` per false positive in the last 90 days, up to `cap`."""
+    recent = sum(1 for day in false_positive_days if today - day <= timedelta(days=90))
+    return min(1.0 + step * recent, cap)

@@ -1,0 +1,303 @@
+"""Daily spend forecasts: a model chosen per series by rolling-origin backtest, bands calibrated on errors.
+
+Candidates: seasonal naive (last week repeated), the weekday median of the last 8 weeks, damped Holt-Winters
+(ETS(A,Ad,A) with period 7) and robust STL + damped Holt on the seasonally adjusted series. Every origin
+of the backtest forecasts `horizon` days from the history before it; the model with the lowest error of the
+horizon total over the latest `select_origins` origins is chosen, and the band is split-conformal: the
+10th and 90th percentile of the chosen model's relative errors at similar horizons, so an 80% band holds
+about 80% of the days whatever the model's own assumptions. docs/analytics-detection.md has the figures.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+from statsmodels.tsa.holtwinters import ExponentialSmoothing
+from statsmodels.tsa.seasonal import STL
+
+from focusbase.analytics.detect.series import FloatArray
+
+MODELS: tuple[str, ...] = ("seasonal_naive", "weekday_median", "damped_ets", "stl_ets")
+FALLBACK = "recent_mean"
+
+
+@dataclass(frozen=True)
+class ForecastParams:
+    """Tunables of the forecaster; the defaults are the ones measured in docs/benchmarks.md."""
+
+    horizon: int = 30
+    coverage: float = 0.80
+    fit_days: int = 120
+    min_history_days: int = 21
+    min_origins: int = 3
+    calibration_origins: int = 12
+    select_origins: int = 4
+    origin_step_days: int = 7
+    fallback_band: float = 0.50
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A forecast of the `horizon` days after the history, with its calibrated band."""
+
+    start: date
+    model: str
+    point: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+    total_lower: FloatArray  # band of the cumulative sum of the first k+1 forecast days
+    total_upper: FloatArray
+    calibrated: bool
+    low_confidence: bool
+    origins: int
+    backtest_error: dict[str, float] = field(default_factory=dict)  # model -> mean APE of the total
+    backtest_coverage: float | None = None
+    reason: str = ""
+
+
+def _weekday_profile(y: FloatArray, weeks: int) -> FloatArray:
+    tail = y[-7 * weeks :]
+    offset = (y.size - tail.size) % 7
+    days = (np.arange(tail.size) + offset) % 7
+    return np.array([np.median(tail[days == d]) for d in range(7)])
+
+
+def _repeat_week(week: FloatArray, n_history: int, h: int) -> FloatArray:
+    # week[d] belongs to positions p with p % 7 == d; continue that pattern after the history.
+    return np.array([week[(n_history + i) % 7] for i in range(h)])
+
+
+def seasonal_naive(y: FloatArray, h: int) -> FloatArray:
+    """The last week repeated."""
+    week = np.zeros(7)
+    for i in range(y.size - 7, y.size):
+        week[i % 7] = y[i]
+    return _repeat_week(week, y.size, h)
+
+
+def weekday_median(y: FloatArray, h: int) -> FloatArray:
+    """The median of each weekday over the last 8 weeks."""
+    profile = _weekday_profile(y, 8)  # indexed by position within the tail
+    offset = (y.size - min(y.size, 56)) % 7
+    week = np.zeros(7)
+    for d in range(7):
+        week[(d + offset) % 7] = profile[d]
+    return _repeat_week(week, y.size, h)
+
+
+def damped_ets(y: FloatArray, h: int) -> FloatArray:
+    """Holt-Winters with a damped additive trend and additive weekly season (ETS(A,Ad,A) point forecast)."""
+    init = "heuristic" if y.size >= 70 else "estimated"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ExponentialSmoothing(
+            y, trend="add", damped_trend=True, seasonal="add", seasonal_periods=7, initialization_method=init
+        ).fit(use_brute=False)
+        return np.asarray(model.forecast(h), dtype=np.float64)
+
+
+def stl_ets(y: FloatArray, h: int) -> FloatArray:
+    """Robust STL (period 7); damped Holt on the adjusted series plus the last week of the season."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parts = STL(y, period=7, robust=True).fit()
+        seasonal = np.asarray(parts.seasonal, dtype=np.float64)
+        adjusted = y - seasonal
+        model = ExponentialSmoothing(
+            adjusted, trend="add", damped_trend=True, initialization_method="estimated"
+        ).fit(use_brute=False)
+        trend = np.asarray(model.forecast(h), dtype=np.float64)
+    week = np.zeros(7)
+    for i in range(y.size - 7, y.size):
+        week[i % 7] = seasonal[i]
+    return trend + _repeat_week(week, y.size, h)
+
+
+PREDICTORS: dict[str, Callable[[FloatArray, int], FloatArray]] = {
+    "seasonal_naive": seasonal_naive,
+    "weekday_median": weekday_median,
+    "damped_ets": damped_ets,
+    "stl_ets": stl_ets,
+}
+
+
+def predict(model: str, y: FloatArray, h: int, fit_days: int = 120) -> FloatArray:
+    """`model`'s forecast of the `h` days after `y` (fitted on its last `fit_days`), never below zero."""
+    tail = y[-fit_days:]
+    try:
+        out = PREDICTORS[model](tail, h)
+    except (ValueError, np.linalg.LinAlgError):
+        out = seasonal_naive(tail, h)
+    if not np.all(np.isfinite(out)):
+        out = seasonal_naive(tail, h)
+    return np.maximum(out, 0.0)
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """Forecasts of every model from each origin (index into the series) with what really happened."""
+
+    origins: list[int]
+    forecasts: dict[str, list[FloatArray]]
+    actuals: list[FloatArray]
+
+
+def origins_before(n: int, params: ForecastParams, *, end: int | None = None) -> list[int]:
+    """Backtest origins whose whole horizon lies before `end` (default: the end of the history)."""
+    last = (n if end is None else end) - params.horizon
+    first = params.min_history_days + 7
+    found = list(range(last, first - 1, -params.origin_step_days))[: params.calibration_origins]
+    return sorted(found)
+
+
+Cache = dict[tuple[int, str, int], FloatArray]
+
+
+def backtest(
+    y: FloatArray, origins: list[int], params: ForecastParams, cache: Cache | None = None
+) -> Backtest:
+    """Forecast `horizon` days from each origin with every model.
+
+    `cache` (origin, model, horizon) -> forecast may be shared by calls on prefixes of one series (a
+    rolling evaluation): a forecast from an origin depends only on the history before it.
+    """
+    forecasts: dict[str, list[FloatArray]] = {model: [] for model in MODELS}
+    actuals = []
+    memo: Cache = {} if cache is None else cache
+    for origin in origins:
+        history = y[:origin]
+        actuals.append(y[origin : origin + params.horizon])
+        for model in MODELS:
+            key = (origin, model, params.horizon)
+            if key not in memo:
+                memo[key] = predict(model, history, params.horizon, params.fit_days)
+            forecasts[model].append(memo[key])
+    return Backtest(origins, forecasts, actuals)
+
+
+def _total_ape(forecasts: list[FloatArray], actuals: list[FloatArray]) -> float:
+    errors = []
+    for f, a in zip(forecasts, actuals, strict=True):
+        total = float(np.sum(a))
+        errors.append(abs(float(np.sum(f)) - total) / total if total > 0 else abs(float(np.sum(f))))
+    return float(np.mean(errors)) if errors else float("inf")
+
+
+def _buckets(h: int) -> np.ndarray:
+    return np.minimum(np.arange(h) // 7, 3)
+
+
+def forecast(
+    y: FloatArray, start: date, params: ForecastParams | None = None, cache: Cache | None = None
+) -> Forecast:
+    """Forecast the `horizon` days after `y` (which ends the day before `start`)."""
+    p = params or ForecastParams()
+    h = p.horizon
+    first = start
+    if y.size < p.min_history_days:
+        recent = float(np.mean(y[-7:])) if y.size else 0.0
+        point = np.full(h, recent)
+        return _fallback(first, point, p, f"only {y.size} days of history (fewer than {p.min_history_days})")
+    origins = origins_before(y.size, p)
+    if len(origins) < p.min_origins:
+        point = predict("weekday_median", y, h, p.fit_days)
+        return _fallback(
+            first, point, p, f"{y.size} days of history: too few for {p.min_origins} backtest origins"
+        )
+    test = backtest(y, origins, p, cache)
+    last = slice(-p.select_origins, None)
+    errors = {m: _total_ape(test.forecasts[m][last], test.actuals[last]) for m in MODELS}
+    model = min(MODELS, key=lambda m: errors[m])
+    point = predict(model, y, h, p.fit_days)
+    lower, upper, tot_lo, tot_hi, covered = _conformal(point, test.forecasts[model], test.actuals, p)
+    return Forecast(
+        start=first,
+        model=model,
+        point=point,
+        lower=lower,
+        upper=upper,
+        total_lower=tot_lo,
+        total_upper=tot_hi,
+        calibrated=True,
+        low_confidence=False,
+        origins=len(origins),
+        backtest_error=errors,
+        backtest_coverage=covered,
+    )
+
+
+def _fallback(first: date, point: FloatArray, p: ForecastParams, reason: str) -> Forecast:
+    cum = np.cumsum(point)
+    return Forecast(
+        start=first,
+        model=FALLBACK if "fewer" in reason else "weekday_median",
+        point=point,
+        lower=point * (1 - p.fallback_band),
+        upper=point * (1 + p.fallback_band),
+        total_lower=cum * (1 - p.fallback_band),
+        total_upper=cum * (1 + p.fallback_band),
+        calibrated=False,
+        low_confidence=True,
+        origins=0,
+        reason=reason,
+    )
+
+
+def _conformal(
+    point: FloatArray,
+    forecasts: list[FloatArray],
+    actuals: list[FloatArray],
+    p: ForecastParams,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
+    """Split-conformal bands: quantiles of the relative errors per horizon week, and of cumulative sums."""
+    h = point.size
+    lo_q, hi_q = (1 - p.coverage) / 2, 1 - (1 - p.coverage) / 2
+    buckets = _buckets(h)
+    rel = np.array([(a - f) / np.maximum(f, 1e-9) for f, a in zip(forecasts, actuals, strict=True)])
+    cum_rel = np.array(
+        [
+            (np.cumsum(a) - np.cumsum(f)) / np.maximum(np.cumsum(f), 1e-9)
+            for f, a in zip(forecasts, actuals, strict=True)
+        ]
+    )
+    lower, upper = np.zeros(h), np.zeros(h)
+    covered = 0
+    for b in range(4):
+        cols = buckets == b
+        errors = rel[:, cols].ravel()
+        lo, hi = float(np.quantile(errors, lo_q)), float(np.quantile(errors, hi_q))
+        lower[cols] = point[cols] * (1 + lo)
+        upper[cols] = point[cols] * (1 + hi)
+        covered += int(np.sum((errors >= lo) & (errors <= hi)))
+    tot = np.cumsum(point)
+    tot_lo = tot * (1 + np.quantile(cum_rel, lo_q, axis=0))
+    tot_hi = tot * (1 + np.quantile(cum_rel, hi_q, axis=0))
+    return (
+        np.maximum(lower, 0.0),
+        upper,
+        np.maximum(tot_lo, 0.0),
+        tot_hi,
+        covered / rel.size,
+    )
+
+
+def month_end(actual_to_date: float, days_left: int, fc: Forecast) -> tuple[float, float, float]:
+    """Projected month total = actual to date + the forecast of the rest, with its band."""
+    if days_left <= 0:
+        return actual_to_date, actual_to_date, actual_to_date
+    k = min(days_left, fc.point.size) - 1
+    rest = float(np.sum(fc.point[: k + 1]))
+    return (
+        actual_to_date + rest,
+        actual_to_date + float(fc.total_lower[k]),
+        actual_to_date + float(fc.total_upper[k]),
+    )
+
+
+def day_after(start: date, n: int) -> date:
+    """The day after a series of `n` days from `start`."""
+    return start + timedelta(days=n)

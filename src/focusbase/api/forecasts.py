@@ -1,0 +1,45 @@
+"""HTTP routes: spend forecasts (/api/v1/forecasts) per scope and currency, with the month-end projection."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from focusbase.analytics.forecast_service import forecast_scope
+from focusbase.api.deps import get_runtime, require_scope
+from focusbase.api.errors import ApiError
+from focusbase.api.ratelimit import rate_limit
+from focusbase.runtime import Runtime
+from focusbase.storage.anomalies import DIMENSIONS
+from focusbase.tenancy.principal import Principal
+
+router = APIRouter(prefix="/api/v1/forecasts", dependencies=[Depends(rate_limit("read"))])
+Reader = Annotated[Principal, Depends(require_scope("read"))]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SCOPES = ("provider", *DIMENSIONS)
+
+
+@router.get("")
+def get_forecast(
+    principal: Reader,
+    runtime: RuntimeDep,
+    provider: str,
+    scope: str = "provider",
+    scopeValue: str | None = None,
+) -> dict[str, object]:
+    """The next days' spend of a scope with a calibrated 80% band and the month-end projection."""
+    if scope not in SCOPES:
+        raise ApiError(400, "invalid_parameter", f"scope must be one of {', '.join(SCOPES)}", details="scope")
+    if scope != "provider" and not scopeValue:
+        raise ApiError(400, "invalid_parameter", f"scope {scope} needs a scopeValue", details="scopeValue")
+    if not principal.can_access_provider(provider):
+        raise ApiError(403, "forbidden", "this key is limited to other providers")
+    value = provider if scope == "provider" else str(scopeValue)
+    found = forecast_scope(runtime, principal.workspace_id, provider, scope, value)
+    return {
+        "providerId": provider,
+        "scope": scope,
+        "scopeValue": value,
+        "data": [item.as_json() for item in found],
+    }

@@ -1,0 +1,297 @@
+"""SQL for anomaly detection and forecasts: daily cost per scope from the warehouse, anomaly records in the
+catalog."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from focusbase.storage.catalog import Catalog, utcnow
+from focusbase.storage.warehouse import Warehouse
+
+DIMENSIONS: tuple[str, ...] = ("ServiceName", "SubAccountId", "RegionId")
+STATES: tuple[str, ...] = ("New", "Acknowledged", "Resolved", "False positive", "Dismissed")
+
+
+@dataclass(frozen=True, slots=True)
+class DailyCell:
+    """EffectiveCost of one provider, day, currency and (ServiceName, SubAccountId, RegionId)."""
+
+    provider_id: str
+    day: date
+    currency: str
+    service: str
+    account: str
+    region: str
+    cost: Decimal
+    expected: Decimal
+
+
+def daily_cells(
+    warehouse: Warehouse, workspace_id: str, provider_id: str, since: date, until: date
+) -> list[DailyCell]:
+    """Daily EffectiveCost of a provider in [since, until], grouped by day, currency and the dimensions.
+
+    `expected` is the part that is expected by its nature and never alerts: commitment purchases, taxes and
+    charges billed as recurring.
+    """
+    sql = (
+        "SELECT charge_day, coalesce(\"BillingCurrency\", ''), coalesce(\"ServiceName\", ''),"
+        " coalesce(\"SubAccountId\", ''), coalesce(\"RegionId\", ''),"
+        ' coalesce(sum("EffectiveCost"), 0),'
+        " coalesce(sum(CASE WHEN \"ChargeCategory\" IN ('Purchase', 'Tax')"
+        ' OR "ChargeFrequency" = \'Recurring\' THEN "EffectiveCost" ELSE 0 END), 0)'
+        " FROM live_cost_rows WHERE workspace_id = ? AND provider_id = ?"
+        " AND charge_day >= ? AND charge_day <= ?"
+        " GROUP BY ALL ORDER BY 1"
+    )
+    with warehouse.cursor() as cur:
+        rows = cur.execute(sql, [workspace_id, provider_id, since, until]).fetchall()
+    return [DailyCell(provider_id, r[0], r[1], r[2], r[3], r[4], Decimal(r[5]), Decimal(r[6])) for r in rows]
+
+
+def provider_ids_with_data(warehouse: Warehouse, workspace_id: str) -> list[str]:
+    """Providers of a workspace that have live cost rows."""
+    with warehouse.cursor() as cur:
+        rows = cur.execute(
+            "SELECT DISTINCT provider_id FROM live_cost_rows WHERE workspace_id = ? ORDER BY 1",
+            [workspace_id],
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+# ---------------------------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyRecord:
+    """One stored anomaly."""
+
+    id: str
+    workspace_id: str
+    provider_id: str
+    dimension: str
+    value: str
+    currency: str
+    start_date: str
+    end_date: str
+    detected_on: str
+    kind: str
+    severity: str
+    direction: int
+    actual: str
+    expected: str
+    impact: str
+    impact_percentage: str | None
+    max_z: float
+    ongoing: int
+    contributors: str
+    state: str
+    state_changed_by: str | None
+    state_changed_at: str | None
+    note: str | None
+    created_at: str
+    updated_at: str
+
+
+_COLUMNS = ", ".join(AnomalyRecord.__slots__)
+_INSERT = (
+    f"INSERT INTO anomalies ({_COLUMNS})"  # noqa: S608 (fixed column names)
+    f" VALUES ({', '.join('?' for _ in AnomalyRecord.__slots__)})"
+)
+
+
+def _record(row: Any) -> AnomalyRecord:
+    return AnomalyRecord(**{name: row[name] for name in AnomalyRecord.__slots__})
+
+
+@dataclass(frozen=True, slots=True)
+class Detected:
+    """What the detector found, to be stored (or to update the stored event with the same start)."""
+
+    provider_id: str
+    dimension: str
+    value: str
+    currency: str
+    start_date: str
+    end_date: str
+    detected_on: str
+    kind: str
+    severity: str
+    direction: int
+    actual: str
+    expected: str
+    impact: str
+    impact_percentage: str | None
+    max_z: float
+    ongoing: bool
+    contributors: list[dict[str, object]]
+
+
+def upsert_anomalies(catalog: Catalog, workspace_id: str, found: list[Detected]) -> int:
+    """Insert new events and refresh known ones (same scope, currency and start); returns how many are new.
+
+    A stored event keeps its state: a restated day updates the event, it never duplicates it.
+    """
+    created = 0
+    now = utcnow()
+    with catalog.transaction() as tx:
+        for item in found:
+            values = (
+                item.end_date,
+                item.kind,
+                item.severity,
+                item.actual,
+                item.expected,
+                item.impact,
+                item.impact_percentage,
+                item.max_z,
+                int(item.ongoing),
+                json.dumps(item.contributors),
+                now,
+            )
+            cur = tx.execute(
+                "UPDATE anomalies SET end_date = ?, kind = ?, severity = ?, actual = ?, expected = ?,"
+                " impact = ?, impact_percentage = ?, max_z = ?, ongoing = ?, contributors = ?, updated_at = ?"
+                " WHERE workspace_id = ? AND provider_id = ? AND dimension = ? AND value = ? AND currency = ?"
+                " AND start_date = ?",
+                (
+                    *values,
+                    workspace_id,
+                    item.provider_id,
+                    item.dimension,
+                    item.value,
+                    item.currency,
+                    item.start_date,
+                ),
+            )
+            if cur.rowcount:
+                continue
+            tx.execute(
+                _INSERT,
+                (
+                    "ano_" + secrets.token_hex(8),
+                    workspace_id,
+                    item.provider_id,
+                    item.dimension,
+                    item.value,
+                    item.currency,
+                    item.start_date,
+                    item.end_date,
+                    item.detected_on,
+                    item.kind,
+                    item.severity,
+                    item.direction,
+                    item.actual,
+                    item.expected,
+                    item.impact,
+                    item.impact_percentage,
+                    item.max_z,
+                    int(item.ongoing),
+                    json.dumps(item.contributors),
+                    "New",
+                    None,
+                    None,
+                    None,
+                    now,
+                    now,
+                ),
+            )
+            created += 1
+    return created
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyQuery:
+    """Filters of the anomaly list; provider_ids None means every provider of the workspace."""
+
+    workspace_id: str
+    provider_ids: frozenset[str] | None = None
+    provider_id: str | None = None
+    dimension: str | None = None
+    value: str | None = None
+    states: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    currency: str | None = None
+    start_from: str | None = None
+    start_to: str | None = None
+    after: tuple[str, str] | None = None  # keyset: (start_date, id) of the last row of the previous page
+
+
+def list_anomalies(catalog: Catalog, query: AnomalyQuery, limit: int) -> list[AnomalyRecord]:
+    """Anomalies matching the query, newest start first, at most `limit`."""
+    clauses, params = ["workspace_id = ?"], [query.workspace_id]
+    if query.provider_ids is not None:
+        ids = sorted(query.provider_ids)
+        clauses.append("provider_id IN (" + ", ".join("?" for _ in ids) + ")" if ids else "0")
+        params.extend(ids)
+    for column, given in (
+        ("provider_id", query.provider_id),
+        ("dimension", query.dimension),
+        ("value", query.value),
+        ("currency", query.currency),
+    ):
+        if given is not None:
+            clauses.append(f"{column} = ?")
+            params.append(given)
+    for column, options in (("state", query.states), ("severity", query.severities)):
+        if options:
+            clauses.append(f"{column} IN (" + ", ".join("?" for _ in options) + ")")
+            params.extend(options)
+    if query.start_from is not None:
+        clauses.append("start_date >= ?")
+        params.append(query.start_from)
+    if query.start_to is not None:
+        clauses.append("start_date < ?")
+        params.append(query.start_to)
+    if query.after is not None:
+        clauses.append("(start_date < ? OR (start_date = ? AND id < ?))")
+        params.extend([query.after[0], query.after[0], query.after[1]])
+    sql = (
+        f"SELECT {_COLUMNS} FROM anomalies WHERE {' AND '.join(clauses)}"  # noqa: S608 (fixed names only)
+        " ORDER BY start_date DESC, id DESC LIMIT ?"
+    )
+    with catalog.read() as conn:
+        rows = conn.execute(sql, (*params, limit)).fetchall()
+    return [_record(row) for row in rows]
+
+
+def get_anomaly(catalog: Catalog, workspace_id: str, anomaly_id: str) -> AnomalyRecord | None:
+    """One anomaly of a workspace."""
+    with catalog.read() as conn:
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM anomalies WHERE workspace_id = ? AND id = ?",  # noqa: S608
+            (workspace_id, anomaly_id),
+        ).fetchone()
+    return _record(row) if row is not None else None
+
+
+def set_state(
+    catalog: Catalog, workspace_id: str, anomaly_id: str, state: str, key_id: str, note: str | None
+) -> AnomalyRecord | None:
+    """Record a state change with who made it and when."""
+    now = utcnow()
+    with catalog.transaction() as tx:
+        tx.execute(
+            "UPDATE anomalies SET state = ?, state_changed_by = ?, state_changed_at = ?,"
+            " note = coalesce(?, note), updated_at = ? WHERE workspace_id = ? AND id = ?",
+            (state, key_id, now, note, now, workspace_id, anomaly_id),
+        )
+    return get_anomaly(catalog, workspace_id, anomaly_id)
+
+
+def false_positive_starts(
+    catalog: Catalog, workspace_id: str, provider_id: str, dimension: str, value: str, currency: str
+) -> list[str]:
+    """Start days of the scope's events marked False positive."""
+    with catalog.read() as conn:
+        rows = conn.execute(
+            "SELECT start_date FROM anomalies WHERE workspace_id = ? AND provider_id = ? AND dimension = ?"
+            " AND value = ? AND currency = ? AND state = 'False positive'",
+            (workspace_id, provider_id, dimension, value, currency),
+        ).fetchall()
+    return [row[0] for row in rows]
