@@ -28,6 +28,7 @@ from focusbase.analytics.detect.anomalies import (
 )
 from focusbase.analytics.detect.series import DailySeries
 from focusbase.config import Settings
+from focusbase.notify import events as notifications
 from focusbase.runtime import Runtime
 from focusbase.storage import anomalies as store
 from focusbase.storage.catalog import Catalog
@@ -186,7 +187,37 @@ def detect_provider(runtime: Runtime, workspace_id: str, provider_id: str) -> in
                 for part in parts
             ]
             found.append(_detected(provider_id, key, event, contributors))
-    return store.upsert_anomalies(runtime.catalog, workspace_id, found)
+    created = store.upsert_anomalies(
+        runtime.catalog,
+        workspace_id,
+        found,
+        on_created=lambda tx, anomaly_id, item: notifications.enqueue(
+            tx, workspace_id, "anomaly.created", _event_data(anomaly_id, item)
+        ),
+    )
+    if created:
+        notifications.wake(runtime)
+    return created
+
+
+def _event_data(anomaly_id: str, item: store.Detected) -> dict[str, object]:
+    """The `anomaly.created` webhook payload: the new event as the anomalies API describes it."""
+    return {
+        "id": anomaly_id,
+        "providerId": item.provider_id,
+        "dimension": item.dimension,
+        "value": item.value,
+        "currency": item.currency,
+        "startDate": item.start_date,
+        "endDate": item.end_date,
+        "kind": item.kind,
+        "severity": item.severity,
+        "actual": item.actual,
+        "expected": item.expected,
+        "impact": item.impact,
+        "impactPercentage": item.impact_percentage,
+        "contributors": item.contributors,
+    }
 
 
 # ------------------------------------------------------------------------------------------- background

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -132,10 +134,17 @@ class Detected:
     contributors: list[dict[str, object]]
 
 
-def upsert_anomalies(catalog: Catalog, workspace_id: str, found: list[Detected]) -> int:
+def upsert_anomalies(
+    catalog: Catalog,
+    workspace_id: str,
+    found: list[Detected],
+    on_created: Callable[[sqlite3.Connection, str, Detected], object] | None = None,
+) -> int:
     """Insert new events and refresh known ones (same scope, currency and start); returns how many are new.
 
-    A stored event keeps its state: a restated day updates the event, it never duplicates it.
+    A stored event keeps its state: a restated day updates the event, it never duplicates it. `on_created`
+    runs for each new event inside the same catalog transaction (the notification outbox writes there, so an
+    event and its notification commit together).
     """
     created = 0
     now = utcnow()
@@ -171,10 +180,11 @@ def upsert_anomalies(catalog: Catalog, workspace_id: str, found: list[Detected])
             )
             if cur.rowcount:
                 continue
+            anomaly_id = "ano_" + secrets.token_hex(8)
             tx.execute(
                 _INSERT,
                 (
-                    "ano_" + secrets.token_hex(8),
+                    anomaly_id,
                     workspace_id,
                     item.provider_id,
                     item.dimension,
@@ -201,6 +211,8 @@ def upsert_anomalies(catalog: Catalog, workspace_id: str, found: list[Detected])
                     now,
                 ),
             )
+            if on_created is not None:
+                on_created(tx, anomaly_id, item)
             created += 1
     return created
 
