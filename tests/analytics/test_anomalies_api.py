@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -158,3 +159,34 @@ def test_filters_and_pages(client: TestClient, admin_headers: dict[str, str], pu
     assert none["data"] == []
     later = client.get("/api/v1/anomalies", params={"startFrom": "2027-01-01"}, headers=admin_headers).json()
     assert later["data"] == []
+
+
+def test_each_new_anomaly_queues_one_anomaly_created_webhook(
+    client: TestClient, admin_headers: dict[str, str], settings: Any
+) -> None:
+    settings.webhook_allow_private_destinations = True  # the endpoint below is on loopback
+    endpoint = client.post(
+        "/api/v1/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["anomaly.created"]},
+        headers=admin_headers,
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    provider = Provider(client, admin_headers, "Acme Cloud", "USD")
+    assert provider.push(_rows()).status_code == 200
+    assert wait_for_detection(client.app.state.runtime)  # type: ignore[attr-defined]
+    anomalies = client.get("/api/v1/anomalies", headers=admin_headers).json()["data"]
+    assert anomalies
+    catalog: Catalog = client.app.state.runtime.catalog  # type: ignore[attr-defined]
+    with catalog.read() as conn:
+        bodies = [
+            row["body"]
+            for row in conn.execute("SELECT body FROM webhook_events WHERE type = 'anomaly.created'")
+        ]
+    queued = sorted(json.loads(body)["data"]["id"] for body in bodies)
+    assert queued == sorted(a["id"] for a in anomalies)
+    # Detecting again over the same data finds the same events: no second notification.
+    client.post("/api/v1/anomalies/detect", json={"providerId": provider.id}, headers=admin_headers)
+    assert wait_for_detection(client.app.state.runtime)  # type: ignore[attr-defined]
+    with catalog.read() as conn:
+        again = conn.execute("SELECT count(*) FROM webhook_events WHERE type = 'anomaly.created'").fetchone()
+    assert again[0] == len(queued)
