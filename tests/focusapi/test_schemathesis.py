@@ -152,6 +152,49 @@ RELAXATIONS: tuple[Relaxation, ...] = (
         "The body is a CSV file (header date,from,to,rate; ISO 4217 codes; positive decimal rates; one"
         " rate per day and pair) that a text/csv schema cannot describe: 400 invalid_rates names the line.",
     ),
+    *(
+        Relaxation(
+            operation,
+            "positive_data_acceptance",
+            _accepting("400"),
+            "A webhook URL must be http(s) and resolve, at creation and again at each delivery, to a public"
+            " address (SSRF rules, FOCUSBASE_WEBHOOK_ALLOW_PRIVATE_DESTINATIONS): DNS answers are not"
+            " expressible in a schema (400 webhook_destination_forbidden / _unresolvable / invalid_request).",
+        )
+        for operation in ("POST /api/v1/webhooks", "PATCH /api/v1/webhooks/{webhook_id}")
+    ),
+    *(
+        Relaxation(
+            operation,
+            "positive_data_acceptance",
+            _accepting("400", "409"),
+            "One body serves create and update: which fields a create needs, that the scope names a provider"
+            " of the workspace, ISO 4217 currencies, YYYY-MM amount keys with positive decimal amounts and"
+            " threshold shapes are checked by the budget service (400 naming the field; 409 budget_exists).",
+        )
+        for operation in ("POST /api/v1/budgets", "PATCH /api/v1/budgets/{budget_id}")
+    ),
+    Relaxation(
+        "GET /api/v1/anomalies",
+        "positive_data_acceptance",
+        _accepting("400"),
+        "pageToken is an opaque token that only a previous page of this list hands out; any other string is"
+        " 400 invalid_page_token, as the operation documents.",
+    ),
+    Relaxation(
+        "GET /api/v1/forecasts",
+        "positive_data_acceptance",
+        _accepting("400"),
+        "scopeValue is required exactly when scope is not provider (a rule across two parameters that"
+        " OpenAPI parameters cannot state): 400 invalid_parameter naming scopeValue.",
+    ),
+    Relaxation(
+        "POST /api/v1/budgets/import",
+        "positive_data_acceptance",
+        _accepting("400", "413", "422"),
+        "The body is a Vantage budget CSV whose columns, months and amounts a text/csv schema cannot describe"
+        " (422 budget_import_invalid names the row and column); providerId must exist in the workspace.",
+    ),
     Relaxation(
         "POST /focus/v1/cost-and-usage/export",
         "positive_data_acceptance",

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from focusbase.analytics.anomaly_service import detect_provider
 from focusbase.api.deps import get_runtime, require_scope
 from focusbase.api.errors import ApiError
+from focusbase.api.explorer import day_param
 from focusbase.api.ratelimit import rate_limit
 from focusbase.runtime import Runtime
 from focusbase.storage import anomalies as store
@@ -87,15 +88,19 @@ def _token(value: str | None) -> tuple[str, str] | None:
 def list_anomalies(
     principal: Reader,
     runtime: RuntimeDep,
-    scope: str | None = None,
-    scopeValue: str | None = None,
-    provider: str | None = None,
-    currency: str | None = None,
-    state: Annotated[list[str] | None, Query()] = None,
-    severity: Annotated[list[str] | None, Query()] = None,
-    minSeverity: str | None = None,
-    startFrom: str | None = None,
-    startTo: str | None = None,
+    scope: Annotated[str | None, Query(json_schema_extra={"enum": list(SCOPES)})] = None,
+    scopeValue: Annotated[str | None, Query(min_length=1, max_length=500)] = None,
+    provider: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    currency: Annotated[str | None, Query(pattern="^[A-Z]{3}$")] = None,
+    state: Annotated[
+        list[str] | None, Query(json_schema_extra={"items": {"enum": list(store.STATES)}})
+    ] = None,
+    severity: Annotated[
+        list[str] | None, Query(json_schema_extra={"items": {"enum": list(SEVERITIES)}})
+    ] = None,
+    minSeverity: Annotated[str | None, Query(json_schema_extra={"enum": list(SEVERITIES)})] = None,
+    startFrom: Annotated[str | None, day_param("Events starting on or after this day, YYYY-MM-DD.")] = None,
+    startTo: Annotated[str | None, day_param("Events starting on or before this day, YYYY-MM-DD.")] = None,
     pageSize: Annotated[int, Query(ge=1)] = 100,
     pageToken: str | None = None,
 ) -> dict[str, object]:

@@ -66,11 +66,17 @@ _STATUS_CODES = {
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """Every method some route serves at this path (HEAD with GET), sorted."""
+    matching = [
+        context
+        for context in routing.iter_route_contexts(app.routes)
+        if getattr(context, "path_regex", None) is not None and context.path_regex.match(path)
+    ]
+    # A literal path (/anomalies/detect) is its own resource even where a template (/anomalies/{id}) also
+    # matches it: its methods are the ones the document lists for it.
+    literal = [context for context in matching if "{" not in getattr(context, "path_format", "{")]
     methods: set[str] = set()
-    for context in routing.iter_route_contexts(app.routes):
-        regex = getattr(context, "path_regex", None)
-        if regex is not None and regex.match(path):
-            methods |= set(getattr(context, "methods", None) or ())
+    for context in literal or matching:
+        methods |= set(getattr(context, "methods", None) or ())
     return sorted(methods)
 
 

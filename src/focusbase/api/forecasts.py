@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from focusbase.analytics.forecast_service import forecast_scope
 from focusbase.api.deps import get_runtime, require_scope
@@ -24,9 +24,9 @@ SCOPES = ("provider", *DIMENSIONS)
 def get_forecast(
     principal: Reader,
     runtime: RuntimeDep,
-    provider: str,
-    scope: str = "provider",
-    scopeValue: str | None = None,
+    provider: Annotated[str, Query(min_length=1, max_length=200)],
+    scope: Annotated[str, Query(json_schema_extra={"enum": list(SCOPES)})] = "provider",
+    scopeValue: Annotated[str | None, Query(min_length=1, max_length=500)] = None,
 ) -> dict[str, object]:
     """The next days' spend of a scope with a calibrated 80% band and the month-end projection."""
     if scope not in SCOPES:

@@ -44,7 +44,11 @@ class WebhookCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     url: str = Field(description="http(s) URL that receives POSTed events.", max_length=2048)
-    events: list[str] = Field(description=_EVENTS_TEXT, max_length=50)
+    events: list[str] = Field(
+        description=_EVENTS_TEXT,
+        max_length=50,
+        json_schema_extra={"minItems": 1, "items": {"enum": list(EVENT_TYPES)}},
+    )
     description: str = Field("", max_length=500)
 
 
@@ -53,7 +57,12 @@ class WebhookPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     url: str | None = Field(None, max_length=2048)
-    events: list[str] | None = Field(None, description=_EVENTS_TEXT, max_length=50)
+    events: list[str] | None = Field(
+        None,
+        description=_EVENTS_TEXT,
+        max_length=50,
+        json_schema_extra={"minItems": 1, "items": {"enum": list(EVENT_TYPES)}},
+    )
     enabled: bool | None = Field(None, description="false pauses deliveries; true resumes pending ones.")
     description: str | None = Field(None, max_length=500)
 
