@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import datetime
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from fastapi.testclient import TestClient
@@ -13,6 +15,7 @@ from fastapi.testclient import TestClient
 from focusbase.storage import Catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
+from tests.focusapi.loader import commit_rows
 from tests.web.conftest import csrf_of, sign_in
 
 
@@ -264,9 +267,16 @@ def test_savings_per_currency_and_commitment_with_missing_prices(
                 ChargeCategory="Usage",
                 **commitment,
             ),
-            _row("2026-06-01", "4", "Storage", EffectiveCost="4", PricingCategory="Standard"),
         ],
     )
+    # A row without list or contracted prices (a push would copy BilledCost into them).
+    no_prices = {
+        "BillingCurrency": "USD",
+        "ChargePeriodStart": datetime(2026, 6, 1),
+        "BilledCost": Decimal(4),
+    }
+    no_prices |= {"EffectiveCost": Decimal(4), "ServiceName": "Storage", "ChargeCategory": "Usage"}
+    commit_rows(client.app.state.runtime.warehouse, [no_prices], provider_id=usd["id"])  # type: ignore[attr-defined]
     sign_in(client, admin_key)
     page = client.get("/savings")
     api = client.get("/api/v1/savings", headers=admin_headers).json()
