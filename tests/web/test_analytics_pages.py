@@ -16,7 +16,7 @@ from focusbase.storage import Catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
 from tests.focusapi.loader import commit_rows
-from tests.web.conftest import csrf_of, sign_in
+from tests.web.conftest import sign_in
 
 
 def _provider(client: TestClient, headers: dict[str, str], name: str, currency: str) -> dict[str, str]:
@@ -139,7 +139,7 @@ def test_the_explorer_url_is_the_query_and_matches_the_api(
     assert "attachment" in download.headers["content-disposition"]
     api_csv = client.post("/api/v1/explorer/query?format=csv", headers=admin_headers, json=body)
     assert download.content == api_csv.content
-    assert list(csv.reader(io.StringIO(download.text)))[0][-2:] == ["BilledCost", "rowCount"]
+    assert next(iter(csv.reader(io.StringIO(download.text))))[-2:] == ["BilledCost", "rowCount"]
     # The share link is the page's own URL.
     share = re.search(r'id="share-url" class="secret" readonly value="([^"]+)"', page.text)
     assert share and share.group(1).endswith("/explorer?" + urlencode(params).replace("&", "&amp;"))
@@ -219,7 +219,7 @@ def test_saved_views_save_list_open_and_delete(
 def test_a_provider_limited_key_sees_only_its_provider(
     client: TestClient, admin_headers: dict[str, str], catalog: Catalog
 ) -> None:
-    usd, eur = _data(client, admin_headers)
+    usd, _eur = _data(client, admin_headers)
     limited = create_key(
         catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="usd", scopes=["read"], provider_ids=[usd["id"]]
     )
