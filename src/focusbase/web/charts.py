@@ -6,7 +6,7 @@ Presentation only: the figures come from the analytics services unchanged, as ex
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 
@@ -65,3 +65,11 @@ def day_label(text: str) -> str:
     except ValueError:
         return text
     return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+def day_before(text: str) -> str:
+    """The last day of a [start, end) window: the day before its exclusive end."""
+    try:
+        return (date.fromisoformat(text) - timedelta(days=1)).isoformat()
+    except ValueError:
+        return text

@@ -18,7 +18,7 @@ from focusbase.tenancy.keys import principal_for_key_id
 from focusbase.tenancy.principal import Principal
 from focusbase.tenancy.providers import Provider, get_provider
 from focusbase.web import session as sessions
-from focusbase.web.charts import percent, signed_percent
+from focusbase.web.charts import day_before, percent, signed_percent
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 ENDED = sessions.EndedSessions()
@@ -194,6 +194,7 @@ ENV = Environment(
 ENV.filters["money"] = _money
 ENV.filters["when"] = _when
 ENV.filters["percent"] = percent
+ENV.filters["day_before"] = day_before
 ENV.filters["signed_percent"] = signed_percent
 ENV.filters["urlquote"] = lambda text: quote(str(text), safe="")
 

@@ -33,7 +33,7 @@ from focusbase.web.charts import twins
 from focusbase.web.core import Page, WebError, base_url, check_csrf, finish, redirect, render, signed_in
 
 router = APIRouter(include_in_schema=False)
-FILTER_ROWS = 3  # empty filter rows the form offers besides the ones in use
+FILTER_ROWS = 2  # empty filter rows the form offers besides the ones in use
 
 
 def _scope(page: Page) -> Scope:
