@@ -290,3 +290,32 @@ def test_savings_per_currency_and_commitment_with_missing_prices(
     assert "1 (33.3%) lack a list price" in text
     assert f"{float(total['utilization']) * 100:.1f}%" in text
     assert f"{float(total['effectiveSavingsRate']) * 100:.1f}%" in text
+
+
+def test_the_url_form_of_a_query_round_trips() -> None:
+    from starlette.datastructures import QueryParams
+
+    from focusbase.analytics.model import parse_query
+    from focusbase.web.analytics_form import body_from_params, params_from_query
+
+    body = {
+        "metric": "ListCost",
+        "grain": "week",
+        "groupBy": ["provider", "tag:env", "x_Owner"],
+        "filters": [
+            {"dimension": "ServiceName", "op": "not_in", "values": ["A B", "C&D"]},
+            {"dimension": "RegionId", "op": "absent"},
+            {"dimension": "tag:team", "op": "contains", "values": ["core, web"]},
+        ],
+        "start": "2026-01-01",
+        "end": "2026-02-01",
+        "top": 7,
+        "sort": "group",
+        "currency": "EUR",
+    }
+    query = parse_query(body, max_groups=100)
+    params = QueryParams(urlencode(params_from_query(query.as_json())))
+    assert parse_query(body_from_params(params), max_groups=100) == query
+    # What a person types: blank fields fall back to the defaults, a lower-case currency is accepted.
+    typed = QueryParams("metric=&grain=month&g=&g=ServiceName&fd1=&fo1=equals&fv1=&currency=usd&top=")
+    assert body_from_params(typed) == {"grain": "month", "groupBy": ["ServiceName"], "currency": "USD"}

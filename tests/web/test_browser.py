@@ -508,6 +508,17 @@ def test_keyboard_only(page: Any, server: tuple[str, str]) -> None:
     assert page.evaluate("document.activeElement.textContent") == "Create & get ingest key"
     page.keyboard.press("Enter")
     page.get_by_text("copy its ingest key now").wait_for()
+    # The explorer's query form: type a group-by, choose a grain with the keyboard, Enter runs it.
+    page.goto(base + "/explorer")
+    page.get_by_label("Group by 1").focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("provider")
+    page.get_by_label("Grain").focus()
+    page.keyboard.press("End")  # the last grain: none
+    page.get_by_label("Group by 1").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "g=provider" in page.url and "grain=none" in page.url
 
 
 def test_an_upload_shows_its_progress(chromium: Any, server: tuple[str, str], tmp_path: Path) -> None:

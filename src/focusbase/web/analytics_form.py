@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from focusbase.analytics.model import MAX_FILTERS, QUANTITY_UNITS
+from focusbase.analytics.model import MAX_FILTERS
 
 LIST_OPS = ("in", "not_in")
 SCALARS = ("metric", "grain", "start", "end", "sort", "currency")
@@ -48,8 +48,6 @@ def body_from_params(params: Any) -> dict[str, Any]:
         filters.append(entry)
     if filters:
         body["filters"] = filters
-    if body.get("metric") in QUANTITY_UNITS:
-        body.pop("currency", None)
     return body
 
 
