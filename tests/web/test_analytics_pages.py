@@ -150,6 +150,10 @@ def test_the_explorer_converts_or_splits_currencies(
 ) -> None:
     _data(client, admin_headers)
     sign_in(client, admin_key)
+    by_provider = client.get("/explorer?metric=BilledCost&grain=none&g=provider").text
+    table = re.search(r'<table id="result-table".*?</table>', by_provider, re.S)
+    assert table and "<td>Acme</td>" in table.group(0) and "<td>Euro Co</td>" in table.group(0)
+    assert "prv_" not in table.group(0)  # providers by name; the CSV keeps their ids, as the API
     split = _text(client.get("/explorer?metric=BilledCost&grain=none&start=2026-06-01").text)
     assert "Mixed currencies" in split and "100.10 EUR" in split and "19.75 USD" in split
     rates = "date,from,to,rate\n2026-06-02,EUR,USD,1.1\n"

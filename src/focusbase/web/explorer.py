@@ -28,6 +28,7 @@ from focusbase.analytics.model import (
 from focusbase.analytics.results import result_csv, result_json
 from focusbase.analytics.views import ViewError, create_view, delete_view, get_view, list_views
 from focusbase.query.filters import Scope
+from focusbase.tenancy.providers import list_providers
 from focusbase.web.analytics_form import body_from_params, default_params, query_string
 from focusbase.web.charts import twins
 from focusbase.web.core import Page, WebError, base_url, check_csrf, finish, redirect, render, signed_in
@@ -49,15 +50,22 @@ def _parse(page: Page, params: QueryParams) -> tuple[dict[str, Any], ExplorerQue
         return body, None, exc
 
 
-def _series_name(labels: list[str]) -> Any:
+def _series_name(labels: list[str], providers: dict[str, str]) -> Any:
     def name(row: dict[str, Any]) -> str:
         if row["other"]:
             return "Other"
         if not labels:
             return "Total"
-        return " - ".join(row["group"][label] or "(none)" for label in labels)
+        return " - ".join(shown(label, row["group"][label], providers) for label in labels)
 
     return name
+
+
+def shown(label: str, value: str | None, providers: dict[str, str]) -> str:
+    """A group value as a person reads it: a provider by its name, a missing value as (none)."""
+    if value is None:
+        return "(none)"
+    return providers.get(value, value) if label == "provider" else value
 
 
 def _views(page: Page) -> list[Any]:
@@ -86,6 +94,9 @@ async def explorer(request: Request) -> Response:
         except ExplorerError as exc:
             failure = exc
     labels = [g for g in body.get("groupBy", []) if isinstance(g, str)]
+    providers = {
+        p.id: p.name for p in list_providers(page.runtime.catalog, scope.workspace_id, scope.provider_ids)
+    }
     rows = result["rows"] if result else []
     charted = [r for r in rows if r["period"] is not None]
     view = None
@@ -107,7 +118,9 @@ async def explorer(request: Request) -> Response:
         failure=failure,
         result=result,
         labels=labels,
-        charts=twins(charted, "period", _series_name(labels)),
+        charts=twins(charted, "period", _series_name(labels, providers)),
+        providers=providers,
+        shown=shown,
         metrics=METRICS,
         grains=GRAINS,
         sorts=SORTS,
