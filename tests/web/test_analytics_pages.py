@@ -103,7 +103,9 @@ def test_the_dashboard_shows_the_api_figures_per_currency(
     # A dashboard window without data says so, and points at the freshness table.
     old = client.get("/dashboard?asOf=2020-01-31").text
     assert "No cost in these 30 days" in old
-    assert 'href="/dashboard?metric=EffectiveCost&amp;asOf=2026-06-02">Show the 30 days up to 2026-06-02' in old
+    assert (
+        'href="/dashboard?metric=EffectiveCost&amp;asOf=2026-06-02">Show the 30 days up to 2026-06-02' in old
+    )
     assert client.get("/dashboard?asOf=2026-13-01").status_code == 400
 
 
