@@ -4,7 +4,7 @@
 
 Starts the real server on a temporary data directory, walks the custom provider journey in Debian's
 Chromium (tests/web/browser.py) and captures each page as it is reached (light colour scheme; History and
-Cost also dark).
+Cost, Dashboard and Data Explorer also dark). The analytics pages show a month of pushed demo rows.
 """
 
 from __future__ import annotations
@@ -80,6 +80,33 @@ def main(out: Path) -> None:
         shot("cost")
         page.goto(base + "/settings/integrations")
         shot("integrations")
+        page.goto(base + "/dashboard")
+        shot("dashboard-empty")
+        b.push_demo_rows(base, key)
+        charted = "[data-chart-for]"
+
+        def drawn(target: Any) -> None:
+            if target.locator(charted).count():
+                target.locator(".uplot canvas").first.wait_for()
+
+        def visit(path: str) -> Callable[[Any], None]:
+            def go(target: Any) -> None:
+                target.goto(base + path)
+                drawn(target)
+
+            return go
+
+        for name, path in (
+            ("dashboard", f"/dashboard?asOf={b.DEMO_AS_OF}"),
+            (
+                "explorer",
+                "/explorer?metric=EffectiveCost&grain=day&g=ServiceName&start=2026-05-01&end=2026-06-01&top=4",
+            ),
+            ("explorer-table", "/explorer?metric=EffectiveCost&grain=none&g=provider&g=ServiceName"),
+            ("savings", "/savings"),
+        ):
+            visit(path)(page)
+            shot(name, visit(path))
         page.goto(base + "/settings/keys")
         page.get_by_label("Name").fill("BI dashboards")
         page.get_by_role("button", name="Create key").click()
@@ -91,8 +118,15 @@ def main(out: Path) -> None:
             for name, path in (
                 ("history", f"/settings/integrations/{created['id']}/history"),
                 ("cost", "/cost"),
+                ("dashboard", f"/dashboard?asOf={b.DEMO_AS_OF}"),
+                (
+                    "explorer",
+                    "/explorer?metric=EffectiveCost&grain=day&g=ServiceName&start=2026-05-01&end=2026-06-01&top=4",
+                ),
             ):
                 night.goto(base + path)
+                if night.locator("[data-chart-for]").count():
+                    night.locator(".uplot canvas").first.wait_for()
                 night.screenshot(path=str(out / f"{name}-dark-desktop.png"), full_page=True)
         desktop.close()
         phone.close()

@@ -133,3 +133,52 @@ def edit_vendor_mapping(page: Any) -> None:
     page.get_by_label("ChargeCategory (required)").fill("Usage")
     page.get_by_role("button", name="Preview with this mapping").click()
     page.get_by_test_id("no-findings").wait_for()
+
+
+DEMO_AS_OF = "2026-05-31"
+
+
+def push_demo_rows(base: str, admin_key: str) -> None:
+    """Two providers (USD, EUR) with a month and a half of daily rows over a few services, one commitment."""
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    plan = {
+        "Northwind Cloud": ("USD", {"Compute": 42, "Storage": 11, "Database": 23, "Networking": 6, "CDN": 3}),
+        "Contoso EU": ("EUR", {"Compute": 18, "Analytics": 9}),
+    }
+    for name, (currency, services) in plan.items():
+        made = httpx.post(
+            f"{base}/api/v1/providers", headers=headers, json={"name": name, "defaultCurrency": currency}
+        ).json()
+        rows = []
+        for day in range(46):  # 2026-04-16 .. 2026-05-31
+            when = f"2026-04-{16 + day:02d}" if day < 15 else f"2026-05-{day - 14:02d}"
+            for i, (service, cost) in enumerate(services.items()):
+                value = cost * (1 + ((day * (i + 3)) % 7) / 10 + (0.4 if day > 30 and i == 1 else 0))
+                row = {"ChargePeriodStart": when, "BilledCost": f"{value:.2f}", "ServiceName": service}
+                row |= {"ChargeCategory": "Usage", "PricingCategory": "Standard"}
+                row["ListCost"] = f"{value * 1.25:.2f}"
+                if service == "Compute" and currency == "USD":
+                    row |= {
+                        "PricingCategory": "Committed",
+                        "CommitmentDiscountId": "sp-compute-1y",
+                        "CommitmentDiscountName": "Compute savings plan (1 year)",
+                        "CommitmentDiscountCategory": "Spend",
+                        "CommitmentDiscountType": "Savings Plan",
+                        "CommitmentDiscountStatus": "Used",
+                        "EffectiveCost": f"{value * 0.8:.2f}",
+                        "ContractedCost": f"{value:.2f}",
+                    }
+                rows.append(row)
+                if service == "Compute" and currency == "USD" and day % 3 == 0:
+                    rows.append(
+                        row
+                        | {"CommitmentDiscountStatus": "Unused", "BilledCost": "0"}
+                        | {"EffectiveCost": "6.00", "ListCost": "0", "ContractedCost": "0"}
+                    )
+        pushed = httpx.post(
+            made["ingestUrl"],
+            json={"format": "stackspend.focus", "version": "1", "rows": rows},
+            headers={"Authorization": f"Bearer {made['ingestKey']}"},
+            timeout=60,
+        )
+        assert pushed.status_code == 200, pushed.text

@@ -55,6 +55,23 @@ def _effective(page: Any, provider_id: str, currency: str) -> str | None:
     return str(cell.inner_text()) if cell.count() else None
 
 
+def _tile(page: Any, test_id: str) -> str | None:
+    tile = page.get_by_test_id(test_id)
+    return str(tile.locator("strong").inner_text()) if tile.count() else None
+
+
+def _dashboard(page: Any, base: str, as_of: str) -> None:
+    """The dashboard through its own form: the As of field, then Show."""
+    b.follow(page, page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard"))
+    page.get_by_label("As of (UTC day)").fill(as_of)
+    b.follow(page, page.get_by_role("button", name="Show"))
+
+
+def _explorer(page: Any, base: str) -> None:
+    """All the data by month and service (the explorer's default query)."""
+    b.follow(page, page.get_by_role("navigation", name="Main").get_by_role("link", name="Data Explorer"))
+
+
 def test_the_custom_provider_journey(page: Any, server: tuple[str, str]) -> None:
     base, admin_key = server
     b.sign_in(page, base, admin_key)
@@ -73,6 +90,11 @@ def test_the_custom_provider_journey(page: Any, server: tuple[str, str]) -> None
     pushed = b.push_with_curl_request(page.get_by_test_id("curl").inner_text(), created["key"])
     assert pushed.status_code == 200, pushed.text
     assert pushed.json()["lineItemsCreated"] == 1
+    _dashboard(page, base, "2026-06-15")
+    assert _tile(page, "mtd-USD") == "12.50 USD"
+    page.locator(".uplot canvas").first.wait_for()  # the chart is drawn from its table twin
+    _explorer(page, base)
+    assert _tile(page, "explorer-total-USD") == "12.50 USD" and _tile(page, "explorer-total-EUR") is None
 
     b.upload_vendor_csv(page, base, created["id"])
     assert page.url.endswith("/import")  # htmx sent the upload and swapped the tab in place
@@ -96,6 +118,12 @@ def test_the_custom_provider_journey(page: Any, server: tuple[str, str]) -> None
     b.follow(page, page.get_by_role("navigation", name="Main").get_by_role("link", name="Cost"))
     assert _effective(page, created["id"], "EUR") == "1,222.10 EUR"
     assert _effective(page, created["id"], "USD") == "12.50 USD"
+    _dashboard(page, base, "2025-04-02")  # the import's rows: 31 Mar to 2 Apr 2025
+    assert _tile(page, "mtd-EUR") == "-12.40 EUR" and _tile(page, "mtd-USD") is None
+    _explorer(page, base)
+    assert _tile(page, "explorer-total-EUR") == "1,222.10 EUR"
+    assert _tile(page, "explorer-total-USD") == "12.50 USD"
+    assert page.get_by_text("Mixed currencies").count() == 1
 
     # Revert the import: a confirmation first; cancelling changes nothing.
     page.goto(f"{base}/settings/integrations/{created['id']}/history")
@@ -112,11 +140,100 @@ def test_the_custom_provider_journey(page: Any, server: tuple[str, str]) -> None
     b.follow(page, page.get_by_role("navigation", name="Main").get_by_role("link", name="Cost"))
     assert _effective(page, created["id"], "EUR") is None
     assert _effective(page, created["id"], "USD") == "12.50 USD"
+    _dashboard(page, base, "2025-04-02")
+    assert _tile(page, "mtd-EUR") is None
+    assert page.get_by_role("heading", name="No cost in these 30 days").count() == 1
+    _explorer(page, base)
+    assert _tile(page, "explorer-total-EUR") is None and _tile(page, "explorer-total-USD") == "12.50 USD"
 
     # The mapping was saved: the next upload of the same file uses it as it is.
     b.upload_vendor_csv(page, base, created["id"])
     assert page.get_by_test_id("mapping-source").inner_text() == "your saved mapping"
     assert page.get_by_test_id("no-findings").count() == 1
+
+
+def _two_currencies(base: str, admin_key: str) -> dict[str, str]:
+    """Two providers (USD and EUR) with pushed rows across services and days: {currency: provider id}."""
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    ids = {}
+    for name, currency, costs in (
+        ("Acme", "USD", ("10.25", "3.5", "7")),
+        ("Euro Co", "EUR", ("100", "20.5", "1")),
+    ):
+        made = httpx.post(
+            f"{base}/api/v1/providers", headers=headers, json={"name": name, "defaultCurrency": currency}
+        ).json()
+        rows = [
+            {"ChargePeriodStart": day, "BilledCost": cost, "ServiceName": service, "ChargeCategory": "Usage"}
+            for day, cost, service in zip(
+                ("2026-05-03", "2026-06-01", "2026-06-02"),
+                costs,
+                ("Compute", "Compute", "Storage"),
+                strict=True,
+            )
+        ]
+        pushed = httpx.post(
+            made["ingestUrl"],
+            json={"format": "stackspend.focus", "version": "1", "rows": rows},
+            headers={"Authorization": f"Bearer {made['ingestKey']}"},
+        )
+        assert pushed.status_code == 200, pushed.text
+        ids[currency] = made["id"]
+    return ids
+
+
+def test_the_explorer_url_is_shareable_and_a_saved_view_opens(
+    chromium: Any, page: Any, server: tuple[str, str]
+) -> None:
+    base, admin_key = server
+    _two_currencies(base, admin_key)
+    b.sign_in(page, base, admin_key)
+    _explorer(page, base)
+    page.get_by_label("Grain").select_option("day")
+    page.get_by_label("Group by 1").fill("ServiceName")
+    page.get_by_label("From (UTC day)").fill("2026-06-01")
+    page.get_by_label("Filter 1 dimension").fill("ServiceName")
+    page.get_by_label("Filter 1 operator").select_option("in")
+    page.get_by_label("Filter 1 values").fill("Compute, Storage")
+    b.follow(page, page.get_by_role("button", name="Run query"))
+    assert (
+        _tile(page, "explorer-total-USD") == "10.50 USD" and _tile(page, "explorer-total-EUR") == "21.50 EUR"
+    )
+    page.locator(".uplot canvas").first.wait_for()
+    twin = page.get_by_role("table", name=re.compile("EffectiveCost per day, USD by ServiceName"))
+    assert "3.50 USD" in twin.inner_text() and "7.00 USD" in twin.inner_text()
+    shared = page.get_by_label("Link to this result").input_value()
+    assert shared == page.url
+    # The link, opened in another browser that signs in first, shows the same result.
+    with chromium.new_context(viewport=b.PHONE) as other:
+        reader = other.new_page()
+        reader.goto(shared)
+        reader.get_by_label("API key").fill(admin_key)
+        b.follow(reader, reader.get_by_role("button", name="Sign in"))
+        assert reader.url == shared
+        assert _tile(reader, "explorer-total-USD") == "10.50 USD"
+        assert _tile(reader, "explorer-total-EUR") == "21.50 EUR"
+        assert reader.get_by_label("Filter 1 values").input_value() == "Compute, Storage"
+    # The CSV download is the same query's rows.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "currency,unit,period,ServiceName,other,EffectiveCost,rowCount"
+    assert "USD,,2026-06-02,Storage,false,7,1" in lines
+    # Save the query as a view, go elsewhere, and open it from the list.
+    page.get_by_label("Save this query as").fill("June by service")
+    b.follow(page, page.get_by_role("button", name="Save view"))
+    page.get_by_text("Saved the view “June by service”.").wait_for()
+    page.goto(base + "/explorer?metric=BilledCost&grain=none")
+    assert _tile(page, "explorer-total-USD") == "20.75 USD"
+    b.follow(page, page.get_by_role("link", name="June by service", exact=True))
+    assert page.get_by_test_id("view-name").inner_text() == "June by service"
+    assert _tile(page, "explorer-total-USD") == "10.50 USD"
+    assert page.get_by_label("Filter 1 values").input_value() == "Compute, Storage"
+    b.follow(page, page.get_by_role("link", name="Delete view June by service"))
+    b.follow(page, page.get_by_role("button", name="Delete view"))
+    page.get_by_text("The view was deleted.").wait_for()
+    assert page.get_by_role("link", name="June by service", exact=True).count() == 0
 
 
 def test_a_refused_import_shows_rows_and_columns(page: Any, server: tuple[str, str], tmp_path: Path) -> None:
@@ -254,6 +371,9 @@ def test_every_page_passes_axe_in_light_and_dark(chromium: Any, server: tuple[st
             problems += _violations(page)
             b.sign_in(page, base, admin_key)
             problems += _violations(page)  # Cost, empty
+            for path in ("/dashboard", "/explorer", "/savings"):
+                page.goto(base + path)
+                problems += _violations(page)  # the empty states
             created = b.create_provider(page, base, f"Axe {scheme}", "USD")
             problems += _violations(page)  # the key shown once
             assert b.push_with_curl_request(created["curl"], created["key"]).status_code == 200
@@ -268,9 +388,25 @@ def test_every_page_passes_axe_in_light_and_dark(chromium: Any, server: tuple[st
                 f"/settings/integrations/{pid}/delete",
                 "/settings/keys",
                 "/settings/integrations/prv_missing",
+                "/dashboard",
+                "/dashboard?asOf=2026-06-01",
+                "/explorer",
+                "/explorer?metric=BilledCost&grain=day&g=ServiceName&g=provider&top=5&fd1=ServiceName&fo1=contains&fv1=a",
+                "/explorer?metric=BilledCost&grain=none&g=ServiceName",
+                "/explorer?g=NotAColumn",
+                "/savings",
+                "/savings?start=2020-01-01&end=2020-02-01",
             ):
                 page.goto(base + path)
+                if page.locator("[data-chart-for]").count():
+                    page.locator(".uplot canvas").first.wait_for()
                 problems += _violations(page)
+            page.goto(base + "/explorer")
+            page.get_by_label("Save this query as").fill(f"View {scheme}")
+            b.follow(page, page.get_by_role("button", name="Save view"))
+            problems += _violations(page)  # the saved notice and the list
+            b.follow(page, page.get_by_role("link", name=f"Delete view View {scheme}"))
+            problems += _violations(page)
             batch = (
                 page.goto(f"{base}/settings/integrations/{pid}/history")
                 and page.locator("tr[data-batch]").first
@@ -304,13 +440,20 @@ def test_pages_fit_a_phone_screen(chromium: Any, server: tuple[str, str]) -> Non
     try:
         b.sign_in(page, base, admin_key)
         created = b.create_provider(page, base, "Phone Co", "EUR")
+        _two_currencies(base, admin_key)
         for path in (
+            "/dashboard?asOf=2026-06-02",
+            "/explorer",
+            "/explorer?metric=BilledCost&grain=day&g=ServiceName&g=provider&start=2026-05-01",
+            "/savings",
             "/cost",
             "/settings/integrations",
             f"/settings/integrations/{created['id']}",
             "/settings/keys",
         ):
             page.goto(base + path)
+            if page.locator("[data-chart-for]").count():
+                page.locator(".uplot canvas").first.wait_for()
             # The page itself never scrolls sideways; wide tables scroll inside their own box.
             assert page.evaluate("document.documentElement.scrollWidth") <= b.PHONE["width"], path
     finally:
@@ -365,6 +508,17 @@ def test_keyboard_only(page: Any, server: tuple[str, str]) -> None:
     assert page.evaluate("document.activeElement.textContent") == "Create & get ingest key"
     page.keyboard.press("Enter")
     page.get_by_text("copy its ingest key now").wait_for()
+    # The explorer's query form: type a group-by, choose a grain with the keyboard, Enter runs it.
+    page.goto(base + "/explorer")
+    page.get_by_label("Group by 1").focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("provider")
+    page.get_by_label("Grain").focus()
+    page.keyboard.press("End")  # the last grain: none
+    page.get_by_label("Group by 1").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "g=provider" in page.url and "grain=none" in page.url
 
 
 def test_an_upload_shows_its_progress(chromium: Any, server: tuple[str, str], tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from focusbase.tenancy.keys import principal_for_key_id
 from focusbase.tenancy.principal import Principal
 from focusbase.tenancy.providers import Provider, get_provider
 from focusbase.web import session as sessions
+from focusbase.web.charts import day_before, percent, signed_percent
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 ENDED = sessions.EndedSessions()
@@ -192,6 +193,9 @@ ENV = Environment(
 )
 ENV.filters["money"] = _money
 ENV.filters["when"] = _when
+ENV.filters["percent"] = percent
+ENV.filters["day_before"] = day_before
+ENV.filters["signed_percent"] = signed_percent
 ENV.filters["urlquote"] = lambda text: quote(str(text), safe="")
 
 
@@ -212,6 +216,11 @@ def _apply_cookie(page: Page, response: Response) -> Response:
         response.delete_cookie(sessions.COOKIE_NAME, path="/", httponly=True, samesite="lax", secure=secure)
     response.headers.update(SECURITY_HEADERS)
     return response
+
+
+def finish(page: Page, response: Response) -> Response:
+    """A response of any kind with the session cookie and the security headers of every page."""
+    return _apply_cookie(page, response)
 
 
 def render(page: Page, template: str, status: int = 200, **context: Any) -> HTMLResponse:

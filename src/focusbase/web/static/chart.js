@@ -1,0 +1,66 @@
+// Draws each chart from its table twin (the table holds the chart's numbers) with uPlot.
+// Without JavaScript the tables are the whole story; the charts are hidden from screen readers.
+(function () {
+  "use strict";
+  var PALETTE_LIGHT = ["#0b57d0", "#c2410c", "#1e7a3c", "#8e24aa", "#b3261e", "#00838f", "#6d4c41", "#5f6368"];
+  var PALETTE_DARK = ["#8ab4f8", "#fdba74", "#5cc27f", "#ce93d8", "#f28b82", "#80deea", "#bcaaa4", "#bdc1c6"];
+  var charts = [];
+
+  function dark() { return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches; }
+  function token(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
+  function day(text) { var p = text.split("-"); return Date.UTC(+p[0], +p[1] - 1, +p[2]) / 1000; }
+
+  function read(table) {
+    var names = Array.prototype.map.call(table.querySelectorAll("thead th[data-series]"), function (th) { return th.dataset.series; });
+    var xs = [], ys = names.map(function () { return []; });
+    Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (tr) {
+      xs.push(day(tr.querySelector("[data-x]").dataset.x));
+      Array.prototype.forEach.call(tr.querySelectorAll("td[data-value]"), function (td, i) { ys[i].push(parseFloat(td.dataset.value)); });
+    });
+    return { names: names, data: [xs].concat(ys) };
+  }
+
+  function draw(box) {
+    var table = document.getElementById(box.dataset.chartFor);
+    if (!table || !window.uPlot) { return; }
+    var found = read(table);
+    if (found.data[0].length === 0) { return; }
+    var colours = dark() ? PALETTE_DARK : PALETTE_LIGHT;
+    var fg = token("--fg"), line = token("--line");
+    var label = table.dataset.unit || table.dataset.currency || "";
+    var bars = box.dataset.kind === "bars" || found.data[0].length === 1;
+    var axis = { stroke: fg, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } };
+    var opts = {
+      width: Math.max(280, box.clientWidth),
+      height: window.innerWidth < 640 ? 220 : 280,
+      scales: { x: { time: true } },
+      axes: [
+        Object.assign({}, axis),
+        Object.assign({}, axis, { label: label, size: 70, values: function (u, vals) { return vals.map(function (v) { return v.toLocaleString(); }); } })
+      ],
+      legend: { live: true },
+      series: [{ label: "Day" }].concat(found.names.map(function (name, i) {
+        var c = colours[i % colours.length];
+        var s = { label: name, stroke: c, width: 2, points: { show: found.data[0].length < 40 } };
+        if (bars && uPlot.paths && uPlot.paths.bars) { s.paths = uPlot.paths.bars({ size: [0.6, 60] }); s.fill = c; }
+        return s;
+      }))
+    };
+    box.textContent = "";
+    charts.push({ box: box, plot: new uPlot(opts, found.data, box) });
+  }
+
+  function drawAll() {
+    charts.forEach(function (c) { c.plot.destroy(); });
+    charts = [];
+    Array.prototype.forEach.call(document.querySelectorAll("[data-chart-for]"), draw);
+  }
+
+  var pending = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(pending);
+    pending = setTimeout(function () { charts.forEach(function (c) { c.plot.setSize({ width: Math.max(280, c.box.clientWidth), height: c.plot.height }); }); }, 150);
+  });
+  if (window.matchMedia) { window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", drawAll); }
+  document.addEventListener("DOMContentLoaded", drawAll);
+})();
