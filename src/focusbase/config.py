@@ -169,6 +169,18 @@ class Settings(BaseSettings):
     anomaly_detect_on_commit: bool = Field(
         True, description="Run anomaly detection in the background for a provider after each batch commit."
     )
+    anomaly_detect_delay_seconds: float = Field(
+        20.0,
+        ge=0,
+        description="Detection runs once a provider has had no commit for this long (a burst of batches is "
+        "checked once, after it, instead of competing with it).",
+    )
+    anomaly_detect_max_delay_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="...but never later than this after the first commit it waits for, so a provider that "
+        "commits without pause is still checked.",
+    )
     anomaly_z_threshold: float = Field(
         3.5,
         gt=0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from focusbase.analytics.anomaly_service import wait_for_detection
+from focusbase.config import Settings
 from focusbase.storage import Catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
@@ -194,3 +196,16 @@ def test_each_new_anomaly_queues_one_anomaly_created_webhook(
     with catalog.read() as conn:
         again = conn.execute("SELECT count(*) FROM webhook_events WHERE type = 'anomaly.created'").fetchone()
     assert again[0] == len(queued)
+
+
+def test_detection_waits_for_the_provider_to_go_quiet(
+    client: TestClient, admin_headers: dict[str, str], settings: Settings
+) -> None:
+    settings.anomaly_detect_delay_seconds = 30.0
+    provider = Provider(client, admin_headers, "Acme Cloud", "USD")
+    assert provider.push(_rows()).status_code == 200
+    time.sleep(1.0)  # far longer than a detection of these rows takes, far shorter than the delay
+    assert client.get("/api/v1/anomalies", headers=admin_headers).json()["data"] == []
+    # Waiting for detection runs the pending provider without its quiet period.
+    assert wait_for_detection(client.app.state.runtime, timeout=30)  # type: ignore[attr-defined]
+    assert client.get("/api/v1/anomalies", headers=admin_headers).json()["data"]

@@ -9,8 +9,8 @@ an event even when their provider's total does not move. Runs in the background 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -224,50 +224,86 @@ def _event_data(anomaly_id: str, item: store.Detected) -> dict[str, object]:
 
 
 class _Worker:
-    """One thread per runtime that runs queued detections in turn, coalescing repeats of a provider."""
+    """One thread per runtime that runs queued detections in turn, once a provider's ingest goes quiet.
+
+    A commit makes its provider due `delay` seconds later; another commit of the same provider within that
+    time moves it back, but never past `max_delay` after the first, so a provider that never stops sending
+    is still checked. Detection is CPU-bound Python, so it waits out a burst of parts and commits instead of
+    competing with them for the interpreter; a provider is checked once per burst, not once per commit.
+    """
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.queue: queue.Queue[tuple[str, str]] = queue.Queue()
-        self.pending: set[tuple[str, str]] = set()
-        self.lock = threading.Lock()
-        self.idle = threading.Event()
-        self.idle.set()
+        # (workspace, provider) -> [due, deadline]: monotonic seconds.
+        self.pending: dict[tuple[str, str], list[float]] = {}
+        self.running = False
+        self.flushing = False
+        self.changed = threading.Condition()
         self.stopping = False
         self.thread = threading.Thread(target=self._loop, name="anomaly detection", daemon=True)
         self.thread.start()
 
     def submit(self, workspace_id: str, provider_id: str) -> None:
-        with self.lock:
-            if (workspace_id, provider_id) in self.pending:
-                return
-            self.pending.add((workspace_id, provider_id))
-            self.idle.clear()
-        self.queue.put((workspace_id, provider_id))
+        settings = self.runtime.settings
+        delay = settings.anomaly_detect_delay_seconds
+        max_delay = max(delay, settings.anomaly_detect_max_delay_seconds)
+        now = time.monotonic()
+        with self.changed:
+            slot = self.pending.get((workspace_id, provider_id))
+            if slot is None:
+                self.pending[(workspace_id, provider_id)] = [now + delay, now + max_delay]
+            else:
+                slot[0] = min(slot[1], now + delay)
+            self.changed.notify_all()
+
+    def flush(self, timeout: float) -> bool:
+        """Run every pending detection now and wait until none is pending or running."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            self.flushing = True
+            self.changed.notify_all()
+            try:
+                while self.pending or self.running:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or self.stopping:
+                        return False
+                    self.changed.wait(left)
+                return True
+            finally:
+                self.flushing = False
 
     def stop(self, timeout: float) -> None:
-        """Drop queued runs, let the current one finish (storage closes after it) and end the thread."""
-        self.stopping = True
-        with self.lock:
+        """Drop pending runs, let the current one finish (storage closes after it) and end the thread."""
+        with self.changed:
+            self.stopping = True
             self.pending.clear()
-        self.queue.put(("", ""))
+            self.changed.notify_all()
         self.thread.join(timeout)
 
+    def _next(self) -> tuple[str, str] | None:
+        """The next due provider, waiting for it; None when stopping."""
+        with self.changed:
+            while not self.stopping:
+                now = time.monotonic()
+                due = [key for key, (at, _) in self.pending.items() if self.flushing or at <= now]
+                if due:
+                    key = min(due, key=lambda k: self.pending[k][0])
+                    del self.pending[key]
+                    self.running = True
+                    return key
+                wait = min((at for at, _ in self.pending.values()), default=now + 3600) - now
+                self.changed.wait(max(wait, 0.01))
+            return None
+
     def _loop(self) -> None:
-        while True:
-            item = self.queue.get()
-            if self.stopping:
-                self.idle.set()
-                return
-            with self.lock:
-                self.pending.discard(item)
+        while (item := self._next()) is not None:
             try:
                 detect_provider(self.runtime, *item)
             except Exception:  # a failed run must not stop later ones; the next commit retries
                 log.exception("anomaly detection failed for provider %s", item[1])
-            with self.lock:
-                if not self.pending:
-                    self.idle.set()
+            with self.changed:
+                self.running = False
+                self.changed.notify_all()
 
 
 _WORKERS: dict[int, _Worker] = {}
@@ -301,6 +337,7 @@ def stop_detection(runtime: Runtime, timeout: float = 60.0) -> None:
 
 
 def wait_for_detection(runtime: Runtime, timeout: float = 60.0) -> bool:
-    """Wait until queued detections of this runtime have run (for tests and the CLI)."""
+    """Run this runtime's pending detections now, without their quiet period, and wait for them (for tests
+    and the CLI)."""
     worker = _WORKERS.get(id(runtime))
-    return True if worker is None else worker.idle.wait(timeout)
+    return True if worker is None else worker.flush(timeout)

@@ -46,6 +46,11 @@ INTERRUPTED = "interrupted by a server restart"
 log = logging.getLogger(__name__)
 # Parts of one batch may be checked side by side: the union of their custom column names is taken under it.
 _CUSTOM_COLUMNS_LOCK = threading.Lock()
+# Open batches whose parts are not summed into rollup pre-aggregates (they did not shrink: see
+# rollups.stage_part). Only the stager thread touches it; bounded, and forgetting an id costs time only (its
+# next part is summed again, and the commit, finding the sums incomplete, recomputes from the rows).
+_UNSUMMED: dict[str, None] = {}
+_UNSUMMED_MAX = 10_000
 
 
 def now() -> datetime:
@@ -329,7 +334,12 @@ def _stage(
                 )
                 # Summed now, off the commit, so that the commit only re-groups the batch's sums.
                 last = result.first_row + result.rows_received - 1
-                cost_rows.stage_rollup(cur, batch.dataset, batch.id, result.first_row, last, rows.rows)
+                if batch.id not in _UNSUMMED and not cost_rows.stage_rollup(
+                    cur, batch.dataset, batch.id, result.first_row, last, rows.rows
+                ):
+                    _UNSUMMED[batch.id] = None
+                    while len(_UNSUMMED) > _UNSUMMED_MAX:
+                        del _UNSUMMED[next(iter(_UNSUMMED))]
             fields = {**_tally(Batch.from_record(record), result), "updated_at": now()}
             if progress is not None:
                 fields["progress"] = progress

@@ -303,11 +303,13 @@ def discard_all_staged(cur: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> 
 
 def stage_rollup(
     cur: duckdb.DuckDBPyConnection, dataset: Dataset, batch_id: str, first_row: int, last_row: int, rows: int
-) -> None:
+) -> bool:
     """After `insert(..., staged=True)` of a part (input rows first_row..last_row, `rows` stored): sum it into
-    the batch's rollup pre-aggregates, in the same transaction (Cost and Usage only)."""
+    the batch's rollup pre-aggregates, in the same transaction (Cost and Usage only). False when summing
+    does not shrink this batch's parts, so its later parts need not be summed (rollups.stage_part)."""
     if dataset is Dataset.COST_AND_USAGE and rows:
-        rollups.stage_part(cur, batch_id, first_row, last_row, rows)
+        return rollups.stage_part(cur, batch_id, first_row, last_row, rows)
+    return True
 
 
 def stage_batch_rollup(cur: duckdb.DuckDBPyConnection, dataset: Dataset, batch_id: str) -> None:

@@ -139,11 +139,18 @@ def refresh_days(
     )
 
 
+# Pre-aggregating a part pays only when it shrinks it: rows already one per day and combination (a custom
+# provider's daily lines, say) would be written twice. Above this many sums per row, a batch stops staging
+# them and its commit sums its rows once instead (one grouping of the whole batch, cheaper than one per part).
+STAGE_MAX_GROUPS_PER_ROW = 0.5
+
+
 def stage_part(
     cur: duckdb.DuckDBPyConnection, batch_id: str, first_row: int, last_row: int, rows: int
-) -> None:
+) -> bool:
     """Sum one part just staged (input rows first_row..last_row, `rows` of them stored) into the batch's
-    pre-aggregates; call in the transaction that staged it."""
+    pre-aggregates; call in the transaction that staged it. False when the sums did not shrink the part:
+    the batch's pre-aggregates are then dropped, and its later parts should not be summed."""
     # A staged row's provisional row_seq is minus its input row number, and committed rows have positive
     # ones, so the range reads this part's rows only and skips committed row groups by their min/max.
     inserted = cur.execute(
@@ -155,6 +162,11 @@ def stage_part(
     if sum(int(row[0]) for row in inserted) != rows:
         # Row numbers overlapping an earlier part (a sender's first_row): sum the whole batch again.
         stage_batch(cur, batch_id)
+    elif len(inserted) > STAGE_MAX_GROUPS_PER_ROW * rows:
+        # Without its pre-aggregates, the batch's commit recomputes its days from its rows.
+        discard_staged(cur, [batch_id])
+        return False
+    return True
 
 
 def stage_batch(cur: duckdb.DuckDBPyConnection, batch_id: str) -> None:
