@@ -167,3 +167,17 @@ def test_contract_commitments_are_served_with_focus_names(
         client.get("/focus/v1/contract-commitments", params={"pageSize": 0}, headers=headers).status_code
         == 400
     )
+
+
+def test_a_period_ending_in_year_9999_is_open_not_an_error() -> None:
+    far = BillingPeriod("p1", datetime(9999, 12, 1), datetime(9999, 12, 31, 23, 59, 59))
+    found = data_completeness(
+        now=datetime(2026, 3, 10, 12),
+        close_days=15,
+        periods=[far],
+        provider_ids=["p1"],
+        finalized={},
+        window_start=None,
+        window_end=None,
+    )
+    assert found == INCOMPLETE

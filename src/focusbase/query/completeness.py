@@ -64,7 +64,8 @@ def data_completeness(
     """Complete or Incomplete for a result (all datetimes naive UTC)."""
     close = timedelta(days=close_days)
     for period in periods:
-        if now < period.end + close and month_key(period.start) not in finalized.get(
+        # now - close, not end + close: an end near year 9999 must not overflow.
+        if now - close < period.end and month_key(period.start) not in finalized.get(
             period.provider_id, set()
         ):
             return INCOMPLETE
