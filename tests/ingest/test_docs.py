@@ -8,7 +8,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [
     ROOT / "src/focusbase/ingest" / name
-    for name in ("batches.py", "parts.py", "push.py", "model.py", "normalise.py", "lifecycle.py")
+    for name in (
+        "batches.py",
+        "revert.py",
+        "custom_columns.py",
+        "parts.py",
+        "push.py",
+        "model.py",
+        "normalise.py",
+        "lifecycle.py",
+    )
 ] + [ROOT / "src/focusbase/api" / name for name in ("ingest.py", "batches.py")]
 
 

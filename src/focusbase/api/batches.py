@@ -16,7 +16,7 @@ from focusbase.api.openapi import PAGE_TOKEN_DESCRIPTION, error_responses, page_
 from focusbase.api.ratelimit import rate_limit
 from focusbase.focus import Dataset
 from focusbase.ingest import batches as service
-from focusbase.ingest import history, stager
+from focusbase.ingest import history, revert, stager
 from focusbase.ingest import push as push_service
 from focusbase.ingest.model import Batch, IngestError, PartResult
 from focusbase.runtime import Runtime
@@ -330,7 +330,7 @@ async def revert_batch(
 ) -> dict[str, Any]:
     """Restore what a committed batch replaced and withdraw its rows, atomically."""
     batch = batch_for(runtime, principal, batch_id)
-    return batch_json(await call(service.revert_batch, runtime, batch))
+    return batch_json(await call(revert.revert_batch, runtime, batch))
 
 
 @router.get("/api/v1/batches/{batch_id}")

@@ -1,24 +1,24 @@
-"""The batch service shared by push and file import: create, add parts, commit, fail, abort, revert, list.
+"""The batch service shared by push and file import: create, add parts, commit, fail, abort, list.
 
 A batch is `received` while open, `validating` while a part is checked, then `committed` or `failed`; later
 `superseded` (every row replaced by later batches) or `reverted`. Rows of a part are validated with the
 ingest profile, defaulted and normalised, then staged; the commit moves them into the stored rows and
 supersedes what the batch replaces in one DuckDB transaction, so readers see all of it or none of it.
+Reverting a committed batch is `ingest.revert`.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from focusbase.analytics.anomaly_service import schedule_detection
-from focusbase.focus import Dataset, is_custom_column
-from focusbase.ingest import stager
+from focusbase.focus import Dataset
+from focusbase.ingest import custom_columns, stager
 from focusbase.ingest.model import (
     DEFAULT_MODE,
     MAX_ERRORS,
@@ -27,7 +27,6 @@ from focusbase.ingest.model import (
     IngestError,
     PartResult,
     modes_for,
-    too_many_custom_columns,
 )
 from focusbase.ingest.parts import merge_defaults, prepare_part
 from focusbase.notify import batch_events
@@ -44,8 +43,6 @@ from focusbase.tenancy.providers import Provider
 INTERRUPTED = "interrupted by a server restart"
 
 log = logging.getLogger(__name__)
-# Parts of one batch may be checked side by side: the union of their custom column names is taken under it.
-_CUSTOM_COLUMNS_LOCK = threading.Lock()
 # Open batches whose parts are not summed into rollup pre-aggregates (they did not shrink: see
 # rollups.stage_part). Only the stager thread touches it; bounded, and forgetting an id costs time only (its
 # next part is summed again, and the commit, finding the sums incomplete, recomputes from the rows).
@@ -58,7 +55,7 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _load(runtime: Runtime, batch_id: str) -> Batch:
+def load_batch(runtime: Runtime, batch_id: str) -> Batch:
     with runtime.warehouse.cursor() as cur:
         record = store.get(cur, batch_id)
     if record is None:
@@ -247,11 +244,11 @@ def add_part(
     """
 
     def load() -> Batch:
-        current = _load(runtime, batch.id)
+        current = load_batch(runtime, batch.id)
         _require_open(current)
         return current
 
-    count_custom_columns(runtime, batch.id, table.column_names)
+    custom_columns.count(runtime, batch.id, table.column_names)
     batch, next_row = stager.reserve(batch.id, table.num_rows, load)
     if first_row is None:
         first_row = next_row
@@ -264,7 +261,7 @@ def add_part(
             stager.wait_until_staged(batch.id)
             raise _fail_part(runtime, batch, result)
         stager.wait_for_room(batch.id)
-        current = _load(runtime, batch.id)
+        current = load_batch(runtime, batch.id)
         if not current.is_open:
             raise IngestError(
                 409,
@@ -277,36 +274,6 @@ def add_part(
         if not handed_over:
             stager.checked(batch.id)
     return result
-
-
-def count_custom_columns(runtime: Runtime, batch_id: str, names: list[str]) -> None:
-    """Add a part's custom (x_) column names to its batch's; 422 when they would exceed the batch limit.
-
-    A refused part leaves the batch open and unchanged, so the sender can send it again without the columns.
-    """
-    custom = [name for name in names if is_custom_column(name)]
-    if not custom:
-        return
-    limit = runtime.settings.max_custom_columns_per_batch
-    with _CUSTOM_COLUMNS_LOCK:
-        with runtime.warehouse.cursor() as cur:
-            record = store.get(cur, batch_id)
-        known = (record or {}).get("custom_columns") or []
-        new = sorted(set(custom) - set(known))
-        if not new:
-            return
-        if len(known) + len(new) > limit:
-            raise too_many_custom_columns(
-                f"this part would bring batch {batch_id} to {len(known) + len(new)} distinct custom (x_) "
-                f"columns; at most {limit} are accepted per batch (FOCUSBASE_MAX_CUSTOM_COLUMNS_PER_BATCH)",
-                {
-                    "batchId": batch_id,
-                    "customColumns": len(known) + len(new),
-                    "maxCustomColumnsPerBatch": limit,
-                },
-            )
-        with runtime.warehouse.transaction() as cur:
-            store.update(cur, batch_id, {"custom_columns": [*known, *new]})
 
 
 def _stage(
@@ -475,7 +442,7 @@ def _fail_part(
     The rows before the part count as received: as the batch recorded them, or `received_before` when they
     were checked but not staged (with the `defaults` they took).
     """
-    current = _load(runtime, batch.id)
+    current = load_batch(runtime, batch.id)
     before = current.rows_received if received_before is None else received_before
     fail_batch(
         runtime,
@@ -516,7 +483,7 @@ def record_staged(
 
 def commit_batch(runtime: Runtime, batch: Batch) -> BatchSummary:
     """Atomically move the staged rows into the stored rows and supersede what the batch replaces."""
-    batch = _load(runtime, batch.id)
+    batch = load_batch(runtime, batch.id)
     _require_open(batch)
     if batch.status == "validating":
         raise IngestError(
@@ -601,69 +568,12 @@ def fail_batch(
 
 def abort_batch(runtime: Runtime, batch: Batch) -> Batch:
     """Abort an open batch: its staged rows are dropped and nothing it sent is stored."""
-    batch = _load(runtime, batch.id)
+    batch = load_batch(runtime, batch.id)
     _require_open(batch)
     fail_batch(runtime, batch, "aborted by the client")
-    return _load(runtime, batch.id)
+    return load_batch(runtime, batch.id)
 
 
 def set_progress(runtime: Runtime, batch: Batch, progress: dict[str, Any]) -> None:
     """Record progress (e.g. bytes read of a file import) on an open batch."""
     _update(runtime, batch.id, {"progress": progress})
-
-
-def revert_batch(runtime: Runtime, batch: Batch) -> Batch:
-    """Restore what a committed batch replaced and retire its own rows, in one transaction."""
-    with runtime.warehouse.transaction() as cur:
-        record = store.get(cur, batch.id)
-        if record is None:
-            raise IngestError(404, "not_found", f"batch {batch.id} not found")
-        current = Batch.from_record(record)
-        if current.status != "committed":
-            raise IngestError(
-                409,
-                "revert_conflict",
-                f"batch {current.id} is {current.status}; only a committed batch is reverted",
-            )
-        check = cost_rows.revert_check(cur, current.dataset, current.id, current.provider_id)
-        expected = int((current.replaced or {}).get("rows", 0))
-        if check.own_rows_superseded:
-            raise IngestError(
-                409,
-                "revert_conflict",
-                f"{check.own_rows_superseded} rows of batch {current.id} were replaced by later batches; "
-                "revert those first",
-            )
-        if check.later_rows_on_restored_days:
-            raise IngestError(
-                409,
-                "revert_conflict",
-                f"later batches stored {check.later_rows_on_restored_days} rows on the days this batch "
-                "replaced; "
-                "revert those first",
-            )
-        if check.replaced_rows_kept != expected:
-            raise IngestError(
-                409,
-                "revert_unavailable",
-                f"the {expected} rows batch {current.id} replaced are no longer kept (only the last "
-                f"{runtime.settings.keep_superseded_versions} versions per day are); it cannot be reverted",
-            )
-        restored, retired, _ = cost_rows.revert(
-            cur, current.dataset, current.id, current.provider_id, "revert:" + current.id
-        )
-        stamp = now()
-        store.update(
-            cur,
-            current.id,
-            {
-                "status": "reverted",
-                "progress": {
-                    "revertedAt": stamp.isoformat() + "Z",
-                    "rowsRestored": restored,
-                    "rowsRetired": retired,
-                },
-                "updated_at": stamp,
-            },
-        )
-    return _load(runtime, batch.id)

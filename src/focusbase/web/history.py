@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from focusbase.ingest import batches as batch_service
 from focusbase.ingest import stager
 from focusbase.ingest.model import Batch, IngestError
+from focusbase.ingest.revert import revert_batch
 from focusbase.web.core import Page, WebError, check_csrf, redirect, render, signed_in, visible_provider
 
 router = APIRouter(include_in_schema=False)
@@ -112,7 +113,7 @@ async def revert(request: Request, provider_id: str, batch_id: str) -> Response:
     provider = visible_provider(page, provider_id)
     found = _batch(page, provider.id, batch_id)
     try:
-        await run_in_threadpool(batch_service.revert_batch, page.runtime, found)
+        await run_in_threadpool(revert_batch, page.runtime, found)
     except IngestError as exc:
         return render(
             page,
