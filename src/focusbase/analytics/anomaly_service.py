@@ -4,6 +4,12 @@ Scopes are a provider and each of its ServiceName, SubAccountId and RegionId val
 BillingCurrency. Children are checked on their own, so two accounts moving in opposite directions each raise
 an event even when their provider's total does not move. Runs in the background after each batch commit
 (`schedule_detection`) and on demand (`detect_provider`).
+
+A saved view is a scope too (`detect_view`): its filtered spend per currency across the workspace's
+providers, and that spend within each provider. The cross-provider total is stored without a provider
+(`provider_id` ''), so only keys that see every provider list it; a key limited to some providers sees the
+view's series of each of its providers, which is what the explorer shows it for the view. After a commit,
+every view whose filters can include the committed provider is checked again.
 """
 
 from __future__ import annotations
@@ -27,8 +33,12 @@ from focusbase.analytics.detect.anomalies import (
     false_positive_multiplier,
 )
 from focusbase.analytics.detect.series import DailySeries
+from focusbase.analytics.model import ExplorerQuery
+from focusbase.analytics.view_scopes import may_include, view_cells
+from focusbase.analytics.views import ViewError, get_view, list_views
 from focusbase.config import Settings
 from focusbase.notify import events as notifications
+from focusbase.query.filters import Scope
 from focusbase.runtime import Runtime
 from focusbase.storage import anomalies as store
 from focusbase.storage.catalog import Catalog
@@ -76,11 +86,13 @@ def _dense(points: dict[date, tuple[float, float]], since: date, days: int) -> D
 def group_series(
     cells: list[store.DailyCell], since: date, until: date, by: tuple[str, ...]
 ) -> dict[SeriesKey, DailySeries]:
-    """Series per (dimension, value, currency) for the dimensions in `by` ('provider' is the total)."""
+    """Series per (dimension, value, currency) for the dimensions in `by` ('provider' is each provider's
+    total, 'all' the total of every cell)."""
     days = (until - since).days + 1
     sums: dict[SeriesKey, dict[date, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
     for cell in cells:
         values = {
+            "all": "",
             "provider": cell.provider_id,
             "ServiceName": cell.service,
             "SubAccountId": cell.account,
@@ -157,6 +169,32 @@ def _detected(
     )
 
 
+def _contributors(event: Event, children: dict[str, Detection]) -> list[dict[str, object]]:
+    return [
+        {
+            "dimension": part.child.split("=", 1)[0],
+            "value": part.child.split("=", 1)[1],
+            "impact": money(part.impact),
+            "share": round(part.share, 4),
+        }
+        for part in explain(event, children)
+    ]
+
+
+def _save(runtime: Runtime, workspace_id: str, found: list[store.Detected]) -> int:
+    created = store.upsert_anomalies(
+        runtime.catalog,
+        workspace_id,
+        found,
+        on_created=lambda tx, anomaly_id, item: notifications.enqueue(
+            tx, workspace_id, "anomaly.created", _event_data(anomaly_id, item)
+        ),
+    )
+    if created:
+        notifications.wake(runtime)
+    return created
+
+
 def detect_provider(runtime: Runtime, workspace_id: str, provider_id: str) -> int:
     """Detect anomalies in every scope of a provider and store them; returns how many events are new."""
     settings = runtime.settings
@@ -175,36 +213,76 @@ def detect_provider(runtime: Runtime, workspace_id: str, provider_id: str) -> in
         if not events:
             continue
         children = _children(data, key, replace(params, multiplier=1.0))
-        for event in events:
-            parts = explain(event, children)
-            contributors: list[dict[str, object]] = [
-                {
-                    "dimension": part.child.split("=", 1)[0],
-                    "value": part.child.split("=", 1)[1],
-                    "impact": money(part.impact),
-                    "share": round(part.share, 4),
-                }
-                for part in parts
-            ]
-            found.append(_detected(provider_id, key, event, contributors))
-    created = store.upsert_anomalies(
-        runtime.catalog,
-        workspace_id,
-        found,
-        on_created=lambda tx, anomaly_id, item: notifications.enqueue(
-            tx, workspace_id, "anomaly.created", _event_data(anomaly_id, item)
-        ),
-    )
-    if created:
-        notifications.wake(runtime)
-    return created
+        found.extend(_detected(provider_id, key, event, _contributors(event, children)) for event in events)
+    return _save(runtime, workspace_id, found)
+
+
+def load_view(
+    warehouse: Warehouse, workspace_id: str, view_query: ExplorerQuery, history_days: int
+) -> tuple[date, date, list[store.DailyCell]] | None:
+    """A view's cells over the last `history_days` of its data, workspace-wide; None when it has none."""
+    end = date.today()
+    cells = view_cells(warehouse, Scope(workspace_id), view_query, end - timedelta(days=730), end)
+    if not cells:
+        return None
+    last = max(cell.day for cell in cells)
+    since = last - timedelta(days=min(history_days, 730) - 1)
+    cells = [cell for cell in cells if cell.day >= since]
+    return min(cell.day for cell in cells), last, cells
+
+
+def detect_view(runtime: Runtime, workspace_id: str, view_id: str) -> int:
+    """Detect anomalies in a saved view's spend (its total, and its part in each provider); returns how many
+    events are new. A view that no longer exists has nothing to detect."""
+    settings = runtime.settings
+    try:
+        view = get_view(runtime.catalog, settings, workspace_id, view_id)
+    except ViewError:
+        return 0
+    loaded = load_view(runtime.warehouse, workspace_id, view.query, settings.anomaly_history_days)
+    if loaded is None:
+        return 0
+    since, until, cells = loaded
+    oldest = until - timedelta(days=settings.anomaly_lookback_days)
+    providers = sorted({cell.provider_id for cell in cells})
+    parts: list[tuple[str, list[store.DailyCell], tuple[str, ...]]] = [
+        (p, [c for c in cells if c.provider_id == p], store.DIMENSIONS) for p in providers
+    ]
+    if len(providers) > 1:  # with one provider, the total is that provider's part
+        parts.insert(0, ("", cells, ("provider", *store.DIMENSIONS)))
+    found: list[store.Detected] = []
+    checked = 0
+    for record_provider, part, child_dims in parts:
+        series = group_series(part, since, until, ("all", *child_dims))
+        for total in sorted(k for k in series if k[0] == "all"):
+            checked += 1
+            if checked > settings.anomaly_max_scopes:
+                break
+            if float(np.max(np.abs(series[total].detectable))) < settings.anomaly_abs_floor:
+                continue
+            key: SeriesKey = ("view", view_id, total[2])
+            multiplier = _multiplier(runtime.catalog, settings, workspace_id, record_provider, key)
+            params = params_from(settings, multiplier)
+            events = [e for e in detect(series[total], params).events if e.end >= oldest]
+            if not events:
+                continue
+            child_params = replace(params, multiplier=1.0)
+            children = {
+                f"{k[0]}={k[1]}": detect(s, child_params)
+                for k, s in series.items()
+                if k[0] != "all" and k[2] == total[2]
+            }
+            found.extend(
+                _detected(record_provider, key, event, _contributors(event, children)) for event in events
+            )
+    return _save(runtime, workspace_id, found)
 
 
 def _event_data(anomaly_id: str, item: store.Detected) -> dict[str, object]:
     """The `anomaly.created` webhook payload: the new event as the anomalies API describes it."""
     return {
         "id": anomaly_id,
-        "providerId": item.provider_id,
+        "providerId": item.provider_id or None,
         "dimension": item.dimension,
         "value": item.value,
         "currency": item.currency,
@@ -223,13 +301,16 @@ def _event_data(anomaly_id: str, item: store.Detected) -> dict[str, object]:
 # ------------------------------------------------------------------------------------------- background
 
 
+Job = tuple[str, str, str]  # (workspace, "provider" or "view", id)
+
+
 class _Worker:
-    """One thread per runtime that runs queued detections in turn, coalescing repeats of a provider."""
+    """One thread per runtime that runs queued detections in turn, coalescing repeats of a scope."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.queue: queue.Queue[tuple[str, str]] = queue.Queue()
-        self.pending: set[tuple[str, str]] = set()
+        self.queue: queue.Queue[Job] = queue.Queue()
+        self.pending: set[Job] = set()
         self.lock = threading.Lock()
         self.idle = threading.Event()
         self.idle.set()
@@ -237,34 +318,45 @@ class _Worker:
         self.thread = threading.Thread(target=self._loop, name="anomaly detection", daemon=True)
         self.thread.start()
 
-    def submit(self, workspace_id: str, provider_id: str) -> None:
+    def submit(self, job: Job) -> None:
         with self.lock:
-            if (workspace_id, provider_id) in self.pending:
+            if job in self.pending or self.stopping:
                 return
-            self.pending.add((workspace_id, provider_id))
+            self.pending.add(job)
             self.idle.clear()
-        self.queue.put((workspace_id, provider_id))
+        self.queue.put(job)
 
     def stop(self, timeout: float) -> None:
         """Drop queued runs, let the current one finish (storage closes after it) and end the thread."""
         self.stopping = True
         with self.lock:
             self.pending.clear()
-        self.queue.put(("", ""))
+        self.queue.put(("", "", ""))
         self.thread.join(timeout)
+
+    def _run(self, job: Job) -> None:
+        workspace_id, kind, scope_id = job
+        if kind == "view":
+            detect_view(self.runtime, workspace_id, scope_id)
+            return
+        detect_provider(self.runtime, workspace_id, scope_id)
+        # Then the views this provider's rows can be part of (queued behind, each once).
+        for view in list_views(self.runtime.catalog, self.runtime.settings, workspace_id):
+            if may_include(view.query, scope_id):
+                self.submit((workspace_id, "view", view.id))
 
     def _loop(self) -> None:
         while True:
-            item = self.queue.get()
+            job = self.queue.get()
             if self.stopping:
                 self.idle.set()
                 return
             with self.lock:
-                self.pending.discard(item)
+                self.pending.discard(job)
             try:
-                detect_provider(self.runtime, *item)
+                self._run(job)
             except Exception:  # a failed run must not stop later ones; the next commit retries
-                log.exception("anomaly detection failed for provider %s", item[1])
+                log.exception("anomaly detection failed for %s %s", job[1], job[2])
             with self.lock:
                 if not self.pending:
                     self.idle.set()
@@ -283,7 +375,17 @@ def schedule_detection(runtime: Runtime, workspace_id: str, provider_id: str) ->
     # Only a started server runs detection (a CLI command's runtime has no worker and closes right after);
     # a commit that lands during shutdown finds the worker gone.
     if worker is not None and worker.runtime is runtime:
-        worker.submit(workspace_id, provider_id)
+        worker.submit((workspace_id, "provider", provider_id))
+
+
+def schedule_view_detection(runtime: Runtime, workspace_id: str, view_id: str) -> None:
+    """Queue detection for a saved view that was created or whose query changed; returns at once."""
+    if not runtime.settings.anomaly_detect_on_commit:
+        return
+    with _WORKERS_LOCK:
+        worker = _WORKERS.get(id(runtime))
+    if worker is not None and worker.runtime is runtime:
+        worker.submit((workspace_id, "view", view_id))
 
 
 def start_detection(runtime: Runtime) -> None:

@@ -8,10 +8,13 @@ import secrets
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from focusbase.analytics.model import ExplorerQuery, Filter
+from focusbase.query.filters import Scope
+from focusbase.storage.analytics import source_for, where_sql
 from focusbase.storage.catalog import Catalog, utcnow
 from focusbase.storage.warehouse import Warehouse
 
@@ -54,6 +57,47 @@ def daily_cells(
     with warehouse.cursor() as cur:
         rows = cur.execute(sql, [workspace_id, provider_id, since, until]).fetchall()
     return [DailyCell(provider_id, r[0], r[1], r[2], r[3], r[4], Decimal(r[5]), Decimal(r[6])) for r in rows]
+
+
+# Money columns a filtered series can sum; identifiers come from this fixed map, never from input.
+COST_METRICS = {m: m for m in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")}
+
+
+_FILTERED = (
+    "SELECT provider_id, {day}, coalesce(\"BillingCurrency\", ''), coalesce(\"ServiceName\", ''),"
+    " coalesce(\"SubAccountId\", ''), coalesce(\"RegionId\", ''), coalesce(sum({column}), 0),"
+    " coalesce(sum(CASE WHEN \"ChargeCategory\" IN ('Purchase', 'Tax')"
+    " OR \"ChargeFrequency\" = 'Recurring' THEN {column} ELSE 0 END), 0)"
+    " FROM {table} WHERE {where} GROUP BY ALL ORDER BY 2"
+)
+
+
+def filtered_cells(
+    warehouse: Warehouse,
+    scope: Scope,
+    filters: tuple[Filter, ...],
+    metric: str,
+    since: date,
+    until: date,
+    currency: str | None = None,
+) -> list[DailyCell]:
+    """Daily `metric` of the rows in `scope` matching explorer `filters` (a saved view's), in [since, until].
+
+    Grouped like `daily_cells` (and by provider); `currency` keeps one BillingCurrency only. Reads the
+    rollup when it holds every filtered dimension, else the live rows.
+    """
+    column = '"' + COST_METRICS[metric] + '"'
+    query = ExplorerQuery(metric=metric, filters=filters, start=since, end=until + timedelta(days=1))
+    source = source_for(query)
+    where, params = where_sql(scope, query, source)
+    if currency is not None:
+        where += ' AND "BillingCurrency" = ?'
+        params.append(currency)
+    # Identifiers come from source_for and COST_METRICS; values are bound.
+    sql = _FILTERED.format(day=source.day, column=column, table=source.table, where=where)
+    with warehouse.cursor() as cur:
+        rows = cur.execute(sql, params).fetchall()
+    return [DailyCell(str(r[0]), r[1], r[2], r[3], r[4], r[5], Decimal(r[6]), Decimal(r[7])) for r in rows]
 
 
 def provider_ids_with_data(warehouse: Warehouse, workspace_id: str) -> list[str]:
