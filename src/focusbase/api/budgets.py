@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -30,7 +31,8 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such bud
 
 
 class Scope(BaseModel):
-    """What a budget measures: a provider ({"kind": "provider", "id": "prv_..."})."""
+    """What a budget measures: a provider ({"kind": "provider", "id": "prv_..."}) or a saved view's filtered
+    spend ({"kind": "view", "id": "view_..."})."""
 
     kind: str
     id: str
@@ -41,7 +43,9 @@ class BudgetBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, max_length=200)
-    scope: dict[str, Any] | None = Field(None, description='{"kind": "provider", "id": "prv_..."}')
+    scope: dict[str, Any] | None = Field(
+        None, description='{"kind": "provider", "id": "prv_..."} or {"kind": "view", "id": "view_..."}'
+    )
     currency: str | None = Field(None, description="ISO 4217 code; only rows in this currency count.")
     costColumn: str | None = Field(None, description="BilledCost (default) or EffectiveCost.")
     amounts: dict[str, Any] | None = Field(
@@ -100,7 +104,12 @@ class BudgetStatus(BaseModel):
     actual: str | None
     projected: str | None
     probabilityAboveBudget: float | None
-    forecastMethod: str | None
+    forecastMethod: str | None = Field(
+        description="forecast (the calibrated forecast), run-rate (history too short) or actual (month over)."
+    )
+    forecastModel: str | None = Field(description="The forecast model the backtest chose (method forecast).")
+    projectedLower: str | None = Field(description="The month-end total's 80% band (method forecast).")
+    projectedUpper: str | None
     lastDayWithData: str | None
     thresholds: list[ThresholdStatusOut]
 
@@ -136,6 +145,10 @@ def _out(budget: Budget) -> BudgetOut:
     )
 
 
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def _invalid(exc: InvalidBudget) -> ApiError:
     status = 409 if exc.code == "budget_exists" else 400
     return ApiError(status, exc.code, str(exc), details={"field": exc.field})
@@ -154,7 +167,7 @@ def _whole_workspace(principal: Principal) -> None:
     "", status_code=201, response_model=BudgetOut, responses={**_ERRORS, 409: {"description": "Name taken."}}
 )
 def create(body: BudgetBody, principal: Admin, runtime: RuntimeDep) -> BudgetOut:
-    """Create a budget on a provider, in one currency, with monthly amounts and thresholds."""
+    """Create a budget on a provider or a saved view, in one currency, with monthly amounts and thresholds."""
     _whole_workspace(principal)
     try:
         budget = service.create_budget(runtime, principal.workspace_id, body.model_dump(exclude_unset=True))
@@ -288,6 +301,9 @@ def status(
         projected=str(projection.projected) if projection else None,
         probabilityAboveBudget=round(projection.probability_above, 4) if projection else None,
         forecastMethod=projection.method if projection else None,
+        forecastModel=projection.model if projection else None,
+        projectedLower=_text(projection.lower) if projection else None,
+        projectedUpper=_text(projection.upper) if projection else None,
         lastDayWithData=projection.last_day_with_data.isoformat()
         if projection and projection.last_day_with_data
         else None,

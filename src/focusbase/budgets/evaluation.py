@@ -1,7 +1,8 @@
 """Budget evaluation: each threshold crossed fires budget.threshold_crossed once per (budget, month).
 
-Runs right after each batch commit for the committed provider's budgets (in the background) and for every
-budget each Settings.budget_sweep_seconds. It looks at the current UTC month and the one before (late data
+Runs right after each batch commit for the budgets that can include the committed provider (its own, and
+those on saved views whose filters admit it), in the background, and for every budget each
+Settings.budget_sweep_seconds. It looks at the current UTC month and the one before (late data
 still lands there); a forecast threshold only applies while its month is open.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from focusbase.budgets import forecast
@@ -19,6 +21,10 @@ from focusbase.runtime import Runtime
 from focusbase.storage import budgets as store
 
 log = logging.getLogger(__name__)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def periods_to_check(now: datetime) -> list[str]:
@@ -56,6 +62,9 @@ def evaluate_budget(runtime: Runtime, budget: Budget, now: datetime | None = Non
                 "projected": str(projection.projected),
                 "probabilityAboveBudget": round(projection.probability_above, 4),
                 "forecastMethod": projection.method,
+                "forecastModel": projection.model,
+                "projectedLower": _text(projection.lower),
+                "projectedUpper": _text(projection.upper),
             }
             event_id = store.record_crossing(
                 runtime.catalog,

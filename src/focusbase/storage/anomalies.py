@@ -64,12 +64,16 @@ COST_METRICS = {m: m for m in ("BilledCost", "EffectiveCost", "ListCost", "Contr
 
 
 _FILTERED = (
-    "SELECT provider_id, {day}, coalesce(\"BillingCurrency\", ''), coalesce(\"ServiceName\", ''),"
-    " coalesce(\"SubAccountId\", ''), coalesce(\"RegionId\", ''), coalesce(sum({column}), 0),"
+    "SELECT {keys}, coalesce(sum({column}), 0),"
     " coalesce(sum(CASE WHEN \"ChargeCategory\" IN ('Purchase', 'Tax')"
     " OR \"ChargeFrequency\" = 'Recurring' THEN {column} ELSE 0 END), 0)"
     " FROM {table} WHERE {where} GROUP BY ALL ORDER BY 2"
 )
+_DETAIL = (
+    "provider_id, {day}, coalesce(\"BillingCurrency\", ''), coalesce(\"ServiceName\", ''),"
+    " coalesce(\"SubAccountId\", ''), coalesce(\"RegionId\", '')"
+)
+_DAILY = "'', {day}, coalesce(\"BillingCurrency\", ''), '', '', ''"
 
 
 def filtered_cells(
@@ -80,11 +84,14 @@ def filtered_cells(
     since: date,
     until: date,
     currency: str | None = None,
+    *,
+    detail: bool = True,
 ) -> list[DailyCell]:
     """Daily `metric` of the rows in `scope` matching explorer `filters` (a saved view's), in [since, until].
 
-    Grouped like `daily_cells` (and by provider); `currency` keeps one BillingCurrency only. Reads the
-    rollup when it holds every filtered dimension, else the live rows.
+    Grouped like `daily_cells` (and by provider), or with `detail` False by day and currency only (the
+    provider and dimensions then are ''); `currency` keeps one BillingCurrency only. Reads the rollup when
+    it holds every filtered dimension, else the live rows.
     """
     column = '"' + COST_METRICS[metric] + '"'
     query = ExplorerQuery(metric=metric, filters=filters, start=since, end=until + timedelta(days=1))
@@ -94,7 +101,8 @@ def filtered_cells(
         where += ' AND "BillingCurrency" = ?'
         params.append(currency)
     # Identifiers come from source_for and COST_METRICS; values are bound.
-    sql = _FILTERED.format(day=source.day, column=column, table=source.table, where=where)
+    keys = (_DETAIL if detail else _DAILY).format(day=source.day)
+    sql = _FILTERED.format(keys=keys, column=column, table=source.table, where=where)
     with warehouse.cursor() as cur:
         rows = cur.execute(sql, params).fetchall()
     return [DailyCell(str(r[0]), r[1], r[2], r[3], r[4], r[5], Decimal(r[6]), Decimal(r[7])) for r in rows]
