@@ -48,7 +48,7 @@ CENT = Decimal("0.01")
 METHOD = "run-rate"
 FORECAST = "forecast"
 BAND = (0.1, 0.9)  # the 80% band of the projected total
-CACHE_SIZE = 256
+CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import logging
 
 from focusbase.analytics.view_scopes import may_include
 from focusbase.analytics.views import ViewError, get_view
-from focusbase.budgets.evaluation import evaluate_budget
+from focusbase.budgets.evaluation import evaluate_budgets
 from focusbase.budgets.model import Budget
 from focusbase.budgets.service import get_budget, list_budgets
 from focusbase.runtime import Runtime
@@ -62,9 +62,8 @@ class Evaluator:
     def sweep(self) -> None:
         """Evaluate every budget of every workspace."""
         workspaces = dict.fromkeys(row["workspace_id"] for row in store.list_budgets(self.runtime.catalog))
-        for workspace_id in workspaces:
-            for budget in list_budgets(self.runtime, workspace_id):
-                evaluate_budget(self.runtime, budget)
+        budgets = [b for w in workspaces for b in list_budgets(self.runtime, w)]
+        evaluate_budgets(self.runtime, budgets)
 
     def evaluate_providers(self, pending: set[tuple[str, str]]) -> None:
         """Evaluate the budgets on these providers and on the saved views that can include them."""
@@ -74,13 +73,12 @@ class Evaluator:
                 ids[(workspace_id, row["id"])] = None
             for budget_id in store.view_budget_ids(self.runtime.catalog, workspace_id):
                 ids[(workspace_id, budget_id)] = None
+        budgets = []
         for workspace_id, budget_id in ids:
             budget = get_budget(self.runtime, workspace_id, budget_id)
-            if budget is None:
-                continue
-            if budget.scope_kind == "view" and not self._admits(budget, pending):
-                continue
-            evaluate_budget(self.runtime, budget)
+            if budget is not None and (budget.scope_kind != "view" or self._admits(budget, pending)):
+                budgets.append(budget)
+        evaluate_budgets(self.runtime, budgets)
 
     def _admits(self, budget: Budget, pending: set[tuple[str, str]]) -> bool:
         """Whether a view budget's view can include one of the committed providers of its workspace."""

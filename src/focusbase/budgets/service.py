@@ -203,8 +203,11 @@ def scope_cells(runtime: Runtime, budget: Budget, since: date, until: date) -> l
     )
 
 
-def measure(runtime: Runtime, budget: Budget, period: str, today: date) -> forecast.Projection | None:
-    """Actual and projected spend of a month with an amount (None without one)."""
+def measure(
+    runtime: Runtime, budget: Budget, period: str, today: date, *, with_forecast: bool = True
+) -> forecast.Projection | None:
+    """Actual and projected spend of a month with an amount (None without one); without `with_forecast`
+    the projection is the quick run-rate one."""
     amount = budget.amounts.get(period)
     if amount is None:
         return None
@@ -214,6 +217,8 @@ def measure(runtime: Runtime, budget: Budget, period: str, today: date) -> forec
     if cells is None:
         return None
     daily = {c.day: c.cost for c in cells}
+    if not with_forecast:
+        return forecast.run_rate(daily, period, amount, today)
     expected = {c.day: c.expected for c in cells}
     return forecast.projection(daily, expected, period, amount, today, history_days=history)
 
