@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,7 +34,7 @@ class Scope(BaseModel):
     """What a budget measures: a provider ({"kind": "provider", "id": "prv_..."}) or a saved view's filtered
     spend ({"kind": "view", "id": "view_..."})."""
 
-    kind: str
+    kind: Literal["provider", "view"]
     id: str
 
 
@@ -135,7 +135,7 @@ def _out(budget: Budget) -> BudgetOut:
     return BudgetOut(
         id=budget.id,
         name=budget.name,
-        scope=Scope(kind=budget.scope_kind, id=budget.scope_id),
+        scope=Scope(kind="view" if budget.scope_kind == "view" else "provider", id=budget.scope_id),
         currency=budget.currency,
         costColumn=budget.cost_column,
         amounts={p: format(a, "f") for p, a in budget.amounts.items()},
