@@ -100,13 +100,13 @@ def setup(client: TestClient, admin_headers: dict[str, str]) -> Setup:
     return Setup(a, b, rows, compute, database)
 
 
-def _limited(catalog: Catalog, provider_id: str, scopes: list[str] | None = None) -> dict[str, str]:
+def _limited(catalog: Catalog, *provider_ids: str, scopes: list[str] | None = None) -> dict[str, str]:
     key = create_key(
         catalog,
         workspace_id=DEFAULT_WORKSPACE_ID,
         name="limited",
         scopes=scopes or ["read"],
-        provider_ids=[provider_id],
+        provider_ids=list(provider_ids),
     ).key
     return {"Authorization": f"Bearer {key}"}
 
@@ -154,6 +154,19 @@ def test_view_anomalies_per_provider_part_and_total(
     for anomaly in hidden:
         response = client.get(f"/api/v1/anomalies/{anomaly['id']}", headers=limited)
         assert response.status_code == 404 and response.json()["code"] == "anomaly_not_found"
+    # A key limited to both providers sees the total, which holds nothing else (as the explorer shows it).
+    assert sorted(total[0]["providerIds"]) == sorted([setup.a.id, setup.b.id])
+    both = _limited(catalog, setup.a.id, setup.b.id)
+    assert _view_anomalies(client, both, setup.database) == database
+    assert client.get(f"/api/v1/anomalies/{total[0]['id']}", headers=both).json() == total[0]
+    # A third provider with rows in the view: the total's next detection holds it, and `both` loses it.
+    c = Provider(client, admin_headers, "Cloud C", "USD")
+    assert c.push([_row(START + timedelta(days=DAYS - 1), "Database", "acct-C", 1)]).status_code == 200
+    assert wait_for_detection(client.app.state.runtime)  # type: ignore[attr-defined]
+    assert not [a for a in _view_anomalies(client, both, setup.database) if a["providerId"] is None]
+    assert client.get(f"/api/v1/anomalies/{total[0]['id']}", headers=both).status_code == 404
+    seen = client.get(f"/api/v1/anomalies/{total[0]['id']}", headers=admin_headers).json()
+    assert sorted(seen["providerIds"]) == sorted([setup.a.id, setup.b.id, c.id])
 
 
 def test_detect_a_view_on_demand(
@@ -170,7 +183,7 @@ def test_detect_a_view_on_demand(
     assert again.status_code == 200 and again.json() == {"viewId": late, "anomaliesCreated": 0}
     missing = client.post("/api/v1/anomalies/detect", json={"viewId": "view_nope"}, headers=admin_headers)
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
-    limited = _limited(catalog, setup.a.id, ["admin"])
+    limited = _limited(catalog, setup.a.id, scopes=["admin"])
     refused = client.post("/api/v1/anomalies/detect", json={"viewId": late}, headers=limited)
     assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
     both = client.post(

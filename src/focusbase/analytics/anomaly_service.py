@@ -7,9 +7,10 @@ an event even when their provider's total does not move. Runs in the background 
 
 A saved view is a scope too (`detect_view`): its filtered spend per currency across the workspace's
 providers, and that spend within each provider. The cross-provider total is stored without a provider
-(`provider_id` ''), so only keys that see every provider list it; a key limited to some providers sees the
-view's series of each of its providers, which is what the explorer shows it for the view. After a commit,
-every view whose filters can include the committed provider is checked again.
+(`provider_id` '') and with the providers in it, so a key limited to some providers lists it only when it
+may see all of them; such a key always sees the view's series of each of its providers. Either way a key
+never sees more than the explorer shows it for the view. After a commit, every view whose filters can
+include the committed provider is checked again.
 """
 
 from __future__ import annotations
@@ -146,9 +147,14 @@ def _children(data: ProviderSeries, key: SeriesKey, params: DetectionParams) -> 
 
 
 def _detected(
-    provider_id: str, key: SeriesKey, event: Event, contributors: list[dict[str, object]]
+    provider_id: str,
+    key: SeriesKey,
+    event: Event,
+    contributors: list[dict[str, object]],
+    scope_providers: list[str] | None = None,
 ) -> store.Detected:
     return store.Detected(
+        scope_providers=scope_providers,
         provider_id=provider_id,
         dimension=key[0],
         value=key[1],
@@ -272,8 +278,11 @@ def detect_view(runtime: Runtime, workspace_id: str, view_id: str) -> int:
                 for k, s in series.items()
                 if k[0] != "all" and k[2] == total[2]
             }
+            # The total holds every provider with rows in the series' window (baseline included).
+            members = providers if record_provider == "" else None
             found.extend(
-                _detected(record_provider, key, event, _contributors(event, children)) for event in events
+                _detected(record_provider, key, event, _contributors(event, children), members)
+                for event in events
             )
     return _save(runtime, workspace_id, found)
 
@@ -283,6 +292,7 @@ def _event_data(anomaly_id: str, item: store.Detected) -> dict[str, object]:
     return {
         "id": anomaly_id,
         "providerId": item.provider_id or None,
+        "providerIds": item.scope_providers or [item.provider_id],
         "dimension": item.dimension,
         "value": item.value,
         "currency": item.currency,

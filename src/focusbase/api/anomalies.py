@@ -33,6 +33,7 @@ def _json(record: store.AnomalyRecord) -> dict[str, object]:
     return {
         "id": record.id,
         "providerId": record.provider_id or None,  # None: a view's total across providers
+        "providerIds": record.provider_ids,
         "scope": record.dimension,
         "scopeValue": record.value,
         "currency": record.currency,
@@ -140,7 +141,7 @@ def list_anomalies(
 
 def _visible(principal: Principal, runtime: Runtime, anomaly_id: str) -> store.AnomalyRecord:
     record = store.get_anomaly(runtime.catalog, principal.workspace_id, anomaly_id)
-    if record is None or not principal.can_access_provider(record.provider_id):
+    if record is None or not record.visible_to(principal.provider_ids):
         raise ApiError(
             404, "anomaly_not_found", f"no anomaly {anomaly_id} in this workspace", details=anomaly_id
         )

@@ -150,6 +150,16 @@ class AnomalyRecord:
     note: str | None
     created_at: str
     updated_at: str
+    scope_providers: str | None  # JSON list: the providers of a view's cross-provider total (else NULL)
+
+    @property
+    def provider_ids(self) -> list[str]:
+        """The providers whose spend the anomaly's series holds."""
+        return json.loads(self.scope_providers) if self.scope_providers else [self.provider_id]
+
+    def visible_to(self, provider_ids: frozenset[str] | None) -> bool:
+        """Whether a key limited to `provider_ids` (None: every provider) may see it."""
+        return provider_ids is None or set(self.provider_ids) <= provider_ids
 
 
 _COLUMNS = ", ".join(AnomalyRecord.__slots__)
@@ -184,6 +194,7 @@ class Detected:
     max_z: float
     ongoing: bool
     contributors: list[dict[str, object]]
+    scope_providers: list[str] | None = None  # a view's total across providers: the providers in it
 
 
 def upsert_anomalies(
@@ -202,6 +213,7 @@ def upsert_anomalies(
     now = utcnow()
     with catalog.transaction() as tx:
         for item in found:
+            providers = None if item.scope_providers is None else json.dumps(sorted(item.scope_providers))
             values = (
                 item.end_date,
                 item.kind,
@@ -214,10 +226,12 @@ def upsert_anomalies(
                 int(item.ongoing),
                 json.dumps(item.contributors),
                 now,
+                providers,
             )
             cur = tx.execute(
                 "UPDATE anomalies SET end_date = ?, kind = ?, severity = ?, actual = ?, expected = ?,"
-                " impact = ?, impact_percentage = ?, max_z = ?, ongoing = ?, contributors = ?, updated_at = ?"
+                " impact = ?, impact_percentage = ?, max_z = ?, ongoing = ?, contributors = ?,"
+                " updated_at = ?, scope_providers = ?"
                 " WHERE workspace_id = ? AND provider_id = ? AND dimension = ? AND value = ? AND currency = ?"
                 " AND start_date = ?",
                 (
@@ -261,12 +275,20 @@ def upsert_anomalies(
                     None,
                     now,
                     now,
+                    providers,
                 ),
             )
             if on_created is not None:
                 on_created(tx, anomaly_id, item)
             created += 1
     return created
+
+
+# Placeholders only are formatted in; the ids are bound.
+_LIMITED = (
+    "(provider_id IN ({marks}) OR (provider_id = '' AND scope_providers IS NOT NULL AND NOT EXISTS"
+    " (SELECT 1 FROM json_each(anomalies.scope_providers) AS p WHERE p.value NOT IN ({marks}))))"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,8 +313,10 @@ def list_anomalies(catalog: Catalog, query: AnomalyQuery, limit: int) -> list[An
     clauses, params = ["workspace_id = ?"], [query.workspace_id]
     if query.provider_ids is not None:
         ids = sorted(query.provider_ids)
-        clauses.append("provider_id IN (" + ", ".join("?" for _ in ids) + ")" if ids else "0")
-        params.extend(ids)
+        marks = ", ".join("?" for _ in ids)
+        # A view's total across providers (provider_id '') only when the key sees all of its providers.
+        clauses.append(_LIMITED.format(marks=marks) if ids else "0")
+        params.extend(ids + ids)
     for column, given in (
         ("provider_id", query.provider_id),
         ("dimension", query.dimension),
