@@ -91,3 +91,35 @@ def test_projection_uses_the_calibrated_forecast_and_falls_back_when_history_is_
     assert (fallback.method, fallback.model, fallback.lower) == ("run-rate", None, None)
     over = projection(daily, purchase, "2026-06", Decimal("9000"), date(2026, 7, 2), history_days=400)
     assert (over.method, over.projected, over.probability_above) == ("actual", june, 0.0)  # below 9000
+
+
+def test_forecast_threshold_fires_from_the_calibrated_forecast_after_a_commit(
+    client: TestClient, admin_headers: dict[str, str], receiver: Receiver
+) -> None:
+    # 110 days of history up to yesterday: a calibrated forecast of this month, fitted after the commit.
+    today = datetime.now(UTC).date()
+    history = _series(110, today - timedelta(days=110))
+    month = today.strftime("%Y-%m")
+    secret = subscribe(client, admin_headers, receiver.url)
+    provider = make_provider(client, admin_headers, "A")
+    budget = create_budget(
+        client,
+        admin_headers,
+        name="This month",
+        scope={"kind": "provider", "id": provider[0]},
+        currency="USD",
+        amounts={month: "1.00"},  # far below any plausible month: P(above) is 1
+        thresholds=[{"kind": "forecast", "probability": "0.9"}],
+    )
+    started = time.monotonic()
+    rows = [cost_row(day.isoformat(), str(cost)) for day, cost in history.items()]
+    assert push(client, provider, rows).status_code == 200
+    wait_until(lambda: len(receiver.arrivals) == 1, timeout=60)
+    assert time.monotonic() - started < 60
+    (event,) = crossed_events(receiver, secret)
+    data = event["data"]
+    assert data["forecastMethod"] == "forecast" and data["probabilityAboveBudget"] == 1.0
+    assert data["forecastModel"] and Decimal(data["projectedLower"]) <= Decimal(data["projectedUpper"])
+    status = client.get(f"/api/v1/budgets/{budget['id']}/status", headers=admin_headers).json()
+    assert status["forecastMethod"] == "forecast" and status["thresholds"][0]["eventId"] == event["id"]
+    assert status["projected"] == data["projected"]
