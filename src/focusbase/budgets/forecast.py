@@ -190,11 +190,12 @@ def projection(
     ]
     actual = fallback.actual
     if rest > 0:
-        errors = np.sort(np.array([(a - f) / max(f, 1e-9) for a, f in windows]))
-        outcomes = float(actual) + rest * (1 + errors)
+        errors = np.array([(a - f) / max(f, 1e-9) for a, f in windows])
+        outcomes = np.sort(float(actual) + rest * (1 + errors))
     else:  # nothing (or credits) forecast: absolute errors
-        outcomes = float(actual) + rest + np.sort(np.array([a - f for a, f in windows]))
-    outcomes = np.sort(outcomes)
+        outcomes = np.sort(float(actual) + rest + np.array([a - f for a, f in windows]))
+    if not (np.isfinite(rest) and np.all(np.isfinite(outcomes))):  # a model that failed numerically
+        return fallback
     # The empirical CDF of the outcomes, linear between them (numpy's default quantile definition).
     below = float(
         np.interp(float(amount), outcomes, np.linspace(0.0, 1.0, outcomes.size), left=0.0, right=1.0)
