@@ -298,7 +298,9 @@ def test_view_budget_uses_the_calibrated_forecast(
     assert evaluate_budget(runtime, budget, now=now) == []
 
 
-def test_deleting_a_view(client: TestClient, admin_headers: dict[str, str], setup: Setup) -> None:
+def test_deleting_a_view(
+    client: TestClient, admin_headers: dict[str, str], catalog: Catalog, setup: Setup
+) -> None:
     before = _view_anomalies(client, admin_headers, setup.compute)
     assert before
     body = {
@@ -312,6 +314,11 @@ def test_deleting_a_view(client: TestClient, admin_headers: dict[str, str], setu
     assert refused.status_code == 409 and refused.json()["code"] == "view_in_use"
     assert json.loads(refused.json()["details"]) == {"budgets": [{"id": budget["id"], "name": "On compute"}]}
     assert client.get(f"/api/v1/views/{setup.compute}", headers=admin_headers).status_code == 200
+    # A provider-limited admin key may not read budgets: it learns how many, not which.
+    limited = client.delete(
+        f"/api/v1/views/{setup.compute}", headers=_limited(catalog, setup.a.id, scopes=["admin"])
+    )
+    assert limited.status_code == 409 and json.loads(limited.json()["details"]) == {"budgets": 1}
     # Moving the budget to another scope frees the view.
     moved = client.patch(
         f"/api/v1/budgets/{budget['id']}",

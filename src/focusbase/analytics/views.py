@@ -130,19 +130,28 @@ def update_view(
     return _view(row)
 
 
-def delete_view(catalog: Catalog, workspace_id: str, view_id: str) -> None:
-    """Delete a view; ViewError 404 when there is none, 409 view_in_use while budgets measure it.
+def delete_view(catalog: Catalog, workspace_id: str, view_id: str, *, show_budgets: bool = True) -> None:
+    """Delete a view; ViewError 404 when there is none, 409 view_in_use while budgets measure it (naming
+    them when `show_budgets`: keys limited to some providers may not read budgets).
 
     Its anomalies stay, with their states, as the record of what was found; none are detected after.
     """
     try:
         deleted = store.delete_view(catalog, workspace_id, view_id)
     except store.InUse as exc:
+        count = len(exc.budgets)
+        if not show_budgets:
+            raise ViewError(
+                409,
+                "view_in_use",
+                f"{count} budget(s) measure view {view_id}: they must be deleted or moved first",
+                details={"budgets": count},
+            ) from exc
         names = ", ".join(repr(name) for _, name in exc.budgets[:5])
         raise ViewError(
             409,
             "view_in_use",
-            f"budgets measure view {view_id} ({names}{', ...' if len(exc.budgets) > 5 else ''}): "
+            f"budgets measure view {view_id} ({names}{', ...' if count > 5 else ''}): "
             "delete them or move them to another scope first",
             details={"budgets": [{"id": i, "name": n} for i, n in exc.budgets]},
         ) from exc

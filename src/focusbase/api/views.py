@@ -134,7 +134,9 @@ def update(view_id: ViewId, body: ViewPatch, principal: Admin, runtime: RuntimeD
 def delete(view_id: ViewId, principal: Admin, runtime: RuntimeDep) -> Response:
     """Delete a saved view (admin scope); refused while budgets measure it. Its anomalies stay."""
     try:
-        service.delete_view(runtime.catalog, principal.workspace_id, view_id)
+        service.delete_view(
+            runtime.catalog, principal.workspace_id, view_id, show_budgets=principal.provider_ids is None
+        )
     except service.ViewError as exc:
         raise _error(exc) from exc
     return Response(status_code=204)

@@ -221,7 +221,9 @@ async def delete(request: Request, view_id: str) -> Response:
     check_csrf(page, str(form.get("csrf_token") or ""))
     principal = page.require("admin")
     try:
-        delete_view(page.runtime.catalog, principal.workspace_id, view_id)
+        delete_view(
+            page.runtime.catalog, principal.workspace_id, view_id, show_budgets=principal.provider_ids is None
+        )
     except ViewError as exc:
         title = "Budgets use this view" if exc.code == "view_in_use" else "No such view"
         raise WebError(exc.status, title, exc.message) from exc
