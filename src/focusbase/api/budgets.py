@@ -200,7 +200,8 @@ async def import_csv(
     principal: Admin,
     runtime: RuntimeDep,
     providerId: Annotated[
-        str | None, Query(max_length=64, description="Provider of rows without a Provider column.")
+        str | None,
+        Query(max_length=64, description="Provider of rows without a Provider or View column value."),
     ] = None,
     currency: Annotated[
         str | None, Query(max_length=3, description="Currency of rows without a Currency column.")
@@ -209,7 +210,10 @@ async def import_csv(
         bool, Query(description="Update budgets whose name exists (months given are replaced).")
     ] = False,
 ) -> ImportResult:
-    """Import budgets from a Vantage budget CSV (`Budget Name,2026-01,2026-02,...`), sent as the body."""
+    """Import budgets from a Vantage budget CSV (`Budget Name,2026-01,2026-02,...`), sent as the body.
+
+    Optional Provider, View and Currency columns choose each budget's scope and currency.
+    """
     _whole_workspace(principal)
     data = bytearray()
     async for chunk in request.stream():
