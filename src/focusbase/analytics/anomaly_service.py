@@ -250,17 +250,23 @@ def detect_view(runtime: Runtime, workspace_id: str, view_id: str) -> int:
         return 0
     since, until, cells = loaded
     oldest = until - timedelta(days=settings.anomaly_lookback_days)
-    providers = sorted({cell.provider_id for cell in cells})
+    # The providers with rows in each currency's series (its window, baseline included).
+    members: dict[str, list[str]] = defaultdict(list)
+    for currency, provider in sorted({(c.currency, c.provider_id) for c in cells}):
+        members[currency].append(provider)
+    providers = sorted({c.provider_id for c in cells})
     parts: list[tuple[str, list[store.DailyCell], tuple[str, ...]]] = [
         (p, [c for c in cells if c.provider_id == p], store.DIMENSIONS) for p in providers
     ]
-    if len(providers) > 1:  # with one provider, the total is that provider's part
+    if any(len(inside) > 1 for inside in members.values()):
         parts.insert(0, ("", cells, ("provider", *store.DIMENSIONS)))
     found: list[store.Detected] = []
     checked = 0
     for record_provider, part, child_dims in parts:
         series = group_series(part, since, until, ("all", *child_dims))
         for total in sorted(k for k in series if k[0] == "all"):
+            if record_provider == "" and len(members[total[2]]) < 2:
+                continue  # with one provider in this currency, the total is that provider's part
             checked += 1
             if checked > settings.anomaly_max_scopes:
                 break
@@ -278,10 +284,9 @@ def detect_view(runtime: Runtime, workspace_id: str, view_id: str) -> int:
                 for k, s in series.items()
                 if k[0] != "all" and k[2] == total[2]
             }
-            # The total holds every provider with rows in the series' window (baseline included).
-            members = providers if record_provider == "" else None
+            inside = members[total[2]] if record_provider == "" else None
             found.extend(
-                _detected(record_provider, key, event, _contributors(event, children), members)
+                _detected(record_provider, key, event, _contributors(event, children), inside)
                 for event in events
             )
     return _save(runtime, workspace_id, found)
