@@ -333,3 +333,28 @@ def test_deleting_a_view(
         response = client.request(method, url, json={**body, "name": "Again"}, headers=admin_headers)
         assert response.status_code == 400 and response.json()["code"] == "invalid_request"
         assert json.loads(response.json()["details"])["field"] == "scope.id"
+
+
+def test_view_anomalies_queue_anomaly_created(
+    client: TestClient, admin_headers: dict[str, str], settings: Any, setup: Setup
+) -> None:
+    settings.webhook_allow_private_destinations = True  # the endpoint below is on loopback
+    endpoint = client.post(
+        "/api/v1/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["anomaly.created"]},
+        headers=admin_headers,
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    late = _view(client, admin_headers, "Database again", "Database")  # checked on creation
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    assert wait_for_detection(runtime)
+    found = _view_anomalies(client, admin_headers, late)
+    with runtime.catalog.read() as conn:
+        bodies = [
+            json.loads(row["body"])["data"]
+            for row in conn.execute("SELECT body FROM webhook_events WHERE type = 'anomaly.created'")
+        ]
+    assert sorted(b["id"] for b in bodies) == sorted(a["id"] for a in found)
+    total = next(b for b in bodies if b["providerId"] is None)
+    assert (total["dimension"], total["value"]) == ("view", late)
+    assert sorted(total["providerIds"]) == sorted([setup.a.id, setup.b.id])
