@@ -167,7 +167,10 @@ class Settings(BaseSettings):
     )
 
     anomaly_detect_on_commit: bool = Field(
-        True, description="Run anomaly detection in the background for a provider after each batch commit."
+        True,
+        description="Run anomaly detection in the background for a provider, and the saved views that can"
+        " include it, after each batch commit (and for a saved view when it is created or its query"
+        " changes).",
     )
     anomaly_detect_delay_seconds: float = Field(
         20.0,
@@ -210,7 +213,8 @@ class Settings(BaseSettings):
     anomaly_max_scopes: int = Field(
         300,
         ge=1,
-        description="Most series (scope x currency) one detection run of a provider checks (time bound).",
+        description="Most series (scope x currency) one detection run of a provider or saved view checks"
+        " (time bound).",
     )
     anomaly_page_max: int = Field(
         500, ge=1, description="Most anomalies one GET /api/v1/anomalies page returns."

@@ -192,7 +192,7 @@ def test_budget_crud_and_errors(client: TestClient, admin_headers: dict[str, str
         assert json.loads(response.json()["details"])["field"] == field
 
     base = {"name": "B", "scope": scope, "currency": "USD", "amounts": {"2026-06": "1"}}
-    bad({**base, "scope": {"kind": "view", "id": "v1"}}, "scope.kind")
+    bad({**base, "scope": {"kind": "view", "id": "view_nope"}}, "scope.id")
     bad({**base, "scope": {"kind": "account", "id": "x"}}, "scope.kind")
     bad({**base, "scope": {"kind": "provider", "id": "prv_nope"}}, "scope.id")
     bad({**base, "currency": "XYZ"}, "currency")

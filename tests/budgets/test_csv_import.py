@@ -135,3 +135,38 @@ def test_vantage_hierarchical_example_imports_its_leaves(
     standard = "Team,2024-01,2024-02,2024-03\nTeam 1,50000.00,51000.00,52000.00,\nTeam 3,45000,50000,\n"
     assert upload(client, admin_headers, standard, providerId=provider_id).status_code == 200
     assert budgets(client, admin_headers)["Team 3"]["amounts"] == {"2024-01": "45000", "2024-02": "50000"}
+
+
+def test_view_column_makes_view_budgets(client: TestClient, admin_headers: dict[str, str]) -> None:
+    provider_id, _ = make_provider(client, admin_headers)
+    query = {"filters": [{"dimension": "ServiceName", "op": "equals", "values": ["Compute"]}]}
+    view = client.post(
+        "/api/v1/views", json={"name": "Compute", "query": query}, headers=admin_headers
+    ).json()
+    text = (
+        "Budget Name,View,Currency,2026-11\n"
+        "By name,Compute,EUR,100\n"
+        f"By id,{view['id']},,200\n"
+        "On the provider,,,300\n"
+    )
+    response = upload(client, admin_headers, text, providerId=provider_id, currency="USD")
+    assert response.status_code == 200, response.text
+    stored = budgets(client, admin_headers)
+    assert stored["By name"]["scope"] == {"kind": "view", "id": view["id"]}
+    assert stored["By name"]["currency"] == "EUR"
+    assert stored["By id"]["scope"] == {"kind": "view", "id": view["id"]}
+    assert stored["By id"]["currency"] == "USD"
+    assert stored["On the provider"]["scope"] == {"kind": "provider", "id": provider_id}
+
+    bad = (
+        "Budget Name,Provider,View,2026-11\n"
+        "No currency,,Compute,1\n"
+        f"Both,{provider_id},Compute,1\n"
+        "Unknown,,Storage,1\n"
+    )
+    refused = upload(client, admin_headers, bad)
+    assert refused.status_code == 422 and refused.json()["code"] == "budget_import_invalid"
+    errors = refused.json()["errors"]
+    assert [(e["row"], e["column"]) for e in errors] == [(2, "Currency"), (3, "View"), (4, "View")]
+    assert "Storage" in errors[2]["message"]
+    assert set(budgets(client, admin_headers)) == {"By name", "By id", "On the provider"}

@@ -169,8 +169,9 @@ RELAXATIONS: tuple[Relaxation, ...] = (
             "positive_data_acceptance",
             _accepting("400", "409"),
             "One body serves create and update: which fields a create needs, that the scope names a provider"
-            " of the workspace, ISO 4217 currencies, YYYY-MM amount keys with positive decimal amounts and"
-            " threshold shapes are checked by the budget service (400 naming the field; 409 budget_exists).",
+            " or saved view of the workspace, ISO 4217 currencies, YYYY-MM amount keys with positive decimal"
+            " amounts and threshold shapes are checked by the budget service (400 naming the field; 409"
+            " budget_exists).",
         )
         for operation in ("POST /api/v1/budgets", "PATCH /api/v1/budgets/{budget_id}")
     ),
@@ -185,8 +186,9 @@ RELAXATIONS: tuple[Relaxation, ...] = (
         "GET /api/v1/forecasts",
         "positive_data_acceptance",
         _accepting("400"),
-        "scopeValue is required exactly when scope is not provider (a rule across two parameters that"
-        " OpenAPI parameters cannot state): 400 invalid_parameter naming scopeValue.",
+        "scopeValue is required exactly when scope is not provider, and provider exactly when scope is not"
+        " view (rules across two parameters that OpenAPI parameters cannot state): 400 invalid_parameter"
+        " naming the missing parameter.",
     ),
     Relaxation(
         "POST /api/v1/budgets/import",

@@ -4,6 +4,13 @@ Scopes are a provider and each of its ServiceName, SubAccountId and RegionId val
 BillingCurrency. Children are checked on their own, so two accounts moving in opposite directions each raise
 an event even when their provider's total does not move. Runs in the background after each batch commit
 (`schedule_detection`) and on demand (`detect_provider`).
+
+A saved view is a scope too (`detect_view`): its filtered spend per currency across the workspace's
+providers, and that spend within each provider. The cross-provider total is stored without a provider
+(`provider_id` '') and with the providers in it, so a key limited to some providers lists it only when it
+may see all of them; such a key always sees the view's series of each of its providers. Either way a key
+never sees more than the explorer shows it for the view. After a commit, every view whose filters can
+include the committed provider is checked again.
 """
 
 from __future__ import annotations
@@ -27,8 +34,12 @@ from focusbase.analytics.detect.anomalies import (
     false_positive_multiplier,
 )
 from focusbase.analytics.detect.series import DailySeries
+from focusbase.analytics.model import ExplorerQuery
+from focusbase.analytics.view_scopes import may_include, view_cells
+from focusbase.analytics.views import ViewError, get_view, list_views
 from focusbase.config import Settings
 from focusbase.notify import events as notifications
+from focusbase.query.filters import Scope
 from focusbase.runtime import Runtime
 from focusbase.storage import anomalies as store
 from focusbase.storage.catalog import Catalog
@@ -76,11 +87,13 @@ def _dense(points: dict[date, tuple[float, float]], since: date, days: int) -> D
 def group_series(
     cells: list[store.DailyCell], since: date, until: date, by: tuple[str, ...]
 ) -> dict[SeriesKey, DailySeries]:
-    """Series per (dimension, value, currency) for the dimensions in `by` ('provider' is the total)."""
+    """Series per (dimension, value, currency) for the dimensions in `by` ('provider' is each provider's
+    total, 'all' the total of every cell)."""
     days = (until - since).days + 1
     sums: dict[SeriesKey, dict[date, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
     for cell in cells:
         values = {
+            "all": "",
             "provider": cell.provider_id,
             "ServiceName": cell.service,
             "SubAccountId": cell.account,
@@ -134,9 +147,14 @@ def _children(data: ProviderSeries, key: SeriesKey, params: DetectionParams) -> 
 
 
 def _detected(
-    provider_id: str, key: SeriesKey, event: Event, contributors: list[dict[str, object]]
+    provider_id: str,
+    key: SeriesKey,
+    event: Event,
+    contributors: list[dict[str, object]],
+    scope_providers: list[str] | None = None,
 ) -> store.Detected:
     return store.Detected(
+        scope_providers=scope_providers,
         provider_id=provider_id,
         dimension=key[0],
         value=key[1],
@@ -157,6 +175,32 @@ def _detected(
     )
 
 
+def _contributors(event: Event, children: dict[str, Detection]) -> list[dict[str, object]]:
+    return [
+        {
+            "dimension": part.child.split("=", 1)[0],
+            "value": part.child.split("=", 1)[1],
+            "impact": money(part.impact),
+            "share": round(part.share, 4),
+        }
+        for part in explain(event, children)
+    ]
+
+
+def _save(runtime: Runtime, workspace_id: str, found: list[store.Detected]) -> int:
+    created = store.upsert_anomalies(
+        runtime.catalog,
+        workspace_id,
+        found,
+        on_created=lambda tx, anomaly_id, item: notifications.enqueue(
+            tx, workspace_id, "anomaly.created", _event_data(anomaly_id, item)
+        ),
+    )
+    if created:
+        notifications.wake(runtime)
+    return created
+
+
 def detect_provider(runtime: Runtime, workspace_id: str, provider_id: str) -> int:
     """Detect anomalies in every scope of a provider and store them; returns how many events are new."""
     settings = runtime.settings
@@ -175,36 +219,85 @@ def detect_provider(runtime: Runtime, workspace_id: str, provider_id: str) -> in
         if not events:
             continue
         children = _children(data, key, replace(params, multiplier=1.0))
-        for event in events:
-            parts = explain(event, children)
-            contributors: list[dict[str, object]] = [
-                {
-                    "dimension": part.child.split("=", 1)[0],
-                    "value": part.child.split("=", 1)[1],
-                    "impact": money(part.impact),
-                    "share": round(part.share, 4),
-                }
-                for part in parts
-            ]
-            found.append(_detected(provider_id, key, event, contributors))
-    created = store.upsert_anomalies(
-        runtime.catalog,
-        workspace_id,
-        found,
-        on_created=lambda tx, anomaly_id, item: notifications.enqueue(
-            tx, workspace_id, "anomaly.created", _event_data(anomaly_id, item)
-        ),
-    )
-    if created:
-        notifications.wake(runtime)
-    return created
+        found.extend(_detected(provider_id, key, event, _contributors(event, children)) for event in events)
+    return _save(runtime, workspace_id, found)
+
+
+def load_view(
+    warehouse: Warehouse, workspace_id: str, view_query: ExplorerQuery, history_days: int
+) -> tuple[date, date, list[store.DailyCell]] | None:
+    """A view's cells over the last `history_days` of its data, workspace-wide; None when it has none."""
+    end = date.today()
+    cells = view_cells(warehouse, Scope(workspace_id), view_query, end - timedelta(days=730), end)
+    if not cells:
+        return None
+    last = max(cell.day for cell in cells)
+    since = last - timedelta(days=min(history_days, 730) - 1)
+    cells = [cell for cell in cells if cell.day >= since]
+    return min(cell.day for cell in cells), last, cells
+
+
+def detect_view(runtime: Runtime, workspace_id: str, view_id: str) -> int:
+    """Detect anomalies in a saved view's spend (its total, and its part in each provider); returns how many
+    events are new. A view that no longer exists has nothing to detect."""
+    settings = runtime.settings
+    try:
+        view = get_view(runtime.catalog, settings, workspace_id, view_id)
+    except ViewError:
+        return 0
+    loaded = load_view(runtime.warehouse, workspace_id, view.query, settings.anomaly_history_days)
+    if loaded is None:
+        return 0
+    since, until, cells = loaded
+    oldest = until - timedelta(days=settings.anomaly_lookback_days)
+    # The providers with rows in each currency's series (its window, baseline included).
+    members: dict[str, list[str]] = defaultdict(list)
+    for currency, provider in sorted({(c.currency, c.provider_id) for c in cells}):
+        members[currency].append(provider)
+    providers = sorted({c.provider_id for c in cells})
+    parts: list[tuple[str, list[store.DailyCell], tuple[str, ...]]] = [
+        (p, [c for c in cells if c.provider_id == p], store.DIMENSIONS) for p in providers
+    ]
+    if any(len(inside) > 1 for inside in members.values()):
+        parts.insert(0, ("", cells, ("provider", *store.DIMENSIONS)))
+    found: list[store.Detected] = []
+    checked = 0
+    for record_provider, part, child_dims in parts:
+        series = group_series(part, since, until, ("all", *child_dims))
+        for total in sorted(k for k in series if k[0] == "all"):
+            if record_provider == "" and len(members[total[2]]) < 2:
+                continue  # with one provider in this currency, the total is that provider's part
+            checked += 1
+            if checked > settings.anomaly_max_scopes:
+                break
+            if float(np.max(np.abs(series[total].detectable))) < settings.anomaly_abs_floor:
+                continue
+            key: SeriesKey = ("view", view_id, total[2])
+            multiplier = _multiplier(runtime.catalog, settings, workspace_id, record_provider, key)
+            params = params_from(settings, multiplier)
+            events = [e for e in detect(series[total], params).events if e.end >= oldest]
+            if not events:
+                continue
+            child_params = replace(params, multiplier=1.0)
+            children = {
+                f"{k[0]}={k[1]}": detect(s, child_params)
+                for k, s in series.items()
+                if k[0] != "all" and k[2] == total[2]
+            }
+            inside = members[total[2]] if record_provider == "" else None
+            found.extend(
+                _detected(record_provider, key, event, _contributors(event, children), inside)
+                for event in events
+            )
+    return _save(runtime, workspace_id, found)
 
 
 def _event_data(anomaly_id: str, item: store.Detected) -> dict[str, object]:
     """The `anomaly.created` webhook payload: the new event as the anomalies API describes it."""
     return {
         "id": anomaly_id,
-        "providerId": item.provider_id,
+        "providerId": item.provider_id or None,
+        "providerIds": item.scope_providers or [item.provider_id],
         "dimension": item.dimension,
         "value": item.value,
         "currency": item.currency,
@@ -223,19 +316,23 @@ def _event_data(anomaly_id: str, item: store.Detected) -> dict[str, object]:
 # ------------------------------------------------------------------------------------------- background
 
 
+Job = tuple[str, str, str]  # (workspace, "provider" or "view", id)
+
+
 class _Worker:
     """One thread per runtime that runs queued detections in turn, once a provider's ingest goes quiet.
 
     A commit makes its provider due `delay` seconds later; another commit of the same provider within that
     time moves it back, but never past `max_delay` after the first, so a provider that never stops sending
     is still checked. Detection is CPU-bound Python, so it waits out a burst of parts and commits instead of
-    competing with them for the interpreter; a provider is checked once per burst, not once per commit.
+    competing with them for the interpreter; a provider is checked once per burst, not once per commit. The
+    views a provider's rows can be part of are checked right after it; a view created or changed, at once.
     """
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        # (workspace, provider) -> [due, deadline]: monotonic seconds.
-        self.pending: dict[tuple[str, str], list[float]] = {}
+        # job -> [due, deadline]: monotonic seconds.
+        self.pending: dict[Job, list[float]] = {}
         self.running = False
         self.flushing = False
         self.changed = threading.Condition()
@@ -243,15 +340,18 @@ class _Worker:
         self.thread = threading.Thread(target=self._loop, name="anomaly detection", daemon=True)
         self.thread.start()
 
-    def submit(self, workspace_id: str, provider_id: str) -> None:
+    def submit(self, job: Job, *, quiet: bool = True) -> None:
+        """Queue a job; with `quiet`, after the provider's quiet period (see the class)."""
         settings = self.runtime.settings
-        delay = settings.anomaly_detect_delay_seconds
-        max_delay = max(delay, settings.anomaly_detect_max_delay_seconds)
+        delay = settings.anomaly_detect_delay_seconds if quiet else 0.0
+        max_delay = max(delay, settings.anomaly_detect_max_delay_seconds if quiet else 0.0)
         now = time.monotonic()
         with self.changed:
-            slot = self.pending.get((workspace_id, provider_id))
+            if self.stopping:
+                return
+            slot = self.pending.get(job)
             if slot is None:
-                self.pending[(workspace_id, provider_id)] = [now + delay, now + max_delay]
+                self.pending[job] = [now + delay, now + max_delay]
             else:
                 slot[0] = min(slot[1], now + delay)
             self.changed.notify_all()
@@ -280,27 +380,38 @@ class _Worker:
             self.changed.notify_all()
         self.thread.join(timeout)
 
-    def _next(self) -> tuple[str, str] | None:
-        """The next due provider, waiting for it; None when stopping."""
+    def _next(self) -> Job | None:
+        """The next due job, waiting for it; None when stopping."""
         with self.changed:
             while not self.stopping:
                 now = time.monotonic()
-                due = [key for key, (at, _) in self.pending.items() if self.flushing or at <= now]
+                due = [job for job, (at, _) in self.pending.items() if self.flushing or at <= now]
                 if due:
-                    key = min(due, key=lambda k: self.pending[k][0])
-                    del self.pending[key]
+                    job = min(due, key=lambda j: self.pending[j][0])
+                    del self.pending[job]
                     self.running = True
-                    return key
+                    return job
                 wait = min((at for at, _ in self.pending.values()), default=now + 3600) - now
                 self.changed.wait(max(wait, 0.01))
             return None
 
+    def _run(self, job: Job) -> None:
+        workspace_id, kind, scope_id = job
+        if kind == "view":
+            detect_view(self.runtime, workspace_id, scope_id)
+            return
+        detect_provider(self.runtime, workspace_id, scope_id)
+        # Then the views this provider's rows can be part of (queued behind, each once).
+        for view in list_views(self.runtime.catalog, self.runtime.settings, workspace_id):
+            if may_include(view.query, scope_id):
+                self.submit((workspace_id, "view", view.id), quiet=False)
+
     def _loop(self) -> None:
-        while (item := self._next()) is not None:
+        while (job := self._next()) is not None:
             try:
-                detect_provider(self.runtime, *item)
+                self._run(job)
             except Exception:  # a failed run must not stop later ones; the next commit retries
-                log.exception("anomaly detection failed for provider %s", item[1])
+                log.exception("anomaly detection failed for %s %s", job[1], job[2])
             with self.changed:
                 self.running = False
                 self.changed.notify_all()
@@ -319,7 +430,17 @@ def schedule_detection(runtime: Runtime, workspace_id: str, provider_id: str) ->
     # Only a started server runs detection (a CLI command's runtime has no worker and closes right after);
     # a commit that lands during shutdown finds the worker gone.
     if worker is not None and worker.runtime is runtime:
-        worker.submit(workspace_id, provider_id)
+        worker.submit((workspace_id, "provider", provider_id))
+
+
+def schedule_view_detection(runtime: Runtime, workspace_id: str, view_id: str) -> None:
+    """Queue detection for a saved view that was created or whose query changed; returns at once."""
+    if not runtime.settings.anomaly_detect_on_commit:
+        return
+    with _WORKERS_LOCK:
+        worker = _WORKERS.get(id(runtime))
+    if worker is not None and worker.runtime is runtime:
+        worker.submit((workspace_id, "view", view_id), quiet=False)
 
 
 def start_detection(runtime: Runtime) -> None:

@@ -13,6 +13,10 @@ from decimal import Decimal
 
 from focusbase.analytics.anomaly_service import group_series, money
 from focusbase.analytics.detect.forecast import Forecast, ForecastParams, forecast, month_end
+from focusbase.analytics.model import ExplorerQuery
+from focusbase.analytics.view_scopes import view_cells
+from focusbase.config import Settings
+from focusbase.query.filters import Scope
 from focusbase.runtime import Runtime
 from focusbase.storage import anomalies as store
 
@@ -66,22 +70,37 @@ def forecast_scope(
     runtime: Runtime, workspace_id: str, provider_id: str, dimension: str, value: str
 ) -> list[CurrencyForecast]:
     """Forecasts of one scope of a provider, one per currency; empty when the scope has no data."""
-    settings = runtime.settings
     cells = store.daily_cells(
         runtime.warehouse, workspace_id, provider_id, date.today() - timedelta(days=730), date.today()
     )
     if dimension != "provider":
         attr = {"ServiceName": "service", "SubAccountId": "account", "RegionId": "region"}[dimension]
         cells = [c for c in cells if getattr(c, attr) == value]
+    return _forecasts(runtime.settings, cells)
+
+
+def forecast_view(runtime: Runtime, scope: Scope, query: ExplorerQuery) -> list[CurrencyForecast]:
+    """Forecasts of a saved view's spend visible in `scope` (a key's), one per currency."""
+    today = date.today()
+    cells = view_cells(runtime.warehouse, scope, query, today - timedelta(days=730), today)
+    return _forecasts(runtime.settings, cells)
+
+
+def month_window(last: date) -> tuple[date, int]:
+    """The first forecast day after data ending on `last`, and the days of its month from it on."""
+    start = last + timedelta(days=1)
+    return start, calendar.monthrange(start.year, start.month)[1] - start.day + 1
+
+
+def _forecasts(settings: Settings, cells: list[store.DailyCell]) -> list[CurrencyForecast]:
+    """One forecast per currency of the total of these cells."""
     if not cells:
         return []
     last = max(c.day for c in cells)
     since = max(min(c.day for c in cells), last - timedelta(days=settings.forecast_history_days - 1))
     cells = [c for c in cells if c.day >= since]
-    series = group_series(cells, since, last, (dimension,))
-    start = last + timedelta(days=1)
-    days_in_month = calendar.monthrange(start.year, start.month)[1]
-    days_left = days_in_month - start.day + 1
+    series = group_series(cells, since, last, ("all",))
+    start, days_left = month_window(last)
     month_start = start.replace(day=1)
     out = []
     for (_, _, currency), daily in sorted(series.items(), key=lambda item: item[0][2]):

@@ -20,12 +20,15 @@ STORED_MAX_GROUPS = 2**31 - 1
 class ViewError(Exception):
     """A view request that cannot be done: HTTP status, error code, message and the field at fault."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, field: str | None = None, details: object = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.details = details if details is not None else field
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +130,30 @@ def update_view(
     return _view(row)
 
 
-def delete_view(catalog: Catalog, workspace_id: str, view_id: str) -> None:
-    """Delete a view; ViewError 404 when there is none."""
-    if not store.delete_view(catalog, workspace_id, view_id):
+def delete_view(catalog: Catalog, workspace_id: str, view_id: str, *, show_budgets: bool = True) -> None:
+    """Delete a view; ViewError 404 when there is none, 409 view_in_use while budgets measure it (naming
+    them when `show_budgets`: keys limited to some providers may not read budgets).
+
+    Its anomalies stay, with their states, as the record of what was found; none are detected after.
+    """
+    try:
+        deleted = store.delete_view(catalog, workspace_id, view_id)
+    except store.InUse as exc:
+        count = len(exc.budgets)
+        if not show_budgets:
+            raise ViewError(
+                409,
+                "view_in_use",
+                f"{count} budget(s) measure view {view_id}: they must be deleted or moved first",
+                details={"budgets": count},
+            ) from exc
+        names = ", ".join(repr(name) for _, name in exc.budgets[:5])
+        raise ViewError(
+            409,
+            "view_in_use",
+            f"budgets measure view {view_id} ({names}{', ...' if count > 5 else ''}): "
+            "delete them or move them to another scope first",
+            details={"budgets": [{"id": i, "name": n} for i, n in exc.budgets]},
+        ) from exc
+    if not deleted:
         raise ViewError(404, "not_found", f"view {view_id} not found")

@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from focusbase.analytics.anomaly_service import detect_provider
+from focusbase.analytics.anomaly_service import detect_provider, detect_view
+from focusbase.analytics.views import ViewError, get_view
 from focusbase.api.deps import get_runtime, require_scope
 from focusbase.api.errors import ApiError
 from focusbase.api.explorer import day_param
@@ -24,14 +25,15 @@ router = APIRouter(prefix="/api/v1/anomalies", dependencies=[Depends(rate_limit(
 Reader = Annotated[Principal, Depends(require_scope("read"))]
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SCOPES = ("provider", *store.DIMENSIONS)
+SCOPES = ("provider", *store.DIMENSIONS, "view")
 SEVERITIES = ("Low", "Medium", "High", "Critical")
 
 
 def _json(record: store.AnomalyRecord) -> dict[str, object]:
     return {
         "id": record.id,
-        "providerId": record.provider_id,
+        "providerId": record.provider_id or None,  # None: a view's total across providers
+        "providerIds": record.provider_ids,
         "scope": record.dimension,
         "scopeValue": record.value,
         "currency": record.currency,
@@ -139,7 +141,7 @@ def list_anomalies(
 
 def _visible(principal: Principal, runtime: Runtime, anomaly_id: str) -> store.AnomalyRecord:
     record = store.get_anomaly(runtime.catalog, principal.workspace_id, anomaly_id)
-    if record is None or not principal.can_access_provider(record.provider_id):
+    if record is None or not record.visible_to(principal.provider_ids):
         raise ApiError(
             404, "anomaly_not_found", f"no anomaly {anomaly_id} in this workspace", details=anomaly_id
         )
@@ -180,9 +182,28 @@ class DetectRequest(BaseModel):
     providerId: str = Field(min_length=1, max_length=200)
 
 
-@router.post("/detect")
-def detect_now(request: DetectRequest, principal: Admin, runtime: RuntimeDep) -> dict[str, object]:
-    """Run detection for one provider now (admin scope) and report how many events are new."""
+class DetectViewRequest(BaseModel):
+    """Which saved view to check now."""
+
+    model_config = ConfigDict(extra="forbid")
+    viewId: str = Field(min_length=1, max_length=200)
+
+
+@router.post("/detect", responses={404: {"description": "No such view in this workspace."}})
+def detect_now(
+    request: DetectRequest | DetectViewRequest, principal: Admin, runtime: RuntimeDep
+) -> dict[str, object]:
+    """Run detection for one provider or one saved view now (admin scope); reports how many events are new."""
+    if isinstance(request, DetectViewRequest):
+        # A view's total spans every provider of the workspace.
+        if principal.provider_ids is not None:
+            raise ApiError(403, "forbidden", "a key limited to some providers cannot run detection on a view")
+        try:
+            get_view(runtime.catalog, runtime.settings, principal.workspace_id, request.viewId)
+        except ViewError as exc:
+            raise ApiError(exc.status, exc.code, exc.message, details="viewId") from exc
+        created = detect_view(runtime, principal.workspace_id, request.viewId)
+        return {"viewId": request.viewId, "anomaliesCreated": created}
     if not principal.can_access_provider(request.providerId):
         raise ApiError(403, "forbidden", "this key is limited to other providers")
     created = detect_provider(runtime, principal.workspace_id, request.providerId)

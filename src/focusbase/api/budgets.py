@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,9 +31,10 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such bud
 
 
 class Scope(BaseModel):
-    """What a budget measures: a provider ({"kind": "provider", "id": "prv_..."})."""
+    """What a budget measures: a provider ({"kind": "provider", "id": "prv_..."}) or a saved view's filtered
+    spend ({"kind": "view", "id": "view_..."})."""
 
-    kind: str
+    kind: Literal["provider", "view"]
     id: str
 
 
@@ -41,7 +43,9 @@ class BudgetBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, max_length=200)
-    scope: dict[str, Any] | None = Field(None, description='{"kind": "provider", "id": "prv_..."}')
+    scope: dict[str, Any] | None = Field(
+        None, description='{"kind": "provider", "id": "prv_..."} or {"kind": "view", "id": "view_..."}'
+    )
     currency: str | None = Field(None, description="ISO 4217 code; only rows in this currency count.")
     costColumn: str | None = Field(None, description="BilledCost (default) or EffectiveCost.")
     amounts: dict[str, Any] | None = Field(
@@ -100,7 +104,12 @@ class BudgetStatus(BaseModel):
     actual: str | None
     projected: str | None
     probabilityAboveBudget: float | None
-    forecastMethod: str | None
+    forecastMethod: str | None = Field(
+        description="forecast (the calibrated forecast), run-rate (history too short) or actual (month over)."
+    )
+    forecastModel: str | None = Field(description="The forecast model the backtest chose (method forecast).")
+    projectedLower: str | None = Field(description="The month-end total's 80% band (method forecast).")
+    projectedUpper: str | None
     lastDayWithData: str | None
     thresholds: list[ThresholdStatusOut]
 
@@ -126,7 +135,7 @@ def _out(budget: Budget) -> BudgetOut:
     return BudgetOut(
         id=budget.id,
         name=budget.name,
-        scope=Scope(kind=budget.scope_kind, id=budget.scope_id),
+        scope=Scope(kind="view" if budget.scope_kind == "view" else "provider", id=budget.scope_id),
         currency=budget.currency,
         costColumn=budget.cost_column,
         amounts={p: format(a, "f") for p, a in budget.amounts.items()},
@@ -134,6 +143,10 @@ def _out(budget: Budget) -> BudgetOut:
         createdAt=budget.created_at,
         updatedAt=budget.updated_at,
     )
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _invalid(exc: InvalidBudget) -> ApiError:
@@ -154,7 +167,7 @@ def _whole_workspace(principal: Principal) -> None:
     "", status_code=201, response_model=BudgetOut, responses={**_ERRORS, 409: {"description": "Name taken."}}
 )
 def create(body: BudgetBody, principal: Admin, runtime: RuntimeDep) -> BudgetOut:
-    """Create a budget on a provider, in one currency, with monthly amounts and thresholds."""
+    """Create a budget on a provider or a saved view, in one currency, with monthly amounts and thresholds."""
     _whole_workspace(principal)
     try:
         budget = service.create_budget(runtime, principal.workspace_id, body.model_dump(exclude_unset=True))
@@ -187,7 +200,8 @@ async def import_csv(
     principal: Admin,
     runtime: RuntimeDep,
     providerId: Annotated[
-        str | None, Query(max_length=64, description="Provider of rows without a Provider column.")
+        str | None,
+        Query(max_length=64, description="Provider of rows without a Provider or View column value."),
     ] = None,
     currency: Annotated[
         str | None, Query(max_length=3, description="Currency of rows without a Currency column.")
@@ -196,7 +210,10 @@ async def import_csv(
         bool, Query(description="Update budgets whose name exists (months given are replaced).")
     ] = False,
 ) -> ImportResult:
-    """Import budgets from a Vantage budget CSV (`Budget Name,2026-01,2026-02,...`), sent as the body."""
+    """Import budgets from a Vantage budget CSV (`Budget Name,2026-01,2026-02,...`), sent as the body.
+
+    Optional Provider, View and Currency columns choose each budget's scope and currency.
+    """
     _whole_workspace(principal)
     data = bytearray()
     async for chunk in request.stream():
@@ -288,6 +305,9 @@ def status(
         projected=str(projection.projected) if projection else None,
         probabilityAboveBudget=round(projection.probability_above, 4) if projection else None,
         forecastMethod=projection.method if projection else None,
+        forecastModel=projection.model if projection else None,
+        projectedLower=_text(projection.lower) if projection else None,
+        projectedUpper=_text(projection.upper) if projection else None,
         lastDayWithData=projection.last_day_with_data.isoformat()
         if projection and projection.last_day_with_data
         else None,

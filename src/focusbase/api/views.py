@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from focusbase.analytics import views as service
+from focusbase.analytics.anomaly_service import schedule_view_detection
 from focusbase.api.deps import get_runtime, require_scope
 from focusbase.api.errors import ApiError
 from focusbase.api.explorer import DOWNLOADS, ERRORS, ExplorerResponse, FormatParam, QueryBody, answer
@@ -24,6 +25,9 @@ ViewId = Annotated[str, Path(description="The view id (view_...).")]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such view in this workspace."}}
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"description": "The name is taken, or the workspace has max_saved_views views."}
+}
+_IN_USE: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Budgets measure the view (view_in_use; `details.budgets` lists them)."}
 }
 
 
@@ -61,7 +65,7 @@ class ViewList(BaseModel):
 
 
 def _error(exc: service.ViewError) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.message, details=exc.field)
+    return ApiError(exc.status, exc.code, exc.message, details=exc.details)
 
 
 def _json(value: Any, status: int = 200) -> Response:
@@ -86,6 +90,7 @@ def create(body: ViewCreate, principal: Admin, runtime: RuntimeDep) -> Response:
         )
     except service.ViewError as exc:
         raise _error(exc) from exc
+    schedule_view_detection(runtime, principal.workspace_id, view.id)
     return _json(view.as_json(), 201)
 
 
@@ -120,14 +125,18 @@ def update(view_id: ViewId, body: ViewPatch, principal: Admin, runtime: RuntimeD
         )
     except service.ViewError as exc:
         raise _error(exc) from exc
+    if body.query is not None:
+        schedule_view_detection(runtime, principal.workspace_id, view.id)
     return _json(view.as_json())
 
 
-@router.delete("/{view_id}", status_code=204, responses={**ERRORS, **_NOT_FOUND})
+@router.delete("/{view_id}", status_code=204, responses={**ERRORS, **_NOT_FOUND, **_IN_USE})
 def delete(view_id: ViewId, principal: Admin, runtime: RuntimeDep) -> Response:
-    """Delete a saved view (admin scope)."""
+    """Delete a saved view (admin scope); refused while budgets measure it. Its anomalies stay."""
     try:
-        service.delete_view(runtime.catalog, principal.workspace_id, view_id)
+        service.delete_view(
+            runtime.catalog, principal.workspace_id, view_id, show_budgets=principal.provider_ids is None
+        )
     except service.ViewError as exc:
         raise _error(exc) from exc
     return Response(status_code=204)

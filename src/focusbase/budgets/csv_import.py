@@ -1,11 +1,12 @@
 """Import budgets from a Vantage budget CSV: `Budget Name,2024-01,2024-02,...` (+ `Parent Budget`).
 
 Each row is a budget, each YYYY-MM column its amount for that month (an empty cell: no amount). focusbase
-also reads two optional columns, `Provider` (a provider id or its unique name) and `Currency`; without them
-the import's `providerId` and `currency` apply, and the currency defaults to the provider's. `Parent Budget`
-is accepted and ignored (budgets are not hierarchical here), as are other columns; the answer lists them.
-As in Vantage, the first column names the budget whatever its heading; a row without any amount (a
-Vantage parent budget) is skipped.
+also reads three optional columns, `Provider` (a provider id or its unique name), `View` (a saved view id or
+its name: the budget measures the view instead of a provider) and `Currency`; without them the import's
+`providerId` and `currency` apply, and the currency defaults to the provider's (a view budget needs one).
+`Parent Budget` is accepted and ignored (budgets are not hierarchical here), as are other columns; the
+answer lists them. As in Vantage, the first column names the budget whatever its heading; a row without any
+amount (a Vantage parent budget) is skipped.
 The file is stored entirely or not at all.
 """
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from focusbase.analytics.views import list_views
 from focusbase.budgets.model import (
     DEFAULT_THRESHOLDS,
     MAX_NAME,
@@ -39,7 +41,7 @@ MAX_ROWS = 1000
 MAX_ERRORS = 100
 _THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
 NAME_COLUMN = "budget name"
-KNOWN = {"parent budget", "provider", "currency"}
+KNOWN = {"parent budget", "provider", "view", "currency"}
 
 
 class BudgetImportError(Exception):
@@ -114,7 +116,9 @@ def import_budgets(
         raise BudgetImportError(
             "the header has no month column (YYYY-MM)", [{"row": 1, "column": None, "message": "no months"}]
         )
-    position: dict[str, int] = {n: lowered.index(n) for n in ("provider", "currency") if n in lowered[1:]}
+    position: dict[str, int] = {
+        n: lowered.index(n) for n in ("provider", "view", "currency") if n in lowered[1:]
+    }
     position[NAME_COLUMN] = 0
     result = ImportResult(
         ignored_columns=[
@@ -128,6 +132,9 @@ def import_budgets(
     items: list[tuple[dict[str, Any], dict[str, str], str | None]] = []
     seen: set[str] = set()
     thresholds = json.dumps([t.as_json() for t in parse_thresholds(DEFAULT_THRESHOLDS)])
+    views = list_views(runtime.catalog, runtime.settings, workspace_id) if "view" in position else []
+    view_ids = {v.id: v.id for v in views}
+    view_names = {v.name: v.id for v in views}
     now = utcnow()
 
     def cell(values: list[str], name: str) -> str:
@@ -171,37 +178,68 @@ def import_budgets(
             # A Vantage parent budget (its amounts are its children's): nothing to watch here.
             result.skipped.append(name)
             continue
-        provider_text = cell(values, "provider") or provider_id
-        if not provider_text:
-            errors.append(
-                {
-                    "row": line,
-                    "column": "Provider",
-                    "message": "no Provider column value and no providerId given",
-                }
+        view_text = cell(values, "view")
+        if view_text:
+            if cell(values, "provider"):
+                errors.append(
+                    {"row": line, "column": "View", "message": "give a Provider or a View, not both"}
+                )
+                continue
+            view_id = view_ids.get(view_text) or view_names.get(view_text)
+            if view_id is None:
+                errors.append(
+                    {
+                        "row": line,
+                        "column": "View",
+                        "message": f"no view {view_text[:64]!r} in this workspace",
+                    }
+                )
+                continue
+            try:
+                chosen_currency = parse_currency(cell(values, "currency") or currency, "Currency")
+            except InvalidBudget:
+                errors.append(
+                    {
+                        "row": line,
+                        "column": "Currency",
+                        "message": "a view budget needs a Currency (ISO 4217) or the currency parameter",
+                    }
+                )
+                continue
+            scope = ("view", view_id)
+        else:
+            provider_text = cell(values, "provider") or provider_id
+            if not provider_text:
+                errors.append(
+                    {
+                        "row": line,
+                        "column": "Provider",
+                        "message": "no Provider or View column value and no providerId given",
+                    }
+                )
+                continue
+            resolved = (
+                provider_text if store.live_provider(runtime.catalog, workspace_id, provider_text) else None
             )
-            continue
-        resolved = (
-            provider_text if store.live_provider(runtime.catalog, workspace_id, provider_text) else None
-        )
-        resolved = resolved or store.provider_by_name(runtime.catalog, workspace_id, provider_text)
-        provider = get_provider(runtime.catalog, workspace_id, resolved) if resolved else None
-        if provider is None:
-            errors.append(
-                {
-                    "row": line,
-                    "column": "Provider",
-                    "message": f"no provider {provider_text[:64]!r} in this workspace",
-                }
-            )
-            continue
-        try:
-            chosen_currency = parse_currency(
-                cell(values, "currency") or currency or provider.default_currency, "Currency"
-            )
-        except InvalidBudget as exc:
-            errors.append({"row": line, "column": exc.field, "message": str(exc)})
-            continue
+            resolved = resolved or store.provider_by_name(runtime.catalog, workspace_id, provider_text)
+            provider = get_provider(runtime.catalog, workspace_id, resolved) if resolved else None
+            if provider is None:
+                errors.append(
+                    {
+                        "row": line,
+                        "column": "Provider",
+                        "message": f"no provider {provider_text[:64]!r} in this workspace",
+                    }
+                )
+                continue
+            try:
+                chosen_currency = parse_currency(
+                    cell(values, "currency") or currency or provider.default_currency, "Currency"
+                )
+            except InvalidBudget as exc:
+                errors.append({"row": line, "column": exc.field, "message": str(exc)})
+                continue
+            scope = ("provider", provider.id)
         existing = store.budget_by_name(runtime.catalog, workspace_id, name)
         if existing is not None and not overwrite:
             errors.append(
@@ -214,8 +252,8 @@ def import_budgets(
             continue
         row = {
             "name": name,
-            "scope_kind": "provider",
-            "scope_id": provider.id,
+            "scope_kind": scope[0],
+            "scope_id": scope[1],
             "currency": chosen_currency,
             "cost_column": "BilledCost",
         }
@@ -238,5 +276,11 @@ def import_budgets(
         raise BudgetImportError(
             f"{len(errors)} row(s) of the file cannot be imported; nothing was stored", errors[:MAX_ERRORS]
         )
-    store.save_many(runtime.catalog, items)
+    try:
+        store.save_many(runtime.catalog, items)
+    except store.ViewGone as exc:  # deleted while the file was read
+        raise BudgetImportError(
+            f"view {str(exc)[:64]} was deleted during the import; nothing was stored",
+            [{"row": None, "column": "View", "message": f"no view {str(exc)[:64]}"}],
+        ) from exc
     return result

@@ -1,7 +1,8 @@
 """Budget evaluation: each threshold crossed fires budget.threshold_crossed once per (budget, month).
 
-Runs right after each batch commit for the committed provider's budgets (in the background) and for every
-budget each Settings.budget_sweep_seconds. It looks at the current UTC month and the one before (late data
+Runs right after each batch commit for the budgets that can include the committed provider (its own, and
+those on saved views whose filters admit it), in the background, and for every budget each
+Settings.budget_sweep_seconds. It looks at the current UTC month and the one before (late data
 still lands there); a forecast threshold only applies while its month is open.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from focusbase.budgets import forecast
@@ -21,26 +23,51 @@ from focusbase.storage import budgets as store
 log = logging.getLogger(__name__)
 
 
+KINDS = ("actual", "forecast")
+
+
+def evaluate_budgets(runtime: Runtime, budgets: list[Budget], now: datetime | None = None) -> list[str]:
+    """Evaluate budgets in two passes: every actual threshold first (cheap: sums only), then the forecast
+    thresholds, whose forecasts take seconds per series, so a slow forecast never delays an actual one."""
+    fired: list[str] = []
+    for kinds in (("actual",), ("forecast",)):
+        for budget in budgets:
+            try:
+                fired += evaluate_budget(runtime, budget, now, kinds=kinds)
+            except Exception:  # one budget's failure must not stop the others; the next pass retries
+                log.exception("evaluation of budget %s failed", budget.id)
+    return fired
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def periods_to_check(now: datetime) -> list[str]:
     """The previous and the current UTC month."""
     previous = (now.year - (now.month == 1), (now.month - 2) % 12 + 1)
     return [f"{previous[0]}-{previous[1]:02d}", f"{now.year}-{now.month:02d}"]
 
 
-def evaluate_budget(runtime: Runtime, budget: Budget, now: datetime | None = None) -> list[str]:
-    """Check a budget's thresholds for the months in play; returns the ids of the events it fired."""
+def evaluate_budget(
+    runtime: Runtime, budget: Budget, now: datetime | None = None, *, kinds: tuple[str, ...] = KINDS
+) -> list[str]:
+    """Check a budget's thresholds of these kinds for the months in play; returns the ids of the events it
+    fired. The forecast is fitted only when a forecast threshold is checked (actual ones need none)."""
     moment = now or datetime.now(UTC)
     today = moment.date()
+    thresholds = [t for t in budget.thresholds if t.kind in kinds]
+    with_forecast = any(t.kind == "forecast" for t in thresholds)
     fired: list[str] = []
-    for period in periods_to_check(moment):
+    for period in periods_to_check(moment) if thresholds else []:
         amount = budget.amounts.get(period)
         if amount is None:
             continue
-        projection = measure(runtime, budget, period, today)
+        projection = measure(runtime, budget, period, today, with_forecast=with_forecast)
         if projection is None:
             continue
         open_month = today < forecast.month_bounds(period)[1]
-        for threshold in budget.thresholds:
+        for threshold in thresholds:
             if not is_crossed(threshold, amount, projection, open_month):
                 continue
             data: dict[str, Any] = {
@@ -56,6 +83,9 @@ def evaluate_budget(runtime: Runtime, budget: Budget, now: datetime | None = Non
                 "projected": str(projection.projected),
                 "probabilityAboveBudget": round(projection.probability_above, 4),
                 "forecastMethod": projection.method,
+                "forecastModel": projection.model,
+                "projectedLower": _text(projection.lower),
+                "projectedUpper": _text(projection.upper),
             }
             event_id = store.record_crossing(
                 runtime.catalog,

@@ -1,30 +1,54 @@
-"""The month-end projection budgets use when no forecast service is present.
+"""The month-end projection of a budget and the probability of ending above its amount.
 
-`projection(...)` is the one function budgets call; a better forecaster replaces it by assigning
-`focusbase.budgets.forecast.PROJECT` (same signature).
+Method "forecast": the forecast service's model (analytics/detect/forecast.py: chosen per series by a
+rolling-origin backtest among seasonal naive, weekday median, damped ETS and STL + ETS) forecasts the days
+after the last day with data, exactly as `GET /api/v1/forecasts` does; the month's remaining days are
+summed and added to the exact actual to date. The uncertainty is the chosen model's own backtest: from each
+origin, the relative error of its forecast summed over the same days ahead, e = (A - F) / F. Those errors
+(split-conformal, the ones the forecast's 80% band is made of) give the distribution of the month-end
+total, actual + rest x (1 + e), so
 
-Method ("run-rate"): the mean and the standard deviation of daily spend over the last `WINDOW_DAYS`
-days up to the last day with data (days without rows in between count as zero). The days of the month
-after the last day with data are forecast as independent days with that mean and deviation, so
+    P(month-end > amount) = 1 - CDF_e((amount - actual) / rest - 1)
+
+with CDF_e the errors' empirical distribution interpolated linearly between them as numpy's quantiles are
+(so the band's 10th and 90th percentiles sit at probabilities 0.9 and 0.1). Purchases, taxes and recurring
+charges are not extrapolated day by day (they come when billed), as in the forecast service.
+
+Method "run-rate", the stated fallback when the history is too short for a calibrated forecast (fewer
+than three backtest origins, about six weeks plus the horizon): the mean and the standard deviation of
+daily spend over the last `WINDOW_DAYS` days up to the last day with data (days without rows in between
+count as zero). The days of the month after the last day with data are forecast as independent days with
+that mean and deviation, so
 
     projected = actual + mean x remaining_days
     P(month-end > budget) = 1 - Phi((budget - projected) / (sd x sqrt(remaining_days)))
 
 With no spread (sd = 0) or nothing left to forecast, the probability is 1 when the projection is above the
-budget and 0 otherwise.
+budget and 0 otherwise. Method "actual": the month is over and what was recorded is the result.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+import numpy as np
+
+from focusbase.analytics.detect.forecast import Forecast, ForecastParams, backtest, forecast, origins_before
+from focusbase.analytics.detect.series import FloatArray
+
 WINDOW_DAYS = 14
 SCALE = Decimal("0.000000000001")  # the warehouse's 12 decimal places
+CENT = Decimal("0.01")
 METHOD = "run-rate"
+FORECAST = "forecast"
+BAND = (0.1, 0.9)  # the 80% band of the projected total
+CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +60,9 @@ class Projection:
     probability_above: float
     method: str
     last_day_with_data: date | None
+    model: str | None = None  # the forecast model (method "forecast")
+    lower: Decimal | None = None  # the 80% band of the month-end total (method "forecast")
+    upper: Decimal | None = None
 
 
 def month_bounds(period: str) -> tuple[date, date]:
@@ -81,9 +108,106 @@ def _last(daily: dict[date, Decimal], start: date, end: date) -> date | None:
     return max(days) if days else None
 
 
-PROJECT: Callable[[dict[date, Decimal], str, Decimal, date], Projection] = run_rate
+@dataclass(frozen=True)
+class _Fitted:
+    """A series' forecast with the chosen model's backtest (forecasts and actuals from each origin)."""
+
+    forecast: Forecast
+    forecasts: list[FloatArray]
+    actuals: list[FloatArray]
 
 
-def projection(daily: dict[date, Decimal], period: str, amount: Decimal, today: date) -> Projection:
-    """The month-end projection of the installed forecaster (the run-rate one by default)."""
-    return PROJECT(daily, period, amount, today)
+_CACHE: OrderedDict[tuple[bytes, date, int], _Fitted] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def _fit(y: FloatArray, start: date, params: ForecastParams) -> _Fitted:
+    """Forecast and backtest, remembered per (series, start, horizon): sweeps re-evaluate unchanged data."""
+    key = (hashlib.blake2b(y.tobytes(), digest_size=16).digest(), start, params.horizon)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+    shared: dict[tuple[int, str, int], FloatArray] = {}
+    fc = forecast(y, start, params, shared)
+    forecasts: list[FloatArray] = []
+    actuals: list[FloatArray] = []
+    if fc.calibrated:  # the same origins forecast() used: every forecast comes from the shared cache
+        test = backtest(y, origins_before(y.size, params), params, shared)
+        forecasts, actuals = test.forecasts[fc.model], test.actuals
+    fitted = _Fitted(fc, forecasts, actuals)
+    with _CACHE_LOCK:
+        _CACHE[key] = fitted
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return fitted
+
+
+def _cents(value: float) -> Decimal:
+    return Decimal(repr(value)).quantize(CENT)
+
+
+def projection(
+    daily: dict[date, Decimal],
+    expected: dict[date, Decimal],
+    period: str,
+    amount: Decimal,
+    today: date,
+    *,
+    history_days: int,
+) -> Projection:
+    """The month-end projection of `period` from daily spend (and its expected part) up to the month's end.
+
+    The forecast service's calibrated forecast when the history allows, else the run-rate (see above).
+    """
+    fallback = run_rate(daily, period, amount, today)
+    start, end = month_bounds(period)
+    known = [d for d, v in daily.items() if d < end]
+    if today >= end or not known:
+        return fallback
+    last = max(known)
+    first = max(min(known), last - timedelta(days=history_days - 1))
+    days = (last - first).days + 1
+    y = np.array(
+        [
+            float(daily.get(d, Decimal(0)) - expected.get(d, Decimal(0)))
+            for d in (first + timedelta(days=i) for i in range(days))
+        ]
+    )
+    begin = last + timedelta(days=1)
+    skip, stop = max(0, (start - begin).days), (end - begin).days
+    if stop <= 0:  # every day of the month has data already
+        return fallback
+    fitted = _fit(y, begin, ForecastParams(horizon=max(30, stop)))
+    fc = fitted.forecast
+    if not fc.calibrated:
+        return fallback
+    rest = float(np.sum(fc.point[skip:stop]))
+    windows = [
+        (float(np.sum(a[skip:stop])), float(np.sum(f[skip:stop])))
+        for f, a in zip(fitted.forecasts, fitted.actuals, strict=True)
+    ]
+    actual = fallback.actual
+    if rest > 0:
+        errors = np.array([(a - f) / max(f, 1e-9) for a, f in windows])
+        outcomes = np.sort(float(actual) + rest * (1 + errors))
+    else:  # nothing (or credits) forecast: absolute errors
+        outcomes = np.sort(float(actual) + rest + np.array([a - f for a, f in windows]))
+    if not (np.isfinite(rest) and np.all(np.isfinite(outcomes))):  # a model that failed numerically
+        return fallback
+    # The empirical CDF of the outcomes, linear between them (numpy's default quantile definition).
+    below = float(
+        np.interp(float(amount), outcomes, np.linspace(0.0, 1.0, outcomes.size), left=0.0, right=1.0)
+    )
+    low, high = np.quantile(outcomes, BAND)
+    return Projection(
+        actual=actual,
+        projected=(actual + _cents(rest)).quantize(SCALE),
+        probability_above=1.0 - below,
+        method=FORECAST,
+        last_day_with_data=fallback.last_day_with_data,
+        model=fc.model,
+        lower=(actual + _cents(float(low) - float(actual))).quantize(SCALE),
+        upper=(actual + _cents(float(high) - float(actual))).quantize(SCALE),
+    )

@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import logging
 
-from focusbase.budgets.evaluation import evaluate_budget
+from focusbase.analytics.view_scopes import may_include
+from focusbase.analytics.views import ViewError, get_view
+from focusbase.budgets.evaluation import evaluate_budgets
+from focusbase.budgets.model import Budget
 from focusbase.budgets.service import get_budget, list_budgets
 from focusbase.runtime import Runtime
 from focusbase.storage import budgets as store
@@ -15,7 +18,8 @@ log = logging.getLogger(__name__)
 
 
 class Evaluator:
-    """Evaluates the budgets of committed providers soon after the commit, and every budget periodically."""
+    """Evaluates the budgets a commit can change soon after it (those of the committed provider and of the
+    saved views that can include it), and every budget periodically."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -58,17 +62,31 @@ class Evaluator:
     def sweep(self) -> None:
         """Evaluate every budget of every workspace."""
         workspaces = dict.fromkeys(row["workspace_id"] for row in store.list_budgets(self.runtime.catalog))
-        for workspace_id in workspaces:
-            for budget in list_budgets(self.runtime, workspace_id):
-                evaluate_budget(self.runtime, budget)
+        budgets = [b for w in workspaces for b in list_budgets(self.runtime, w)]
+        evaluate_budgets(self.runtime, budgets)
 
     def evaluate_providers(self, pending: set[tuple[str, str]]) -> None:
-        """Evaluate the budgets on these providers."""
-        for workspace_id, provider_id in pending:
+        """Evaluate the budgets on these providers and on the saved views that can include them."""
+        ids: dict[tuple[str, str], None] = {}
+        for workspace_id, provider_id in sorted(pending):
             for row in store.budgets_for_scope(self.runtime.catalog, workspace_id, "provider", provider_id):
-                budget = get_budget(self.runtime, workspace_id, row["id"])
-                if budget is not None:
-                    evaluate_budget(self.runtime, budget)
+                ids[(workspace_id, row["id"])] = None
+            for budget_id in store.view_budget_ids(self.runtime.catalog, workspace_id):
+                ids[(workspace_id, budget_id)] = None
+        budgets = []
+        for workspace_id, budget_id in ids:
+            budget = get_budget(self.runtime, workspace_id, budget_id)
+            if budget is not None and (budget.scope_kind != "view" or self._admits(budget, pending)):
+                budgets.append(budget)
+        evaluate_budgets(self.runtime, budgets)
+
+    def _admits(self, budget: Budget, pending: set[tuple[str, str]]) -> bool:
+        """Whether a view budget's view can include one of the committed providers of its workspace."""
+        try:
+            view = get_view(self.runtime.catalog, self.runtime.settings, budget.workspace_id, budget.scope_id)
+        except ViewError:
+            return False
+        return any(w == budget.workspace_id and may_include(view.query, p) for w, p in pending)
 
     async def stop(self) -> None:
         self._stopping = True

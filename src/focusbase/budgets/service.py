@@ -9,9 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from focusbase.analytics.views import ViewError, get_view
 from focusbase.budgets import forecast
 from focusbase.budgets.model import (
     DEFAULT_THRESHOLDS,
+    SCOPE_KINDS,
     Budget,
     InvalidBudget,
     Threshold,
@@ -22,25 +24,39 @@ from focusbase.budgets.model import (
     parse_period,
     parse_thresholds,
 )
+from focusbase.query.filters import Scope
 from focusbase.runtime import Runtime
 from focusbase.storage import budgets as store
+from focusbase.storage import views as view_store
+from focusbase.storage.anomalies import DailyCell, filtered_cells
 from focusbase.storage.catalog import utcnow
 
 
 def check_scope(runtime: Runtime, workspace_id: str, scope: Any) -> tuple[str, str]:
-    """{"kind": "provider", "id": "prv_..."}: a live provider of the workspace."""
+    """{"kind": "provider", "id": "prv_..."}: a live provider of the workspace, or {"kind": "view",
+    "id": "view_..."}: one of its saved views."""
     if not isinstance(scope, dict) or set(scope) != {"kind", "id"}:
-        raise InvalidBudget('scope must be {"kind": "provider", "id": "prv_..."}', field="scope")
-    kind, scope_id = scope["kind"], scope["id"]
-    if kind == "view":
         raise InvalidBudget(
-            "scope.kind view is not available yet: budgets apply to providers", field="scope.kind"
+            'scope must be {"kind": "provider", "id": "prv_..."} or {"kind": "view", "id": "view_..."}',
+            field="scope",
         )
-    if kind != "provider":
-        raise InvalidBudget("scope.kind must be provider", field="scope.kind")
+    kind, scope_id = scope["kind"], scope["id"]
+    if kind not in SCOPE_KINDS:
+        raise InvalidBudget("scope.kind must be provider or view", field="scope.kind")
+    if kind == "view":
+        if (
+            not isinstance(scope_id, str)
+            or view_store.get_view(runtime.catalog, workspace_id, scope_id) is None
+        ):
+            raise InvalidBudget(f"scope.id: no view {str(scope_id)[:64]} in this workspace", field="scope.id")
+        return kind, scope_id
     if not isinstance(scope_id, str) or not store.live_provider(runtime.catalog, workspace_id, scope_id):
         raise InvalidBudget(f"scope.id: no provider {str(scope_id)[:64]} in this workspace", field="scope.id")
     return kind, scope_id
+
+
+def _view_gone(exc: store.ViewGone) -> InvalidBudget:
+    return InvalidBudget(f"scope.id: no view {str(exc)[:64]} in this workspace", field="scope.id")
 
 
 def _load(runtime: Runtime, row: Any) -> Budget:
@@ -76,23 +92,24 @@ def create_budget(runtime: Runtime, workspace_id: str, body: dict[str, Any]) -> 
     _name_free(runtime, workspace_id, name)
     now = utcnow()
     budget_id = "bud_" + secrets.token_hex(8)
-    store.save_budget(
-        runtime.catalog,
-        {
-            "id": budget_id,
-            "workspace_id": workspace_id,
-            "name": name,
-            "scope_kind": kind,
-            "scope_id": scope_id,
-            "currency": currency,
-            "cost_column": cost_column,
-            "thresholds": json.dumps([t.as_json() for t in thresholds]),
-            "created_at": now,
-            "updated_at": now,
-        },
-        {p: format(a, "f") for p, a in amounts.items()},
-        replace_amounts=False,
-    )
+    row = {
+        "id": budget_id,
+        "workspace_id": workspace_id,
+        "name": name,
+        "scope_kind": kind,
+        "scope_id": scope_id,
+        "currency": currency,
+        "cost_column": cost_column,
+        "thresholds": json.dumps([t.as_json() for t in thresholds]),
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        store.save_budget(
+            runtime.catalog, row, {p: format(a, "f") for p, a in amounts.items()}, replace_amounts=False
+        )
+    except store.ViewGone as exc:
+        raise _view_gone(exc) from exc
     budget = get_budget(runtime, workspace_id, budget_id)
     assert budget is not None
     return budget
@@ -127,7 +144,10 @@ def update_budget(runtime: Runtime, workspace_id: str, budget_id: str, body: dic
         }
     if not row:
         row["name"] = current.name  # touch updated_at
-    store.save_budget(runtime.catalog, row, merged, replace_amounts=True, existing_id=budget_id)
+    try:
+        store.save_budget(runtime.catalog, row, merged, replace_amounts=True, existing_id=budget_id)
+    except store.ViewGone as exc:
+        raise _view_gone(exc) from exc
     return get_budget(runtime, workspace_id, budget_id)
 
 
@@ -162,22 +182,45 @@ class Status:
     thresholds: list[ThresholdStatus]
 
 
-def measure(runtime: Runtime, budget: Budget, period: str, today: date) -> forecast.Projection | None:
-    """Actual and projected spend of a month with an amount (None without one)."""
+def scope_cells(runtime: Runtime, budget: Budget, since: date, until: date) -> list[DailyCell] | None:
+    """The budget's daily spend in its currency and cost column, [since, until]; None when its view is gone.
+
+    A budget is a whole-workspace object (keys limited to some providers cannot manage budgets), so a view
+    is measured over every provider of the workspace; its filters apply, its metric does not (the budget's
+    cost column does).
+    """
+    if budget.scope_kind == "view":
+        try:
+            view = get_view(runtime.catalog, runtime.settings, budget.workspace_id, budget.scope_id)
+        except ViewError:
+            return None
+        filters = view.query.filters
+        scope = Scope(budget.workspace_id)
+    else:
+        filters, scope = (), Scope(budget.workspace_id, frozenset({budget.scope_id}))
+    return filtered_cells(
+        runtime.warehouse, scope, filters, budget.cost_column, since, until, budget.currency, detail=False
+    )
+
+
+def measure(
+    runtime: Runtime, budget: Budget, period: str, today: date, *, with_forecast: bool = True
+) -> forecast.Projection | None:
+    """Actual and projected spend of a month with an amount (None without one); without `with_forecast`
+    the projection is the quick run-rate one."""
     amount = budget.amounts.get(period)
     if amount is None:
         return None
     start, end = forecast.month_bounds(period)
-    daily = store.daily_spend(
-        runtime.warehouse,
-        workspace_id=budget.workspace_id,
-        provider_id=budget.scope_id,
-        currency=budget.currency,
-        cost_column=budget.cost_column,
-        start=start - timedelta(days=forecast.WINDOW_DAYS),
-        end=end,
-    )
-    return forecast.projection(daily, period, amount, today)
+    history = runtime.settings.forecast_history_days
+    cells = scope_cells(runtime, budget, start - timedelta(days=history), end - timedelta(days=1))
+    if cells is None:
+        return None
+    daily = {c.day: c.cost for c in cells}
+    if not with_forecast:
+        return forecast.run_rate(daily, period, amount, today)
+    expected = {c.day: c.expected for c in cells}
+    return forecast.projection(daily, expected, period, amount, today, history_days=history)
 
 
 def is_crossed(

@@ -8,10 +8,13 @@ import secrets
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from focusbase.analytics.model import ExplorerQuery, Filter
+from focusbase.query.filters import Scope
+from focusbase.storage.analytics import source_for, where_sql
 from focusbase.storage.catalog import Catalog, utcnow
 from focusbase.storage.warehouse import Warehouse
 
@@ -56,6 +59,55 @@ def daily_cells(
     return [DailyCell(provider_id, r[0], r[1], r[2], r[3], r[4], Decimal(r[5]), Decimal(r[6])) for r in rows]
 
 
+# Money columns a filtered series can sum; identifiers come from this fixed map, never from input.
+COST_METRICS = {m: m for m in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")}
+
+
+_FILTERED = (
+    "SELECT {keys}, coalesce(sum({column}), 0),"
+    " coalesce(sum(CASE WHEN \"ChargeCategory\" IN ('Purchase', 'Tax')"
+    " OR \"ChargeFrequency\" = 'Recurring' THEN {column} ELSE 0 END), 0)"
+    " FROM {table} WHERE {where} GROUP BY ALL ORDER BY 2"
+)
+_DETAIL = (
+    "provider_id, {day}, coalesce(\"BillingCurrency\", ''), coalesce(\"ServiceName\", ''),"
+    " coalesce(\"SubAccountId\", ''), coalesce(\"RegionId\", '')"
+)
+_DAILY = "'', {day}, coalesce(\"BillingCurrency\", ''), '', '', ''"
+
+
+def filtered_cells(
+    warehouse: Warehouse,
+    scope: Scope,
+    filters: tuple[Filter, ...],
+    metric: str,
+    since: date,
+    until: date,
+    currency: str | None = None,
+    *,
+    detail: bool = True,
+) -> list[DailyCell]:
+    """Daily `metric` of the rows in `scope` matching explorer `filters` (a saved view's), in [since, until].
+
+    Grouped like `daily_cells` (and by provider), or with `detail` False by day and currency only (the
+    provider and dimensions then are ''); `currency` keeps one BillingCurrency only. Reads the rollup when
+    it holds every filtered dimension, else the live rows.
+    """
+    column = '"' + COST_METRICS[metric] + '"'
+    query = ExplorerQuery(metric=metric, filters=filters, start=since, end=until + timedelta(days=1))
+    source = source_for(query)
+    where, params = where_sql(scope, query, source)
+    if currency is not None:
+        where += ' AND "BillingCurrency" = ?'
+        params.append(currency)
+    # Identifiers come from source_for and COST_METRICS; values are bound.
+    keys = (_DETAIL if detail else _DAILY).format(day=source.day)
+    sql = _FILTERED.format(keys=keys, column=column, table=source.table, where=where)
+    with warehouse.cursor() as cur:
+        rows = cur.execute(sql, params).fetchall()
+    return [DailyCell(str(r[0]), r[1], r[2], r[3], r[4], r[5], Decimal(r[6]), Decimal(r[7])) for r in rows]
+
+
 def provider_ids_with_data(warehouse: Warehouse, workspace_id: str) -> list[str]:
     """Providers of a workspace that have live cost rows."""
     with warehouse.cursor() as cur:
@@ -98,6 +150,16 @@ class AnomalyRecord:
     note: str | None
     created_at: str
     updated_at: str
+    scope_providers: str | None  # JSON list: the providers of a view's cross-provider total (else NULL)
+
+    @property
+    def provider_ids(self) -> list[str]:
+        """The providers whose spend the anomaly's series holds."""
+        return json.loads(self.scope_providers) if self.scope_providers else [self.provider_id]
+
+    def visible_to(self, provider_ids: frozenset[str] | None) -> bool:
+        """Whether a key limited to `provider_ids` (None: every provider) may see it."""
+        return provider_ids is None or set(self.provider_ids) <= provider_ids
 
 
 _COLUMNS = ", ".join(AnomalyRecord.__slots__)
@@ -132,6 +194,7 @@ class Detected:
     max_z: float
     ongoing: bool
     contributors: list[dict[str, object]]
+    scope_providers: list[str] | None = None  # a view's total across providers: the providers in it
 
 
 def upsert_anomalies(
@@ -150,6 +213,7 @@ def upsert_anomalies(
     now = utcnow()
     with catalog.transaction() as tx:
         for item in found:
+            providers = None if item.scope_providers is None else json.dumps(sorted(item.scope_providers))
             values = (
                 item.end_date,
                 item.kind,
@@ -162,10 +226,12 @@ def upsert_anomalies(
                 int(item.ongoing),
                 json.dumps(item.contributors),
                 now,
+                providers,
             )
             cur = tx.execute(
                 "UPDATE anomalies SET end_date = ?, kind = ?, severity = ?, actual = ?, expected = ?,"
-                " impact = ?, impact_percentage = ?, max_z = ?, ongoing = ?, contributors = ?, updated_at = ?"
+                " impact = ?, impact_percentage = ?, max_z = ?, ongoing = ?, contributors = ?,"
+                " updated_at = ?, scope_providers = ?"
                 " WHERE workspace_id = ? AND provider_id = ? AND dimension = ? AND value = ? AND currency = ?"
                 " AND start_date = ?",
                 (
@@ -209,12 +275,20 @@ def upsert_anomalies(
                     None,
                     now,
                     now,
+                    providers,
                 ),
             )
             if on_created is not None:
                 on_created(tx, anomaly_id, item)
             created += 1
     return created
+
+
+# Placeholders only are formatted in; the ids are bound.
+_LIMITED = (
+    "(provider_id IN ({marks}) OR (provider_id = '' AND scope_providers IS NOT NULL AND NOT EXISTS"
+    " (SELECT 1 FROM json_each(anomalies.scope_providers) AS p WHERE p.value NOT IN ({marks}))))"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +313,10 @@ def list_anomalies(catalog: Catalog, query: AnomalyQuery, limit: int) -> list[An
     clauses, params = ["workspace_id = ?"], [query.workspace_id]
     if query.provider_ids is not None:
         ids = sorted(query.provider_ids)
-        clauses.append("provider_id IN (" + ", ".join("?" for _ in ids) + ")" if ids else "0")
-        params.extend(ids)
+        marks = ", ".join("?" for _ in ids)
+        # A view's total across providers (provider_id '') only when the key sees all of its providers.
+        clauses.append(_LIMITED.format(marks=marks) if ids else "0")
+        params.extend(ids + ids)
     for column, given in (
         ("provider_id", query.provider_id),
         ("dimension", query.dimension),

@@ -15,6 +15,10 @@ from focusbase.storage.warehouse import Warehouse
 COST_COLUMNS = {"BilledCost": "BilledCost", "EffectiveCost": "EffectiveCost"}
 
 
+class ViewGone(Exception):
+    """The saved view a budget is to measure does not exist (any more) in its workspace."""
+
+
 def save_budget(
     catalog: Catalog,
     row: dict[str, Any],
@@ -43,6 +47,18 @@ def _save(
     replace_amounts: bool,
     existing_id: str | None,
 ) -> None:
+    if row.get("scope_kind") == "view":
+        # In the writing transaction, so a view deleted meanwhile (views refuse deletion while budgets
+        # measure them) cannot leave the budget on nothing.
+        workspace = (
+            row.get("workspace_id")
+            or tx.execute("SELECT workspace_id FROM budgets WHERE id = ?", (existing_id,)).fetchone()[0]
+        )
+        found = tx.execute(
+            "SELECT 1 FROM saved_views WHERE id = ? AND workspace_id = ?", (row["scope_id"], workspace)
+        ).fetchone()
+        if found is None:
+            raise ViewGone(row["scope_id"])
     if existing_id is None:
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
@@ -113,6 +129,16 @@ def amounts(catalog: Catalog, budget_id: str) -> dict[str, str]:
             "SELECT period, amount FROM budget_amounts WHERE budget_id = ? ORDER BY period", (budget_id,)
         ).fetchall()
         return {str(r[0]): str(r[1]) for r in rows}
+
+
+def view_budget_ids(catalog: Catalog, workspace_id: str) -> list[str]:
+    """The ids of a workspace's budgets that measure a saved view."""
+    with catalog.read() as conn:
+        rows = conn.execute(
+            "SELECT id FROM budgets WHERE workspace_id = ? AND scope_kind = 'view' ORDER BY id",
+            (workspace_id,),
+        ).fetchall()
+        return [str(row[0]) for row in rows]
 
 
 def delete_budget(catalog: Catalog, workspace_id: str, budget_id: str) -> bool:

@@ -14,6 +14,14 @@ class NameTaken(Exception):
     """Another view of the workspace has this name."""
 
 
+class InUse(Exception):
+    """Budgets measure this view: `budgets` lists their (id, name)."""
+
+    def __init__(self, budgets: list[tuple[str, str]]) -> None:
+        super().__init__(", ".join(budget_id for budget_id, _ in budgets))
+        self.budgets = budgets
+
+
 def count_views(catalog: Catalog, workspace_id: str) -> int:
     """How many views a workspace has."""
     with catalog.read() as conn:
@@ -79,7 +87,22 @@ def update_view(
 
 
 def delete_view(catalog: Catalog, workspace_id: str, view_id: str) -> bool:
-    """Delete a view; False when there was none."""
+    """Delete a view; False when there was none, InUse while budgets measure it (checked in the same
+    transaction, so a budget created meanwhile is never left on a deleted view)."""
     with catalog.transaction() as tx:
+        users = tx.execute(
+            "SELECT id, name FROM budgets WHERE workspace_id = ? AND scope_kind = 'view' AND scope_id = ?"
+            " ORDER BY name",
+            (workspace_id, view_id),
+        ).fetchall()
+        if users:
+            raise InUse([(str(row[0]), str(row[1])) for row in users])
         cur = tx.execute("DELETE FROM saved_views WHERE id = ? AND workspace_id = ?", (view_id, workspace_id))
         return cur.rowcount > 0
+
+
+def view_ids(catalog: Catalog, workspace_id: str) -> list[str]:
+    """The ids of a workspace's views."""
+    with catalog.read() as conn:
+        rows = conn.execute("SELECT id FROM saved_views WHERE workspace_id = ? ORDER BY id", (workspace_id,))
+        return [str(row[0]) for row in rows.fetchall()]

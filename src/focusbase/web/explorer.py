@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 
+from focusbase.analytics.anomaly_service import schedule_view_detection
 from focusbase.analytics.explorer import ExplorerError, run_query
 from focusbase.analytics.model import (
     GRAINS,
@@ -194,6 +195,7 @@ async def save_view(request: Request) -> Response:
         )
     except ViewError as exc:
         raise WebError(exc.status, "The view was not saved", exc.message) from exc
+    schedule_view_detection(page.runtime, principal.workspace_id, view.id)
     return redirect(
         page, "/explorer?" + query_string(view.query.as_json(), [("view", view.id), ("done", "saved")])
     )
@@ -219,7 +221,10 @@ async def delete(request: Request, view_id: str) -> Response:
     check_csrf(page, str(form.get("csrf_token") or ""))
     principal = page.require("admin")
     try:
-        delete_view(page.runtime.catalog, principal.workspace_id, view_id)
+        delete_view(
+            page.runtime.catalog, principal.workspace_id, view_id, show_budgets=principal.provider_ids is None
+        )
     except ViewError as exc:
-        raise WebError(exc.status, "No such view", exc.message) from exc
+        title = "Budgets use this view" if exc.code == "view_in_use" else "No such view"
+        raise WebError(exc.status, title, exc.message) from exc
     return redirect(page, "/explorer?" + urlencode([*default_params(), ("done", "deleted")]))
