@@ -9,8 +9,9 @@ have on the morning after that day was ingested (docs/analytics-detection.md has
 - scale: 1.4826 x MAD of the residuals, at least `sigma_floor_share` of the baseline;
 - a day is anomalous when |z| >= `z_threshold` AND |actual - baseline| >= max(`abs_floor`,
   `rel_floor` x baseline); the per-scope `multiplier` (raised by false positives) scales all three;
-- slow drift, which never crosses the daily floors, is caught by a test on the mean relative excess of
-  the last `drift_days` (a t-statistic, a floor on the last week's excess, and the excess rising);
+- slow drift, which never crosses the daily floors, is caught by a ramp-shaped (matched) test of the log
+  excess of the last `drift_days` over the weekday means of the weeks before, whose variance includes the
+  error of those means;
 - consecutive anomalous days of one sign form one event; an event that persists `accept_days` becomes the
   new normal (the baseline restarts at it) so a level shift is one event, not one a day;
 - a positive excess on the day of month where the previous months had the same excess is a recurring
