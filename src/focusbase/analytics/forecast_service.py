@@ -40,6 +40,7 @@ class CurrencyForecast:
             "currency": self.currency,
             "dataThrough": self.last_day.isoformat(),
             "model": fc.model,
+            "models": list(fc.models),
             "calibrated": fc.calibrated,
             "lowConfidence": fc.low_confidence,
             "reason": fc.reason or None,

@@ -9,8 +9,9 @@ have on the morning after that day was ingested (docs/analytics-detection.md has
 - scale: 1.4826 x MAD of the residuals, at least `sigma_floor_share` of the baseline;
 - a day is anomalous when |z| >= `z_threshold` AND |actual - baseline| >= max(`abs_floor`,
   `rel_floor` x baseline); the per-scope `multiplier` (raised by false positives) scales all three;
-- slow drift, which never crosses the daily floors, is caught by a test on the mean relative excess of
-  the last `drift_days` (a t-statistic, a floor on the last week's excess, and the excess rising);
+- slow drift, which never crosses the daily floors, is caught by a ramp-shaped (matched) test of the log
+  excess of the last `drift_days` over the weekday means of the weeks before, whose variance includes the
+  error of those means;
 - consecutive anomalous days of one sign form one event; an event that persists `accept_days` becomes the
   new normal (the baseline restarts at it) so a level shift is one event, not one a day;
 - a positive excess on the day of month where the previous months had the same excess is a recurring
@@ -27,7 +28,7 @@ from typing import Literal
 import numpy as np
 from statsmodels.tsa.seasonal import STL
 
-from focusbase.analytics.detect.series import DailySeries, FloatArray, mad_scale, theil_sen_slope
+from focusbase.analytics.detect.series import DailySeries, FloatArray, mad_scale
 
 Kind = Literal["spike", "drop", "level_shift", "drift", "new_spend"]
 Severity = Literal["Low", "Medium", "High", "Critical"]
@@ -54,9 +55,10 @@ class DetectionParams:
     merge_gap_days: int = 1
     drift_days: int = 14
     drift_reference_days: int = 28
-    drift_z: float = 4.25
+    drift_z: float = 3.5
     drift_min_share: float = 0.08
     drift_min_rise: float = 0.08
+    drift_noise_floor: float = 0.02
     recurring_months: int = 2
     critical_abs: float | None = None
     multiplier: float = 1.0
@@ -259,17 +261,17 @@ class _Walker:
         sign = 1 if dev > 0 else -1
         if point:
             self._mark(t, sign, _POINT, t)
-        elif not self._drift(t, z):
+        elif not self._drift(t):
             if self.open_sign and t - self.last_flag > p.merge_gap_days:
                 self.open_start, self.open_sign = -1, 0
             return
         if self.open_sign and t - self.open_start + 1 >= p.accept_days:
             self._accept(t)
 
-    def _drift(self, t: int, z: float) -> bool:
-        """A run of small same-sign excesses: mean relative excess of the last `drift_days` against its
-        standard error, the last week's excess above `drift_min_share` and rising (first half < second)."""
-        p, m = self.p, self.p.multiplier
+    def _drift(self, t: int) -> bool:
+        """A slow, steady change: a ramp-shaped (matched) test of the log excess over the last `drift_days`
+        against a weekday profile of the `drift_reference_days` before them, with its exact variance."""
+        p = self.p
         base = self.baseline[t]
         rel_now = (self.x[t] - base) / base if base > 0 else 0.0
         if self.drift_sign:
@@ -278,55 +280,58 @@ class _Walker:
                 return True
             self.drift_sign = 0
             return False
+        found = self._drift_test(t)
+        if found is None:
+            return False
+        sign, rel = found
+        lo = t - p.drift_days + 1
+        first = next((i for i in range(t - 6, t + 1) if rel[i - lo] * sign >= p.drift_min_share / 2), t)
+        for i in range(first, t + 1):
+            self._mark(i, sign, _DRIFT, t)
+        self.drift_sign = sign
+        return True
+
+    def _drift_test(self, t: int) -> tuple[int, FloatArray] | None:
+        p, m = self.p, self.p.multiplier
         lo = t - p.drift_days + 1
         ref_lo = lo - p.drift_reference_days
         if ref_lo < self.anchor + p.min_history_days:  # a young series has no settled level to drift from
-            return False
+            return None
         window = np.arange(lo, t + 1)
-        b = self.baseline[window]
-        if np.any(np.isnan(b)) or np.any(b <= 0) or np.any(self.flag[window] != 0):
-            return False
-        # The reference is the weekday median of the weeks before the window, not the day's own baseline:
-        # a baseline that keeps learning would follow a slow drift and never see it.
+        # The reference is the weekday profile of the weeks before the window, not the day's own baseline:
+        # a baseline that keeps learning would follow a slow drift and never see it. In logs, as cost
+        # changes by factors; days without spend are left out.
         ref_idx = np.arange(ref_lo, lo)
-        ref_idx = ref_idx[~self.excluded[ref_lo:lo]]
+        ref_idx = ref_idx[~self.excluded[ref_lo:lo] & (self.x[ref_lo:lo] > 0)]
         if ref_idx.size < p.drift_reference_days // 2:
-            return False
-        ref = np.array(
-            [
-                np.median(self.x[ref_idx][self.wd[ref_idx] == d])
-                if np.any(self.wd[ref_idx] == d)
-                else np.median(self.x[ref_idx])
-                for d in range(7)
-            ]
-        )[self.wd[window]]
-        if np.any(ref <= 0):
-            return False
-        rel = self.x[window] / ref - 1
-        # The noise as it was before the window: a drift under way must not widen its own yardstick.
-        scale = float(self.sigma[lo] / b[0])
-        half = p.drift_days // 2
-        mean = float(np.mean(rel))
-        sign = 1 if mean > 0 else -1
-        # A ramp-shaped (matched) filter: the most powerful test for a steady rise that began with the window.
-        ramp = np.arange(1, p.drift_days + 1, dtype=np.float64)
-        t_stat = abs(float(np.dot(ramp, rel))) / (scale * float(np.sqrt(np.dot(ramp, ramp))))
-        recent = float(np.mean(rel[-7:])) * sign
-        rising = theil_sen_slope(rel) * sign * p.drift_days >= p.drift_min_rise * m
-        rising = rising and float(np.mean(rel[half:])) * sign > float(np.mean(rel[:half])) * sign
-        excess = float(np.sum(self.x[window] - ref)) * sign
-        if (
-            t_stat >= p.drift_z * m
-            and recent >= p.drift_min_share * m
-            and rising
-            and excess >= p.abs_floor * m
-        ):
-            first = next(i for i in range(t - 6, t + 1) if rel[i - lo] * sign >= p.drift_min_share / 2)
-            for i in range(first, t + 1):
-                self._mark(i, sign, _DRIFT, t)
-            self.drift_sign = sign
-            return True
-        return False
+            return None
+        log_ref, ref_wd = np.log(self.x[ref_idx]), self.wd[ref_idx]
+        counts = np.bincount(ref_wd, minlength=7).astype(np.float64)
+        means = np.bincount(ref_wd, weights=log_ref, minlength=7) / np.maximum(counts, 1.0)
+        wd = self.wd[window]
+        # Days already flagged (a spike inside a drift) are left out of the test, not the whole window.
+        use = (self.x[window] > 0) & (counts[wd] >= 2) & (self.flag[window] == 0)
+        if int(np.sum(use)) < p.drift_days // 2:
+            return None
+        weights = np.arange(1, p.drift_days + 1, dtype=np.float64)[use]
+        excess = np.log(self.x[window][use]) - means[wd[use]]
+        # Var(sum w_i e_i) / noise^2 = sum w_i^2 + sum over weekdays of (their summed weights)^2 / n_d: the
+        # second term is the error of the reference itself, shared by every day of a weekday.
+        per_day = np.bincount(wd[use], weights=weights, minlength=7)
+        variance = float(np.dot(weights, weights)) + float(np.sum(per_day**2 / np.maximum(counts, 1.0)))
+        # The noise: the detector's own one-day-ahead relative error as it was on the window's first day
+        # (out of sample, and a drift under way must not widen its own yardstick).
+        noise = max(float(self.sigma[lo] / self.baseline[lo]), p.drift_noise_floor)
+        score = float(np.dot(weights, excess)) / (noise * float(np.sqrt(variance)))
+        sign = 1 if score > 0 else -1
+        # The fitted ramp's excess at the end of the window, and what the window adds in money.
+        rise = float(np.dot(weights, excess)) / float(np.dot(weights, weights)) * p.drift_days * sign
+        money = float(np.sum(self.x[window][use] * -np.expm1(-excess))) * sign
+        if abs(score) >= p.drift_z * m and rise >= p.drift_min_rise * m and money >= p.abs_floor * m:
+            rel = np.zeros(p.drift_days)
+            rel[use] = np.expm1(excess)
+            return sign, rel
+        return None
 
 
 def detect(series: DailySeries, params: DetectionParams | None = None) -> Detection:

@@ -10,6 +10,7 @@ about 80% of the days whatever the model's own assumptions. docs/analytics-detec
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,8 +22,9 @@ from statsmodels.tsa.seasonal import STL
 
 from focusbase.analytics.detect.series import FloatArray
 
-MODELS: tuple[str, ...] = ("seasonal_naive", "weekday_median", "damped_ets", "stl_ets")
+MODELS: tuple[str, ...] = ("seasonal_naive", "weekday_median", "damped_ets", "stl_ets", "weekday_trend")
 FALLBACK = "recent_mean"
+COMBINED = "combination"
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,11 @@ class ForecastParams:
     min_history_days: int = 21
     min_origins: int = 3
     calibration_origins: int = 12
-    select_origins: int = 4
+    select_origins: int = 8
+    combine: int = 3
     origin_step_days: int = 7
     fallback_band: float = 0.50
+    outlier_k: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class Forecast:
     """A forecast of the `horizon` days after the history, with its calibrated band."""
 
     start: date
-    model: str
+    model: str  # COMBINED, or the single model (or fallback) used
     point: FloatArray
     lower: FloatArray
     upper: FloatArray
@@ -57,6 +61,7 @@ class Forecast:
     backtest_error: dict[str, float] = field(default_factory=dict)  # model -> mean APE of the total
     backtest_coverage: float | None = None
     reason: str = ""
+    models: tuple[str, ...] = ()  # the candidates averaged into `point`
 
 
 def _weekday_profile(y: FloatArray, weeks: int) -> FloatArray:
@@ -117,17 +122,72 @@ def stl_ets(y: FloatArray, h: int) -> FloatArray:
     return trend + _repeat_week(week, y.size, h)
 
 
+def weekday_trend(y: FloatArray, h: int, days: int = 84) -> FloatArray:
+    """A log-linear trend with weekday levels, least squares over the last `days` days with spend."""
+    tail = y[-days:]
+    pos = np.arange(y.size - tail.size, y.size)
+    spend = tail > 0
+    if int(np.sum(spend)) < 28:
+        return weekday_median(y, h)
+    t = (pos[spend] - (y.size - 1)).astype(np.float64)
+    design = np.zeros((t.size, 8))
+    design[np.arange(t.size), pos[spend] % 7] = 1.0
+    design[:, 7] = t
+    logs = np.log(tail[spend])
+    beta = np.linalg.lstsq(design, logs, rcond=None)[0]
+    # exp of a mean of logs is a median: the mean of exp(residuals) turns it back into a mean.
+    smear = float(np.mean(np.exp(logs - design @ beta)))
+    ahead = np.arange(y.size, y.size + h)
+    out = np.exp(beta[ahead % 7] + beta[7] * (ahead - (y.size - 1))) * smear
+    # A weekday with no spend in the window stays at zero.
+    seen = np.bincount(pos[spend] % 7, minlength=7) > 0
+    return np.asarray(np.where(seen[ahead % 7], out, 0.0), dtype=np.float64)
+
+
+def without_outliers(y: FloatArray, k: float = 4.0) -> FloatArray:
+    """`y` with one-off outliers replaced: a day more than `k` robust deviations (in logs) from the median
+    of its weekday over the 3 weeks either side. The newest week, with nothing after it, is kept: it may be
+    a new level rather than an outlier."""
+    n = y.size
+    if n < 28:
+        return y
+    logs = np.log(np.where(y > 0, y, 1.0))
+    offsets = np.array([-21, -14, -7, 0, 7, 14, 21])
+    idx = np.arange(n)[:, None] + offsets[None, :]
+    inside = (idx >= 0) & (idx < n)
+    clipped = np.clip(idx, 0, n - 1)
+    usable = inside & (y[clipped] > 0)
+    near = np.where(usable, logs[clipped], np.nan)
+    enough = (np.sum(usable, axis=1) >= 3) & (np.arange(n) + 7 < n) & (y > 0)
+    if not np.any(enough):
+        return y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        centre = np.nanmedian(near[enough], axis=1)
+    resid = logs[enough] - centre
+    scale = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+    if scale <= 0:
+        return y
+    out = y.copy()
+    rows = np.flatnonzero(enough)
+    far = np.abs(resid) > k * scale
+    out[rows[far]] = np.exp(centre[far])
+    return out
+
+
 PREDICTORS: dict[str, Callable[[FloatArray, int], FloatArray]] = {
     "seasonal_naive": seasonal_naive,
     "weekday_median": weekday_median,
     "damped_ets": damped_ets,
     "stl_ets": stl_ets,
+    "weekday_trend": weekday_trend,
 }
 
 
-def predict(model: str, y: FloatArray, h: int, fit_days: int = 120) -> FloatArray:
-    """`model`'s forecast of the `h` days after `y` (fitted on its last `fit_days`), never below zero."""
-    tail = y[-fit_days:]
+def predict(model: str, y: FloatArray, h: int, fit_days: int = 120, outlier_k: float = 4.0) -> FloatArray:
+    """`model`'s forecast of the `h` days after `y` (fitted on its last `fit_days`, one-off outliers
+    replaced first), never below zero."""
+    tail = without_outliers(y[-fit_days:], outlier_k)
     try:
         out = PREDICTORS[model](tail, h)
     except (ValueError, np.linalg.LinAlgError):
@@ -174,7 +234,7 @@ def backtest(
         for model in MODELS:
             key = (origin, model, params.horizon)
             if key not in memo:
-                memo[key] = predict(model, history, params.horizon, params.fit_days)
+                memo[key] = predict(model, history, params.horizon, params.fit_days, params.outlier_k)
             forecasts[model].append(memo[key])
     return Backtest(origins, forecasts, actuals)
 
@@ -204,19 +264,23 @@ def forecast(
         return _fallback(first, point, p, f"only {y.size} days of history (fewer than {p.min_history_days})")
     origins = origins_before(y.size, p)
     if len(origins) < p.min_origins:
-        point = predict("weekday_median", y, h, p.fit_days)
+        point = predict("weekday_median", y, h, p.fit_days, p.outlier_k)
         return _fallback(
             first, point, p, f"{y.size} days of history: too few for {p.min_origins} backtest origins"
         )
     test = backtest(y, origins, p, cache)
     last = slice(-p.select_origins, None)
     errors = {m: _total_ape(test.forecasts[m][last], test.actuals[last]) for m in MODELS}
-    model = min(MODELS, key=lambda m: errors[m])
-    point = predict(model, y, h, p.fit_days)
-    lower, upper, tot_lo, tot_hi, covered = _conformal(point, test.forecasts[model], test.actuals, p)
+    # Averaging the few best candidates beats picking one: the choice on a few origins is noisy, and
+    # their errors partly cancel. The band is calibrated on the errors of that same average.
+    chosen = tuple(sorted(MODELS, key=lambda m: errors[m])[: max(p.combine, 1)])
+    point = np.mean([predict(m, y, h, p.fit_days, p.outlier_k) for m in chosen], axis=0)
+    past = [np.mean([test.forecasts[m][i] for m in chosen], axis=0) for i in range(len(origins))]
+    lower, upper, tot_lo, tot_hi, covered = _conformal(point, past, test.actuals, p)
     return Forecast(
         start=first,
-        model=model,
+        model=COMBINED if len(chosen) > 1 else chosen[0],
+        models=chosen,
         point=point,
         lower=lower,
         upper=upper,
@@ -255,7 +319,6 @@ def _conformal(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
     """Split-conformal bands: quantiles of the relative errors per horizon week, and of cumulative sums."""
     h = point.size
-    lo_q, hi_q = (1 - p.coverage) / 2, 1 - (1 - p.coverage) / 2
     buckets = _buckets(h)
     rel = np.array([(a - f) / np.maximum(f, 1e-9) for f, a in zip(forecasts, actuals, strict=True)])
     cum_rel = np.array(
@@ -269,13 +332,14 @@ def _conformal(
     for b in range(4):
         cols = buckets == b
         errors = rel[:, cols].ravel()
-        lo, hi = float(np.quantile(errors, lo_q)), float(np.quantile(errors, hi_q))
+        lo, hi = _conformal_quantiles(errors, p.coverage)
         lower[cols] = point[cols] * (1 + lo)
         upper[cols] = point[cols] * (1 + hi)
         covered += int(np.sum((errors >= lo) & (errors <= hi)))
     tot = np.cumsum(point)
-    tot_lo = tot * (1 + np.quantile(cum_rel, lo_q, axis=0))
-    tot_hi = tot * (1 + np.quantile(cum_rel, hi_q, axis=0))
+    cum_q = np.array([_conformal_quantiles(cum_rel[:, k], p.coverage) for k in range(h)])
+    tot_lo = tot * (1 + cum_q[:, 0])
+    tot_hi = tot * (1 + cum_q[:, 1])
     return (
         np.maximum(lower, 0.0),
         upper,
@@ -283,6 +347,18 @@ def _conformal(
         tot_hi,
         covered / rel.size,
     )
+
+
+def _conformal_quantiles(errors: FloatArray, coverage: float) -> tuple[float, float]:
+    """The finite-sample split-conformal limits of `n` errors for a central band of `coverage`: each tail
+    holds at most (1 - coverage) / 2 of them, the upper limit is the ceil((n + 1)(1 - a))-th smallest
+    error and the lower the floor((n + 1) a)-th (a = (1 - coverage) / 2), clamped to the sample."""
+    ordered = np.sort(errors)
+    n = ordered.size
+    tail = (1 - coverage) / 2
+    upper = min(math.ceil((n + 1) * (1 - tail)), n)
+    lower = max(math.floor((n + 1) * tail), 1)
+    return float(ordered[lower - 1]), float(ordered[upper - 1])
 
 
 def month_end(actual_to_date: float, days_left: int, fc: Forecast) -> tuple[float, float, float]:

@@ -72,12 +72,3 @@ def mad_scale(values: FloatArray) -> float:
     if values.size == 0:
         return 0.0
     return float(1.4826 * np.median(np.abs(values - np.median(values))))
-
-
-def theil_sen_slope(values: FloatArray) -> float:
-    """The median of pairwise slopes of `values` against their index."""
-    n = values.size
-    if n < 2:
-        return 0.0
-    i, j = np.triu_indices(n, k=1)
-    return float(np.median((values[j] - values[i]) / (j - i)))
