@@ -10,6 +10,7 @@ import re
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,56 @@ def push_demo_rows(base: str, admin_key: str) -> None:
             timeout=60,
         )
         assert pushed.status_code == 200, pushed.text
+
+
+def insight_rows(today: date | None = None) -> list[dict[str, str]]:
+    """90 days up to yesterday of a provider's daily spend by service, account and region, with a weekday
+    pattern and a two-day spike in Database 12 days ago (an anomaly with contributors; forecasts and
+    budgets of this month have actuals)."""
+    end = today or date.today()
+    plan = (
+        ("Compute", "acct-prod", "us-east-1", 120.0),
+        ("Storage", "acct-prod", "us-east-1", 35.0),
+        ("Database", "acct-analytics", "eu-west-1", 48.0),
+        ("Networking", "acct-prod", "us-east-1", 14.0),
+    )
+    rows = []
+    for back in range(90, 0, -1):
+        day = end - timedelta(days=back)
+        weekday = 0.8 if day.weekday() >= 5 else 1.0
+        for i, (service, account, region, cost) in enumerate(plan):
+            value = cost * weekday * (1 + ((back * (i + 3)) % 5) / 50)
+            if service == "Database" and back in (12, 11):
+                value += 900
+            rows.append(
+                {
+                    "ChargePeriodStart": day.isoformat(),
+                    "BilledCost": f"{value:.2f}",
+                    "EffectiveCost": f"{value:.2f}",
+                    "ServiceName": service,
+                    "SubAccountId": account,
+                    "RegionId": region,
+                    "ChargeCategory": "Usage",
+                }
+            )
+    return rows
+
+
+def push_insight_rows(base: str, admin_key: str, name: str = "Northwind Cloud") -> str:
+    """A USD provider with insight_rows, anomaly detection run on it; returns its id."""
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    made = httpx.post(
+        f"{base}/api/v1/providers", headers=headers, json={"name": name, "defaultCurrency": "USD"}
+    ).json()
+    pushed = httpx.post(
+        made["ingestUrl"],
+        json={"format": "stackspend.focus", "version": "1", "rows": insight_rows()},
+        headers={"Authorization": f"Bearer {made['ingestKey']}"},
+        timeout=60,
+    )
+    assert pushed.status_code == 200, pushed.text
+    detected = httpx.post(
+        f"{base}/api/v1/anomalies/detect", headers=headers, json={"providerId": made["id"]}, timeout=120
+    )
+    assert detected.status_code == 200, detected.text
+    return str(made["id"])
