@@ -298,13 +298,15 @@ async def delete_budget(request: Request, budget_id: str) -> Response:
 async def import_budgets(request: Request) -> Response:
     """Import budgets from a Vantage budget CSV (as POST /api/v1/budgets/import); all or nothing."""
     page = signed_in(request)
-    form = await request.form(max_files=1, max_fields=20, max_part_size=csv_import.MAX_CSV_BYTES + 1024)
-    check_csrf(page, str(form.get("csrf_token") or ""))
-    principal = _admin(page)
-    upload = form.get("file")
-    data = b""
-    if isinstance(upload, UploadFile):
-        data = await upload.read(csv_import.MAX_CSV_BYTES + 1)
+    async with request.form(
+        max_files=1, max_fields=20, max_part_size=csv_import.MAX_CSV_BYTES + 1024
+    ) as form:
+        check_csrf(page, str(form.get("csrf_token") or ""))
+        principal = _admin(page)
+        upload = form.get("file")
+        data = b""
+        if isinstance(upload, UploadFile):
+            data = await upload.read(csv_import.MAX_CSV_BYTES + 1)
     if not data:
         return await run_in_threadpool(
             _list, page, principal, status=400, import_error="File: choose a CSV file to import"
