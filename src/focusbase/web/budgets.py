@@ -107,15 +107,15 @@ def _list(
     )
 
 
-def _form_values(budget: Budget | None) -> dict[str, Any]:
+def _form_values(budget: Budget | None, first: Provider | None = None) -> dict[str, Any]:
     """The form's fields: amounts of the 12 months from this one, plus any other month the budget has."""
     months = _months(service.current_period(), MONTHS_SHOWN)
     if budget is None:
         thresholds = DEFAULT_THRESHOLDS
         return {
             "name": "",
-            "provider": "",
-            "currency": "",
+            "provider": first.id if first else "",
+            "currency": first.default_currency if first else "",
             "costColumn": "BilledCost",
             "amounts": {m: "" for m in months},
             "actual": ", ".join(t["percent"] for t in thresholds if t["kind"] == "actual"),
@@ -194,7 +194,8 @@ def new_budget(request: Request) -> Response:
     """The form of a new budget."""
     page = signed_in(request)
     principal = _admin(page)
-    return _render_form(page, principal, _form_values(None))
+    providers = _providers(page, principal)
+    return _render_form(page, principal, _form_values(None, providers[0] if providers else None))
 
 
 @router.post("/budgets/new")

@@ -49,7 +49,7 @@
         // A forecast continues the actual line (same colour, dashed); its band is grey, its area tinted.
         var c = style === "forecast" ? colours[0] : style.indexOf("band") === 0 ? colours[7] : colours[i % colours.length];
         var s = { label: name, stroke: c, width: 2, points: { show: found.data[0].length < 40 } };
-        if (style === "dashed" || style === "forecast") { s.dash = [8, 5]; }
+        if (style === "dashed" || style === "forecast") { s.dash = [8, 5]; s.points = { show: false }; }
         if (style.indexOf("band") === 0) { s.width = 1; s.dash = [2, 3]; s.points = { show: false }; }
         if (style === "points") {
           // Marks, not a line: a larger hollow square on each day of the anomaly.
