@@ -1,10 +1,12 @@
 """Regenerate docs/screenshots/: every page of the web app at desktop (1280 px) and phone (375 px) width.
 
-    .venv/bin/python tools/web_screenshots.py [OUT_DIR]
+    .venv/bin/python tools/web_screenshots.py [--insights] [OUT_DIR]
 
 Starts the real server on a temporary data directory, walks the custom provider journey in Debian's
 Chromium (tests/web/browser.py) and captures each page as it is reached (light colour scheme; History and
 Cost, Dashboard and Data Explorer also dark). The analytics pages show a month of pushed demo rows.
+Then anomalies, forecasts, budgets and webhooks over 90 days of demo rows up to yesterday, with a loopback
+webhook receiver (`--insights` regenerates only these).
 """
 
 from __future__ import annotations
@@ -19,6 +21,100 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.web import browser as b  # noqa: E402
+
+
+def insights(out: Path) -> None:
+    """Anomalies, forecasts, budgets and webhooks over 90 days of demo rows up to yesterday."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        b.live_server(
+            Path(tmp) / "data", webhook_allow_private_destinations=True, budget_sweep_seconds=1
+        ) as (base, key),
+        b.receiver() as (hook_url, _got),
+        b.chromium() as chrome,
+    ):
+        desktop = chrome.new_context(viewport=b.DESKTOP)
+        phone = chrome.new_context(viewport=b.PHONE, device_scale_factor=1)
+        page, small = desktop.new_page(), phone.new_page()
+        b.sign_in(page, base, key)
+        b.sign_in(small, base, key)
+
+        def shot(name: str, path: str | None = None) -> None:
+            for target, kind in ((page, "desktop"), (small, "phone")):
+                if path is not None:
+                    target.goto(base + path)
+                if target.locator("[data-chart-for]").count():
+                    target.locator(".uplot canvas").first.wait_for()
+                target.screenshot(path=str(out / f"{name}-{kind}.png"), full_page=True)
+            print("wrote", name)
+
+        shot("anomalies-empty", "/anomalies")
+        shot("forecasts-empty", "/forecasts")
+        shot("budgets-empty", "/budgets")
+        shot("webhooks-empty", "/settings/webhooks")
+        provider = b.push_insight_rows(base, key)
+        short = b.push_insight_rows(base, key, name="Fresh Co", days=10)
+        shot("anomalies", "/anomalies")
+        first = page.locator("tr[data-anomaly]").first.get_attribute("data-anomaly")
+        shot("anomaly", f"/anomalies/{first}")
+        shot("forecast", f"/forecasts?provider={provider}")
+        shot("forecast-short-history", f"/forecasts?provider={short}")
+        shot("budget-new", "/budgets/new")
+        page.get_by_label("Name").fill("Northwind monthly")
+        page.get_by_label("Provider", exact=True).select_option(provider)
+        page.get_by_label("Currency").fill("USD")
+        month = page.locator(".month-grid input").first
+        month.fill("5000")
+        b.follow(page, page.get_by_role("button", name="Create budget"))
+        budget_url = page.url.split("?")[0]
+        page.goto(budget_url)
+        small.goto(budget_url)
+        shot("budget")
+        page.goto(base + "/budgets")
+        page.get_by_label("CSV file").set_input_files(str(b.vantage_budgets_csv(Path(tmp) / "budgets.csv")))
+        page.get_by_label("Provider of rows without a Provider column").select_option(provider)
+        b.follow(page, page.get_by_role("button", name="Import budgets"))
+        page.screenshot(path=str(out / "budgets-imported-desktop.png"), full_page=True)
+        page.wait_for_timeout(2500)  # the periodic check fires the thresholds crossed
+        page.goto(base + "/budgets")
+        small.goto(base + "/budgets")
+        shot("budgets")
+        page.goto(base + "/settings/webhooks")
+        page.get_by_label("URL").fill(hook_url)
+        page.get_by_label("Description (optional)").fill("On-call bot")
+        page.get_by_role("button", name="Add endpoint").click()
+        page.get_by_test_id("new-secret").wait_for()
+        webhook_id = page.get_by_test_id("webhook-id").inner_text()
+        small.goto(f"{base}/settings/webhooks/{webhook_id}")
+        page.screenshot(path=str(out / "webhook-created-desktop.png"), full_page=True)
+        b.follow(page, page.get_by_role("button", name="Send test event"))
+        page.wait_for_timeout(1500)
+        page.goto(f"{base}/settings/webhooks/{webhook_id}")
+        shot("webhook")
+        # An endpoint nobody listens on: the attempt fails and the log shows the next retry.
+        page.goto(base + "/settings/webhooks")
+        page.get_by_label("URL").fill("http://127.0.0.1:9/unreachable")
+        page.get_by_label("Description (optional)").fill("Old receiver")
+        page.get_by_role("button", name="Add endpoint").click()
+        page.get_by_test_id("new-secret").wait_for()
+        failing = page.get_by_test_id("webhook-id").inner_text()
+        b.follow(page, page.get_by_role("button", name="Send test event"))
+        page.wait_for_timeout(1500)
+        shot("webhook-retrying", f"/settings/webhooks/{failing}")
+        shot("webhooks", "/settings/webhooks")
+        with chrome.new_context(viewport=b.DESKTOP, color_scheme="dark") as dark:
+            night = dark.new_page()
+            b.sign_in(night, base, key)
+            for name, path in (
+                ("anomaly", f"/anomalies/{first}"),
+                ("forecast", f"/forecasts?provider={provider}"),
+            ):
+                night.goto(base + path)
+                night.locator(".uplot canvas").first.wait_for()
+                night.screenshot(path=str(out / f"{name}-dark-desktop.png"), full_page=True)
+        desktop.close()
+        phone.close()
 
 
 def main(out: Path) -> None:
@@ -133,4 +229,10 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "screenshots")
+    args = sys.argv[1:]
+    only_insights = "--insights" in args
+    args = [a for a in args if a != "--insights"]
+    target = Path(args[0]) if args else REPO / "docs" / "screenshots"
+    if not only_insights:
+        main(target)
+    insights(target)

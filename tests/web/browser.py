@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +41,9 @@ PHONE = {"width": 375, "height": 812}
 
 
 @contextmanager
-def live_server(data_dir: Path) -> Iterator[tuple[str, str]]:
+def live_server(data_dir: Path, **overrides: Any) -> Iterator[tuple[str, str]]:
     """The real app on a free port with a fresh admin key: (base URL, key)."""
-    settings = Settings(data_dir=data_dir, secret_key="browser-test-secret")
+    settings = Settings(data_dir=data_dir, secret_key="browser-test-secret", **overrides)
     with serve_in_thread(settings) as base:
         catalog = Catalog.in_dir(data_dir)
         try:
@@ -50,6 +53,33 @@ def live_server(data_dir: Path) -> Iterator[tuple[str, str]]:
         finally:
             catalog.close()
         yield base, key.key
+
+
+@contextmanager
+def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A webhook receiver on the loopback interface: (its URL, the requests it got: headers and body)."""
+    got: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            got.append({"headers": dict(self.headers), "body": json.loads(body)})
+            self.send_response(200)
+            self.send_header("content-type", "text/plain")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/focusbase", got
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @contextmanager
@@ -182,3 +212,75 @@ def push_demo_rows(base: str, admin_key: str) -> None:
             timeout=60,
         )
         assert pushed.status_code == 200, pushed.text
+
+
+def insight_rows(today: date | None = None, days: int = 90) -> list[dict[str, str]]:
+    """90 days up to yesterday of a provider's daily spend by service, account and region, with a weekday
+    pattern and a two-day spike in Database 12 days ago (an anomaly with contributors; forecasts and
+    budgets of this month have actuals)."""
+    end = today or date.today()
+    plan = (
+        ("Compute", "acct-prod", "us-east-1", 120.0),
+        ("Storage", "acct-prod", "us-east-1", 35.0),
+        ("Database", "acct-analytics", "eu-west-1", 48.0),
+        ("Networking", "acct-prod", "us-east-1", 14.0),
+    )
+    rows = []
+    for back in range(days, 0, -1):
+        day = end - timedelta(days=back)
+        weekday = 0.8 if day.weekday() >= 5 else 1.0
+        for i, (service, account, region, cost) in enumerate(plan):
+            wobble = ((back * 7919 + i * 104729) % 13 - 6) / 100  # a fixed pseudo-random ±6%
+            value = cost * weekday * (1 + ((back * (i + 3)) % 5) / 50 + wobble)
+            if service == "Database" and back in (12, 11):
+                value += 900
+            rows.append(
+                {
+                    "ChargePeriodStart": day.isoformat(),
+                    "BilledCost": f"{value:.2f}",
+                    "EffectiveCost": f"{value:.2f}",
+                    "ServiceName": service,
+                    "SubAccountId": account,
+                    "RegionId": region,
+                    "ChargeCategory": "Usage",
+                }
+            )
+    return rows
+
+
+def push_insight_rows(base: str, admin_key: str, name: str = "Northwind Cloud", days: int = 90) -> str:
+    """A USD provider with insight_rows, anomaly detection run on it; returns its id."""
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    made = httpx.post(
+        f"{base}/api/v1/providers", headers=headers, json={"name": name, "defaultCurrency": "USD"}
+    ).json()
+    pushed = httpx.post(
+        made["ingestUrl"],
+        json={"format": "stackspend.focus", "version": "1", "rows": insight_rows(days=days)},
+        headers={"Authorization": f"Bearer {made['ingestKey']}"},
+        timeout=60,
+    )
+    assert pushed.status_code == 200, pushed.text
+    detected = httpx.post(
+        f"{base}/api/v1/anomalies/detect", headers=headers, json={"providerId": made["id"]}, timeout=120
+    )
+    assert detected.status_code == 200, detected.text
+    return str(made["id"])
+
+
+def vantage_budgets_csv(path: Path, today: date | None = None) -> Path:
+    """A Vantage budget export for this month and the next two: a parent budget (no amounts, skipped)
+    and two budgets, one with a thousands separator, one a month short."""
+    day = today or date.today()
+    months = []
+    year, month = day.year, day.month
+    for _ in range(3):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    path.write_text(
+        "Budget Name,Parent Budget," + ",".join(months) + "\n"
+        "Engineering,,,,\n"
+        'Platform team,Engineering,"3,200.00",3300,3400\n'
+        "Data team,Engineering,900,950,\n"
+    )
+    return path

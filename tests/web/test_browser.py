@@ -371,7 +371,15 @@ def test_every_page_passes_axe_in_light_and_dark(chromium: Any, server: tuple[st
             problems += _violations(page)
             b.sign_in(page, base, admin_key)
             problems += _violations(page)  # Cost, empty
-            for path in ("/dashboard", "/explorer", "/savings"):
+            for path in (
+                "/dashboard",
+                "/explorer",
+                "/savings",
+                "/anomalies",
+                "/forecasts",
+                "/budgets",
+                "/settings/webhooks",
+            ):
                 page.goto(base + path)
                 problems += _violations(page)  # the empty states
             created = b.create_provider(page, base, f"Axe {scheme}", "USD")

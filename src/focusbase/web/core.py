@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -178,6 +178,15 @@ def _money(value: Any, currency: str | None = None) -> str:
     return f"{sign}{grouped}.{fraction}" + (f" {currency}" if currency else "")
 
 
+def _cents(value: Any, currency: str | None = None) -> str:
+    """A computed figure (a projection, not a stored amount) rounded half-even to cents, with its currency."""
+    try:
+        number = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    except (InvalidOperation, ValueError):
+        return _money(value, currency)
+    return _money(number, currency)
+
+
 def _when(value: Any) -> str:
     if value is None:
         return ""
@@ -193,6 +202,7 @@ ENV = Environment(
 )
 ENV.filters["money"] = _money
 ENV.filters["when"] = _when
+ENV.filters["cents"] = _cents
 ENV.filters["percent"] = percent
 ENV.filters["day_before"] = day_before
 ENV.filters["signed_percent"] = signed_percent

@@ -11,13 +11,18 @@
   function day(text) { var p = text.split("-"); return Date.UTC(+p[0], +p[1] - 1, +p[2]) / 1000; }
 
   function read(table) {
-    var names = Array.prototype.map.call(table.querySelectorAll("thead th[data-series]"), function (th) { return th.dataset.series; });
+    var heads = table.querySelectorAll("thead th[data-series]");
+    var names = Array.prototype.map.call(heads, function (th) { return th.dataset.series; });
+    var styles = Array.prototype.map.call(heads, function (th) { return th.dataset.style || ""; });
     var xs = [], ys = names.map(function () { return []; });
     Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (tr) {
       xs.push(day(tr.querySelector("[data-x]").dataset.x));
-      Array.prototype.forEach.call(tr.querySelectorAll("td[data-value]"), function (td, i) { ys[i].push(parseFloat(td.dataset.value)); });
+      Array.prototype.forEach.call(tr.querySelectorAll("td[data-value]"), function (td, i) {
+        // An empty cell is a gap (no actual yet on a forecast day, no baseline yet), never a zero.
+        ys[i].push(td.dataset.value === "" ? null : parseFloat(td.dataset.value));
+      });
     });
-    return { names: names, data: [xs].concat(ys) };
+    return { names: names, styles: styles, data: [xs].concat(ys) };
   }
 
   function draw(box) {
@@ -40,12 +45,25 @@
       ],
       legend: { live: true },
       series: [{ label: "Day" }].concat(found.names.map(function (name, i) {
-        var c = colours[i % colours.length];
+        var style = found.styles[i];
+        // A forecast continues the actual line (same colour, dashed); its band is grey, its area tinted.
+        var c = style === "forecast" ? colours[0] : style.indexOf("band") === 0 ? colours[7] : colours[i % colours.length];
         var s = { label: name, stroke: c, width: 2, points: { show: found.data[0].length < 40 } };
-        if (bars && uPlot.paths && uPlot.paths.bars) { s.paths = uPlot.paths.bars({ size: [0.6, 60] }); s.fill = c; }
+        if (style === "dashed" || style === "forecast") { s.dash = [8, 5]; s.points = { show: false }; }
+        if (style.indexOf("band") === 0) { s.width = 1; s.dash = [2, 3]; s.points = { show: false }; }
+        if (style === "points") {
+          // Marks, not a line: a larger hollow square on each day of the anomaly.
+          s.stroke = colours[4]; s.paths = function () { return null; };
+          s.points = { show: true, size: 11, width: 2, fill: "transparent", stroke: colours[4] };
+        }
+        if (bars && !style && uPlot.paths && uPlot.paths.bars) { s.paths = uPlot.paths.bars({ size: [0.6, 60] }); s.fill = c; }
         return s;
       }))
     };
+    var upper = found.styles.indexOf("band-upper"), lower = found.styles.indexOf("band-lower");
+    if (upper >= 0 && lower >= 0) {
+      opts.bands = [{ series: [upper + 1, lower + 1], fill: dark() ? "rgba(253,186,116,0.18)" : "rgba(194,65,12,0.12)" }];
+    }
     box.textContent = "";
     charts.push({ box: box, plot: new uPlot(opts, found.data, box) });
   }
