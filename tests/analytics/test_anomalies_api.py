@@ -209,3 +209,15 @@ def test_detection_waits_for_the_provider_to_go_quiet(
     # Waiting for detection runs the pending provider without its quiet period.
     assert wait_for_detection(client.app.state.runtime, timeout=30)  # type: ignore[attr-defined]
     assert client.get("/api/v1/anomalies", headers=admin_headers).json()["data"]
+
+
+def test_start_to_includes_its_own_day(
+    client: TestClient, admin_headers: dict[str, str], pushed: Provider
+) -> None:
+    anomaly = client.get("/api/v1/anomalies", headers=admin_headers).json()["data"][0]
+    start = date.fromisoformat(anomaly["startDate"])
+    on = client.get("/api/v1/anomalies", params={"startTo": start.isoformat()}, headers=admin_headers).json()
+    assert anomaly["id"] in [a["id"] for a in on["data"]]
+    before = (start - timedelta(days=1)).isoformat()
+    off = client.get("/api/v1/anomalies", params={"startTo": before}, headers=admin_headers).json()
+    assert anomaly["id"] not in [a["id"] for a in off["data"]]

@@ -334,7 +334,7 @@ def list_anomalies(catalog: Catalog, query: AnomalyQuery, limit: int) -> list[An
         clauses.append("start_date >= ?")
         params.append(query.start_from)
     if query.start_to is not None:
-        clauses.append("start_date < ?")
+        clauses.append("start_date <= ?")
         params.append(query.start_to)
     if query.after is not None:
         clauses.append("(start_date < ? OR (start_date = ? AND id < ?))")

@@ -87,7 +87,7 @@ async def anomalies(request: Request) -> Response:
         severities=severities,
         start_from=start_from.isoformat() if start_from else None,
         # The list is of events starting on or before this day (the storage bound is exclusive).
-        start_to=(start_to + timedelta(days=1)).isoformat() if start_to else None,
+        start_to=start_to.isoformat() if start_to else None,
         after=_token(token) if token else None,
     )
     rows = await run_in_threadpool(store.list_anomalies, page.runtime.catalog, query, PAGE_SIZE + 1)
