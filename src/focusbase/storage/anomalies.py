@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from focusbase.storage.catalog import Catalog, utcnow
+from focusbase.storage.catalog import Catalog, Connection, utcnow
 from focusbase.storage.warehouse import Warehouse
 
 DIMENSIONS: tuple[str, ...] = ("ServiceName", "SubAccountId", "RegionId")
@@ -138,7 +137,7 @@ def upsert_anomalies(
     catalog: Catalog,
     workspace_id: str,
     found: list[Detected],
-    on_created: Callable[[sqlite3.Connection, str, Detected], object] | None = None,
+    on_created: Callable[[Connection, str, Detected], object] | None = None,
 ) -> int:
     """Insert new events and refresh known ones (same scope, currency and start); returns how many are new.
 
