@@ -20,8 +20,8 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# The same tests with every catalog on a throw-away PostgreSQL 15 (tests/postgres.py; docs/scaling.md).
-SCALE_TESTS ?= tests/storage tests/platform tests/api
+# The whole suite again with every catalog on a throw-away PostgreSQL 15 (tests/postgres.py; docs/scaling.md).
+SCALE_TESTS ?= tests
 test-scale: $(STAMP)
 	FOCUSBASE_TEST_CATALOG=postgres $(BIN)/python -m pytest -q $(SCALE_TESTS)
 
