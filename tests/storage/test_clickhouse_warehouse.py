@@ -63,6 +63,7 @@ class Row:
     cost: Decimal
     currency: str = "USD"
     service: str = "Compute"
+    tags: str = '{"team": "a", "n": 1}'
 
     @property
     def day(self) -> date:
@@ -79,7 +80,7 @@ def table(rows: list[Row]) -> pa.Table:
             "EffectiveCost": pa.array([r.cost for r in rows], MONEY),
             "BillingCurrency": pa.array([r.currency for r in rows], pa.string()),
             "ServiceName": pa.array([r.service for r in rows], pa.string()),
-            "Tags": pa.array(['{"team": "a", "n": 1}' for _ in rows], pa.string()),
+            "Tags": pa.array([r.tags for r in rows], pa.string()),
         }
     )
 
@@ -345,3 +346,24 @@ def test_random_histories_match_the_model(warehouse: ClickHouseWarehouse, seed: 
             batch, _ = h.push(rows, replace, parts=rng.randint(1, 3))
             committed.append(batch)
         h.check()
+
+
+def test_tags_are_served_verbatim_and_grouped_by_their_json_values(warehouse: ClickHouseWarehouse) -> None:
+    h = Harness(warehouse)
+    tagged = [
+        Row(at(1), Decimal("1"), tags='{"env":"prod", "team": "a"}'),
+        Row(at(1, 1), Decimal("2"), tags='{"env": true}'),
+        Row(at(1, 2), Decimal("4"), tags='{"team": "b"}'),
+        Row(at(1, 3), Decimal("8"), tags="{}"),
+    ]
+    h.push(tagged, Replace("append"))
+    page = warehouse.read_page(WS, ["Tags"], limit=10)
+    assert [r["Tags"] for r in page.rows] == [r.tags for r in tagged]  # byte for byte, key order kept
+    assert warehouse.tag_totals(WS, "env") == [
+        ("USD", '"prod"', "1"),
+        ("USD", "true", "2"),
+        ("USD", None, "12"),
+    ]
+    # A replace copies kept rows, and their tags, into the new batch.
+    h.push([Row(at(1, 1, 1), Decimal("16"))], Replace("replace_range", at(1, 1), at(1, 2)))
+    assert warehouse.tag_totals(WS, "team") == [("USD", '"a"', "17"), ("USD", '"b"', "4"), ("USD", None, "8")]

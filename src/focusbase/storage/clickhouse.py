@@ -362,7 +362,7 @@ class ClickHouseWarehouse:
             str(r[0])
             for r in self._query(
                 "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'cost_rows'"
-                " ORDER BY position"
+                " AND default_kind != 'MATERIALIZED' ORDER BY position"
             )
         ]
         derived = {
@@ -509,6 +509,16 @@ class ClickHouseWarehouse:
             {"ws": workspace_id},
         )
         return [(r[0], str(r[1]), str(r[2]), _checked(r[3])) for r in rows]
+
+    def tag_totals(self, workspace_id: str, tag: str) -> list[tuple[str, str | None, str]]:
+        """(currency, the tag's value as its JSON literal or None, exact BilledCost) over live rows."""
+        value = "if(mapContains(tags_kv, {tag:String}), tags_kv[{tag:String}], NULL)"
+        rows = self._query(
+            f'SELECT ifNull("BillingCurrency", \'\'), {value}, sum(toDecimal256("BilledCost", 12))'  # noqa: S608
+            f" FROM cost_rows WHERE workspace_id = {{ws:String}} AND {LIVE} GROUP BY 1, 2 ORDER BY 1, 2",
+            {"ws": workspace_id, "tag": tag},
+        )
+        return [(str(r[0]), None if r[1] is None else str(r[1]), _checked(r[2])) for r in rows]
 
     def close(self) -> None:
         with self._client_lock:

@@ -75,7 +75,11 @@ CREATE TABLE cost_rows (
     "SubAccountName" Nullable(String),
     "SubAccountType" LowCardinality(Nullable(String)),
     "Tags" Nullable(String),
-    x_columns     Nullable(String)     -- custom x_ columns of the row, a JSON object of strings
+    x_columns     Nullable(String),    -- custom x_ columns of the row, a JSON object of strings
+    -- Tags are served verbatim from the text above; this Map is for grouping by a tag. Values stay JSON
+    -- literals ('"prod"' and 'true' differ), so a string and a boolean are never conflated.
+    tags_kv       Map(LowCardinality(String), String) MATERIALIZED
+        CAST(JSONExtractKeysAndValuesRaw(ifNull("Tags", '{}')), 'Map(LowCardinality(String), String)')
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(charge_day)
 ORDER BY (workspace_id, row_id)
