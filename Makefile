@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint format typecheck bench fuzz clean
+.PHONY: install run test test-scale check lint format typecheck bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,scale]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -19,6 +19,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The whole suite again with every catalog on a throw-away PostgreSQL 15 (tests/postgres.py; docs/scaling.md).
+SCALE_TESTS ?= tests
+test-scale: $(STAMP)
+	FOCUSBASE_TEST_CATALOG=postgres $(BIN)/python -m pytest -q $(SCALE_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks tools

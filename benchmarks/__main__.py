@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("validate", "push", "import", "query", "export", "explorer", "anomalies", "web")
+BENCHMARKS = ("validate", "push", "import", "query", "export", "explorer", "anomalies", "web", "catalog")
 
 
 def machine() -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +21,46 @@ from focusbase.config import Settings
 from focusbase.storage import Catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
+from tests.postgres import throwaway_server, unavailable_reason
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = Path(__file__).resolve().parent / "cases"
+
+
+# FOCUSBASE_TEST_CATALOG=postgres (make test-scale) runs the tests with the scale-out catalog: every test gets
+# an empty schema of one throw-away PostgreSQL server in FOCUSBASE_CATALOG_URL, which Settings() reads.
+SCALE_CATALOG = os.environ.get("FOCUSBASE_TEST_CATALOG") == "postgres"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throw-away PostgreSQL server for the session (skips the test when none can be started)."""
+    reason = unavailable_reason()
+    if reason:
+        if SCALE_CATALOG:
+            pytest.fail(f"FOCUSBASE_TEST_CATALOG=postgres but {reason}")
+        pytest.skip(reason)
+    pytest.importorskip("psycopg")
+    with throwaway_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """The URL of an empty schema of its own in the session's PostgreSQL server."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return f"{postgres_server}&options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(autouse=SCALE_CATALOG)
+def scale_catalog(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With FOCUSBASE_TEST_CATALOG=postgres, every Settings() of the test uses a fresh PostgreSQL catalog."""
+    if SCALE_CATALOG:
+        monkeypatch.setenv("FOCUSBASE_CATALOG_URL", request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "focusbase"
@@ -73,3 +75,26 @@ def test_analytics_is_a_service_layer() -> None:
         if name.startswith(("focusbase.storage", "focusbase.config")):
             offenders.append(f"analytics/model.py imports {name}")
     assert offenders == []
+
+
+def test_scale_out_drivers_stay_in_their_storage_modules() -> None:
+    # The embedded profile never needs psycopg or ClickHouse: only these modules import them, lazily chosen.
+    homes = {"psycopg": "storage/postgres.py", "psycopg_pool": "storage/postgres.py"}
+    homes |= {"clickhouse_connect": "storage/clickhouse.py", "chdb": "storage/clickhouse.py"}
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        for name in _imports(path):
+            home = homes.get(name.split(".")[0])
+            if home is not None and path.relative_to(SRC).as_posix() != home:
+                offenders.append(f"{path.relative_to(SRC)} imports {name}")
+    assert offenders == []
+
+
+def test_the_embedded_server_imports_no_scale_out_driver() -> None:
+    code = (
+        "import sys, focusbase.app, focusbase.cli, focusbase.runtime\n"
+        "drivers = ('psycopg', 'psycopg_pool', 'clickhouse_connect', 'chdb')\n"
+        "print(sorted(m for m in drivers if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         None, description="Secret for page tokens and download URLs; generated into the data dir when unset."
     )
+    catalog_url: str | None = Field(
+        None,
+        description="PostgreSQL URL of a shared catalog (postgresql://user:password@host:port/db) for the "
+        "scale-out profile; unset, the catalog is catalog.sqlite in the data directory (docs/scaling.md).",
+    )
+    catalog_pool_size: int = Field(
+        10, description="Most PostgreSQL connections one server process holds open to the catalog."
+    )
     duckdb_memory_limit: str | None = Field(
         "1GB",
         description="DuckDB memory_limit of the warehouse, for example '4GB'; empty for DuckDB's default "

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from focusbase.config import Settings
-from focusbase.storage import Catalog, Warehouse
+from focusbase.storage import Catalog, Warehouse, open_catalog
 from focusbase.storage.datadir import secure_data_dir
 
 # Modules that take part in the server lifecycle. Each may define:
@@ -39,7 +39,7 @@ class Runtime:
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
         secure_data_dir(settings.data_dir)
-        catalog = Catalog.in_dir(settings.data_dir)
+        catalog = open_catalog(settings)
         warehouse = Warehouse.in_dir(
             settings.data_dir,
             memory_limit=settings.duckdb_memory_limit,

@@ -16,7 +16,7 @@ from focusbase.cli import _register, app
 from focusbase.config import Settings
 from focusbase.focus import columns
 from focusbase.runtime import Runtime
-from focusbase.storage import Catalog
+from focusbase.storage import open_catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
 from tests.conftest import serve_in_thread
@@ -102,7 +102,10 @@ def server(data_dir: Path, settings: Settings) -> Iterator[str]:
 def test_export_through_the_server(server: str, data_dir: Path, tmp_path: Path) -> None:
 
     key = create_key(
-        Catalog.in_dir(data_dir), workspace_id=DEFAULT_WORKSPACE_ID, name="cli", scopes=["read"]
+        open_catalog(Settings(data_dir=data_dir)),
+        workspace_id=DEFAULT_WORKSPACE_ID,
+        name="cli",
+        scopes=["read"],
     ).key
     out = tmp_path / "jan.csv.gz"
     args = ["export", "--start", "2025-01-01T00:00:00Z", "--end", "2025-02-01T00:00:00Z", "--format", "csv"]

@@ -30,7 +30,8 @@ import orjson
 import pytest
 
 from focusbase.api.openapi import SEED_FILE
-from focusbase.storage import Catalog, Warehouse
+from focusbase.config import Settings
+from focusbase.storage import Warehouse, open_catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
 from focusbase.tenancy.providers import create_provider
@@ -227,7 +228,7 @@ _TAGGED = {"Tags": orjson.dumps({"env": "prod", "cost-center": 123, "shared": Tr
 
 
 def _load(data_dir: Path) -> tuple[dict[str, str], list[str]]:
-    catalog = Catalog.in_dir(data_dir)
+    catalog = open_catalog(Settings(data_dir=data_dir))
     warehouse = Warehouse.in_dir(data_dir)
     try:
         a = create_provider(catalog, DEFAULT_WORKSPACE_ID, name="A", default_currency="USD")

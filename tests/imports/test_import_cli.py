@@ -16,7 +16,7 @@ from focusbase.cli import _register, app
 from focusbase.config import Settings
 from focusbase.ingest import batches
 from focusbase.runtime import Runtime
-from focusbase.storage import Catalog
+from focusbase.storage import open_catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
 from focusbase.tenancy.providers import create_provider
@@ -28,7 +28,7 @@ _register()
 
 @pytest.fixture
 def provider(settings: Settings) -> str:
-    catalog = Catalog.in_dir(settings.data_dir)
+    catalog = open_catalog(Settings(data_dir=settings.data_dir))
     created = create_provider(catalog, DEFAULT_WORKSPACE_ID, name="Datadog", default_currency="USD")
     catalog.close()
     return created.provider.id
@@ -162,7 +162,7 @@ def server(settings: Settings, provider: str) -> Iterator[str]:
 
 def test_import_through_the_server(server: str, settings: Settings, provider: str) -> None:
     key = create_key(
-        Catalog.in_dir(settings.data_dir),
+        open_catalog(Settings(data_dir=settings.data_dir)),
         workspace_id=DEFAULT_WORKSPACE_ID,
         name="cli",
         scopes=["ingest", "read"],

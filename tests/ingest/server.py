@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from focusbase.storage import Catalog
+from focusbase.config import Settings
+from focusbase.storage import open_catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
 
@@ -26,7 +27,7 @@ def free_port() -> int:
 
 def admin_key(data_dir: Path) -> str:
     """An admin key written straight into the catalog (the CLI bootstrap path)."""
-    catalog = Catalog.in_dir(data_dir)
+    catalog = open_catalog(Settings(data_dir=data_dir))
     try:
         return create_key(catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="e2e admin", scopes=["admin"]).key
     finally:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from focusbase.cli import _register, app
 from focusbase.config import Settings
-from focusbase.storage import Catalog
+from focusbase.storage import open_catalog
 from focusbase.tenancy.keys import authenticate_key
 from focusbase.tenancy.workspaces import list_workspaces
 
@@ -77,13 +77,13 @@ def test_keys_create_human_output_and_workspaces(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     key = result.stdout.strip().splitlines()[-1]
     assert key.startswith("fbk_key_") and "not shown again" in result.stderr
-    principal = authenticate_key(Catalog.in_dir(tmp_path), key)
+    principal = authenticate_key(open_catalog(Settings(data_dir=tmp_path)), key)
     assert principal is not None and principal.workspace_id != "ws_default" and principal.scopes == {"read"}
 
     again = runner.invoke(
         app, ["keys", "create", "--scope", "admin", "--workspace", "team-b", "--json", "--data-dir", data]
     )
-    second = authenticate_key(Catalog.in_dir(tmp_path), json.loads(again.stdout)["key"])
+    second = authenticate_key(open_catalog(Settings(data_dir=tmp_path)), json.loads(again.stdout)["key"])
     assert second is not None and second.workspace_id == principal.workspace_id
 
     listed = runner.invoke(app, ["keys", "list", "--json", "--data-dir", data])
@@ -113,7 +113,7 @@ def test_cli_errors(tmp_path: Path, args: list[str], message: str) -> None:
     result = runner.invoke(app, [*args, "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert message in result.stderr
-    assert [ws.name for ws in list_workspaces(Catalog.in_dir(tmp_path))] == ["default"]
+    assert [ws.name for ws in list_workspaces(open_catalog(Settings(data_dir=tmp_path)))] == ["default"]
 
 
 def test_providers_create_list_rotate(tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_providers_create_list_rotate(tmp_path: Path) -> None:
     assert body["defaultCurrency"] == "USD" and body["ingestUrl"].endswith(
         f"/api/v1/public/ingest/focus/{body['id']}"
     )
-    catalog = Catalog.in_dir(tmp_path)
+    catalog = open_catalog(Settings(data_dir=tmp_path))
     assert authenticate_key(catalog, body["ingestKey"]) is not None
 
     listed = json.loads(runner.invoke(app, ["providers", "list", "--json", "--data-dir", data]).stdout)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from focusbase.storage import Catalog, Warehouse
+from focusbase.config import Settings
+from focusbase.storage import Catalog, Warehouse, open_catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import authenticate_key
 from focusbase.tenancy.periods import PeriodNotEnded, finalize_period, finalized_periods, list_finalized
@@ -26,7 +27,7 @@ from focusbase.tenancy.workspaces import ensure_workspace
 
 @pytest.fixture
 def stores(tmp_path: Path) -> tuple[Catalog, Warehouse]:
-    catalog = Catalog.in_dir(tmp_path)
+    catalog = open_catalog(Settings(data_dir=tmp_path))
     warehouse = Warehouse.in_dir(tmp_path)
     yield catalog, warehouse
     warehouse.close()

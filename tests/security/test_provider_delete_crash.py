@@ -25,7 +25,8 @@ from typing import Any
 import httpx
 import pytest
 
-from focusbase.storage import Catalog, Warehouse
+from focusbase.config import Settings
+from focusbase.storage import Warehouse, open_catalog
 from focusbase.storage import providers as provider_store
 from focusbase.storage.catalog import CATALOG_FILE, DEFAULT_WORKSPACE_ID
 from focusbase.storage.warehouse import WAREHOUSE_FILE
@@ -106,7 +107,7 @@ class OnDisk:
 
 def on_disk(data_dir: Path, provider_ids: list[str]) -> dict[str, OnDisk]:
     """Read both databases as the crash left them (opening the warehouse replays its write-ahead log)."""
-    catalog = Catalog.in_dir(data_dir)
+    catalog = open_catalog(Settings(data_dir=data_dir))
     warehouse = Warehouse.in_dir(data_dir)
     found = {}
     try:

@@ -8,7 +8,7 @@ import pytest
 
 from focusbase.config import Settings
 from focusbase.runtime import Runtime
-from focusbase.storage import Catalog, Warehouse
+from focusbase.storage import Warehouse, open_catalog
 
 
 def test_migrations_apply_once_and_default_workspace_exists(tmp_path: Path) -> None:
@@ -18,7 +18,7 @@ def test_migrations_apply_once_and_default_workspace_exists(tmp_path: Path) -> N
         names = {r[0] for r in cur.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     assert {"cost_rows", "batches", "contract_commitment_rows", "live_cost_rows"} <= names
     assert "staged_cost_rows" not in names  # dropped by 0002: open batches stage inside cost_rows
-    catalog = Catalog.in_dir(tmp_path)
+    catalog = open_catalog(Settings(data_dir=tmp_path))
     assert catalog.migrate() == []
     with catalog.read() as conn:
         assert conn.execute("SELECT name FROM workspaces").fetchall()[0][0] == "default"

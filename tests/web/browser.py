@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from focusbase.config import Settings
-from focusbase.storage import Catalog
+from focusbase.storage import open_catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
 from tests.conftest import serve_in_thread
@@ -45,7 +45,7 @@ def live_server(data_dir: Path, **overrides: Any) -> Iterator[tuple[str, str]]:
     """The real app on a free port with a fresh admin key: (base URL, key)."""
     settings = Settings(data_dir=data_dir, secret_key="browser-test-secret", **overrides)
     with serve_in_thread(settings) as base:
-        catalog = Catalog.in_dir(data_dir)
+        catalog = open_catalog(Settings(data_dir=data_dir))
         try:
             key = create_key(
                 catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="browser admin", scopes=["admin"]

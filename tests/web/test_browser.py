@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from focusbase.storage import Catalog
+from focusbase.config import Settings
+from focusbase.storage import open_catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
 from tests.web import browser as b
@@ -291,7 +292,7 @@ def test_a_provider_limited_key_sees_only_its_provider(
             headers={"Authorization": f"Bearer {made.json()['ingestKey']}"},
         )
         assert pushed.status_code == 200
-    catalog = Catalog.in_dir(tmp_path / "data")
+    catalog = open_catalog(Settings(data_dir=tmp_path / "data"))
     try:
         limited = create_key(
             catalog,

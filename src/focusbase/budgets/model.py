@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pycountry
+
+from focusbase.storage.catalog import Row
 
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 SCOPE_KINDS = ("provider", "view")
@@ -67,7 +68,7 @@ class Budget:
     updated_at: str
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row, amounts: dict[str, str]) -> Budget:
+    def from_row(cls, row: Row, amounts: dict[str, str]) -> Budget:
         return cls(
             id=row["id"],
             workspace_id=row["workspace_id"],

@@ -20,7 +20,7 @@ from focusbase.cli import app
 from focusbase.cli.keys import DATA_DIR_HELP, WORKSPACE_HELP, existing_workspaces, fail
 from focusbase.config import Settings
 from focusbase.query.filters import Scope
-from focusbase.storage import Catalog, DataDirLocked, Warehouse
+from focusbase.storage import Catalog, DataDirLocked, Warehouse, open_catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_NAME
 
 rollups_app = typer.Typer(
@@ -52,7 +52,7 @@ def parse_filter(text: str) -> dict[str, Any]:
 
 def _open(data_dir: Path | None) -> tuple[Settings, Catalog, Warehouse]:
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
-    catalog = Catalog.in_dir(settings.data_dir)
+    catalog = open_catalog(settings)
     try:
         warehouse = Warehouse.in_dir(
             settings.data_dir, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads

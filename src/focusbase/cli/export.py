@@ -18,7 +18,7 @@ from focusbase.config import Settings
 from focusbase.export import service
 from focusbase.export.spec import ExportRequestError, ExportSpec
 from focusbase.query.filters import FilterError, Scope
-from focusbase.storage import Catalog, DataDirLocked, Warehouse
+from focusbase.storage import DataDirLocked, Warehouse, open_catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_NAME
 from focusbase.tenancy.workspaces import list_workspaces
 
@@ -152,7 +152,7 @@ def _on_data_dir(
     data_dir: Path | None, workspace: str | None, spec: ExportSpec, out: Path, quiet: bool
 ) -> int:
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
-    catalog = Catalog.in_dir(settings.data_dir)
+    catalog = open_catalog(settings)
     name = workspace or DEFAULT_WORKSPACE_NAME
     found = [ws for ws in list_workspaces(catalog) if ws.name == name]
     if not found:

@@ -11,6 +11,7 @@ import typer
 from focusbase.cli import app
 from focusbase.config import Settings
 from focusbase.storage import Catalog
+from focusbase.storage import open_catalog as open_configured_catalog
 from focusbase.tenancy.apikeys import KeyRequestInvalid, create_api_key
 from focusbase.tenancy.keys import get_key, list_keys, revoke_key
 from focusbase.tenancy.principal import Principal
@@ -33,9 +34,9 @@ WORKSPACE_HELP = "Workspace name; created when it does not exist [default: defau
 
 
 def open_catalog(data_dir: Path | None) -> Catalog:
-    """The catalog of the data directory (SQLite in WAL mode, so a running server is no obstacle)."""
+    """The configured catalog (SQLite in WAL mode or PostgreSQL, so a running server is no obstacle)."""
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
-    return Catalog.in_dir(settings.data_dir)
+    return open_configured_catalog(settings)
 
 
 def operator(workspace: Workspace) -> Principal:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +13,7 @@ from focusbase.notify.destinations import resolve
 from focusbase.notify.worker import iso, parse_iso
 from focusbase.runtime import Runtime
 from focusbase.storage import webhooks as store
-from focusbase.storage.catalog import utcnow
+from focusbase.storage.catalog import Row, utcnow
 
 MAX_DESCRIPTION = 500
 MAX_ENDPOINTS_PER_WORKSPACE = 100
@@ -44,7 +43,7 @@ class Endpoint:
     updated_at: str
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row, now: datetime | None = None) -> Endpoint:
+    def from_row(cls, row: Row, now: datetime | None = None) -> Endpoint:
         until = row["previous_secret_expires_at"]
         if until and parse_iso(until) <= (now or datetime.now(UTC)):
             until = None

@@ -7,7 +7,6 @@ delivery per subscribed endpoint in a single catalog transaction, then the deliv
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +14,7 @@ import orjson
 
 from focusbase.runtime import Runtime
 from focusbase.storage import webhooks as store
+from focusbase.storage.catalog import Connection
 
 EVENT_TYPES: tuple[str, ...] = (
     "anomaly.created",
@@ -43,7 +43,7 @@ def event_body(event_id: str, event_type: str, data: dict[str, Any], timestamp: 
 
 
 def enqueue(
-    tx: sqlite3.Connection,
+    tx: Connection,
     workspace_id: str,
     event_type: str,
     data: dict[str, Any],

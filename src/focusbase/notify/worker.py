@@ -11,7 +11,6 @@ import concurrent.futures
 import contextlib
 import logging
 import random
-import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from focusbase.notify import sender, signing
 from focusbase.notify.destinations import DestinationRefused, resolve
 from focusbase.runtime import Runtime
 from focusbase.storage import webhooks as store
+from focusbase.storage.catalog import Row
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def retry_delay(runtime: Runtime, attempts_done: int, retry_after: float | None)
     return delay
 
 
-def signing_secrets(endpoint: sqlite3.Row, now: datetime) -> list[str]:
+def signing_secrets(endpoint: Row, now: datetime) -> list[str]:
     """The secrets that sign a delivery now: the current one, and the previous one during its grace period."""
     found = [str(endpoint["secret"])]
     previous, until = endpoint["previous_secret"], endpoint["previous_secret_expires_at"]
@@ -61,7 +61,7 @@ def signing_secrets(endpoint: sqlite3.Row, now: datetime) -> list[str]:
     return found
 
 
-def attempt_delivery(runtime: Runtime, delivery: sqlite3.Row) -> None:
+def attempt_delivery(runtime: Runtime, delivery: Row) -> None:
     """Send one claimed delivery and record the outcome (blocking; runs in a worker thread)."""
     settings = runtime.settings
     endpoint = store.endpoint_by_id(runtime.catalog, delivery["endpoint_id"])
@@ -207,7 +207,7 @@ class DeliveryWorker:
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
 
-    async def _send(self, delivery: sqlite3.Row) -> None:
+    async def _send(self, delivery: Row) -> None:
         try:
             await self._loop.run_in_executor(self._pool, attempt_delivery, self.runtime, delivery)
         except Exception:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -15,7 +14,7 @@ from typing import Any
 from focusbase.analytics.model import ExplorerQuery, Filter
 from focusbase.query.filters import Scope
 from focusbase.storage.analytics import source_for, where_sql
-from focusbase.storage.catalog import Catalog, utcnow
+from focusbase.storage.catalog import Catalog, Connection, utcnow
 from focusbase.storage.warehouse import Warehouse
 
 DIMENSIONS: tuple[str, ...] = ("ServiceName", "SubAccountId", "RegionId")
@@ -201,7 +200,7 @@ def upsert_anomalies(
     catalog: Catalog,
     workspace_id: str,
     found: list[Detected],
-    on_created: Callable[[sqlite3.Connection, str, Detected], object] | None = None,
+    on_created: Callable[[Connection, str, Detected], object] | None = None,
 ) -> int:
     """Insert new events and refresh known ones (same scope, currency and start); returns how many are new.
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from focusbase.storage.catalog import Catalog, utcnow
+from focusbase.storage.catalog import Catalog, Connection, Row, utcnow
 from focusbase.storage.warehouse import Warehouse
 
 # The two money columns a budget can be measured on; names come from this fixed map, never from input.
@@ -40,7 +39,7 @@ def save_many(catalog: Catalog, items: list[tuple[dict[str, Any], dict[str, str]
 
 
 def _save(
-    tx: sqlite3.Connection,
+    tx: Connection,
     row: dict[str, Any],
     amounts: dict[str, str],
     *,
@@ -85,25 +84,25 @@ def _save(
 _UPDATABLE = ("name", "scope_kind", "scope_id", "currency", "cost_column", "thresholds")
 
 
-def get_budget(catalog: Catalog, workspace_id: str, budget_id: str) -> sqlite3.Row | None:
+def get_budget(catalog: Catalog, workspace_id: str, budget_id: str) -> Row | None:
     """One budget of a workspace."""
     with catalog.read() as conn:
-        row: sqlite3.Row | None = conn.execute(
+        row: Row | None = conn.execute(
             "SELECT * FROM budgets WHERE id = ? AND workspace_id = ?", (budget_id, workspace_id)
         ).fetchone()
         return row
 
 
-def budget_by_name(catalog: Catalog, workspace_id: str, name: str) -> sqlite3.Row | None:
+def budget_by_name(catalog: Catalog, workspace_id: str, name: str) -> Row | None:
     """A workspace's budget of this name."""
     with catalog.read() as conn:
-        row: sqlite3.Row | None = conn.execute(
+        row: Row | None = conn.execute(
             "SELECT * FROM budgets WHERE workspace_id = ? AND name = ?", (workspace_id, name)
         ).fetchone()
         return row
 
 
-def list_budgets(catalog: Catalog, workspace_id: str | None = None) -> list[sqlite3.Row]:
+def list_budgets(catalog: Catalog, workspace_id: str | None = None) -> list[Row]:
     """A workspace's budgets (every workspace's with None), by name."""
     with catalog.read() as conn:
         if workspace_id is None:
@@ -113,7 +112,7 @@ def list_budgets(catalog: Catalog, workspace_id: str | None = None) -> list[sqli
         ).fetchall()
 
 
-def budgets_for_scope(catalog: Catalog, workspace_id: str, kind: str, scope_id: str) -> list[sqlite3.Row]:
+def budgets_for_scope(catalog: Catalog, workspace_id: str, kind: str, scope_id: str) -> list[Row]:
     """The budgets on one scope."""
     with catalog.read() as conn:
         return conn.execute(
@@ -148,7 +147,7 @@ def delete_budget(catalog: Catalog, workspace_id: str, budget_id: str) -> bool:
         return cur.rowcount == 1
 
 
-def crossings(catalog: Catalog, budget_id: str, period: str) -> dict[str, sqlite3.Row]:
+def crossings(catalog: Catalog, budget_id: str, period: str) -> dict[str, Row]:
     """The thresholds of a budget that fired for a period, by threshold key."""
     with catalog.read() as conn:
         rows = conn.execute(
@@ -165,7 +164,7 @@ def record_crossing(
     threshold: str,
     actual: str,
     projected: str,
-    emit: Callable[[sqlite3.Connection], str],
+    emit: Callable[[Connection], str],
 ) -> str | None:
     """Record that a threshold fired for a period and queue its event, in one transaction.
 
@@ -173,8 +172,9 @@ def record_crossing(
     """
     with catalog.transaction() as tx:
         cur = tx.execute(
-            "INSERT OR IGNORE INTO budget_crossings"
-            " (budget_id, period, threshold, crossed_at, actual, projected) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO budget_crossings"
+            " (budget_id, period, threshold, crossed_at, actual, projected) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (budget_id, period, threshold, utcnow(), actual, projected),
         )
         if cur.rowcount != 1:

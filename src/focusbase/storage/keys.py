@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
-from focusbase.storage.catalog import Catalog, utcnow
+from focusbase.storage.catalog import Catalog, Connection, Row, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +20,7 @@ class KeyRecord:
     secret_hash: str
 
 
-def insert_key_in(tx: sqlite3.Connection, record: KeyRecord) -> None:
+def insert_key_in(tx: Connection, record: KeyRecord) -> None:
     """Insert a key inside an open catalog transaction; LookupError when the workspace does not exist."""
     if tx.execute("SELECT 1 FROM workspaces WHERE id = ?", (record.workspace_id,)).fetchone() is None:
         raise LookupError(f"no workspace {record.workspace_id!r}")
@@ -56,13 +55,13 @@ def insert_key(
         insert_key_in(tx, KeyRecord(key_id, workspace_id, name, kind, scopes, provider_ids, secret_hash))
 
 
-def get_key(catalog: Catalog, key_id: str) -> sqlite3.Row | None:
+def get_key(catalog: Catalog, key_id: str) -> Row | None:
     with catalog.read() as conn:
-        row: sqlite3.Row | None = conn.execute("SELECT * FROM api_keys WHERE id = ?", (key_id,)).fetchone()
+        row: Row | None = conn.execute("SELECT * FROM api_keys WHERE id = ?", (key_id,)).fetchone()
         return row
 
 
-def list_keys(catalog: Catalog, workspace_id: str) -> list[sqlite3.Row]:
+def list_keys(catalog: Catalog, workspace_id: str) -> list[Row]:
     with catalog.read() as conn:
         return conn.execute(
             "SELECT * FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id", (workspace_id,)
@@ -74,7 +73,7 @@ def revoke_key(catalog: Catalog, workspace_id: str, key_id: str) -> bool:
         return revoke_key_in(tx, workspace_id, key_id)
 
 
-def revoke_key_in(tx: sqlite3.Connection, workspace_id: str, key_id: str) -> bool:
+def revoke_key_in(tx: Connection, workspace_id: str, key_id: str) -> bool:
     """Revoke inside an open transaction; False when the workspace has no such active key."""
     cur = tx.execute(
         "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND workspace_id = ? AND revoked_at IS NULL",
@@ -93,5 +92,5 @@ def touch_key(catalog: Catalog, key_id: str, *, older_than: str) -> bool:
                 (utcnow(), key_id, older_than),
             )
             return cur.rowcount == 1
-    except sqlite3.OperationalError:
+    except catalog.busy_errors:
         return False  # the catalog is busy; bookkeeping must never fail a request

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 
-from focusbase.storage.catalog import Catalog, utcnow
+from focusbase.storage.catalog import Catalog, Row, utcnow
 
 
-def finalize_period(catalog: Catalog, *, provider_id: str, period: str) -> tuple[sqlite3.Row, bool]:
+def finalize_period(catalog: Catalog, *, provider_id: str, period: str) -> tuple[Row, bool]:
     """Record a period as final; returns the row and whether it was newly finalised."""
     with catalog.transaction() as tx:
         cur = tx.execute(
-            "INSERT OR IGNORE INTO period_finalizations (provider_id, period, finalized_at) VALUES (?, ?, ?)",
+            "INSERT INTO period_finalizations (provider_id, period, finalized_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (provider_id, period, utcnow()),
         )
-        row: sqlite3.Row = tx.execute(
+        row: Row = tx.execute(
             "SELECT * FROM period_finalizations WHERE provider_id = ? AND period = ?", (provider_id, period)
         ).fetchone()
         return row, cur.rowcount == 1
 
 
-def list_finalized(catalog: Catalog, provider_id: str) -> list[sqlite3.Row]:
+def list_finalized(catalog: Catalog, provider_id: str) -> list[Row]:
     """Finalised periods of one provider, oldest period first."""
     with catalog.read() as conn:
         return conn.execute(
@@ -31,7 +31,7 @@ def list_finalized(catalog: Catalog, provider_id: str) -> list[sqlite3.Row]:
 
 def finalized_for_workspace(
     catalog: Catalog, workspace_id: str, provider_ids: Iterable[str] | None
-) -> list[sqlite3.Row]:
+) -> list[Row]:
     """(provider_id, period) rows of a workspace's live providers, optionally limited to some providers."""
     with catalog.read() as conn:
         rows = conn.execute(

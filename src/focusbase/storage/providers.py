@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import duckdb
 
 from focusbase.storage import rollups
-from focusbase.storage.catalog import Catalog, utcnow
+from focusbase.storage.catalog import Catalog, Row, utcnow
 from focusbase.storage.keys import KeyRecord, insert_key_in, revoke_key_in
 from focusbase.storage.warehouse import Warehouse
 
@@ -63,7 +62,7 @@ def insert_provider(
     name: str,
     default_currency: str,
     ingest_key: KeyRecord,
-) -> sqlite3.Row:
+) -> Row:
     """Insert a provider and its ingest key in one catalog transaction."""
     now = utcnow()
     with catalog.transaction() as tx:
@@ -73,23 +72,24 @@ def insert_provider(
             " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (provider_id, workspace_id, name, default_currency, ingest_key.key_id, now, now),
         )
-        row: sqlite3.Row = tx.execute("SELECT * FROM providers WHERE id = ?", (provider_id,)).fetchone()
+        row: Row = tx.execute("SELECT * FROM providers WHERE id = ?", (provider_id,)).fetchone()
         return row
 
 
 def get_provider(
     catalog: Catalog, workspace_id: str, provider_id: str, *, include_deleted: bool = False
-) -> sqlite3.Row | None:
+) -> Row | None:
     """The provider row of this workspace, or None (deleted providers only when asked)."""
     with catalog.read() as conn:
-        row: sqlite3.Row | None = conn.execute(
-            "SELECT * FROM providers WHERE id = ? AND workspace_id = ? AND (deleted_at IS NULL OR ?)",
-            (provider_id, workspace_id, include_deleted),
+        row: Row | None = conn.execute(
+            # `? = 1`, not a bare `?`: PostgreSQL wants a boolean there and catalog flags are 0/1 integers.
+            "SELECT * FROM providers WHERE id = ? AND workspace_id = ? AND (deleted_at IS NULL OR ? = 1)",
+            (provider_id, workspace_id, int(include_deleted)),
         ).fetchone()
         return row
 
 
-def list_providers(catalog: Catalog, workspace_id: str) -> list[sqlite3.Row]:
+def list_providers(catalog: Catalog, workspace_id: str) -> list[Row]:
     """The workspace's providers that are not deleted, oldest first."""
     with catalog.read() as conn:
         return conn.execute(
@@ -100,7 +100,7 @@ def list_providers(catalog: Catalog, workspace_id: str) -> list[sqlite3.Row]:
 
 def update_provider(
     catalog: Catalog, workspace_id: str, provider_id: str, changes: dict[str, str]
-) -> sqlite3.Row | None:
+) -> Row | None:
     """Apply changes to name and/or default_currency; None when there is no such live provider."""
     name = changes.get("name")
     currency = changes.get("default_currency")
@@ -112,16 +112,16 @@ def update_provider(
         )
         if cur.rowcount != 1:
             return None
-        row: sqlite3.Row = tx.execute("SELECT * FROM providers WHERE id = ?", (provider_id,)).fetchone()
+        row: Row = tx.execute("SELECT * FROM providers WHERE id = ?", (provider_id,)).fetchone()
         return row
 
 
 def replace_ingest_key(
     catalog: Catalog, workspace_id: str, provider_id: str, new_key: KeyRecord
-) -> sqlite3.Row | None:
+) -> Row | None:
     """Insert a new ingest key, revoke the old one and point the provider at the new one, atomically."""
     with catalog.transaction() as tx:
-        row: sqlite3.Row | None = tx.execute(
+        row: Row | None = tx.execute(
             "SELECT * FROM providers WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL",
             (provider_id, workspace_id),
         ).fetchone()
@@ -134,7 +134,7 @@ def replace_ingest_key(
             "UPDATE providers SET ingest_key_id = ?, updated_at = ? WHERE id = ?",
             (new_key.key_id, utcnow(), provider_id),
         )
-        updated: sqlite3.Row = tx.execute("SELECT * FROM providers WHERE id = ?", (provider_id,)).fetchone()
+        updated: Row = tx.execute("SELECT * FROM providers WHERE id = ?", (provider_id,)).fetchone()
         return updated
 
 
@@ -283,7 +283,7 @@ def purge_provider(
     }
 
 
-def _catalog_states(catalog: Catalog) -> dict[str, sqlite3.Row]:
+def _catalog_states(catalog: Catalog) -> dict[str, Row]:
     with catalog.read() as conn:
         rows = conn.execute("SELECT id, workspace_id, deleted_at FROM providers").fetchall()
     return {row["id"]: row for row in rows}

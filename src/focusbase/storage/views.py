@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import orjson
 
-from focusbase.storage.catalog import Catalog, utcnow
+from focusbase.storage.catalog import Catalog, Row, utcnow
 
 
 class NameTaken(Exception):
@@ -33,7 +32,7 @@ def count_views(catalog: Catalog, workspace_id: str) -> int:
 
 def insert_view(
     catalog: Catalog, *, view_id: str, workspace_id: str, name: str, query: dict[str, Any], key_id: str | None
-) -> sqlite3.Row:
+) -> Row:
     """Store a new view; NameTaken when the workspace already has one of this name."""
     now = utcnow()
     try:
@@ -43,22 +42,22 @@ def insert_view(
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (view_id, workspace_id, name, orjson.dumps(query).decode(), key_id, now, now),
             )
-            row: sqlite3.Row = tx.execute("SELECT * FROM saved_views WHERE id = ?", (view_id,)).fetchone()
+            row: Row = tx.execute("SELECT * FROM saved_views WHERE id = ?", (view_id,)).fetchone()
             return row
-    except sqlite3.IntegrityError as exc:
+    except catalog.integrity_errors as exc:
         raise NameTaken(name) from exc
 
 
-def get_view(catalog: Catalog, workspace_id: str, view_id: str) -> sqlite3.Row | None:
+def get_view(catalog: Catalog, workspace_id: str, view_id: str) -> Row | None:
     """A view of this workspace, or None."""
     with catalog.read() as conn:
-        row: sqlite3.Row | None = conn.execute(
+        row: Row | None = conn.execute(
             "SELECT * FROM saved_views WHERE id = ? AND workspace_id = ?", (view_id, workspace_id)
         ).fetchone()
         return row
 
 
-def list_views(catalog: Catalog, workspace_id: str) -> list[sqlite3.Row]:
+def list_views(catalog: Catalog, workspace_id: str) -> list[Row]:
     """A workspace's views by name."""
     with catalog.read() as conn:
         return conn.execute(
@@ -68,7 +67,7 @@ def list_views(catalog: Catalog, workspace_id: str) -> list[sqlite3.Row]:
 
 def update_view(
     catalog: Catalog, workspace_id: str, view_id: str, *, name: str | None, query: dict[str, Any] | None
-) -> sqlite3.Row | None:
+) -> Row | None:
     """Change a view's name and/or query; None when there is no such view, NameTaken on a clash."""
     text = None if query is None else orjson.dumps(query).decode()
     try:
@@ -80,9 +79,9 @@ def update_view(
             )
             if cur.rowcount != 1:
                 return None
-            row: sqlite3.Row = tx.execute("SELECT * FROM saved_views WHERE id = ?", (view_id,)).fetchone()
+            row: Row = tx.execute("SELECT * FROM saved_views WHERE id = ?", (view_id,)).fetchone()
             return row
-    except sqlite3.IntegrityError as exc:
+    except catalog.integrity_errors as exc:
         raise NameTaken(name or "") from exc
 
 

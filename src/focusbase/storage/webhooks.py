@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
-from focusbase.storage.catalog import Catalog, utcnow
+from focusbase.storage.catalog import Catalog, Connection, Row, utcnow
 
 
 def insert_endpoint(catalog: Catalog, row: dict[str, Any]) -> None:
@@ -17,25 +16,25 @@ def insert_endpoint(catalog: Catalog, row: dict[str, Any]) -> None:
         tx.execute(f"INSERT INTO webhook_endpoints ({columns}) VALUES ({marks})", list(row.values()))  # noqa: S608
 
 
-def get_endpoint(catalog: Catalog, workspace_id: str, endpoint_id: str) -> sqlite3.Row | None:
+def get_endpoint(catalog: Catalog, workspace_id: str, endpoint_id: str) -> Row | None:
     """One endpoint of a workspace."""
     with catalog.read() as conn:
-        row: sqlite3.Row | None = conn.execute(
+        row: Row | None = conn.execute(
             "SELECT * FROM webhook_endpoints WHERE id = ? AND workspace_id = ?", (endpoint_id, workspace_id)
         ).fetchone()
         return row
 
 
-def endpoint_by_id(catalog: Catalog, endpoint_id: str) -> sqlite3.Row | None:
+def endpoint_by_id(catalog: Catalog, endpoint_id: str) -> Row | None:
     """One endpoint, whatever its workspace (the delivery worker)."""
     with catalog.read() as conn:
-        row: sqlite3.Row | None = conn.execute(
+        row: Row | None = conn.execute(
             "SELECT * FROM webhook_endpoints WHERE id = ?", (endpoint_id,)
         ).fetchone()
         return row
 
 
-def list_endpoints(catalog: Catalog, workspace_id: str) -> list[sqlite3.Row]:
+def list_endpoints(catalog: Catalog, workspace_id: str) -> list[Row]:
     """A workspace's endpoints, oldest first."""
     with catalog.read() as conn:
         return conn.execute(
@@ -78,7 +77,7 @@ def delete_endpoint(catalog: Catalog, workspace_id: str, endpoint_id: str) -> bo
 
 
 def enqueue_event(
-    tx: sqlite3.Connection,
+    tx: Connection,
     *,
     event_id: str,
     workspace_id: str,
@@ -113,7 +112,7 @@ def enqueue_event(
     return len(targets)
 
 
-def due_deliveries(catalog: Catalog, now: str, limit: int) -> list[sqlite3.Row]:
+def due_deliveries(catalog: Catalog, now: str, limit: int) -> list[Row]:
     """Pending deliveries due by `now`, to enabled endpoints, oldest due first."""
     with catalog.read() as conn:
         return conn.execute(
@@ -136,7 +135,7 @@ def next_due(catalog: Catalog) -> str | None:
         return None if row is None else row[0]
 
 
-def claim_delivery(catalog: Catalog, delivery_id: str, seen_due: str, lease_until: str) -> sqlite3.Row | None:
+def claim_delivery(catalog: Catalog, delivery_id: str, seen_due: str, lease_until: str) -> Row | None:
     """Take a due delivery for one attempt by moving its due time to `lease_until`.
 
     Returns the delivery joined with its event, or None if someone else took it. If the process dies while
@@ -150,7 +149,7 @@ def claim_delivery(catalog: Catalog, delivery_id: str, seen_due: str, lease_unti
         )
         if cur.rowcount != 1:
             return None
-        row: sqlite3.Row = tx.execute(
+        row: Row = tx.execute(
             "SELECT d.id, d.endpoint_id, d.event_id, d.attempts, d.created_at, ev.type, ev.body"
             " FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id WHERE d.id = ?",
             (delivery_id,),
@@ -160,7 +159,7 @@ def claim_delivery(catalog: Catalog, delivery_id: str, seen_due: str, lease_unti
 
 def record_attempt(
     catalog: Catalog,
-    delivery: sqlite3.Row,
+    delivery: Row,
     *,
     status: str,
     attempt: dict[str, Any],
@@ -204,9 +203,7 @@ def record_attempt(
             )
 
 
-def list_attempts(
-    catalog: Catalog, endpoint_id: str, *, before_id: int | None, limit: int
-) -> list[sqlite3.Row]:
+def list_attempts(catalog: Catalog, endpoint_id: str, *, before_id: int | None, limit: int) -> list[Row]:
     """An endpoint's delivery log, newest first, keyset by attempt id."""
     with catalog.read() as conn:
         return conn.execute(

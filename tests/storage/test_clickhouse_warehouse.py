@@ -1,0 +1,369 @@
+"""The ClickHouse warehouse prototype (chDB, the engine embedded) keeps focusbase's batch semantics.
+
+Each operation is checked against a small model of what the DuckDB warehouse does (rows superseded by a
+replace, restored by a revert), with exact Decimal sums per currency.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from focusbase.config import Settings
+from focusbase.storage import open_catalog
+from focusbase.storage.cost_rows import Replace
+
+clickhouse_connect = pytest.importorskip("clickhouse_connect")
+pytest.importorskip("chdb")
+
+from focusbase.storage.clickhouse import (  # noqa: E402 - needs the optional clickhouse-connect
+    BatchRef,
+    ClickHouseWarehouse,
+    RevertRefused,
+    WarehouseValueOutOfRange,
+)
+
+MONEY = pa.decimal128(38, 12)
+TIME = pa.timestamp("us", tz="UTC")
+WS = "ws_default"
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # chDB runs one engine per process, bound to one path: every test gets a database of its own in it.
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def warehouse(chdb_path: Path, tmp_path: Path) -> Iterator[ClickHouseWarehouse]:
+    admin = clickhouse_connect.get_client(interface="chdb", path=str(chdb_path))
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    admin.command(f"CREATE DATABASE {database}")
+    client = clickhouse_connect.get_client(interface="chdb", path=str(chdb_path), database=database)
+    catalog = open_catalog(Settings(data_dir=tmp_path))
+    warehouse = ClickHouseWarehouse(client, catalog)
+    yield warehouse
+    catalog.close()
+
+
+@dataclass(frozen=True)
+class Row:
+    start: datetime
+    cost: Decimal
+    currency: str = "USD"
+    service: str = "Compute"
+    tags: str = '{"team": "a", "n": 1}'
+
+    @property
+    def day(self) -> date:
+        return self.start.date()
+
+
+def table(rows: list[Row]) -> pa.Table:
+    return pa.table(
+        {
+            "ChargePeriodStart": pa.array([r.start for r in rows], TIME),
+            "ChargePeriodEnd": pa.array([r.start + timedelta(hours=1) for r in rows], TIME),
+            "BillingPeriodStart": pa.array([r.start.replace(day=1, hour=0) for r in rows], TIME),
+            "BilledCost": pa.array([r.cost for r in rows], MONEY),
+            "EffectiveCost": pa.array([r.cost for r in rows], MONEY),
+            "BillingCurrency": pa.array([r.currency for r in rows], pa.string()),
+            "ServiceName": pa.array([r.service for r in rows], pa.string()),
+            "Tags": pa.array([r.tags for r in rows], pa.string()),
+        }
+    )
+
+
+def at(day: int, hour: int = 0, month: int = 1) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=UTC)
+
+
+class Model:
+    """What the DuckDB warehouse keeps live: rows by (batch, number), superseded by a later batch."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, int], Row] = {}
+        self.superseded: dict[tuple[str, int], str] = {}
+        self.seq = itertools.count(1)
+
+    def live(self, provider: str) -> dict[tuple[str, int], Row]:
+        return {k: r for k, r in self.rows.items() if k not in self.superseded and k[0].startswith(provider)}
+
+    def commit(self, provider: str, batch: str, rows: list[Row], replace: Replace) -> None:
+        live = self.live(provider)
+        days = {r.day for r in rows}
+        months = {r.start.replace(day=1, hour=0) for r in rows}
+        for key, row in live.items():
+            hit = {
+                "append": False,
+                "replace_all": True,
+                "replace_days": row.day in days,
+                "replace_range": replace.start is not None
+                and replace.end is not None
+                and replace.start <= row.start < replace.end,
+                "replace_months": row.start.replace(day=1, hour=0) in months,
+            }[replace.kind]
+            if hit:
+                self.superseded[key] = batch
+        for number, row in enumerate(rows):
+            self.rows[(batch, number)] = row
+
+    def revert(self, batch: str) -> None:
+        for key in [k for k, by in self.superseded.items() if by == batch]:
+            del self.superseded[key]
+        for key in [k for k in self.rows if k[0] == batch]:
+            self.superseded[key] = "revert:" + batch
+
+    def sums(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for key, row in self.rows.items():
+            if key in self.superseded:
+                continue
+            entry = out.setdefault(row.currency, {"rows": 0, "total": Decimal(0)})
+            entry["rows"] += 1
+            entry["total"] += row.cost
+        return {
+            c: {"rows": e["rows"], "BilledCost": _text(e["total"]), "EffectiveCost": _text(e["total"])}
+            for c, e in sorted(out.items())
+        }
+
+
+def _text(value: Decimal) -> str:
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+class Harness:
+    """Drives the warehouse and the model with the same operations."""
+
+    def __init__(self, warehouse: ClickHouseWarehouse, provider: str = "prv_a") -> None:
+        self.warehouse = warehouse
+        self.model = Model()
+        self.provider = provider
+        self.refs: dict[str, BatchRef] = {}
+
+    def push(self, rows: list[Row], replace: Replace, parts: int = 1) -> tuple[str, Any]:
+        seq = next(self.model.seq)
+        batch_id = f"{self.provider}_bat{seq}"
+        ref = BatchRef(WS, self.provider, batch_id, seq)
+        self.refs[batch_id] = ref
+        size = max(1, -(-len(rows) // parts))
+        for part_no, first in enumerate(range(0, len(rows), size)):
+            self.warehouse.stage(ref, part_no, first, table(rows[first : first + size]))
+        outcome = self.warehouse.commit(ref, replace)
+        self.model.commit(self.provider, batch_id, rows, replace)
+        return batch_id, outcome
+
+    def revert(self, batch_id: str) -> None:
+        self.warehouse.revert(self.refs[batch_id])
+        self.model.revert(batch_id)
+
+    def check(self) -> None:
+        assert self.warehouse.live_sums(WS) == self.model.sums()
+
+
+def test_staged_rows_are_invisible_until_the_commit_and_sums_are_exact(
+    warehouse: ClickHouseWarehouse,
+) -> None:
+    ref = BatchRef(WS, "prv_a", "bat_1", 1)
+    warehouse.stage(ref, 0, 0, table([Row(at(1), Decimal("0.1")), Row(at(1, 5), Decimal("0.2"))]))
+    assert warehouse.staged_count(ref) == 2
+    assert warehouse.live_sums(WS) == {}
+    outcome = warehouse.commit(ref, Replace("append"))
+    assert outcome.rows == 2 and outcome.replaced_rows == 0
+    assert outcome.sums == {"USD": {"rows": 2, "BilledCost": "0.3", "EffectiveCost": "0.3"}}
+    assert warehouse.live_sums(WS) == outcome.sums
+
+
+def test_a_part_staged_twice_is_stored_once(warehouse: ClickHouseWarehouse) -> None:
+    ref = BatchRef(WS, "prv_a", "bat_1", 1)
+    part = table([Row(at(1), Decimal("1.5")), Row(at(2), Decimal("2.5"))])
+    warehouse.stage(ref, 0, 0, part)
+    warehouse.stage(ref, 0, 0, part)  # a retry after an unknown outcome
+    assert warehouse.staged_count(ref) == 2
+    assert warehouse.commit(ref, Replace("append")).sums["USD"]["BilledCost"] == "4"
+
+
+def test_replace_days_replaces_whole_days_and_reports_what_it_replaced(
+    warehouse: ClickHouseWarehouse,
+) -> None:
+    h = Harness(warehouse)
+    first, _ = h.push(
+        [Row(at(d, hr), Decimal("1.25")) for d in (1, 2, 3) for hr in (0, 12)], Replace("append")
+    )
+    _, outcome = h.push([Row(at(2, 6), Decimal("10"))], Replace("replace_days"))
+    assert outcome.replaced_rows == 2 and outcome.replaced_sums["USD"]["BilledCost"] == "2.5"
+    assert outcome.superseded_batches == [first]
+    h.check()
+    assert warehouse.live_sums(WS)["USD"] == {"rows": 5, "BilledCost": "15", "EffectiveCost": "15"}
+
+
+def test_replace_range_keeps_the_rows_of_partly_covered_days(warehouse: ClickHouseWarehouse) -> None:
+    h = Harness(warehouse)
+    h.push([Row(at(d, hr), Decimal("1")) for d in (1, 2, 3) for hr in (0, 6, 12, 18)], Replace("append"))
+    window = Replace("replace_range", at(1, 12), at(3, 6))  # half of day 1, all of day 2, a quarter of day 3
+    _, outcome = h.push([Row(at(2, 1), Decimal("7"))], window)
+    assert outcome.replaced_rows == 2 + 4 + 1 and outcome.rows == 1
+    h.check()
+    # The survivors of days 1 and 3 are served once each, with their own values.
+    page = warehouse.read_page(WS, ["ChargePeriodStart", "BilledCost"], limit=100)
+    starts = sorted(r["ChargePeriodStart"].astimezone(UTC) for r in page.rows)
+    assert starts == sorted([at(1, 0), at(1, 6), at(2, 1), at(3, 6), at(3, 12), at(3, 18)])
+
+
+def test_replace_months_and_replace_all(warehouse: ClickHouseWarehouse) -> None:
+    h = Harness(warehouse)
+    h.push([Row(at(d, 0, m), Decimal("2")) for m in (1, 2) for d in (10, 20)], Replace("append"))
+    h.push([Row(at(5, 0, 2), Decimal("3"))], Replace("replace_months"))
+    h.check()
+    h.push([Row(at(9, 0, 3), Decimal("4"))], Replace("replace_all"))
+    h.check()
+    assert warehouse.live_sums(WS)["USD"]["rows"] == 1
+
+
+def test_revert_restores_what_was_replaced_and_refuses_over_later_data(
+    warehouse: ClickHouseWarehouse,
+) -> None:
+    h = Harness(warehouse)
+    h.push([Row(at(1), Decimal("1")), Row(at(2), Decimal("2"))], Replace("append"))
+    second, _ = h.push([Row(at(2), Decimal("20"))], Replace("replace_days"))
+    h.revert(second)
+    h.check()
+    assert warehouse.live_sums(WS)["USD"]["BilledCost"] == "3"
+    with pytest.raises(RevertRefused):
+        h.revert(second)  # already reverted
+    third, _ = h.push([Row(at(3), Decimal("5"))], Replace("replace_days"))
+    h.push([Row(at(3, 4), Decimal("6"))], Replace("append"))
+    with pytest.raises(RevertRefused):
+        h.revert(third)  # later data on its day would stay and be counted with what comes back
+    h.check()
+
+
+def test_currencies_are_never_summed_together_and_overflow_is_refused(warehouse: ClickHouseWarehouse) -> None:
+    h = Harness(warehouse)
+    h.push([Row(at(1), Decimal("0.000000000001"), "EUR"), Row(at(1), Decimal("5"), "USD")], Replace("append"))
+    assert set(warehouse.live_sums(WS)) == {"EUR", "USD"}
+    assert warehouse.live_sums(WS)["EUR"]["BilledCost"] == "0.000000000001"
+    big = Decimal("90000000000000000000000000")  # 9e25 fits DECIMAL(38, 12); three of them do not
+    before = warehouse.live_sums(WS)
+    with pytest.raises(WarehouseValueOutOfRange):
+        h.push([Row(at(2, hour), big, "JPY") for hour in range(3)], Replace("append"))
+    assert warehouse.live_sums(WS) == before  # the refused batch never became visible
+    # Two batches that each fit, whose total does not: the read refuses instead of answering a wrong sum.
+    part = Decimal("40000000000000000000000000")
+    h.push([Row(at(3), part, "JPY")], Replace("append"))
+    h.push([Row(at(4), part, "JPY"), Row(at(4, 1), part, "JPY")], Replace("append"))
+    with pytest.raises(WarehouseValueOutOfRange):
+        warehouse.live_sums(WS)
+
+
+def test_keyset_pages_serve_every_live_row_once_in_order(warehouse: ClickHouseWarehouse) -> None:
+    h = Harness(warehouse)
+    h.push([Row(at(1 + i % 5, i % 24), Decimal(i)) for i in range(57)], Replace("append"), parts=4)
+    h.push([Row(at(3, 1), Decimal("1000"))], Replace("replace_days"))
+    seen: list[Decimal] = []
+    after = 0
+    while True:
+        page = warehouse.read_page(WS, ["BilledCost"], after=after, limit=10)
+        seen += [r["BilledCost"] for r in page.rows]
+        if page.next_after is None:
+            break
+        after = page.next_after
+    expected = [r.cost for k, r in sorted(h.model.rows.items()) if k not in h.model.superseded]
+    assert sorted(seen) == sorted(expected) and len(seen) == len(expected)
+    totals = warehouse.daily_totals(WS, "ServiceName")
+    assert sum(Decimal(t[3]) for t in totals) == sum(expected)
+
+
+def test_a_reader_sees_all_of_the_old_rows_or_all_of_the_new(warehouse: ClickHouseWarehouse) -> None:
+    h = Harness(warehouse)
+    h.push([Row(at(d, hr), Decimal("1")) for d in range(1, 11) for hr in (0, 12)], Replace("append"))
+    old = warehouse.live_sums(WS)["USD"]["BilledCost"]
+    observed: set[str] = set()
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            observed.add(warehouse.live_sums(WS)["USD"]["BilledCost"])
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        # Ten days replaced by a batch staged in five parts, with a partly covered day copied in.
+        rows = [Row(at(d, 3), Decimal("2")) for d in range(1, 11)]
+        h.push(rows, Replace("replace_range", at(1, 6), at(11)), parts=5)
+    finally:
+        stop.set()
+        reader.join(30)
+    new = warehouse.live_sums(WS)["USD"]["BilledCost"]
+    assert old == "20" and new == str(1 + 10 * 2)
+    assert observed <= {old, new}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_histories_match_the_model(warehouse: ClickHouseWarehouse, seed: int) -> None:
+    rng = random.Random(seed)
+    h = Harness(warehouse, provider=f"prv_{seed}")
+    committed: list[str] = []
+    for _ in range(8):
+        kind = rng.choice(
+            ["append", "replace_days", "replace_range", "replace_months", "replace_all", "revert"]
+        )
+        if kind == "revert" and committed:
+            batch = rng.choice(committed)
+            try:
+                h.warehouse.revert(h.refs[batch])
+            except RevertRefused:
+                continue
+            h.model.revert(batch)
+            committed.remove(batch)
+        else:
+            rows = [
+                Row(
+                    at(rng.randint(1, 4), rng.randint(0, 23), rng.choice([1, 2])),
+                    Decimal(rng.randint(1, 10**6)) / 1000,
+                )
+                for _ in range(rng.randint(1, 12))
+            ]
+            if kind == "replace_range":
+                start = at(rng.randint(1, 4), rng.randint(0, 23), 1)
+                replace = Replace(kind, start, start + timedelta(hours=rng.randint(1, 72)))
+            else:
+                replace = Replace("append" if kind == "revert" else kind)  # type: ignore[arg-type]
+            batch, _ = h.push(rows, replace, parts=rng.randint(1, 3))
+            committed.append(batch)
+        h.check()
+
+
+def test_tags_are_served_verbatim_and_grouped_by_their_json_values(warehouse: ClickHouseWarehouse) -> None:
+    h = Harness(warehouse)
+    tagged = [
+        Row(at(1), Decimal("1"), tags='{"env":"prod", "team": "a"}'),
+        Row(at(1, 1), Decimal("2"), tags='{"env": true}'),
+        Row(at(1, 2), Decimal("4"), tags='{"team": "b"}'),
+        Row(at(1, 3), Decimal("8"), tags="{}"),
+    ]
+    h.push(tagged, Replace("append"))
+    page = warehouse.read_page(WS, ["Tags"], limit=10)
+    assert [r["Tags"] for r in page.rows] == [r.tags for r in tagged]  # byte for byte, key order kept
+    assert warehouse.tag_totals(WS, "env") == [
+        ("USD", '"prod"', "1"),
+        ("USD", "true", "2"),
+        ("USD", None, "12"),
+    ]
+    # A replace copies kept rows, and their tags, into the new batch.
+    h.push([Row(at(1, 1, 1), Decimal("16"))], Replace("replace_range", at(1, 1), at(1, 2)))
+    assert warehouse.tag_totals(WS, "team") == [("USD", '"a"', "17"), ("USD", '"b"', "4"), ("USD", None, "8")]
