@@ -135,7 +135,11 @@ def _fit(y: FloatArray, start: date, params: ForecastParams) -> _Fitted:
     actuals: list[FloatArray] = []
     if fc.calibrated:  # the same origins forecast() used: every forecast comes from the shared cache
         test = backtest(y, origins_before(y.size, params), params, shared)
-        forecasts, actuals = test.forecasts[fc.model], test.actuals
+        # The forecast is the mean of its models (COMBINED), so its backtest is their mean at each origin,
+        # as forecast() calibrates its band on.
+        models = fc.models or (fc.model,)
+        actuals = test.actuals
+        forecasts = [np.mean([test.forecasts[m][i] for m in models], axis=0) for i in range(len(actuals))]
     fitted = _Fitted(fc, forecasts, actuals)
     with _CACHE_LOCK:
         _CACHE[key] = fitted
