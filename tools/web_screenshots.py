@@ -62,7 +62,7 @@ def insights(out: Path) -> None:
         shot("forecast-short-history", f"/forecasts?provider={short}")
         shot("budget-new", "/budgets/new")
         page.get_by_label("Name").fill("Northwind monthly")
-        page.get_by_label("Provider", exact=True).select_option(provider)
+        page.get_by_label("Scope", exact=True).select_option(f"provider:{provider}")
         page.get_by_label("Currency").fill("USD")
         month = page.locator(".month-grid input").first
         month.fill("5000")

@@ -133,7 +133,7 @@ def test_a_budget_is_created_and_budgets_imported_from_csv(
     _nav(page, "Budgets")
     b.follow(page, page.get_by_role("link", name="New budget"))
     page.get_by_label("Name").fill("Northwind monthly")
-    page.get_by_label("Provider", exact=True).select_option(provider)
+    page.get_by_label("Scope", exact=True).select_option(f"provider:{provider}")
     page.get_by_label("Currency").fill("USD")
     page.locator(".month-grid input").first.fill("5000")
     page.get_by_label("Actual spend, % of the amount").fill("5, 80, 100")

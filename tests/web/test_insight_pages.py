@@ -217,7 +217,7 @@ def test_budgets_create_edit_status_and_delete(
     fields = {
         "csrf_token": csrf,
         "name": "Northwind monthly",
-        "provider": provider,
+        "scope": f"provider:{provider}",
         "currency": "usd",
         "costColumn": "BilledCost",
         f"amount-{this_month}": "1,000",
@@ -256,6 +256,97 @@ def test_budgets_create_edit_status_and_delete(
     assert gone.status_code == 303
     assert "Budget “Renamed” was deleted." in client.get(gone.headers["location"]).text
     assert client.get(f"/budgets/{budget_id}").status_code == 404
+
+
+def _view(client: TestClient, headers: dict[str, str], name: str, service: str) -> str:
+    query = {
+        "metric": "EffectiveCost",
+        "filters": [{"dimension": "ServiceName", "op": "equals", "values": [service]}],
+    }
+    made = client.post("/api/v1/views", headers=headers, json={"name": name, "query": query})
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+def test_a_budget_on_a_saved_view_is_made_with_the_form_and_listed(
+    client: TestClient, admin_key: str, headers: dict[str, str]
+) -> None:
+    provider = _provider(client, headers, "Northwind Cloud")
+    view = _view(client, headers, "Databases", "Database")
+    csrf = sign_in(client, admin_key)
+    form = client.get("/budgets/new").text
+    assert f'<option value="provider:{provider}" selected>' in form
+    assert '<optgroup label="Saved views">' in form and f'<option value="view:{view}">Databases' in form
+    month = re.search(r'name="amount-(\d{4}-\d{2})"', form)
+    assert month is not None
+    fields = {
+        "csrf_token": csrf,
+        "name": "Database spend",
+        "scope": f"view:{view}",
+        "currency": "USD",
+        "costColumn": "EffectiveCost",
+        f"amount-{month.group(1)}": "500",
+        "actual": "80, 100",
+        "forecast": "0.5",
+    }
+    # The API's refusals, named on the form, which keeps the choice.
+    unknown = client.post("/budgets/new", data=fields | {"scope": "view:view_missing"})
+    assert unknown.status_code == 400 and "scope.id: no view view_missing in this workspace" in unknown.text
+    assert 'id="b-scope" name="scope" aria-describedby="b-scope-help" aria-invalid="true"' in unknown.text
+    assert client.post("/budgets/new", data=fields | {"scope": ""}).status_code == 400
+    assert client.post("/budgets/new", data=fields | {"csrf_token": ""}).status_code == 403
+    made = client.post("/budgets/new", data=fields, follow_redirects=False)
+    assert made.status_code == 303, made.text
+    budget_id = made.headers["location"].split("/")[2].split("?")[0]
+    api = client.get(f"/api/v1/budgets/{budget_id}", headers=headers).json()
+    assert api["scope"] == {"kind": "view", "id": view} and api["costColumn"] == "EffectiveCost"
+    link = f'<a href="/explorer/views/{view}">Databases</a>'
+    listed = client.get("/budgets").text
+    row = listed.split(f'data-budget="{budget_id}"')[1].split("</tr>")[0]
+    assert f"view {link} · EffectiveCost" in row
+    detail = client.get(made.headers["location"]).text
+    assert link in detail and "Budget created." in detail
+    status = client.get(f"/api/v1/budgets/{budget_id}/status", headers=headers).json()
+    assert f"{float(status['actual']):,.2f} USD" in _text(detail)
+    # The edit form shows the view chosen; moving the budget to the provider is a change of scope.
+    assert f'<option value="view:{view}" selected>' in client.get(f"/budgets/{budget_id}/edit").text
+    moved = client.post(
+        f"/budgets/{budget_id}/edit", data=fields | {"scope": f"provider:{provider}"}, follow_redirects=False
+    )
+    assert moved.status_code == 303
+    after = client.get(f"/api/v1/budgets/{budget_id}", headers=headers).json()
+    assert after["scope"] == {"kind": "provider", "id": provider}
+
+
+def test_the_forecast_page_shows_a_saved_views_forecast(
+    client: TestClient, admin_key: str, headers: dict[str, str]
+) -> None:
+    _provider(client, headers, "Northwind Cloud")
+    view = _view(client, headers, "Compute only", "Compute")
+    api = client.get(f"/api/v1/forecasts?scope=view&scopeValue={view}", headers=headers).json()["data"]
+    assert api
+    sign_in(client, admin_key)
+    form = client.get("/forecasts").text
+    assert (
+        '<option value="view">Saved view</option>' in form and f'<option value="{view}">Compute only' in form
+    )
+    # The API's URL, and the form's (its view select), show the same forecast.
+    for url in (f"/forecasts?scope=view&scopeValue={view}", f"/forecasts?scope=view&scopeValue=&view={view}"):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        text = _text(page.text)
+        for item in api:
+            c, month = item["currency"], item["monthEnd"]
+            assert f"Saved view “Compute only”, {c}" in text
+            assert f"{float(month['expected']):,.2f} {c}" in text
+            assert f"{float(month['actualToDate']):,.2f} {c}" in text
+            table = page.text.split(f'id="fc-table-{c}"')[1].split("</table>")[0]
+            expected = re.findall(r'data-series="Forecast"', table)
+            assert expected and all(f'data-value="{d["expected"]}"' in table for d in item["days"])
+        assert f'<option value="{view}" selected>' in page.text
+    missing = client.get("/forecasts?scope=view")
+    assert missing.status_code == 400 and "Saved view: choose which view to forecast" in missing.text
+    assert client.get("/forecasts?scope=view&scopeValue=view_missing").status_code == 404
 
 
 def test_budgets_import_a_vantage_csv_or_name_its_problems(

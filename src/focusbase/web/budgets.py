@@ -1,7 +1,9 @@
 """Pages: budgets, the list with this month's status, create, edit, delete, and the Vantage CSV import.
 
 Every page calls budgets.service and budgets.csv_import, as /api/v1/budgets does, with its rules: the admin
-scope, and a key of the whole workspace (a key limited to some providers cannot manage budgets).
+scope, and a key of the whole workspace (a key limited to some providers cannot manage budgets). A budget's
+scope is a provider or one of the workspace's saved views, chosen in one select as `provider:<id>` or
+`view:<id>`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from focusbase.analytics.views import View, list_views
 from focusbase.budgets import csv_import, service
 from focusbase.budgets.model import COST_COLUMNS, DEFAULT_THRESHOLDS, Budget, InvalidBudget
 from focusbase.tenancy.principal import Principal
@@ -36,6 +39,16 @@ def _admin(page: Page) -> Principal:
 
 def _providers(page: Page, principal: Principal) -> list[Provider]:
     return list_providers(page.runtime.catalog, principal.workspace_id, principal.provider_ids)
+
+
+def _views(page: Page, principal: Principal) -> list[View]:
+    return list_views(page.runtime.catalog, page.runtime.settings, principal.workspace_id)
+
+
+def _scope_names(page: Page, principal: Principal) -> dict[tuple[str, str], str]:
+    """The name of each scope a budget may have, by (kind, id)."""
+    names = {("provider", p.id): p.name for p in _providers(page, principal)}
+    return names | {("view", v.id): v.name for v in _views(page, principal)}
 
 
 def _months(start: str, count: int) -> list[str]:
@@ -98,7 +111,7 @@ def _list(
         status=status,
         rows=rows,
         period=service.current_period(),
-        names={p.id: p.name for p in providers},
+        names=_scope_names(page, principal),
         providers=providers,
         notice=notice,
         imported=imported,
@@ -114,7 +127,7 @@ def _form_values(budget: Budget | None, first: Provider | None = None) -> dict[s
         thresholds = DEFAULT_THRESHOLDS
         return {
             "name": "",
-            "provider": first.id if first else "",
+            "scope": f"provider:{first.id}" if first else "",
             "currency": first.default_currency if first else "",
             "costColumn": "BilledCost",
             "amounts": {m: "" for m in months},
@@ -124,7 +137,7 @@ def _form_values(budget: Budget | None, first: Provider | None = None) -> dict[s
     amounts = {m: "" for m in months} | {p: format(a, "f") for p, a in budget.amounts.items()}
     return {
         "name": budget.name,
-        "provider": budget.scope_id,
+        "scope": f"{budget.scope_kind}:{budget.scope_id}",
         "currency": budget.currency,
         "costColumn": budget.cost_column,
         "amounts": dict(sorted(amounts.items())),
@@ -149,6 +162,7 @@ def _render_form(
         budget=budget,
         values=values,
         providers=_providers(page, principal),
+        views=_views(page, principal),
         cost_columns=COST_COLUMNS,
         error=str(error) if error else None,
         error_field=error.field if error else None,
@@ -167,19 +181,20 @@ def _body(form: Any, current: Budget | None) -> tuple[dict[str, Any], dict[str, 
     actual, forecast = str(form.get("actual") or ""), str(form.get("forecast") or "")
     values: dict[str, Any] = {
         "name": str(form.get("name") or ""),
-        "provider": str(form.get("provider") or ""),
+        "scope": str(form.get("scope") or ""),
         "currency": str(form.get("currency") or "").strip().upper(),
         "costColumn": str(form.get("costColumn") or "BilledCost"),
         "amounts": dict(sorted(amounts_shown.items())),
         "actual": actual,
         "forecast": forecast,
     }
+    kind, _, scope_id = values["scope"].partition(":")
     amounts: dict[str, str | None] = {m: a.replace(",", "") for m, a in amounts_shown.items() if a}
     if current is not None:  # an emptied month is removed, as `null` in the API
         amounts |= {m: None for m, a in amounts_shown.items() if not a and m in current.amounts}
     body = {
         "name": values["name"],
-        "scope": {"kind": "provider", "id": values["provider"]},
+        "scope": {"kind": kind, "id": scope_id},
         "currency": values["currency"],
         "costColumn": values["costColumn"],
         "amounts": amounts,
@@ -234,13 +249,13 @@ async def budget_page(
         status = await run_in_threadpool(service.budget_status, page.runtime, budget, period or None)
     except InvalidBudget as exc:
         raise WebError(400, "Invalid month", str(exc)) from exc
-    names = {p.id: p.name for p in _providers(page, principal)}
+    names = _scope_names(page, principal)
     return render(
         page,
         "budget.html",
         b=budget,
         s=status,
-        provider_name=names.get(budget.scope_id, budget.scope_id),
+        scope_name=names.get((budget.scope_kind, budget.scope_id), budget.scope_id),
         percent=Row(budget, status).percent,
         done=done,
         now=datetime.now(UTC).strftime("%Y-%m"),
