@@ -264,7 +264,7 @@ def test_view_budget_uses_the_calibrated_forecast(
     today = date(2026, 9, 19)  # data through the 18th
     projection = measure(runtime, budget, "2026-09", today)
     assert projection is not None
-    assert projection.method == "forecast" and projection.model in MODELS
+    assert projection.method == "forecast" and projection.model in (*MODELS, "combination")
     assert projection.actual == _september(setup.rows["A"] + setup.rows["B"], "Compute")
     assert projection.lower is not None and projection.upper is not None
     assert projection.lower <= projection.projected <= projection.upper

@@ -102,12 +102,15 @@ CLEAN = [
 
 @pytest.mark.parametrize(("name", "fields"), CLEAN)
 def test_single_pass_stores_what_the_part_path_stores(
+    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     passes: list[PartResult | single_pass.GaveUp],
     applied: list[bool],
     name: str,
     fields: dict[str, str],
 ) -> None:
+    # 7-row parts barely shrink when summed; keep summing them so both paths' sums are compared.
+    monkeypatch.setattr(rollups, "STAGE_MAX_GROUPS_PER_ROW", 1.0)
     single_body, single_rows = _import(tmp_path, "single", IMPORTS / name, single=True, **fields)
     assert len(passes) == 1 and isinstance(passes[0], PartResult)  # the single pass staged the file
     parts_body, parts_rows = _import(tmp_path, "parts", IMPORTS / name, single=False, **fields)
