@@ -283,11 +283,15 @@ def upsert_anomalies(
     return created
 
 
-# Placeholders only are formatted in; the ids are bound.
+# Placeholders and the dialect's JSON array expansion only are formatted in; the ids are bound.
 _LIMITED = (
     "(provider_id IN ({marks}) OR (provider_id = '' AND scope_providers IS NOT NULL AND NOT EXISTS"
-    " (SELECT 1 FROM json_each(anomalies.scope_providers) AS p WHERE p.value NOT IN ({marks}))))"
+    " (SELECT 1 FROM {elements} WHERE p.value NOT IN ({marks}))))"
 )
+_ELEMENTS = {
+    "sqlite": "json_each(anomalies.scope_providers) AS p",
+    "postgresql": "json_array_elements_text(anomalies.scope_providers::json) AS p(value)",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +318,8 @@ def list_anomalies(catalog: Catalog, query: AnomalyQuery, limit: int) -> list[An
         ids = sorted(query.provider_ids)
         marks = ", ".join("?" for _ in ids)
         # A view's total across providers (provider_id '') only when the key sees all of its providers.
-        clauses.append(_LIMITED.format(marks=marks) if ids else "0")
+        limited = _LIMITED.format(marks=marks, elements=_ELEMENTS[catalog.dialect])
+        clauses.append(limited if ids else "1 = 0")
         params.extend(ids + ids)
     for column, given in (
         ("provider_id", query.provider_id),
