@@ -363,10 +363,15 @@ class ForecastScore:
     total_ape: list[float] = field(default_factory=list)
     coverage: dict[str, tuple[float, int]] = field(default_factory=dict)  # series -> (coverage, origins)
     models: dict[str, int] = field(default_factory=dict)
+    levels: list[float] = field(default_factory=list)  # the adapted conformal level of each forecast
 
     @property
     def median_ape(self) -> float:
         return float(np.median(self.total_ape)) if self.total_ape else float("nan")
+
+    @property
+    def median_level(self) -> float:
+        return float(np.median(self.levels)) if self.levels else float("nan")
 
 
 def score_forecasts(named: dict[str, np.ndarray], params: ForecastParams, origins: int) -> ForecastScore:
@@ -384,6 +389,8 @@ def score_forecasts(named: dict[str, np.ndarray], params: ForecastParams, origin
             total = float(np.sum(actual))
             score.total_ape.append(abs(float(np.sum(fc.point)) - total) / total)
             score.models[fc.model] = score.models.get(fc.model, 0) + 1
+            if fc.band_level is not None:
+                score.levels.append(fc.band_level)
             hit = (actual >= fc.lower) & (actual <= fc.upper)
             inside += int(np.sum(hit))
             outside += int(np.sum(~hit))

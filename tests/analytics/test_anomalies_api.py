@@ -125,6 +125,7 @@ def test_forecast_and_month_end(client: TestClient, admin_headers: dict[str, str
     assert response.status_code == 200, response.text
     (usd,) = response.json()["data"]
     assert usd["currency"] == "USD" and usd["calibrated"] is True and usd["model"]
+    assert usd["bandLevel"] == 0.8 and 0.5 <= usd["bandLevelAdapted"] <= 0.98
     # Data ends 2026-09-28: the projection is September's actual to date plus two forecast days.
     month = usd["monthEnd"]
     assert month["month"] == "2026-09" and usd["dataThrough"] == "2026-09-28"

@@ -48,6 +48,8 @@ class CurrencyForecast:
             "bandCoverageBacktest": None if fc.backtest_coverage is None else round(fc.backtest_coverage, 3),
             "backtestError": {model: round(err, 4) for model, err in fc.backtest_error.items()},
             "bandLevel": 0.8,
+            # the level the band was cut at after adaptive conformal inference (docs/analytics-detection.md)
+            "bandLevelAdapted": None if fc.band_level is None else round(fc.band_level, 3),
             "days": [
                 {
                     "date": (fc.start + timedelta(days=i)).isoformat(),

@@ -3,9 +3,10 @@
 Candidates: seasonal naive (last week repeated), the weekday median of the last 8 weeks, damped Holt-Winters
 (ETS(A,Ad,A) with period 7) and robust STL + damped Holt on the seasonally adjusted series. Every origin
 of the backtest forecasts `horizon` days from the history before it; the model with the lowest error of the
-horizon total over the latest `select_origins` origins is chosen, and the band is split-conformal: the
-10th and 90th percentile of the chosen model's relative errors at similar horizons, so an 80% band holds
-about 80% of the days whatever the model's own assumptions. docs/analytics-detection.md has the figures.
+horizon total over the latest `select_origins` origins are averaged, and the band is split-conformal: the
+10th and 90th percentile of that average's relative errors at similar horizons, so an 80% band holds about
+80% of the days whatever the models' own assumptions, at a level adapted to how the recent bands fared
+(adaptive conformal inference). docs/analytics-detection.md has the figures.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -42,6 +43,8 @@ class ForecastParams:
     origin_step_days: int = 7
     fallback_band: float = 0.50
     outlier_k: float = 4.0
+    adapt_rate: float = 0.05  # adaptive conformal step (0 keeps the nominal level)
+    adapt_origins: int = 40  # weekly origins the adaptive level is replayed over
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Forecast:
     backtest_coverage: float | None = None
     reason: str = ""
     models: tuple[str, ...] = ()  # the candidates averaged into `point`
+    band_level: float | None = None  # the conformal level the band was cut at (adapted from `coverage`)
 
 
 def _weekday_profile(y: FloatArray, weeks: int) -> FloatArray:
@@ -218,20 +222,24 @@ Cache = dict[tuple[int, str, int], FloatArray]
 
 
 def backtest(
-    y: FloatArray, origins: list[int], params: ForecastParams, cache: Cache | None = None
+    y: FloatArray,
+    origins: list[int],
+    params: ForecastParams,
+    cache: Cache | None = None,
+    models: tuple[str, ...] = MODELS,
 ) -> Backtest:
     """Forecast `horizon` days from each origin with every model.
 
     `cache` (origin, model, horizon) -> forecast may be shared by calls on prefixes of one series (a
     rolling evaluation): a forecast from an origin depends only on the history before it.
     """
-    forecasts: dict[str, list[FloatArray]] = {model: [] for model in MODELS}
+    forecasts: dict[str, list[FloatArray]] = {model: [] for model in models}
     actuals = []
     memo: Cache = {} if cache is None else cache
     for origin in origins:
         history = y[:origin]
         actuals.append(y[origin : origin + params.horizon])
-        for model in MODELS:
+        for model in models:
             key = (origin, model, params.horizon)
             if key not in memo:
                 memo[key] = predict(model, history, params.horizon, params.fit_days, params.outlier_k)
@@ -275,8 +283,15 @@ def forecast(
     # their errors partly cancel. The band is calibrated on the errors of that same average.
     chosen = tuple(sorted(MODELS, key=lambda m: errors[m])[: max(p.combine, 1)])
     point = np.mean([predict(m, y, h, p.fit_days, p.outlier_k) for m in chosen], axis=0)
-    past = [np.mean([test.forecasts[m][i] for m in chosen], axis=0) for i in range(len(origins))]
-    lower, upper, tot_lo, tot_hi, covered = _conformal(point, past, test.actuals, p)
+    # The band's origins: the selection's, older ones for the adaptive level's replay, and the newest ones
+    # whose horizon is still running (their first weeks calibrate the first weeks of the band).
+    replay = max(p.adapt_origins, p.calibration_origins)
+    older = origins_before(y.size, replace(p, calibration_origins=replay))
+    running = sorted(o for o in range(y.size - p.origin_step_days, origins[-1], -p.origin_step_days))
+    calib = backtest(y, older + running, p, cache, models=chosen)
+    past = [np.mean([calib.forecasts[m][i] for m in chosen], axis=0) for i in range(len(calib.origins))]
+    level = _adaptive_level(calib.origins, past, calib.actuals, p)
+    lower, upper, tot_lo, tot_hi, covered = _conformal(point, past, calib.actuals, replace(p, coverage=level))
     return Forecast(
         start=first,
         model=COMBINED if len(chosen) > 1 else chosen[0],
@@ -291,6 +306,7 @@ def forecast(
         origins=len(origins),
         backtest_error=errors,
         backtest_coverage=covered,
+        band_level=level,
     )
 
 
@@ -311,33 +327,91 @@ def _fallback(first: date, point: FloatArray, p: ForecastParams, reason: str) ->
     )
 
 
+def _relative_errors(
+    forecasts: list[FloatArray], actuals: list[FloatArray], h: int
+) -> tuple[FloatArray, FloatArray]:
+    """Per origin and horizon day: the relative error of the day and of the cumulative sum up to it (NaN
+    where the day has not happened yet)."""
+    rel = np.full((len(forecasts), h), np.nan)
+    cum_rel = np.full((len(forecasts), h), np.nan)
+    for i, (f, a) in enumerate(zip(forecasts, actuals, strict=True)):
+        k = a.size
+        rel[i, :k] = (a - f[:k]) / np.maximum(f[:k], 1e-9)
+        cum_f = np.cumsum(f[:k])
+        cum_rel[i, :k] = (np.cumsum(a) - cum_f) / np.maximum(cum_f, 1e-9)
+    return rel, cum_rel
+
+
+def _adaptive_level(
+    origins: list[int], forecasts: list[FloatArray], actuals: list[FloatArray], p: ForecastParams
+) -> float:
+    """The band's level by adaptive conformal inference (Gibbs and Candes, "Adaptive Conformal Inference
+    Under Distribution Shift", NeurIPS 2021), replayed over the past origins in time order.
+
+    At each origin the band is cut, as `_conformal` does, from the origins whose horizon had ended by
+    then; the share of its days that fell outside moves the miss rate target: a = a + rate * (target -
+    missed). Where errors grow (a series changing regime) the level rises until the band holds again;
+    where the band was too wide it falls back. Clamped to 0.50-0.98."""
+    target = 1 - p.coverage
+    h = forecasts[0].size if forecasts else p.horizon
+    if p.adapt_rate <= 0 or not forecasts:
+        return p.coverage
+    rel, _ = _relative_errors(forecasts, actuals, h)
+    buckets = _buckets(h)
+    alpha = target
+    ends = [int(np.flatnonzero(buckets == b)[-1]) + 1 for b in range(4)]
+    for j, origin in enumerate(origins):
+        level = min(max(1 - alpha, 0.50), 0.98)
+        missed = seen = 0
+        for b in range(4):
+            cols = np.flatnonzero((buckets == b) & ~np.isnan(rel[j]))
+            # as `_conformal` cuts it: the latest origins that had seen all of this week by then
+            seen_by = [i for i in range(j) if origins[i] + ends[b] <= origin]
+            prior = np.array(seen_by[-p.calibration_origins :], dtype=np.int64)
+            if cols.size == 0 or prior.size < p.min_origins:
+                continue
+            lo, hi = _conformal_quantiles(rel[np.ix_(prior, np.flatnonzero(buckets == b))].ravel(), level)
+            missed += int(np.sum((rel[j, cols] < lo) | (rel[j, cols] > hi)))
+            seen += cols.size
+        if seen:
+            alpha += p.adapt_rate * (target - missed / seen)
+    return min(max(1 - alpha, 0.50), 0.98)
+
+
 def _conformal(
     point: FloatArray,
     forecasts: list[FloatArray],
     actuals: list[FloatArray],
     p: ForecastParams,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
-    """Split-conformal bands: quantiles of the relative errors per horizon week, and of cumulative sums."""
+    """Split-conformal bands: quantiles of the relative errors per horizon week, and of cumulative sums.
+
+    `actuals` may be shorter than the horizon (origins whose horizon is still running): each horizon week,
+    and each day of the cumulative band, is calibrated on the latest `calibration_origins` origins that have
+    seen all of it, so the first weeks' bands follow the newest errors."""
     h = point.size
     buckets = _buckets(h)
-    rel = np.array([(a - f) / np.maximum(f, 1e-9) for f, a in zip(forecasts, actuals, strict=True)])
-    cum_rel = np.array(
-        [
-            (np.cumsum(a) - np.cumsum(f)) / np.maximum(np.cumsum(f), 1e-9)
-            for f, a in zip(forecasts, actuals, strict=True)
-        ]
-    )
+    rel, cum_rel = _relative_errors(forecasts, actuals, h)
     lower, upper = np.zeros(h), np.zeros(h)
-    covered = 0
+    covered = total = 0
     for b in range(4):
         cols = buckets == b
-        errors = rel[:, cols].ravel()
+        seen = np.flatnonzero(~np.isnan(rel[:, cols]).any(axis=1))[-p.calibration_origins :]
+        errors = rel[np.ix_(seen, cols)].ravel()
         lo, hi = _conformal_quantiles(errors, p.coverage)
         lower[cols] = point[cols] * (1 + lo)
         upper[cols] = point[cols] * (1 + hi)
         covered += int(np.sum((errors >= lo) & (errors <= hi)))
+        total += errors.size
     tot = np.cumsum(point)
-    cum_q = np.array([_conformal_quantiles(cum_rel[:, k], p.coverage) for k in range(h)])
+    cum_q = np.array(
+        [
+            _conformal_quantiles(
+                cum_rel[np.flatnonzero(~np.isnan(cum_rel[:, k]))[-p.calibration_origins :], k], p.coverage
+            )
+            for k in range(h)
+        ]
+    )
     tot_lo = tot * (1 + cum_q[:, 0])
     tot_hi = tot * (1 + cum_q[:, 1])
     return (
@@ -345,7 +419,7 @@ def _conformal(
         upper,
         np.maximum(tot_lo, 0.0),
         tot_hi,
-        covered / rel.size,
+        covered / max(total, 1),
     )
 
 

@@ -1,0 +1,48 @@
+"""Forecast bands: split-conformal limits on backtest errors, at a level adapted to how recent bands fared."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+
+from focusbase.analytics.detect.forecast import ForecastParams, forecast
+
+START = date(2026, 1, 1)
+
+
+def _series(rng: np.random.Generator, days: int, cv: float) -> np.ndarray:
+    weekday = np.where(np.arange(days) % 7 >= 5, 0.6, 1.0)
+    return 1000 * weekday * rng.lognormal(0, cv, days)
+
+
+def test_a_stationary_series_keeps_the_nominal_level() -> None:
+    fc = forecast(_series(np.random.default_rng(3), 400, 0.05), START)
+    assert fc.calibrated and fc.band_level is not None
+    assert 0.70 <= fc.band_level <= 0.90
+    assert np.all(fc.lower <= fc.point) and np.all(fc.point <= fc.upper)
+
+
+def test_errors_growing_after_a_regime_change_raise_the_level_and_widen_the_band() -> None:
+    # Quiet for 340 days, then the day-to-day noise quadruples: the errors of the origins whose 30 days have
+    # all happened (the oldest ones) understate the new ones.
+    rng = np.random.default_rng(6)
+    y = np.concatenate([_series(rng, 340, 0.03), _series(rng, 60, 0.12)])
+    adapted = forecast(y, START)
+    fixed = forecast(y, START, ForecastParams(adapt_rate=0.0))
+    assert fixed.band_level == 0.8
+    assert adapted.band_level is not None and adapted.band_level > 0.82
+    adapted_width = float(np.median((adapted.upper - adapted.lower) / adapted.point))
+    fixed_width = float(np.median((fixed.upper - fixed.lower) / fixed.point))
+    assert adapted_width > fixed_width * 1.1
+    np.testing.assert_array_equal(adapted.point, fixed.point)
+
+
+def test_bands_that_were_too_wide_narrow() -> None:
+    # The opposite change: noisy, then quiet. The adapted band is narrower than the nominal one.
+    rng = np.random.default_rng(9)
+    y = np.concatenate([_series(rng, 300, 0.15), _series(rng, 100, 0.03)])
+    adapted = forecast(y, START)
+    fixed = forecast(y, START, ForecastParams(adapt_rate=0.0))
+    assert adapted.band_level is not None and adapted.band_level < 0.8
+    assert float(np.sum(adapted.upper - adapted.lower)) < float(np.sum(fixed.upper - fixed.lower))
