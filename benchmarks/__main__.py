@@ -16,7 +16,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("validate", "push", "import", "query", "export", "explorer", "anomalies", "web", "catalog")
+BENCHMARKS = (
+    "validate",
+    "push",
+    "import",
+    "query",
+    "export",
+    "explorer",
+    "anomalies",
+    "web",
+    "catalog",
+    "profiles",
+)
 
 
 def machine() -> str:
