@@ -34,7 +34,9 @@ def serve(
     """Run the server: migrations are applied on start; logs are JSON lines on stderr."""
     import uvicorn
 
+    from focusbase.api.ratelimit import RateLimitStoreUnusable, uses_catalog_store
     from focusbase.app import create_app
+    from focusbase.export.service import ExportDirUnusable, check_exports_dir
     from focusbase.observability import configure_logging, logging_config
     from focusbase.storage import DataDirLocked, Warehouse
 
@@ -46,6 +48,12 @@ def serve(
         # Fail with a clear message (not a traceback) when another server holds this data directory.
         Warehouse.in_dir(settings.data_dir).close()
     except DataDirLocked as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    try:
+        check_exports_dir(settings)
+        uses_catalog_store(settings)
+    except (ExportDirUnusable, RateLimitStoreUnusable) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     uvicorn.run(
