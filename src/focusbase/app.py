@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from focusbase import __version__
 from focusbase.api import errors, openapi
 from focusbase.api.middleware import RequestContextMiddleware
-from focusbase.api.ratelimit import RateLimiter, limiter_for, uses_catalog_store
+from focusbase.api.ratelimit import RateLimiter, limiter_for
 from focusbase.api.routers import ROUTERS
-from focusbase.config import Settings
+from focusbase.config import Settings, uses_catalog_rate_limits
 from focusbase.observability import Metrics, reset_metrics, use_metrics
 from focusbase.runtime import Runtime
 from focusbase.storage.health import batch_status_counts
@@ -31,7 +31,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Background tasks started by the lifespan inherit this app's metrics.
         metrics_token = use_metrics(metrics)
         try:
-            shared_limits = uses_catalog_store(settings)  # a misconfigured store fails before storage opens
+            shared_limits = uses_catalog_rate_limits(
+                settings
+            )  # a misconfigured store fails before storage opens
             runtime = Runtime.open(settings)
             app.state.runtime = runtime
             shared = shared_limits and app.state.rate_limiter is default_limiter

@@ -261,3 +261,20 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+
+class RateLimitStoreUnusable(ValueError):
+    """FOCUSBASE_RATE_LIMIT_STORE asks for a store this deployment does not have."""
+
+
+def uses_catalog_rate_limits(settings: Settings) -> bool:
+    """Whether rate-limit buckets live in the catalog (FOCUSBASE_RATE_LIMIT_STORE; `auto`: with a PostgreSQL
+    catalog); RateLimitStoreUnusable for `catalog` without one."""
+    if settings.rate_limit_store == "auto":
+        return settings.catalog_url is not None
+    if settings.rate_limit_store == "catalog" and settings.catalog_url is None:
+        raise RateLimitStoreUnusable(
+            "FOCUSBASE_RATE_LIMIT_STORE=catalog needs a PostgreSQL catalog (FOCUSBASE_CATALOG_URL); the"
+            " embedded catalog serves one process, which keeps its buckets in memory"
+        )
+    return settings.rate_limit_store == "catalog"

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from focusbase.app import create_app
+from focusbase.cli import _register, app
 from focusbase.config import Settings
 from focusbase.export import service
 from focusbase.export.spec import ExportSpec
@@ -287,3 +289,15 @@ def test_an_unwritable_export_dir_stops_the_start_naming_it(tmp_path: Path) -> N
     default = Settings(data_dir=tmp_path / "e")
     assert service.check_exports_dir(default) == tmp_path / "e" / "exports"
     assert list((tmp_path / "e" / "exports").iterdir()) == []  # the probe file is gone
+
+
+def test_serve_refuses_an_unwritable_export_dir_with_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _register()
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("x")
+    monkeypatch.setenv("FOCUSBASE_EXPORT_DIR", str(blocked))
+    result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 1
+    assert "error: cannot write export files to" in result.output and "FOCUSBASE_EXPORT_DIR" in result.output

@@ -11,14 +11,9 @@ import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
-from focusbase.api.ratelimit import (
-    CatalogRateLimiter,
-    RateLimiter,
-    RateLimitStoreUnusable,
-    rate_limit,
-)
+from focusbase.api.ratelimit import CatalogRateLimiter, RateLimiter, rate_limit
 from focusbase.app import create_app
-from focusbase.config import Settings
+from focusbase.config import RateLimitStoreUnusable, Settings
 from focusbase.storage import open_catalog
 from focusbase.storage import ratelimits as store
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog

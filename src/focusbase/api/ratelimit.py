@@ -22,7 +22,7 @@ from fastapi import Request
 
 from focusbase.api.deps import get_runtime, principal_of
 from focusbase.api.errors import ApiError
-from focusbase.config import Settings
+from focusbase.config import Settings, uses_catalog_rate_limits
 from focusbase.observability import record_rate_limited
 from focusbase.storage import ratelimits as store
 from focusbase.storage.catalog import Catalog
@@ -160,26 +160,10 @@ class CatalogRateLimiter:
             self._prune_lock.release()
 
 
-class RateLimitStoreUnusable(ValueError):
-    """FOCUSBASE_RATE_LIMIT_STORE asks for a store this deployment does not have."""
-
-
-def uses_catalog_store(settings: Settings) -> bool:
-    """Whether the buckets live in the catalog (FOCUSBASE_RATE_LIMIT_STORE; `auto`: with a PostgreSQL one)."""
-    if settings.rate_limit_store == "auto":
-        return settings.catalog_url is not None
-    if settings.rate_limit_store == "catalog" and settings.catalog_url is None:
-        raise RateLimitStoreUnusable(
-            "FOCUSBASE_RATE_LIMIT_STORE=catalog needs a PostgreSQL catalog (FOCUSBASE_CATALOG_URL); the"
-            " embedded catalog serves one process, which keeps its buckets in memory"
-        )
-    return settings.rate_limit_store == "catalog"
-
-
 def limiter_for(settings: Settings, catalog: Catalog) -> Limiter:
     """The limiter the settings choose for a server on this catalog."""
     limiter = RateLimiter.from_settings(settings)
-    if not uses_catalog_store(settings):
+    if not uses_catalog_rate_limits(settings):
         return limiter
     return CatalogRateLimiter(limiter.per_minute, catalog)
 

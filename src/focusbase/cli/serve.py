@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from focusbase.cli import app
-from focusbase.config import Settings
+from focusbase.config import RateLimitStoreUnusable, Settings, uses_catalog_rate_limits
 
 
 @app.command("serve")
@@ -34,7 +34,6 @@ def serve(
     """Run the server: migrations are applied on start; logs are JSON lines on stderr."""
     import uvicorn
 
-    from focusbase.api.ratelimit import RateLimitStoreUnusable, uses_catalog_store
     from focusbase.app import create_app
     from focusbase.export.service import ExportDirUnusable, check_exports_dir
     from focusbase.observability import configure_logging, logging_config
@@ -52,7 +51,7 @@ def serve(
         raise typer.Exit(1) from exc
     try:
         check_exports_dir(settings)
-        uses_catalog_store(settings)
+        uses_catalog_rate_limits(settings)
     except (ExportDirUnusable, RateLimitStoreUnusable) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
