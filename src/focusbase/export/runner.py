@@ -52,13 +52,15 @@ class ExportRunner:
             self._wake.clear()
 
     async def sweep_loop(self) -> None:
-        """Delete expired export files periodically."""
+        """Delete expired export files periodically (on the leader, when processes share a catalog)."""
         settings, catalog = self.runtime.settings, self.runtime.catalog
         while not self._stopping:
             try:
-                expired = await asyncio.to_thread(service.sweep_expired, settings, catalog)
-                if expired:
-                    log.info("deleted %d expired export file(s)", expired)
+                # One process of those sharing a catalog and export directory sweeps: the leader.
+                if self.runtime.leadership.is_leader:
+                    expired = await asyncio.to_thread(service.sweep_expired, settings, catalog)
+                    if expired:
+                        log.info("deleted %d expired export file(s)", expired)
             except Exception:
                 log.exception("export expiry sweep failed")
             await asyncio.sleep(SWEEP_SECONDS)
