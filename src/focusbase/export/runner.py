@@ -85,6 +85,11 @@ class ExportRunner:
             job = await asyncio.to_thread(store.claim_next_job, rt.catalog, self.claimant, lease)
             if job is None:
                 return
+            if self._stopping:  # stopped while claiming: the job goes back for the next start
+                await asyncio.to_thread(
+                    store.requeue_job, rt.catalog, job.id, service.SHUTDOWN_REQUEUE, self.claimant
+                )
+                return
             handle = CopyHandle()
             task = asyncio.create_task(self._run(job, handle), name=f"export {job.id}")
             self._running[job.id] = (task, handle)

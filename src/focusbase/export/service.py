@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 EXPORTS_DIR = "exports"
 MAX_ATTEMPTS = 3
+SHUTDOWN_REQUEUE = "interrupted by a server shutdown; the export restarts"
 __all__ = [
     "COMPLETE",
     "FAILED",
@@ -314,13 +315,11 @@ class LeaseKeeper:
     def __init__(
         self, settings: Settings, catalog: Catalog, job_id: str, claimant: str, handle: CopyHandle
     ) -> None:
-        self.settings, self.catalog, self.job_id, self.claimant, self.handle = (
-            settings,
-            catalog,
-            job_id,
-            claimant,
-            handle,
-        )
+        self.settings = settings
+        self.catalog = catalog
+        self.job_id = job_id
+        self.claimant = claimant
+        self.handle = handle
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"export-lease {job_id}", daemon=True)
 
@@ -450,9 +449,7 @@ def _run_claimed(
         if handle is not None and handle.lost:
             pass  # taken over: the new runner owns the job and its record
         elif handle is not None and handle.interrupted:
-            store.requeue_job(
-                catalog, job_id, "interrupted by a server shutdown; the export restarts", claimant
-            )
+            store.requeue_job(catalog, job_id, SHUTDOWN_REQUEUE, claimant)
         else:
             fail("the export was interrupted")
     except (OSError, duckdb.IOException) as exc:
