@@ -133,7 +133,7 @@ def test_two_servers_elect_one_leader_and_hand_over_on_shutdown(postgres_url: st
         waited = _eventually(lambda: leaders[1].is_leader, 3, "the second server did not take over")
     finally:
         second.__exit__(None, None, None)
-    assert waited <= 1.5  # at its next renewal, a third of the lease
+    assert waited < 3  # at its next renewal (a third of the lease), not once the lease has run out
 
 
 def test_only_the_leader_runs_the_periodic_sweeps(
