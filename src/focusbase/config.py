@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,12 @@ class Settings(BaseSettings):
     max_rows_per_request: int = Field(100_000, description="Most rows accepted in one push request or part.")
     rate_limit_read_per_minute: int = Field(600, description="Read requests per minute per key.")
     rate_limit_ingest_per_minute: int = Field(60, description="Ingest requests per minute per key.")
+    rate_limit_store: Literal["auto", "memory", "catalog"] = Field(
+        "auto",
+        description="Where rate-limit buckets live: memory (per process), catalog (the PostgreSQL catalog, "
+        "one budget per key shared by every replica) or auto (catalog with FOCUSBASE_CATALOG_URL, else "
+        "memory).",
+    )
     idempotency_ttl_hours: int = Field(24, description="How long Idempotency-Key replays are remembered.")
     open_batch_ttl_hours: int = Field(24, description="Open multi-part batches are aborted after this long.")
     keep_superseded_versions: int = Field(
@@ -34,6 +41,23 @@ class Settings(BaseSettings):
     )
     export_ttl_days: int = Field(7, description="Export files are deleted this many days after completion.")
     export_workers: int = Field(2, description="Export jobs that may run at once.")
+    export_dir: Path | None = Field(
+        None,
+        description="Directory of export files; a volume every replica mounts when several serve one "
+        "deployment. Unset: exports/ in the data directory.",
+    )
+    export_lease_seconds: float = Field(
+        60.0,
+        ge=3,
+        description="A running export job's claim lasts this long and is renewed every third of it; a job "
+        "whose runner died is claimed again once its claim runs out.",
+    )
+    leader_lease_seconds: float = Field(
+        30.0,
+        ge=3,
+        description="With a PostgreSQL catalog, one replica (the leader) runs the periodic sweeps; its lease "
+        "lasts this long and is renewed every third of it, so another takes over within this time.",
+    )
     secret_key: str | None = Field(
         None, description="Secret for page tokens and download URLs; generated into the data dir when unset."
     )
@@ -237,3 +261,20 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+
+class RateLimitStoreUnusable(ValueError):
+    """FOCUSBASE_RATE_LIMIT_STORE asks for a store this deployment does not have."""
+
+
+def uses_catalog_rate_limits(settings: Settings) -> bool:
+    """Whether rate-limit buckets live in the catalog (FOCUSBASE_RATE_LIMIT_STORE; `auto`: with a PostgreSQL
+    catalog); RateLimitStoreUnusable for `catalog` without one."""
+    if settings.rate_limit_store == "auto":
+        return settings.catalog_url is not None
+    if settings.rate_limit_store == "catalog" and settings.catalog_url is None:
+        raise RateLimitStoreUnusable(
+            "FOCUSBASE_RATE_LIMIT_STORE=catalog needs a PostgreSQL catalog (FOCUSBASE_CATALOG_URL); the"
+            " embedded catalog serves one process, which keeps its buckets in memory"
+        )
+    return settings.rate_limit_store == "catalog"

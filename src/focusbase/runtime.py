@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from focusbase.config import Settings
+from focusbase.leadership import Leadership
 from focusbase.storage import Catalog, Warehouse, open_catalog
 from focusbase.storage.datadir import secure_data_dir
 
@@ -34,6 +35,8 @@ class Runtime:
     settings: Settings
     catalog: Catalog
     warehouse: Warehouse
+    # Whether this process runs the deployment's periodic sweeps (always, on the embedded catalog).
+    leadership: Leadership
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -46,7 +49,8 @@ class Runtime:
             threads=settings.duckdb_threads,
             checkpoint_threshold=settings.duckdb_checkpoint_threshold,
         )
-        return cls(settings=settings, catalog=catalog, warehouse=warehouse)
+        leadership = Leadership(catalog, settings.leader_lease_seconds)
+        return cls(settings=settings, catalog=catalog, warehouse=warehouse, leadership=leadership)
 
     def _hooks(self, name: str) -> list[Hook]:
         hooks = []
@@ -58,12 +62,16 @@ class Runtime:
         return hooks
 
     async def start(self) -> None:
+        # Leadership first, so the workers' first sweeps know whether they are theirs.
+        await asyncio.to_thread(self.leadership.renew)
+        self.tasks.append(asyncio.create_task(self.leadership.loop(), name="leader lease"))
         for hook in self._hooks("on_startup"):
             await hook(self)
 
     async def stop(self) -> None:
         for hook in reversed(self._hooks("on_shutdown")):
             await hook(self)
+        await asyncio.to_thread(self.leadership.release)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 class Evaluator:
     """Evaluates the budgets a commit can change soon after it (those of the committed provider and of the
-    saved views that can include it), and every budget periodically."""
+    saved views that can include it), and every budget periodically (on the leader, when several processes
+    share a catalog)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -46,10 +47,12 @@ class Evaluator:
             now = self._loop.time()
             try:
                 if now >= next_sweep:
-                    self._pending.clear()
-                    await asyncio.to_thread(self.sweep)
                     next_sweep = now + sweep_every
-                elif self._pending:
+                    # One process of a deployment sweeps (the leader); each still evaluates its own commits.
+                    if self.runtime.leadership.is_leader:
+                        self._pending.clear()
+                        await asyncio.to_thread(self.sweep)
+                if self._pending:
                     pending, self._pending = self._pending, set()
                     await asyncio.to_thread(self.evaluate_providers, pending)
             except Exception:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from focusbase.cli import app
-from focusbase.config import Settings
+from focusbase.config import RateLimitStoreUnusable, Settings, uses_catalog_rate_limits
 
 
 @app.command("serve")
@@ -35,6 +35,7 @@ def serve(
     import uvicorn
 
     from focusbase.app import create_app
+    from focusbase.export.service import ExportDirUnusable, check_exports_dir
     from focusbase.observability import configure_logging, logging_config
     from focusbase.storage import DataDirLocked, Warehouse
 
@@ -46,6 +47,12 @@ def serve(
         # Fail with a clear message (not a traceback) when another server holds this data directory.
         Warehouse.in_dir(settings.data_dir).close()
     except DataDirLocked as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    try:
+        check_exports_dir(settings)
+        uses_catalog_rate_limits(settings)
+    except (ExportDirUnusable, RateLimitStoreUnusable) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     uvicorn.run(

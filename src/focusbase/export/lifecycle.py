@@ -17,7 +17,13 @@ _RUNNERS: dict[int, ExportRunner] = {}
 
 async def on_startup(runtime: Runtime) -> None:
     """Requeue (or fail) jobs a previous process left Processing, then start the worker and expiry sweep."""
-    requeued, failed = await asyncio.to_thread(service.recover_jobs, runtime.settings, runtime.catalog)
+    await asyncio.to_thread(service.check_exports_dir, runtime.settings)  # ExportDirUnusable stops the start
+    # The only process on an embedded catalog owns every Processing job it finds; replicas sharing a
+    # PostgreSQL catalog take back only jobs whose runner's lease ran out (or that had none).
+    shared = runtime.catalog.dialect != "sqlite"
+    requeued, failed = await asyncio.to_thread(
+        service.recover_jobs, runtime.settings, runtime.catalog, expired_only=shared
+    )
     if requeued or failed:
         log.warning("export recovery: %d interrupted job(s) requeued, %d failed", requeued, failed)
     runner = ExportRunner(runtime)

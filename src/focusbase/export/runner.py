@@ -1,4 +1,9 @@
-"""The export worker inside the server: runs Pending jobs, at most `export_workers` at a time."""
+"""The export worker inside the server: runs Pending jobs, at most `export_workers` at a time.
+
+Each runner claims jobs under a name of its own (`service.new_claimant`) with a lease it renews while a job
+runs, so the runners of several processes sharing a catalog split the jobs between them, and a job whose
+runner died is taken back (requeued) by any runner once its lease has run out.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +32,8 @@ class ExportRunner:
         self._loop = asyncio.get_running_loop()
         self._running: dict[str, tuple[asyncio.Task[None], CopyHandle]] = {}
         self._stopping = False
+        self.claimant = service.new_claimant()
+        self._next_take_back = 0.0
 
     def notify(self) -> None:
         """A job was created: look for work now (callable from any thread)."""
@@ -36,7 +43,8 @@ class ExportRunner:
         """Dispatch jobs until stopped."""
         while not self._stopping:
             try:
-                self._dispatch()
+                await self._take_back_expired()
+                await self._dispatch()
             except Exception:  # a busy or broken catalog must not end the worker; try again soon
                 log.exception("export dispatch failed")
             with contextlib.suppress(TimeoutError):
@@ -44,36 +52,58 @@ class ExportRunner:
             self._wake.clear()
 
     async def sweep_loop(self) -> None:
-        """Delete expired export files periodically."""
+        """Delete expired export files periodically (on the leader, when processes share a catalog)."""
         settings, catalog = self.runtime.settings, self.runtime.catalog
         while not self._stopping:
             try:
-                expired = await asyncio.to_thread(service.sweep_expired, settings, catalog)
-                if expired:
-                    log.info("deleted %d expired export file(s)", expired)
+                # One process of those sharing a catalog and export directory sweeps: the leader.
+                if self.runtime.leadership.is_leader:
+                    expired = await asyncio.to_thread(service.sweep_expired, settings, catalog)
+                    if expired:
+                        log.info("deleted %d expired export file(s)", expired)
             except Exception:
                 log.exception("export expiry sweep failed")
             await asyncio.sleep(SWEEP_SECONDS)
 
-    def _dispatch(self) -> None:
-        free = self.workers - len(self._running)
-        if free <= 0:
+    async def _take_back_expired(self) -> None:
+        # Every runner looks, each lease third: the first to see a claim run out takes the job back.
+        now = self._loop.time()
+        if now < self._next_take_back:
             return
-        for job_id in store.pending_job_ids(self.runtime.catalog, free):
-            if job_id in self._running:
-                continue
-            handle = CopyHandle()
-            task = asyncio.create_task(self._run(job_id, handle), name=f"export {job_id}")
-            self._running[job_id] = (task, handle)
+        self._next_take_back = now + self.runtime.settings.export_lease_seconds / 3
+        rt = self.runtime
+        requeued, failed = await asyncio.to_thread(
+            service.recover_jobs, rt.settings, rt.catalog, expired_only=True, unleased=False
+        )
+        if requeued or failed:
+            log.warning("export jobs whose runner stopped: %d requeued, %d failed", requeued, failed)
 
-    async def _run(self, job_id: str, handle: CopyHandle) -> None:
+    async def _dispatch(self) -> None:
+        rt = self.runtime
+        while not self._stopping and len(self._running) < self.workers:
+            lease = service.lease_until(rt.settings)
+            job = await asyncio.to_thread(store.claim_next_job, rt.catalog, self.claimant, lease)
+            if job is None:
+                return
+            if self._stopping:  # stopped while claiming: the job goes back for the next start
+                await asyncio.to_thread(
+                    store.requeue_job, rt.catalog, job.id, service.SHUTDOWN_REQUEUE, self.claimant
+                )
+                return
+            handle = CopyHandle()
+            task = asyncio.create_task(self._run(job, handle), name=f"export {job.id}")
+            self._running[job.id] = (task, handle)
+
+    async def _run(self, job: store.JobRecord, handle: CopyHandle) -> None:
         rt = self.runtime
         try:
-            await asyncio.to_thread(service.run_job, rt.settings, rt.catalog, rt.warehouse, job_id, handle)
+            await asyncio.to_thread(
+                service.run_claimed, rt.settings, rt.catalog, rt.warehouse, job, handle, self.claimant
+            )
         except Exception:
-            log.exception("export worker crashed on %s", job_id)
+            log.exception("export worker crashed on %s", job.id)
         finally:
-            self._running.pop(job_id, None)
+            self._running.pop(job.id, None)
             self._wake.set()
 
     async def stop(self) -> None:

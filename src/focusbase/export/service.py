@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import secrets
 import shutil
+import socket
+import threading
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +32,7 @@ log = logging.getLogger(__name__)
 
 EXPORTS_DIR = "exports"
 MAX_ATTEMPTS = 3
+SHUTDOWN_REQUEUE = "interrupted by a server shutdown; the export restarts"
 __all__ = [
     "COMPLETE",
     "FAILED",
@@ -53,8 +59,32 @@ DEFAULT_MAX_CUSTOM_COLUMNS = Settings.model_fields["export_max_custom_columns"].
 
 
 def exports_dir(settings: Settings) -> Path:
-    """Where export files live: <data_dir>/exports/<job id>/<file>."""
-    return settings.data_dir / EXPORTS_DIR
+    """Where export files live: <export_dir>/<job id>/<file>; by default <data_dir>/exports/."""
+    return settings.export_dir if settings.export_dir is not None else settings.data_dir / EXPORTS_DIR
+
+
+class ExportDirUnusable(OSError):
+    """The export directory cannot be created or written to."""
+
+
+def check_exports_dir(settings: Settings) -> Path:
+    """Create the export directory if needed and prove a file can be written there (at start, so a bad
+    FOCUSBASE_EXPORT_DIR stops the server with its name instead of failing every export later)."""
+    folder = exports_dir(settings)
+    probe = folder / f".write-check-{secrets.token_hex(6)}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        setting = (
+            "FOCUSBASE_EXPORT_DIR" if settings.export_dir is not None else "the data directory's exports/"
+        )
+        raise ExportDirUnusable(
+            f"cannot write export files to {folder} ({setting}): {exc.strerror or exc}; make it a directory"
+            " the server's user can write (shared by every server process of a deployment)"
+        ) from exc
+    return folder
 
 
 def new_job_id() -> str:
@@ -166,12 +196,14 @@ def write_export(
     on_progress: Progress | None = None,
     handle: CopyHandle | None = None,
     max_custom: int = DEFAULT_MAX_CUSTOM_COLUMNS,
+    work_tag: str | None = None,
 ) -> dict[str, int]:
     """Write the export file (or the zip of both datasets) to `target`; returns rows per dataset.
 
-    The file appears under `target` only when complete: everything is written under a temporary name first.
+    The file appears under `target` only when complete: everything is written under a temporary name first
+    (with `work_tag`, a name of the runner's own, so a runner taking the job over never shares it).
     """
-    work = target.parent / f".{target.name}.partial"
+    work = target.parent / (f".{target.name}.{work_tag}.partial" if work_tag else f".{target.name}.partial")
     _remove(work)
     work.mkdir(parents=True)
     try:
@@ -257,14 +289,129 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def new_claimant() -> str:
+    """A runner's name in job claims: host, process id and a random part (a restarted process is new)."""
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:40] or "host"
+    return f"{host}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def lease_until(settings: Settings) -> str:
+    """When a claim taken or renewed now runs out."""
+    return _stamp(datetime.now(UTC) + timedelta(seconds=settings.export_lease_seconds))
+
+
+class LeaseKeeper:
+    """Renews a running job's claim every third of the lease, in a thread of its own.
+
+    When the claim turns out to be another runner's (it was taken over), or cannot be renewed for two thirds
+    of the lease (the catalog does not answer), the job is stopped through its handle before the lease can
+    run out: one job never runs twice at once.
+    """
+
+    def __init__(
+        self, settings: Settings, catalog: Catalog, job_id: str, claimant: str, handle: CopyHandle
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.job_id = job_id
+        self.claimant = claimant
+        self.handle = handle
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"export-lease {job_id}", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        lease = self.settings.export_lease_seconds
+        renewed = time.monotonic()
+        while not self._stop.wait(lease / 3):
+            try:
+                if store.renew_lease(self.catalog, self.job_id, self.claimant, lease_until(self.settings)):
+                    renewed = time.monotonic()
+                    continue
+                log.warning("export %s was taken over by another runner; this run stops", self.job_id)
+            except Exception:
+                if time.monotonic() - renewed < lease * 2 / 3:
+                    log.warning("export %s: renewing its claim failed; trying again", self.job_id)
+                    continue
+                log.exception(
+                    "export %s: its claim could not be renewed in time; this run stops", self.job_id
+                )
+            self.handle.lose()
+            return
+
+
 def run_job(
-    settings: Settings, catalog: Catalog, warehouse: Warehouse, job_id: str, handle: CopyHandle | None = None
+    settings: Settings,
+    catalog: Catalog,
+    warehouse: Warehouse,
+    job_id: str,
+    handle: CopyHandle | None = None,
+    claimant: str | None = None,
 ) -> JobRecord | None:
     """Claim a Pending job and run it to Complete or Failed (or back to Pending on shutdown)."""
-    if not store.claim_job(catalog, job_id):
+    if not store.claim_job(catalog, job_id, claimant, lease_until(settings) if claimant else None):
         return None
     job = store.get_job(catalog, job_id)
     assert job is not None
+    return run_claimed(settings, catalog, warehouse, job, handle, claimant)
+
+
+def run_next_job(
+    settings: Settings,
+    catalog: Catalog,
+    warehouse: Warehouse,
+    claimant: str,
+    handle: CopyHandle | None = None,
+) -> JobRecord | None:
+    """Claim the oldest Pending job for `claimant` and run it; None when no job is Pending."""
+    job = store.claim_next_job(catalog, claimant, lease_until(settings))
+    if job is None:
+        return None
+    return run_claimed(settings, catalog, warehouse, job, handle, claimant)
+
+
+def run_claimed(
+    settings: Settings,
+    catalog: Catalog,
+    warehouse: Warehouse,
+    job: JobRecord,
+    handle: CopyHandle | None = None,
+    claimant: str | None = None,
+) -> JobRecord | None:
+    """Run a job this caller has claimed; with a claimant, under a lease renewed while it runs."""
+    if claimant is None:
+        _run_claimed(settings, catalog, warehouse, job, handle, None)
+    else:
+        handle = handle or CopyHandle()
+        with LeaseKeeper(settings, catalog, job.id, claimant, handle):
+            _run_claimed(settings, catalog, warehouse, job, handle, claimant)
+    return store.get_job(catalog, job.id)
+
+
+def _run_claimed(
+    settings: Settings,
+    catalog: Catalog,
+    warehouse: Warehouse,
+    job: JobRecord,
+    handle: CopyHandle | None,
+    claimant: str | None,
+) -> None:
+    job_id = job.id
+
+    def fail(error: str) -> None:
+        store.fail_job(catalog, job_id, error, claimant)
+
     try:
         spec = job_spec(job)
         job_dir = exports_dir(settings) / job.id
@@ -272,7 +419,7 @@ def run_job(
         target = job_dir / spec.file_name()
 
         def progress(rows: int, total: int) -> None:
-            store.set_progress(catalog, job_id, rows_written=rows, total_rows=total)
+            store.set_progress(catalog, job_id, rows_written=rows, total_rows=total, claimant=claimant)
 
         counts = write_export(
             warehouse,
@@ -282,40 +429,42 @@ def run_job(
             on_progress=progress,
             handle=handle,
             max_custom=settings.export_max_custom_columns,
+            work_tag=claimant,
         )
         expires = datetime.now(UTC) + timedelta(days=settings.export_ttl_days)
-        store.complete_job(
+        if not store.complete_job(
             catalog,
             job_id,
             record_counts=counts,
             file_name=target.name,
             file_size=target.stat().st_size,
-            expires_at=expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        )
+            expires_at=_stamp(expires),
+            claimant=claimant,
+        ):
+            log.warning("export %s finished after another runner took it over; its result is theirs", job_id)
     except UnreadableJob as exc:
         log.warning("%s", exc)
-        store.fail_job(catalog, job_id, "the stored export request cannot be read; start a new export")
+        fail("the stored export request cannot be read; start a new export")
     except duckdb.InterruptException:
-        if handle is not None and handle.interrupted:
-            store.requeue_job(catalog, job_id, "interrupted by a server shutdown; the export restarts")
+        if handle is not None and handle.lost:
+            pass  # taken over: the new runner owns the job and its record
+        elif handle is not None and handle.interrupted:
+            store.requeue_job(catalog, job_id, SHUTDOWN_REQUEUE, claimant)
         else:
-            store.fail_job(catalog, job_id, "the export was interrupted")
+            fail("the export was interrupted")
     except (OSError, duckdb.IOException) as exc:
         log.warning("export %s failed writing its file: %s", job_id, exc)
-        store.fail_job(catalog, job_id, f"could not write the export file: {_reason(exc)}")
+        fail(f"could not write the export file: {_reason(exc)}")
     except duckdb.OutOfMemoryException:
         log.exception("export %s ran out of memory", job_id)
-        store.fail_job(
-            catalog,
-            job_id,
+        fail(
             "the export needed more memory than the warehouse may use (FOCUSBASE_DUCKDB_MEMORY_LIMIT); "
-            "export a shorter window or fewer rows, or raise the limit",
+            "export a shorter window or fewer rows, or raise the limit"
         )
     except Exception:
         # The engine's own text (internals, tuning advice) is for the log, not for the client.
         log.exception("export %s failed", job_id)
-        store.fail_job(catalog, job_id, f"the export failed; the server log has the cause (export {job_id})")
-    return store.get_job(catalog, job_id)
+        fail(f"the export failed; the server log has the cause (export {job_id})")
 
 
 def _reason(exc: BaseException) -> str:
@@ -323,24 +472,43 @@ def _reason(exc: BaseException) -> str:
     return text.removeprefix("IO Error: ")
 
 
-def recover_jobs(settings: Settings, catalog: Catalog) -> tuple[int, int]:
-    """After a restart, jobs left Processing run again (or fail after MAX_ATTEMPTS): (requeued, failed)."""
+def recover_jobs(
+    settings: Settings, catalog: Catalog, *, expired_only: bool = False, unleased: bool = True
+) -> tuple[int, int]:
+    """Jobs left Processing run again (or fail after MAX_ATTEMPTS): (requeued, failed).
+
+    At the start of the only process on a catalog (the embedded profile) every Processing job is an orphan.
+    With `expired_only` (replicas sharing a catalog), only jobs whose claim ran out, and with `unleased`
+    those claimed without a lease, are taken back: the others belong to a runner that is alive.
+    """
     requeued = failed = 0
-    for job in store.interrupted_jobs(catalog):
-        _remove_partials(exports_dir(settings) / job.id)
-        if job.attempts >= MAX_ATTEMPTS:
-            store.fail_job(catalog, job.id, f"interrupted {job.attempts} times (server stopped while it ran)")
-            failed += 1
+    now = _stamp(datetime.now(UTC))
+    for job in store.interrupted_jobs(catalog, now if expired_only else None, unleased=unleased):
+        fail = job.attempts >= MAX_ATTEMPTS
+        error = (
+            f"interrupted {job.attempts} times (server stopped while it ran)"
+            if fail
+            else "interrupted by a server restart; the export restarts"
+        )
+        if expired_only:
+            if not store.take_back(catalog, job.id, now, error=error, fail=fail, unleased=unleased):
+                continue  # renewed meanwhile, or another replica took it back first
+        elif fail:
+            store.fail_job(catalog, job.id, error)
         else:
-            store.requeue_job(catalog, job.id, "interrupted by a server restart; the export restarts")
-            requeued += 1
+            store.requeue_job(catalog, job.id, error)
+        _remove_partials(exports_dir(settings) / job.id, job.claimed_by)
+        failed += fail
+        requeued += not fail
     return requeued, failed
 
 
-def _remove_partials(job_dir: Path) -> None:
+def _remove_partials(job_dir: Path, claimant: str | None) -> None:
+    # A job taken back from a runner: only that runner's work files (a new runner may already have begun).
+    suffix = f".{claimant}.partial" if claimant else ".partial"
     if job_dir.is_dir():
         for child in job_dir.iterdir():
-            if child.name.endswith(".partial"):
+            if child.name.endswith(suffix):
                 _remove(child)
 
 

@@ -170,7 +170,8 @@ class DeliveryWorker:
             try:
                 if self._loop.time() >= self._next_prune:
                     self._next_prune = self._loop.time() + PRUNE_EVERY_SECONDS
-                    await asyncio.to_thread(prune_log, self.runtime)
+                    if self.runtime.leadership.is_leader:  # one process of a deployment prunes
+                        await asyncio.to_thread(prune_log, self.runtime)
                 await self._dispatch_due()
                 timeout = await asyncio.to_thread(self._idle_seconds)
             except Exception:

@@ -1,4 +1,10 @@
-"""SQL for export jobs: the job records in the catalog and the streaming COPY out of the warehouse."""
+"""SQL for export jobs: the job records in the catalog and the streaming COPY out of the warehouse.
+
+A runner claims a Pending job atomically (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so runners of several
+replicas never wait on each other's claims; SQLite: its one writer at a time) under a lease it renews while
+the job runs. Every later write of the run names its claimant, so a runner whose claim was taken over after
+its lease ran out changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -47,6 +53,8 @@ class JobRecord:
     completed_at: str | None
     expires_at: str | None
     expired_at: str | None
+    claimed_by: str | None = None  # the runner running it, while Processing
+    lease_expires_at: str | None = None  # its claim, renewed while it runs
 
 
 _COLUMNS = ", ".join(JobRecord.__slots__)
@@ -99,24 +107,75 @@ def pending_job_ids(catalog: Catalog, limit: int) -> list[str]:
     return [row[0] for row in rows]
 
 
-def claim_job(catalog: Catalog, job_id: str) -> bool:
+_CLAIM = (
+    "UPDATE export_jobs SET status = ?, attempts = attempts + 1, started_at = ?, rows_written = 0,"
+    " total_rows = NULL, error = NULL, claimed_by = ?, lease_expires_at = ?"
+)
+# The next Pending job, locked; another runner's claim in flight is skipped instead of waited for.
+_NEXT_PENDING = {
+    "sqlite": "SELECT id FROM export_jobs WHERE status = ? ORDER BY created_at, id LIMIT 1",
+    "postgresql": "SELECT id FROM export_jobs WHERE status = ? ORDER BY created_at, id LIMIT 1"
+    " FOR UPDATE SKIP LOCKED",
+}
+# A claim is the caller's when it names the caller, or when the caller names no claimant (a single process
+# driving one job, as tests and the claim of one job by id do).
+_MINE = "(? IS NULL OR claimed_by = ?)"
+
+
+def claim_job(
+    catalog: Catalog, job_id: str, claimant: str | None = None, lease_until: str | None = None
+) -> bool:
     """Move a Pending job to Processing; False when another worker got it first or it is not Pending."""
     with catalog.transaction() as tx:
         cur = tx.execute(
-            "UPDATE export_jobs SET status = ?, attempts = attempts + 1, started_at = ?, rows_written = 0,"
-            " total_rows = NULL, error = NULL WHERE id = ? AND status = ?",
-            (PROCESSING, utcnow(), job_id, PENDING),
+            f"{_CLAIM} WHERE id = ? AND status = ?",
+            (PROCESSING, utcnow(), claimant, lease_until, job_id, PENDING),
         )
         return cur.rowcount == 1
 
 
-def set_progress(catalog: Catalog, job_id: str, *, rows_written: int, total_rows: int | None) -> None:
+def claim_next_job(catalog: Catalog, claimant: str, lease_until: str) -> JobRecord | None:
+    """Claim the oldest Pending job for `claimant` until `lease_until`; None when there is none.
+
+    One statement: two runners, in one process or in two replicas, never claim the same job.
+    """
+    sql = f"{_CLAIM} WHERE id = ({_NEXT_PENDING[catalog.dialect]}) AND status = ? RETURNING {_COLUMNS}"
+    params = (PROCESSING, utcnow(), claimant, lease_until, PENDING, PENDING)
+    if catalog.dialect == "sqlite":
+        with catalog.transaction() as tx:
+            row = tx.execute(sql, params).fetchone()
+    else:
+        # One statement is its own transaction, ordered by row locks: it needs no catalog-wide writer lock,
+        # so the runners of every replica poll without queueing behind the API's writes.
+        with catalog.read() as conn:
+            row = conn.execute(sql, params).fetchone()
+    return _record(row) if row is not None else None
+
+
+def renew_lease(catalog: Catalog, job_id: str, claimant: str, lease_until: str) -> bool:
+    """Extend a running job's claim; False when the job is no longer this claimant's (taken over, or done)."""
+    with catalog.transaction() as tx:
+        cur = tx.execute(
+            "UPDATE export_jobs SET lease_expires_at = ? WHERE id = ? AND status = ? AND claimed_by = ?",
+            (lease_until, job_id, PROCESSING, claimant),
+        )
+        return cur.rowcount == 1
+
+
+def set_progress(
+    catalog: Catalog,
+    job_id: str,
+    *,
+    rows_written: int,
+    total_rows: int | None,
+    claimant: str | None = None,
+) -> None:
     """Record how far a Processing job has got."""
     with catalog.transaction() as tx:
         tx.execute(
-            "UPDATE export_jobs SET rows_written = ?, total_rows = COALESCE(?, total_rows)"
-            " WHERE id = ? AND status = ?",
-            (rows_written, total_rows, job_id, PROCESSING),
+            "UPDATE export_jobs SET rows_written = ?, total_rows = COALESCE(?, total_rows)"  # noqa: S608
+            f" WHERE id = ? AND status = ? AND {_MINE}",
+            (rows_written, total_rows, job_id, PROCESSING, claimant, claimant),
         )
 
 
@@ -128,13 +187,15 @@ def complete_job(
     file_name: str,
     file_size: int,
     expires_at: str,
-) -> None:
-    """Processing -> Complete, with the file's facts."""
+    claimant: str | None = None,
+) -> bool:
+    """Processing -> Complete, with the file's facts; False when the claim is no longer the caller's."""
     total = sum(record_counts.values())
     with catalog.transaction() as tx:
-        tx.execute(
-            "UPDATE export_jobs SET status = ?, record_count = ?, record_counts = ?, rows_written = ?,"
-            " file_name = ?, file_size = ?, completed_at = ?, expires_at = ?, error = NULL WHERE id = ?",
+        cur = tx.execute(
+            "UPDATE export_jobs SET status = ?, record_count = ?, record_counts = ?, rows_written = ?,"  # noqa: S608
+            " file_name = ?, file_size = ?, completed_at = ?, expires_at = ?, error = NULL,"
+            f" claimed_by = NULL, lease_expires_at = NULL WHERE id = ? AND {_MINE}",
             (
                 COMPLETE,
                 total,
@@ -145,33 +206,82 @@ def complete_job(
                 utcnow(),
                 expires_at,
                 job_id,
+                claimant,
+                claimant,
             ),
         )
+        return cur.rowcount == 1
 
 
-def fail_job(catalog: Catalog, job_id: str, error: str) -> None:
-    """Any state -> Failed, with the reason."""
+def fail_job(catalog: Catalog, job_id: str, error: str, claimant: str | None = None) -> bool:
+    """Any state -> Failed, with the reason; False when the claim is no longer the caller's."""
     with catalog.transaction() as tx:
-        tx.execute(
-            "UPDATE export_jobs SET status = ?, error = ?, completed_at = ? WHERE id = ?",
-            (FAILED, error, utcnow(), job_id),
+        cur = tx.execute(
+            "UPDATE export_jobs SET status = ?, error = ?, completed_at = ?, claimed_by = NULL,"  # noqa: S608
+            f" lease_expires_at = NULL WHERE id = ? AND {_MINE}",
+            (FAILED, error, utcnow(), job_id, claimant, claimant),
         )
+        return cur.rowcount == 1
 
 
-def requeue_job(catalog: Catalog, job_id: str, reason: str) -> None:
+def requeue_job(catalog: Catalog, job_id: str, reason: str, claimant: str | None = None) -> bool:
     """Processing -> Pending (the job runs again from the start), remembering why."""
     with catalog.transaction() as tx:
-        tx.execute(
-            "UPDATE export_jobs SET status = ?, error = ?, rows_written = 0 WHERE id = ? AND status = ?",
-            (PENDING, reason, job_id, PROCESSING),
+        cur = tx.execute(
+            "UPDATE export_jobs SET status = ?, error = ?, rows_written = 0, claimed_by = NULL,"  # noqa: S608
+            f" lease_expires_at = NULL WHERE id = ? AND status = ? AND {_MINE}",
+            (PENDING, reason, job_id, PROCESSING, claimant, claimant),
         )
+        return cur.rowcount == 1
 
 
-def interrupted_jobs(catalog: Catalog) -> list[JobRecord]:
-    """Jobs left Processing by a process that stopped without finishing them."""
+# Processing jobs whose runner is gone: a claim that ran out, or also one without a lease (claimed by a
+# single process driving it, or by a server from before leases).
+_EXPIRED = {
+    False: "status = ? AND lease_expires_at < ?",
+    True: "status = ? AND (lease_expires_at IS NULL OR lease_expires_at < ?)",
+}
+
+
+def interrupted_jobs(
+    catalog: Catalog, expired_before: str | None = None, *, unleased: bool = True
+) -> list[JobRecord]:
+    """Jobs left Processing by a runner that stopped without finishing them: every Processing job, or with
+    `expired_before`, those whose claim ran out before then (and, with `unleased`, those without one)."""
     with catalog.read() as conn:
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM export_jobs WHERE status = ?", (PROCESSING,)).fetchall()  # noqa: S608
+        if expired_before is None:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM export_jobs WHERE status = ?",  # noqa: S608
+                (PROCESSING,),
+            ).fetchall()
+        else:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM export_jobs WHERE {_EXPIRED[unleased]}",  # noqa: S608 - constant SQL
+                (PROCESSING, expired_before),
+            ).fetchall()
     return [_record(row) for row in rows]
+
+
+def take_back(
+    catalog: Catalog, job_id: str, expired_before: str, *, error: str, fail: bool, unleased: bool = True
+) -> bool:
+    """Requeue (or fail) a Processing job whose claim ran out before `expired_before`; False when that is no
+    longer so (its runner renewed the claim, or another replica took the job back first)."""
+    where = _EXPIRED[unleased]
+    if fail:
+        sql = (
+            "UPDATE export_jobs SET status = ?, error = ?, completed_at = ?, claimed_by = NULL,"  # noqa: S608
+            f" lease_expires_at = NULL WHERE id = ? AND {where}"
+        )
+        params: tuple[object, ...] = (FAILED, error, utcnow(), job_id, PROCESSING, expired_before)
+    else:
+        sql = (
+            "UPDATE export_jobs SET status = ?, error = ?, rows_written = 0, claimed_by = NULL,"  # noqa: S608
+            f" lease_expires_at = NULL WHERE id = ? AND {where}"
+        )
+        params = (PENDING, error, job_id, PROCESSING, expired_before)
+    with catalog.transaction() as tx:
+        return tx.execute(sql, params).rowcount == 1
 
 
 def due_for_expiry(catalog: Catalog, now: str) -> list[JobRecord]:
@@ -291,6 +401,7 @@ class CopyHandle:
         self._cursor: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
         self.interrupted = False
+        self.lost = False  # the job's claim was lost (taken over after its lease ran out)
 
     def _attach(self, cursor: duckdb.DuckDBPyConnection | None) -> None:
         with self._lock:
@@ -301,6 +412,11 @@ class CopyHandle:
         """Raise duckdb.InterruptException when interrupted (an idle cursor ignores interrupt())."""
         if self.interrupted:
             raise duckdb.InterruptException("the export was interrupted by a server shutdown")
+
+    def lose(self) -> None:
+        """The job is no longer this runner's: stop it without recording anything."""
+        self.lost = True
+        self.interrupt()
 
     def interrupt(self) -> None:
         """Stop the running statement, if any; the job's thread then sees duckdb.InterruptException."""
