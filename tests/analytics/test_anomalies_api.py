@@ -12,8 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from focusbase.analytics.anomaly_service import wait_for_detection
+from focusbase.app import create_app
 from focusbase.config import Settings
 from focusbase.storage import Catalog
+from focusbase.storage.anomalies import detection_done, queue_detection, queued_detections
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
 from tests.ingest.conftest import Provider
@@ -222,3 +224,36 @@ def test_start_to_includes_its_own_day(
     before = (start - timedelta(days=1)).isoformat()
     off = client.get("/api/v1/anomalies", params={"startTo": before}, headers=admin_headers).json()
     assert anomaly["id"] not in [a["id"] for a in off["data"]]
+
+
+def test_detection_queued_before_a_stop_runs_after_the_next_start(settings: Settings) -> None:
+    settings.anomaly_detect_delay_seconds = 3600.0  # the first server stops long before its quiet period ends
+    settings.anomaly_detect_max_delay_seconds = 3600.0
+    with TestClient(create_app(settings)) as first:
+        catalog: Catalog = first.app.state.runtime.catalog  # type: ignore[attr-defined]
+        key = create_key(catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="admin", scopes=["admin"]).key
+        headers = {"Authorization": f"Bearer {key}"}
+        provider = Provider(first, headers, "Acme Cloud", "USD")
+        assert provider.push(_rows()).status_code == 200
+        assert first.get("/api/v1/anomalies", headers=headers).json()["data"] == []
+        assert [job for job, _ in queued_detections(catalog)] == [
+            (DEFAULT_WORKSPACE_ID, "provider", provider.id)
+        ]
+    # The queue outlived the process; the next one runs it (here at once, through the flush).
+    with TestClient(create_app(settings)) as second:
+        runtime = second.app.state.runtime  # type: ignore[attr-defined]
+        assert queued_detections(runtime.catalog)
+        assert wait_for_detection(runtime, timeout=60)
+        assert second.get("/api/v1/anomalies", headers=headers).json()["data"]
+        assert queued_detections(runtime.catalog) == []
+
+
+def test_a_submission_during_a_run_stays_queued(client: TestClient, pushed: Provider) -> None:
+    catalog: Catalog = client.app.state.runtime.catalog  # type: ignore[attr-defined]
+    job = (DEFAULT_WORKSPACE_ID, "provider", pushed.id)
+    first = queue_detection(catalog, job)
+    second = queue_detection(catalog, job)  # queued again while the first submission's run goes on
+    detection_done(catalog, job, first)  # that run ends: the later submission must still run
+    assert queued_detections(catalog) == [(job, second)]
+    detection_done(catalog, job, second)
+    assert queued_detections(catalog) == []

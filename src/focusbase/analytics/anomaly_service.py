@@ -327,24 +327,50 @@ class _Worker:
     is still checked. Detection is CPU-bound Python, so it waits out a burst of parts and commits instead of
     competing with them for the interpreter; a provider is checked once per burst, not once per commit. The
     views a provider's rows can be part of are checked right after it; a view created or changed, at once.
+
+    Every submission is also written to the catalog's detection queue and removed once its run is over, so
+    jobs still waiting when the server stops (or dies) run after the next start, after the quiet period.
     """
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         # job -> [due, deadline]: monotonic seconds.
         self.pending: dict[Job, list[float]] = {}
+        self.tokens: dict[Job, str] = {}  # job -> its latest submission's token in the catalog queue
         self.running = False
         self.flushing = False
         self.changed = threading.Condition()
         self.stopping = False
+        self._resume()
         self.thread = threading.Thread(target=self._loop, name="anomaly detection", daemon=True)
         self.thread.start()
+
+    def _resume(self) -> None:
+        """Queue the jobs a previous process left in the catalog, each after the quiet period."""
+        settings = self.runtime.settings
+        try:
+            left = store.queued_detections(self.runtime.catalog)
+        except Exception:  # the server still starts; those scopes are checked at their next commit
+            log.exception("could not read the anomaly detection queue")
+            return
+        now = time.monotonic()
+        delay = settings.anomaly_detect_delay_seconds
+        for job, token in left:
+            self.pending[job] = [now + delay, now + max(delay, settings.anomaly_detect_max_delay_seconds)]
+            self.tokens[job] = token
 
     def submit(self, job: Job, *, quiet: bool = True) -> None:
         """Queue a job; with `quiet`, after the provider's quiet period (see the class)."""
         settings = self.runtime.settings
         delay = settings.anomaly_detect_delay_seconds if quiet else 0.0
         max_delay = max(delay, settings.anomaly_detect_max_delay_seconds if quiet else 0.0)
+        if self.stopping:
+            return
+        try:
+            token: str | None = store.queue_detection(self.runtime.catalog, job)
+        except Exception:  # the commit stands; detection still runs from memory, just not across a restart
+            log.exception("could not record anomaly detection of %s %s", job[1], job[2])
+            token = None
         now = time.monotonic()
         with self.changed:
             if self.stopping:
@@ -354,6 +380,8 @@ class _Worker:
                 self.pending[job] = [now + delay, now + max_delay]
             else:
                 slot[0] = min(slot[1], now + delay)
+            if token is not None:
+                self.tokens[job] = token
             self.changed.notify_all()
 
     def flush(self, timeout: float) -> bool:
@@ -380,8 +408,8 @@ class _Worker:
             self.changed.notify_all()
         self.thread.join(timeout)
 
-    def _next(self) -> Job | None:
-        """The next due job, waiting for it; None when stopping."""
+    def _next(self) -> tuple[Job, str | None] | None:
+        """The next due job and its queue token, waiting for it; None when stopping."""
         with self.changed:
             while not self.stopping:
                 now = time.monotonic()
@@ -390,7 +418,7 @@ class _Worker:
                     job = min(due, key=lambda j: self.pending[j][0])
                     del self.pending[job]
                     self.running = True
-                    return job
+                    return job, self.tokens.pop(job, None)
                 wait = min((at for at, _ in self.pending.values()), default=now + 3600) - now
                 self.changed.wait(max(wait, 0.01))
             return None
@@ -407,11 +435,17 @@ class _Worker:
                 self.submit((workspace_id, "view", view.id), quiet=False)
 
     def _loop(self) -> None:
-        while (job := self._next()) is not None:
+        while (taken := self._next()) is not None:
+            job, token = taken
             try:
                 self._run(job)
             except Exception:  # a failed run must not stop later ones; the next commit retries
                 log.exception("anomaly detection failed for %s %s", job[1], job[2])
+            if token is not None:
+                try:  # a submission made while it ran has a new token and stays queued
+                    store.detection_done(self.runtime.catalog, job, token)
+                except Exception:  # it runs once more after the next start: detection is idempotent
+                    log.exception("could not clear anomaly detection of %s %s", job[1], job[2])
             with self.changed:
                 self.running = False
                 self.changed.notify_all()

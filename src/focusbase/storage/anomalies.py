@@ -387,3 +387,40 @@ def false_positive_starts(
             (workspace_id, provider_id, dimension, value, currency),
         ).fetchall()
     return [row[0] for row in rows]
+
+
+# ---------------------------------------------------------------------------------- the detection queue
+
+DetectionJob = tuple[str, str, str]  # (workspace, "provider" or "view", id)
+
+
+def queue_detection(catalog: Catalog, job: DetectionJob) -> str:
+    """Record that `job` must run (again); returns the submission's token."""
+    token = secrets.token_hex(8)
+    with catalog.transaction() as tx:
+        tx.execute(
+            "INSERT INTO anomaly_detection_queue (workspace_id, kind, scope_id, token, queued_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (workspace_id, kind, scope_id)"
+            " DO UPDATE SET token = excluded.token, queued_at = excluded.queued_at",
+            (*job, token, utcnow()),
+        )
+    return token
+
+
+def queued_detections(catalog: Catalog) -> list[tuple[DetectionJob, str]]:
+    """Every job waiting to run, oldest submission first, with its token."""
+    with catalog.read() as conn:
+        rows = conn.execute(
+            "SELECT workspace_id, kind, scope_id, token FROM anomaly_detection_queue ORDER BY queued_at"
+        ).fetchall()
+    return [((row[0], row[1], row[2]), row[3]) for row in rows]
+
+
+def detection_done(catalog: Catalog, job: DetectionJob, token: str) -> None:
+    """Forget `job` if nobody queued it again since the submission `token` (a later one still runs)."""
+    with catalog.transaction() as tx:
+        tx.execute(
+            "DELETE FROM anomaly_detection_queue WHERE workspace_id = ? AND kind = ? AND scope_id = ?"
+            " AND token = ?",
+            (*job, token),
+        )
