@@ -61,7 +61,7 @@ def migrate_storage(
         raise fail(f"the target catalog must be a postgresql:// URL, not {redact(url)!r}")
     if not (source_dir / WAREHOUSE_FILE).is_file() or not (source_dir / CATALOG_FILE).is_file():
         raise fail(f"{source_dir} is not a focusbase data directory (no {WAREHOUSE_FILE} and {CATALOG_FILE})")
-    console = Console()
+    console = Console(soft_wrap=True)
     opened: list[Any] = []
     try:
         try:
@@ -163,7 +163,7 @@ def _verify(
         raise fail(f"cannot count the target catalog's rows: {exc}") from exc
     catalog = Table(title="Catalog rows per table")
     for name in ("Table", "Source", "Target", "Match"):
-        catalog.add_column(name, justify="left" if name == "Table" else "right")
+        catalog.add_column(name, justify="left" if name == "Table" else "right", overflow="fold")
     for table in tables:
         same = mine[table] == theirs[table]
         catalog.add_row(table, str(mine[table]), str(theirs[table]), "yes" if same else "[red]NO[/red]")
@@ -177,7 +177,8 @@ def _verify(
     comparisons = compare_totals(source_sums, target_totals(clickhouse, {k[0] for k in source_sums}))
     rows = Table(title="Live Cost and Usage rows per workspace, provider and currency")
     for name in ("Workspace", "Provider", "Currency", "Rows", *SUMMED, "Match"):
-        rows.add_column(name, justify="left" if name in ("Workspace", "Provider", "Currency") else "right")
+        left = name in ("Workspace", "Provider", "Currency")
+        rows.add_column(name, justify="left" if left else "right", overflow="fold")
     for item in comparisons:
         cells = []
         for measure in ("rows", *SUMMED):

@@ -128,13 +128,14 @@ def copy_catalog(source: Catalog, target: Catalog) -> CatalogCopy:
             r[columns["workspaces"].index("id")] for r in held["workspaces"]
         ] in ([], [DEFAULT_WORKSPACE_ID])
         if not fresh:
-            for table in tables:
-                if Counter(_rows(src, table, columns[table])) != Counter(held[table]):
-                    raise CatalogCopyRefused(
-                        f"the target catalog is not empty ({len(held[table])} rows in {table}, the source"
-                        f" has {count_rows(source, [table])[table]}) and is not a copy of this data"
-                        " directory's catalog; migrate into an empty database or schema"
-                    )
+            differing = [t for t in tables if Counter(_rows(src, t, columns[t])) != Counter(held[t])]
+            if differing:
+                holding = ", ".join(f"{len(rows)} rows in {t}" for t, rows in held.items() if rows)
+                raise CatalogCopyRefused(
+                    f"the target catalog is not empty ({holding}) and is not a copy of this data"
+                    f" directory's catalog (differs in {', '.join(differing)}); migrate into an empty"
+                    " database or schema"
+                )
             return CatalogCopy("already copied", {t: len(held[t]) for t in tables})
         # The target's own default workspace gives way to the source's (same id, its creation time).
         tx.execute("DELETE FROM workspaces WHERE id = ?", (DEFAULT_WORKSPACE_ID,))
