@@ -62,6 +62,8 @@ def migrate_storage(
     if not (source_dir / WAREHOUSE_FILE).is_file() or not (source_dir / CATALOG_FILE).is_file():
         raise fail(f"{source_dir} is not a focusbase data directory (no {WAREHOUSE_FILE} and {CATALOG_FILE})")
     console = Console(soft_wrap=True)
+    if not console.is_terminal:
+        console.width = max(console.width, 160)  # a log or a pipe gets the whole table, unfolded
     opened: list[Any] = []
     try:
         try:
@@ -139,6 +141,11 @@ def _copy(
         report = copy_warehouse(warehouse, clickhouse, chunk_rows=chunk_rows, progress=show)
     except WarehouseCopyRefused as exc:
         raise fail(f"warehouse not copied: {exc}") from exc
+    except Exception as exc:  # an engine or network error mid-way: what is done stays done
+        raise fail(
+            f"the warehouse copy stopped ({type(exc).__name__}: {exc}); run the command again to resume:"
+            " committed batches are skipped and a batch's staged rows are not staged twice"
+        ) from exc
     console.print(
         f"warehouse: {report.batches_copied} batches copied ({report.rows_staged} rows staged),"
         f" {report.batches_skipped} already copied, in {time.monotonic() - started:.1f} s",
@@ -177,8 +184,8 @@ def _verify(
     comparisons = compare_totals(source_sums, target_totals(clickhouse, {k[0] for k in source_sums}))
     rows = Table(title="Live Cost and Usage rows per workspace, provider and currency")
     for name in ("Workspace", "Provider", "Currency", "Rows", *SUMMED, "Match"):
-        left = name in ("Workspace", "Provider", "Currency")
-        rows.add_column(name, justify="left" if left else "right", overflow="fold")
+        label = name in ("Workspace", "Provider", "Currency")
+        rows.add_column(name, justify="left" if label else "right", overflow="fold")
     for item in comparisons:
         cells = []
         for measure in ("rows", *SUMMED):

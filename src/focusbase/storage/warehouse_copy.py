@@ -156,11 +156,17 @@ def _stage_batch(
         )
     staged = 0
     while done < batch.rows:
-        # Keyset chunks: each query holds at most chunk_rows rows, and the row_seq range prunes row groups.
+        # Keyset chunks: the chunk's last row_seq first (one narrow column), then its rows by a row_seq range
+        # that prunes row groups; a top-N over every column would scan and hold far more.
+        live = "batch_id = ? AND superseded_by IS NULL AND row_seq > ? AND row_seq <= ?"
+        upper = cur.execute(
+            f"SELECT max(row_seq) FROM (SELECT row_seq FROM cost_rows WHERE {live}"  # noqa: S608
+            " ORDER BY row_seq LIMIT ?)",
+            [batch.ref.batch_id, after, batch.last_seq, chunk_rows],
+        ).fetchall()[0][0]
         chunk = cur.sql(
-            f"SELECT row_seq, {select} FROM cost_rows WHERE batch_id = ? AND superseded_by IS NULL"  # noqa: S608
-            " AND row_seq > ? AND row_seq <= ? ORDER BY row_seq LIMIT ?",
-            params=[batch.ref.batch_id, after, batch.last_seq, chunk_rows],
+            f"SELECT row_seq, {select} FROM cost_rows WHERE {live} ORDER BY row_seq",  # noqa: S608
+            params=[batch.ref.batch_id, after, after if upper is None else int(upper)],
         ).to_arrow_table()
         if chunk.num_rows == 0:
             raise RuntimeError(f"batch {batch.ref.batch_id} changed while it was copied")
