@@ -323,3 +323,40 @@ def test_bad_warehouse_urls_are_named(source: Path, postgres_url: str) -> None:
     result = migrate(source, postgres_url, "mysql://db/x")
     assert result.exit_code == 1
     assert "must start with chdb://, clickhouse://, http:// or https://" in result.output
+
+
+def test_server_urls_become_http_client_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(clickhouse_connect, "get_client", lambda **kwargs: calls.append(kwargs))
+    open_client("clickhouse://fb:s%40cret@ch.internal/costs")
+    open_client("https://ch.example.com:9443/")
+    open_client("clickhouse://ch.internal:8124/costs?secure=true")
+    assert calls == [
+        {
+            "interface": "http",
+            "host": "ch.internal",
+            "port": 8123,
+            "username": "fb",
+            "password": "s@cret",
+            "database": "costs",
+            "secure": False,
+        },
+        {
+            "interface": "https",
+            "host": "ch.example.com",
+            "port": 9443,
+            "username": "default",
+            "password": "",
+            "database": "default",
+            "secure": True,
+        },
+        {
+            "interface": "https",
+            "host": "ch.internal",
+            "port": 8124,
+            "username": "default",
+            "password": "",
+            "database": "costs",
+            "secure": True,
+        },
+    ]
