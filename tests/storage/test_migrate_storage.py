@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from focusbase.app import create_app
 from focusbase.cli import _register, app
 from focusbase.config import Settings
-from focusbase.storage import Warehouse
+from focusbase.storage import Warehouse, migrations
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
 from focusbase.tenancy.keys import authenticate_key, create_key
 from tests.conftest import CASES
@@ -292,6 +292,25 @@ def test_a_non_empty_target_catalog_is_refused(source: Path, targets: tuple[str,
     finally:
         catalog.close()
         clickhouse.close()
+
+
+def test_a_target_catalog_of_another_version_is_refused(source: Path, targets: tuple[str, str]) -> None:
+    catalog_url, warehouse_url = targets
+    catalog = PostgresCatalog(catalog_url, pool_size=2)
+    try:
+        with catalog.transaction() as tx:  # as a newer focusbase would have left it
+            tx.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)", (9999, "9999_future.sql", "2027-01-01")
+            )
+    finally:
+        catalog.close()
+    result = migrate(source, catalog_url, warehouse_url)
+    assert result.exit_code == 1
+    latest = migrations.load("catalog")[-1].number
+    assert f"catalog not copied: the source catalog is at migration {latest} and the target at 9999" in (
+        result.output
+    )
+    assert "run both with the same focusbase version" in result.output
 
 
 def test_a_running_server_is_refused(source: Path, targets: tuple[str, str]) -> None:
