@@ -95,8 +95,11 @@ def migrate_storage(
 
 
 def _open_targets(url: str, warehouse_url: str, opened: list[Any]) -> tuple[Catalog, ClickHouseWarehouse]:
-    # Imported here: psycopg is the optional [scale] extra, never loaded by the embedded profile.
-    from focusbase.storage.postgres import CatalogUnavailable, PostgresCatalog
+    try:
+        # Imported here: psycopg is the optional [scale] extra, never loaded by the embedded profile.
+        from focusbase.storage.postgres import CatalogUnavailable, PostgresCatalog
+    except ImportError as exc:
+        raise fail(f"{exc}: install the scale-out extra, pip install 'focusbase[scale]'") from exc
 
     try:
         target = PostgresCatalog(url, pool_size=2)
@@ -107,6 +110,8 @@ def _open_targets(url: str, warehouse_url: str, opened: list[Any]) -> tuple[Cata
         client = open_client(warehouse_url)
     except WarehouseUrlInvalid as exc:
         raise fail(str(exc)) from exc
+    except ImportError as exc:
+        raise fail(f"{exc}: install the scale-out extra, pip install 'focusbase[scale]'") from exc
     except Exception as exc:  # the driver's own errors: unreachable server, bad credentials
         raise fail(f"cannot open the warehouse {redact(warehouse_url)}: {exc}") from exc
     clickhouse = ClickHouseWarehouse(client, target)
