@@ -126,7 +126,9 @@ def copy_warehouse(
             if batch.ref.batch_id in committed:
                 report.batches_skipped += 1
                 continue
-            report.rows_staged += _stage_batch(cur, target, batch, select, chunk_rows, progress)
+            # A batch the target holds no row of has nothing staged: one query fewer per batch.
+            done = target.staged_count(batch.ref) if batch.ref.batch_id in held else 0
+            report.rows_staged += _stage_batch(cur, target, batch, done, select, chunk_rows, progress)
             target.commit(batch.ref, Replace("append"))
             report.batches_copied += 1
     return report
@@ -136,11 +138,11 @@ def _stage_batch(
     cur: duckdb.DuckDBPyConnection,
     target: ClickHouseWarehouse,
     batch: SourceBatch,
+    done: int,
     select: str,
     chunk_rows: int,
     progress: Callable[[SourceBatch, int], None] | None,
 ) -> int:
-    done = target.staged_count(batch.ref)
     if done > batch.rows:
         raise WarehouseCopyRefused(
             f"batch {batch.ref.batch_id} has {done} rows staged in ClickHouse but {batch.rows} live rows here"
