@@ -41,7 +41,7 @@ def migrate_storage(
     warehouse_url: Annotated[str, typer.Option("--warehouse-url", help=WAREHOUSE_URL_HELP)],
     catalog_url: Annotated[
         str | None,
-        typer.Option("--catalog-url", help="Target PostgreSQL catalog [default: FOCUSBASE_CATALOG_URL]."),
+        typer.Option("--catalog-url", help="Target PostgreSQL catalog (default: FOCUSBASE_CATALOG_URL)."),
     ] = None,
     chunk_rows: Annotated[
         int, typer.Option("--chunk-rows", min=1, help="Rows read and staged at a time (bounds memory).")
