@@ -39,12 +39,6 @@ TIME = pa.timestamp("us", tz="UTC")
 WS = "ws_default"
 
 
-@pytest.fixture(scope="session")
-def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # chDB runs one engine per process, bound to one path: every test gets a database of its own in it.
-    return tmp_path_factory.mktemp("chdb")
-
-
 @pytest.fixture
 def warehouse(chdb_path: Path, tmp_path: Path) -> Iterator[ClickHouseWarehouse]:
     admin = clickhouse_connect.get_client(interface="chdb", path=str(chdb_path))

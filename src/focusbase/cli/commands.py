@@ -6,6 +6,7 @@ from focusbase.cli import (  # noqa: F401
     export,
     imports,
     keys,
+    migrate,
     providers,
     push,
     serve,

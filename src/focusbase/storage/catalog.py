@@ -53,6 +53,8 @@ class Cursor(Protocol):
 
     def fetchall(self) -> list[Any]: ...
 
+    def fetchmany(self, size: int = ..., /) -> list[Any]: ...
+
 
 class Connection(Protocol):
     """What services may do with a catalog connection: run one parameterised statement at a time."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,6 +29,7 @@ import pyarrow.compute as pc
 from focusbase.storage import migrations
 from focusbase.storage.catalog import Catalog
 from focusbase.storage.cost_rows import CommitOutcome, Replace, exact
+from focusbase.storage.urls import redact
 
 MIGRATIONS = "clickhouse_warehouse"
 DAY_BITS = 20  # day_batch = (batch_seq << 20) | day number: days up to 2^20 (year 4840)
@@ -38,6 +40,9 @@ DECIMAL_38_12_MAX = Decimal(10) ** 26 - Decimal("1e-12")
 SUMMED = ("BilledCost", "EffectiveCost")
 # Columns a grouped read may name (our own column names only; never text from a request).
 GROUPABLE = frozenset({"ServiceName", "ServiceCategory", "RegionId", "SubAccountId", "ChargeCategory"})
+# Columns stage() derives itself; every other non-materialized column of cost_rows is a stored FOCUS column.
+DERIVED = ("workspace_id", "provider_id", "batch_id", "batch_seq", "day_batch", "row_id", "charge_day")
+HTTP_PORTS = {False: 8123, True: 8443}
 # Whatever ClickHouse's own session default is (chDB's is async_insert=1), inserts here are synchronous:
 # an asynchronous insert may be split into several blocks, and the visibility flip must be one.
 INSERT_SETTINGS = {"async_insert": 0}
@@ -88,6 +93,54 @@ LIVE = (
     "day_batch IN (SELECT day_batch FROM live_day_batches WHERE workspace_id = {ws:String}"
     " GROUP BY day_batch HAVING argMax(is_deleted, commit_seq) = 0)"
 )
+
+
+class WarehouseUrlInvalid(ValueError):
+    """A warehouse URL this module cannot open."""
+
+
+def open_client(url: str) -> Any:
+    """A clickhouse-connect client for a warehouse URL.
+
+    `chdb:///path[?database=db]` is the engine embedded (the database is created if missing);
+    `clickhouse://user:pass@host[:port]/db` and `http(s)://...` reach a server over HTTP (port 8123, or
+    8443 with https or `?secure=true`).
+    """
+    import clickhouse_connect  # imported here: the optional [scale] extra
+
+    parts = urlsplit(url)
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    if parts.scheme == "chdb":
+        path = unquote(parts.netloc + parts.path)
+        if not path:
+            raise WarehouseUrlInvalid(f"{url!r} names no directory (chdb:///path/to/dir)")
+        database = query.get("database", "default")
+        if database != "default":
+            admin = clickhouse_connect.get_client(interface="chdb", path=path)
+            admin.command(f"CREATE DATABASE IF NOT EXISTS {_identifier(database)}")
+        return clickhouse_connect.get_client(interface="chdb", path=path, database=database)
+    if parts.scheme not in ("clickhouse", "clickhouses", "http", "https"):
+        raise WarehouseUrlInvalid(
+            f"{redact(url)!r}: the warehouse URL must start with chdb://, clickhouse://, http:// or https://"
+        )
+    secure = parts.scheme in ("https", "clickhouses") or query.get("secure", "").lower() in ("1", "true")
+    if not parts.hostname:
+        raise WarehouseUrlInvalid(f"{redact(url)!r} names no host")
+    return clickhouse_connect.get_client(
+        interface="https" if secure else "http",
+        host=parts.hostname,
+        port=parts.port or HTTP_PORTS[secure],
+        username=unquote(parts.username or "default"),
+        password=unquote(parts.password or ""),
+        database=unquote(parts.path.strip("/")) or "default",
+        secure=secure,
+    )
+
+
+def _identifier(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise WarehouseUrlInvalid(f"database name {name!r}: letters, digits and _ only")
+    return name
 
 
 def _checked(value: Decimal | None) -> str:
@@ -519,6 +572,49 @@ class ClickHouseWarehouse:
             {"ws": workspace_id, "tag": tag},
         )
         return [(str(r[0]), None if r[1] is None else str(r[1]), _checked(r[2])) for r in rows]
+
+    def live_totals(self, workspace_id: str, columns: Sequence[str]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Rows and exact sums of `columns` per (provider, currency) over a workspace's live rows."""
+        unknown = [name for name in columns if name not in self.stored_columns()]
+        if unknown:
+            raise ValueError(f"not stored columns: {unknown}")
+        select = "".join(f', sum(toDecimal256("{c}", 12))' for c in columns)
+        rows = self._query(
+            f"SELECT provider_id, ifNull(\"BillingCurrency\", ''), count(){select} FROM cost_rows"  # noqa: S608
+            f" WHERE workspace_id = {{ws:String}} AND {LIVE} GROUP BY 1, 2 ORDER BY 1, 2",
+            {"ws": workspace_id},
+        )
+        result: dict[tuple[str, str], dict[str, Any]] = {}
+        for provider, currency, count, *totals in rows:
+            entry: dict[str, Any] = {"rows": int(count)}
+            for name, total in zip(columns, totals, strict=True):
+                entry[name] = _checked(total)
+            result[(str(provider), str(currency))] = entry
+        return result
+
+    def workspaces(self) -> list[str]:
+        """Workspaces with a visibility row (live or retired)."""
+        return [
+            str(r[0]) for r in self._query("SELECT DISTINCT workspace_id FROM live_day_batches ORDER BY 1")
+        ]
+
+    def stored_columns(self) -> list[str]:
+        """The FOCUS columns a staged part may carry (cost_rows without the columns stage() derives)."""
+        rows = self._query(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'cost_rows'"
+            " AND default_kind != 'MATERIALIZED' ORDER BY position"
+        )
+        return [str(r[0]) for r in rows if str(r[0]) not in DERIVED]
+
+    def batch_seqs(self) -> dict[str, int]:
+        """The batch_seq of every batch with rows here, staged or live."""
+        rows = self._query("SELECT batch_id, min(batch_seq) FROM cost_rows GROUP BY batch_id")
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def committed_batches(self) -> set[str]:
+        """Batches whose commit (its visibility block) is written, whether or not a revert followed."""
+        rows = self._query("SELECT DISTINCT changed_by FROM live_day_batches")
+        return {str(r[0]) for r in rows}
 
     def close(self) -> None:
         with self._client_lock:

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.rows import RowMaker
@@ -32,6 +31,9 @@ from focusbase.storage.catalog import (
     split_statements,
     utcnow,
 )
+from focusbase.storage.urls import redact
+
+__all__ = ["CatalogUnavailable", "PostgresCatalog", "redact", "translate"]
 
 MIGRATIONS = "postgres_catalog"
 # Advisory lock keys of the catalog itself (provider locks use provider_lock_key, a hash of the id).
@@ -107,15 +109,6 @@ class PgConnection:
 
     def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = (), /) -> Cursor:
         return self._conn.execute(translate(sql), _parameters(parameters))
-
-
-def redact(url: str) -> str:
-    """The URL without its password."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:

@@ -1,0 +1,214 @@
+"""focusbase CLI: `migrate-storage`, copying an embedded data directory into a scale-out deployment."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from focusbase.cli import app
+from focusbase.cli.keys import DATA_DIR_HELP, fail
+from focusbase.config import Settings
+from focusbase.storage import Catalog, DataDirLocked, Warehouse
+from focusbase.storage.catalog import CATALOG_FILE
+from focusbase.storage.catalog_copy import CatalogCopyRefused, catalog_tables, copy_catalog, count_rows
+from focusbase.storage.clickhouse import ClickHouseWarehouse, WarehouseUrlInvalid, open_client
+from focusbase.storage.urls import redact
+from focusbase.storage.warehouse import WAREHOUSE_FILE
+from focusbase.storage.warehouse_copy import (
+    SUMMED,
+    SourceBatch,
+    WarehouseCopyRefused,
+    compare_totals,
+    copy_warehouse,
+    source_commitment_rows,
+    source_totals,
+    target_totals,
+)
+
+WAREHOUSE_URL_HELP = (
+    "Target ClickHouse warehouse: chdb:///path[?database=db] (embedded chDB),"
+    " clickhouse://user:pass@host:port/db or http(s)://... (a server over HTTP)."
+)
+
+
+@app.command("migrate-storage")
+def migrate_storage(
+    warehouse_url: Annotated[str, typer.Option("--warehouse-url", help=WAREHOUSE_URL_HELP)],
+    catalog_url: Annotated[
+        str | None,
+        typer.Option("--catalog-url", help="Target PostgreSQL catalog (default: FOCUSBASE_CATALOG_URL)."),
+    ] = None,
+    chunk_rows: Annotated[
+        int, typer.Option("--chunk-rows", min=1, help="Rows read and staged at a time (bounds memory).")
+    ] = 100_000,
+    verify_only: Annotated[
+        bool, typer.Option("--verify-only", help="Only compare source and target; copy nothing.")
+    ] = False,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help=DATA_DIR_HELP)] = None,
+) -> None:
+    """Copy an embedded data directory into a PostgreSQL catalog and a ClickHouse warehouse, then verify."""
+    settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    source_dir = settings.data_dir
+    url = catalog_url or settings.catalog_url
+    if not url:
+        raise fail("name the target catalog: --catalog-url postgresql://... (or FOCUSBASE_CATALOG_URL)")
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise fail(f"the target catalog must be a postgresql:// URL, not {redact(url)!r}")
+    if not (source_dir / WAREHOUSE_FILE).is_file() or not (source_dir / CATALOG_FILE).is_file():
+        raise fail(f"{source_dir} is not a focusbase data directory (no {WAREHOUSE_FILE} and {CATALOG_FILE})")
+    console = Console(soft_wrap=True)
+    if not console.is_terminal:
+        console.width = max(console.width, 160)  # a log or a pipe gets the whole table, unfolded
+    opened: list[Any] = []
+    try:
+        try:
+            # First: DuckDB's file lock refuses while the server runs, and keeps it from starting meanwhile.
+            warehouse = Warehouse.in_dir(
+                source_dir, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
+            )
+        except DataDirLocked as exc:
+            raise fail(f"{exc}; stop the server before migrating") from exc
+        opened.append(warehouse)
+        source = Catalog.in_dir(source_dir)
+        opened.append(source)
+        target, clickhouse = _open_targets(url, warehouse_url, opened)
+        console.print(
+            f"source {source_dir} -> catalog {redact(url)}, warehouse {redact(warehouse_url)}",
+            highlight=False,
+        )
+        if not verify_only:
+            _copy(console, source, target, warehouse, clickhouse, chunk_rows)
+        mismatches = _verify(console, source, target, warehouse, clickhouse)
+    finally:
+        for store in reversed(opened):
+            store.close()
+    if mismatches:
+        for line in mismatches:
+            typer.echo(f"mismatch: {line}", err=True)
+        raise typer.Exit(1)
+    console.print("verified: the target matches the source", highlight=False)
+
+
+def _open_targets(url: str, warehouse_url: str, opened: list[Any]) -> tuple[Catalog, ClickHouseWarehouse]:
+    try:
+        # Imported here: psycopg is the optional [scale] extra, never loaded by the embedded profile.
+        from focusbase.storage.postgres import CatalogUnavailable, PostgresCatalog
+    except ImportError as exc:
+        raise fail(f"{exc}: install the scale-out extra, pip install 'focusbase[scale]'") from exc
+
+    try:
+        target = PostgresCatalog(url, pool_size=2)
+    except CatalogUnavailable as exc:
+        raise fail(str(exc)) from exc
+    opened.append(target)
+    try:
+        client = open_client(warehouse_url)
+    except WarehouseUrlInvalid as exc:
+        raise fail(str(exc)) from exc
+    except ImportError as exc:
+        raise fail(f"{exc}: install the scale-out extra, pip install 'focusbase[scale]'") from exc
+    except Exception as exc:  # the driver's own errors: unreachable server, bad credentials
+        raise fail(f"cannot open the warehouse {redact(warehouse_url)}: {exc}") from exc
+    clickhouse = ClickHouseWarehouse(client, target)
+    opened.append(clickhouse)
+    return target, clickhouse
+
+
+def _copy(
+    console: Console,
+    source: Catalog,
+    target: Catalog,
+    warehouse: Warehouse,
+    clickhouse: ClickHouseWarehouse,
+    chunk_rows: int,
+) -> None:
+    started = time.monotonic()
+    try:
+        copied = copy_catalog(source, target)
+    except CatalogCopyRefused as exc:
+        raise fail(f"catalog not copied: {exc}") from exc
+    console.print(
+        f"catalog {copied.outcome}: {sum(copied.rows.values())} rows in {len(copied.rows)} tables",
+        highlight=False,
+    )
+
+    def show(batch: SourceBatch, done: int) -> None:
+        console.print(
+            f"  {batch.ref.batch_id} ({batch.ref.provider_id}): {done}/{batch.rows} rows", highlight=False
+        )
+
+    try:
+        report = copy_warehouse(warehouse, clickhouse, chunk_rows=chunk_rows, progress=show)
+    except WarehouseCopyRefused as exc:
+        raise fail(f"warehouse not copied: {exc}") from exc
+    except Exception as exc:  # an engine or network error mid-way: what is done stays done
+        raise fail(
+            f"the warehouse copy stopped ({type(exc).__name__}: {exc}); run the command again to resume:"
+            " committed batches are skipped and a batch's staged rows are not staged twice"
+        ) from exc
+    console.print(
+        f"warehouse: {report.batches_copied} batches copied ({report.rows_staged} rows staged),"
+        f" {report.batches_skipped} already copied, in {time.monotonic() - started:.1f} s",
+        highlight=False,
+    )
+    if report.commitment_rows_not_copied:
+        console.print(
+            f"[yellow]not copied: {report.commitment_rows_not_copied} live Contract Commitment rows"
+            " (the ClickHouse warehouse has no Contract Commitment dataset yet; docs/scaling.md)[/yellow]"
+        )
+
+
+def _verify(
+    console: Console, source: Catalog, target: Catalog, warehouse: Warehouse, clickhouse: ClickHouseWarehouse
+) -> list[str]:
+    mismatches: list[str] = []
+    tables = catalog_tables(source)
+    mine = count_rows(source, tables)
+    try:
+        theirs = count_rows(target, tables)
+    except target.busy_errors + target.integrity_errors as exc:
+        raise fail(f"cannot count the target catalog's rows: {exc}") from exc
+    catalog = Table(title="Catalog rows per table")
+    for name in ("Table", "Source", "Target", "Match"):
+        catalog.add_column(name, justify="left" if name == "Table" else "right", overflow="fold")
+    for table in tables:
+        same = mine[table] == theirs[table]
+        catalog.add_row(table, str(mine[table]), str(theirs[table]), "yes" if same else "[red]NO[/red]")
+        if not same:
+            mismatches.append(
+                f"catalog table {table}: {mine[table]} rows in the source, {theirs[table]} in the target"
+            )
+    console.print(catalog)
+
+    source_sums = source_totals(warehouse)
+    comparisons = compare_totals(source_sums, target_totals(clickhouse, {k[0] for k in source_sums}))
+    rows = Table(title="Live Cost and Usage rows per workspace, provider and currency")
+    for name in ("Workspace", "Provider", "Currency", "Rows", *SUMMED, "Match"):
+        label = name in ("Workspace", "Provider", "Currency")
+        rows.add_column(name, justify="left" if label else "right", overflow="fold")
+    for item in comparisons:
+        cells = []
+        for measure in ("rows", *SUMMED):
+            left = "-" if item.source is None else str(item.source[measure])
+            right = "-" if item.target is None else str(item.target[measure])
+            cells.append(f"[red]{left} / {right}[/red]" if measure in item.differing else left)
+        rows.add_row(*item.key, *cells, "[red]NO[/red]" if item.differing else "yes")
+        for measure in item.differing:
+            left = "-" if item.source is None else item.source[measure]
+            right = "-" if item.target is None else item.target[measure]
+            mismatches.append(
+                f"warehouse {'/'.join(item.key)} {measure}: {left} in the source, {right} in the target"
+            )
+    console.print(rows)
+    commitments = source_commitment_rows(warehouse)
+    if commitments:
+        console.print(
+            f"[yellow]not compared: {commitments} live Contract Commitment rows"
+            " stay in the source only[/yellow]"
+        )
+    return mismatches

@@ -1,0 +1,256 @@
+"""Copy the live rows of a DuckDB warehouse into the ClickHouse warehouse, and compare the two.
+
+Each batch with live Cost and Usage rows is staged in chunks through the ClickHouse warehouse's own
+`stage` and made live by its `commit` (append: only live rows are copied, so nothing is to be replaced).
+Batches are numbered in DuckDB's commit order (the order of their rows' row_seq), so pages come in the
+same order on both. A rerun after an interruption skips committed batches and stages a batch from the
+first row ClickHouse does not hold yet: a part is one insert, so what is staged is always a prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from focusbase.storage.clickhouse import BatchRef, ClickHouseWarehouse
+from focusbase.storage.cost_rows import META_COLUMNS, Replace, exact
+from focusbase.storage.warehouse import Warehouse
+
+# Compared to the last digit, per (workspace, provider, BillingCurrency).
+SUMMED = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
+UTC_TIME = pa.timestamp("us", tz="UTC")
+
+
+class WarehouseCopyRefused(RuntimeError):
+    """The ClickHouse warehouse holds data that is not (a part of) this data directory's copy."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceBatch:
+    """A batch with live Cost and Usage rows in the DuckDB warehouse, and its number in ClickHouse."""
+
+    ref: BatchRef
+    rows: int
+    first_seq: int
+    last_seq: int
+
+
+@dataclass(slots=True)
+class WarehouseCopy:
+    """What a copy did."""
+
+    batches_copied: int = 0
+    batches_skipped: int = 0  # committed by an earlier run
+    rows_staged: int = 0
+    commitment_rows_not_copied: int = 0
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def source_batches(cur: duckdb.DuckDBPyConnection) -> list[SourceBatch]:
+    """Batches with live cost rows in commit order, numbered 1, 2, ... (their ClickHouse batch_seq)."""
+    rows = cur.execute(
+        "SELECT batch_id, workspace_id, provider_id, count(*), min(row_seq), max(row_seq) FROM cost_rows"
+        " WHERE superseded_by IS NULL GROUP BY ALL ORDER BY min(row_seq)"
+    ).fetchall()
+    return [
+        SourceBatch(BatchRef(str(ws), str(provider), str(batch), seq), int(n), int(first), int(last))
+        for seq, (batch, ws, provider, n, first, last) in enumerate(rows, start=1)
+    ]
+
+
+def _focus_columns(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    rows = cur.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'cost_rows'"
+        " ORDER BY ordinal_position"
+    ).fetchall()
+    return [(str(name), str(kind)) for name, kind in rows if name not in META_COLUMNS]
+
+
+def _select(columns: list[tuple[str, str]]) -> str:
+    # JSON as its text, as ClickHouse stores it; times stay TIMESTAMP (UTC) and are marked UTC below.
+    return ", ".join(
+        f"CAST({_quote(name)} AS VARCHAR) AS {_quote(name)}" if kind == "JSON" else _quote(name)
+        for name, kind in columns
+    )
+
+
+def copy_warehouse(
+    source: Warehouse,
+    target: ClickHouseWarehouse,
+    *,
+    chunk_rows: int = 100_000,
+    progress: Callable[[SourceBatch, int], None] | None = None,
+) -> WarehouseCopy:
+    """Stage and commit every batch's live cost rows into ClickHouse; `progress(batch, rows_done)` per chunk.
+
+    WarehouseCopyRefused when the target holds a batch this directory does not have (or under another
+    number), or when the two warehouses do not store the same FOCUS columns.
+    """
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be positive")
+    report = WarehouseCopy()
+    with source.cursor() as cur:
+        columns = _focus_columns(cur)
+        stored = target.stored_columns()
+        if sorted(name for name, _ in columns) != sorted(stored):
+            mine = {name for name, _ in columns}
+            raise WarehouseCopyRefused(
+                f"the warehouses store different columns: only in DuckDB {sorted(mine - set(stored))},"
+                f" only in ClickHouse {sorted(set(stored) - mine)}"
+            )
+        batches = source_batches(cur)
+        report.commitment_rows_not_copied = int(
+            cur.execute(
+                "SELECT count(*) FROM contract_commitment_rows WHERE superseded_by IS NULL"
+            ).fetchall()[0][0]
+        )
+        numbers = {b.ref.batch_id: b.ref.batch_seq for b in batches}
+        held = target.batch_seqs()
+        foreign = sorted(b for b, seq in held.items() if numbers.get(b) != seq)
+        if foreign:
+            raise WarehouseCopyRefused(
+                f"the ClickHouse warehouse holds {len(foreign)} batches that are not this data directory's"
+                f" live batches in its numbering (first: {foreign[0]}); migrate into an empty database"
+            )
+        committed = target.committed_batches()
+        select = _select(columns)
+        for batch in batches:
+            if batch.ref.batch_id in committed:
+                report.batches_skipped += 1
+                continue
+            # A batch the target holds no row of has nothing staged: one query fewer per batch.
+            done = target.staged_count(batch.ref) if batch.ref.batch_id in held else 0
+            report.rows_staged += _stage_batch(cur, target, batch, done, select, chunk_rows, progress)
+            target.commit(batch.ref, Replace("append"))
+            report.batches_copied += 1
+    return report
+
+
+def _stage_batch(
+    cur: duckdb.DuckDBPyConnection,
+    target: ClickHouseWarehouse,
+    batch: SourceBatch,
+    done: int,
+    select: str,
+    chunk_rows: int,
+    progress: Callable[[SourceBatch, int], None] | None,
+) -> int:
+    if done > batch.rows:
+        raise WarehouseCopyRefused(
+            f"batch {batch.ref.batch_id} has {done} rows staged in ClickHouse but {batch.rows} live rows here"
+        )
+    after = batch.first_seq - 1
+    if done:
+        after = int(
+            cur.execute(
+                "SELECT row_seq FROM cost_rows WHERE batch_id = ? AND superseded_by IS NULL"
+                " ORDER BY row_seq LIMIT 1 OFFSET ?",
+                [batch.ref.batch_id, done - 1],
+            ).fetchall()[0][0]
+        )
+    staged = 0
+    while done < batch.rows:
+        # Keyset chunks: the chunk's last row_seq first (one narrow column), then its rows by a row_seq range
+        # that prunes row groups; a top-N over every column would scan and hold far more.
+        live = "batch_id = ? AND superseded_by IS NULL AND row_seq > ? AND row_seq <= ?"
+        upper = cur.execute(
+            f"SELECT max(row_seq) FROM (SELECT row_seq FROM cost_rows WHERE {live}"  # noqa: S608
+            " ORDER BY row_seq LIMIT ?)",
+            [batch.ref.batch_id, after, batch.last_seq, chunk_rows],
+        ).fetchall()[0][0]
+        chunk = cur.sql(
+            f"SELECT row_seq, {select} FROM cost_rows WHERE {live} ORDER BY row_seq",  # noqa: S608
+            params=[batch.ref.batch_id, after, after if upper is None else int(upper)],
+        ).to_arrow_table()
+        if chunk.num_rows == 0:
+            raise RuntimeError(f"batch {batch.ref.batch_id} changed while it was copied")
+        after = int(pc.max(chunk["row_seq"]).as_py())
+        rows = _as_utc(chunk.drop_columns(["row_seq"]))
+        # The part number is the part's first row: unique in the batch whatever --chunk-rows a rerun uses.
+        target.stage(batch.ref, done, done, rows)
+        done += rows.num_rows
+        staged += rows.num_rows
+        if progress is not None:
+            progress(batch, done)
+    if target.staged_count(batch.ref) != batch.rows:
+        raise RuntimeError(
+            f"batch {batch.ref.batch_id}: {target.staged_count(batch.ref)} rows staged, {batch.rows} expected"
+        )
+    return staged
+
+
+def _as_utc(table: pa.Table) -> pa.Table:
+    for index, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is None:
+            table = table.set_column(index, field.name, pc.cast(table.column(index), UTC_TIME))
+    return table
+
+
+# ----------------------------------------------------------------------------------------------- verify
+
+
+Totals = dict[tuple[str, str, str], dict[str, Any]]
+
+
+def source_totals(source: Warehouse) -> Totals:
+    """Live rows and exact sums per (workspace, provider, BillingCurrency) in the DuckDB warehouse."""
+    select = "".join(f", CAST(sum({_quote(c)}) AS VARCHAR)" for c in SUMMED)
+    with source.cursor() as cur:
+        rows = cur.execute(
+            f"SELECT workspace_id, provider_id, coalesce(\"BillingCurrency\", ''), count(*){select}"  # noqa: S608
+            " FROM cost_rows WHERE superseded_by IS NULL GROUP BY 1, 2, 3"
+        ).fetchall()
+    result: Totals = {}
+    for ws, provider, currency, count, *sums in rows:
+        entry: dict[str, Any] = {"rows": int(count)}
+        entry.update({name: exact(value) for name, value in zip(SUMMED, sums, strict=True)})
+        result[(str(ws), str(provider), str(currency))] = entry
+    return result
+
+
+def target_totals(target: ClickHouseWarehouse, workspaces: Iterable[str]) -> Totals:
+    """The same figures over the ClickHouse warehouse's live rows."""
+    result: Totals = {}
+    for ws in sorted(set(workspaces) | set(target.workspaces())):
+        for (provider, currency), entry in target.live_totals(ws, SUMMED).items():
+            result[(ws, provider, currency)] = entry
+    return result
+
+
+def source_commitment_rows(source: Warehouse) -> int:
+    """Live Contract Commitment rows (the ClickHouse prototype has no table for them yet)."""
+    with source.cursor() as cur:
+        return int(
+            cur.execute(
+                "SELECT count(*) FROM contract_commitment_rows WHERE superseded_by IS NULL"
+            ).fetchall()[0][0]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One (workspace, provider, currency): the figures on each side and the measures that differ."""
+
+    key: tuple[str, str, str]
+    source: dict[str, Any] | None
+    target: dict[str, Any] | None
+    differing: list[str]
+
+
+def compare_totals(source: Totals, target: Totals) -> list[Comparison]:
+    """Every key of either side, with the measures (rows, each sum) that are not equal to the last digit."""
+    result = []
+    for key in sorted(set(source) | set(target)):
+        mine, theirs = source.get(key), target.get(key)
+        measures = ("rows", *SUMMED)
+        differing = [m for m in measures if (mine or {}).get(m) != (theirs or {}).get(m)]
+        result.append(Comparison(key, mine, theirs, differing))
+    return result

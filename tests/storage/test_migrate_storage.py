@@ -1,0 +1,381 @@
+"""`focusbase migrate-storage` copies a real data directory into PostgreSQL and ClickHouse (chDB), exactly.
+
+The source is built through the API: several providers, two currencies, a FOCUS sample file imported, a
+replaced and a reverted batch, Contract Commitment rows (which the ClickHouse prototype cannot take yet).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from focusbase.app import create_app
+from focusbase.cli import _register, app
+from focusbase.config import Settings
+from focusbase.storage import Warehouse, migrations
+from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
+from focusbase.tenancy.keys import authenticate_key, create_key
+from tests.conftest import CASES
+from tests.imports.conftest import upload
+from tests.ingest.conftest import Provider, envelope, row
+
+psycopg = pytest.importorskip("psycopg")
+clickhouse_connect = pytest.importorskip("clickhouse_connect")
+pytest.importorskip("chdb")
+
+from focusbase.storage.clickhouse import ClickHouseWarehouse, open_client  # noqa: E402
+from focusbase.storage.postgres import PostgresCatalog  # noqa: E402
+from focusbase.storage.warehouse_copy import (  # noqa: E402
+    SourceBatch,
+    copy_warehouse,
+    source_totals,
+    target_totals,
+)
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _commands() -> None:
+    _register()
+
+
+class Built:
+    """The built data directory and what the test needs to know about it."""
+
+    def __init__(self, data_dir: Path, admin_key: str, batches: dict[str, str], acme: str) -> None:
+        self.data_dir = data_dir
+        self.admin_key = admin_key
+        self.batches = batches
+        self.acme = acme
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    data_dir = tmp_path_factory.mktemp("source") / "data"
+    settings = Settings(
+        data_dir=data_dir,
+        secret_key="test-secret-key",
+        rate_limit_ingest_per_minute=100_000,
+        rate_limit_read_per_minute=100_000,
+    )
+    with TestClient(create_app(settings)) as client:
+        catalog: Catalog = client.app.state.runtime.catalog  # type: ignore[attr-defined]
+        admin = create_key(catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="admin", scopes=["admin"]).key
+        headers = {"Authorization": f"Bearer {admin}"}
+        acme = Provider(client, headers, "Acme Cloud", "USD")
+        euro = Provider(client, headers, "Euro Cloud", "EUR")
+        aws = Provider(client, headers, "AWS", "USD")
+        batches: dict[str, str] = {}
+
+        def push(provider: Provider, rows: list[dict[str, Any]], **params: Any) -> str:
+            response = provider.push(rows, **params)
+            assert response.status_code == 200, response.text
+            return str(response.json()["batchId"])
+
+        cost = Decimal("12345678901234.123456789012")
+        batches["first"] = push(
+            acme,
+            [row("2026-06-01", "10.5", ListCost=Decimal("11")), row("2026-06-02", "20", ContractedCost=cost)],
+        )
+        batches["replacing"] = push(acme, [row("2026-06-01", "0.000000000001")])
+        batches["reverted"] = push(acme, [row("2026-06-02", "99")])
+        reverted = client.post(f"/api/v1/batches/{batches['reverted']}/revert", headers=headers)
+        assert reverted.status_code == 200, reverted.text
+        batches["euro"] = push(
+            euro,
+            [
+                row(f"2026-06-{d:02d}", f"{d}.25", BillingCurrency="EUR", EffectiveCost=Decimal("-1.5"))
+                for d in (1, 2, 3)
+            ],
+        )
+        batches["append"] = push(acme, [row("2026-06-02", "1")], mode="append")
+        imported = upload(
+            client,
+            headers,
+            aws.id,
+            CASES / "samples" / "focus_sample_costandusage_aws_first16rows.csv",
+            allowPartial="true",  # one ListCost has 14 decimals: 15 rows stored
+        )
+        assert imported.status_code == 200, imported.text
+        batches["import"] = str(imported.json()["batch"]["id"])
+        commitments = client.post(
+            f"/api/v1/public/ingest/focus/{acme.id}",
+            content=envelope(
+                [
+                    {
+                        "ContractId": "contract-1",
+                        "ContractCommitmentId": "c1",
+                        "ContractCommitmentCategory": "Spend",
+                        "ContractCommitmentType": "Monthly spend",
+                        "ContractCommitmentCost": Decimal("1000"),
+                        "ContractCommitmentPeriodStart": "2026-01-01",
+                        "ContractCommitmentPeriodEnd": "2027-01-01",
+                        "ContractPeriodStart": "2026-01-01",
+                        "ContractPeriodEnd": "2027-01-01",
+                    }
+                ],
+                dataset="ContractCommitment",
+            ),
+            headers={"Content-Type": "application/json", **acme.headers},
+        )
+        assert commitments.status_code == 200, commitments.text
+        view = client.post(
+            "/api/v1/views",
+            json={"name": "by service", "query": {"groupBy": ["ServiceName"]}},
+            headers=headers,
+        )
+        assert view.status_code in (200, 201), view.text
+    return Built(data_dir, admin, batches, acme.id)
+
+
+@pytest.fixture
+def source(built: Built, tmp_path: Path) -> Path:
+    """A copy of the built data directory of the test's own."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(built.data_dir, data_dir)
+    return data_dir
+
+
+@pytest.fixture
+def warehouse_url(chdb_path: Path) -> str:
+    return f"chdb://{chdb_path}?database=m_{uuid.uuid4().hex[:12]}"
+
+
+def migrate(source: Path, catalog_url: str, warehouse_url: str, *args: str) -> Any:
+    return runner.invoke(
+        app,
+        [
+            "migrate-storage",
+            "--data-dir",
+            str(source),
+            "--catalog-url",
+            catalog_url,
+            "--warehouse-url",
+            warehouse_url,
+            *args,
+        ],
+    )
+
+
+@pytest.fixture
+def targets(postgres_url: str, warehouse_url: str) -> Iterator[tuple[str, str]]:
+    yield postgres_url, warehouse_url
+
+
+def open_target(catalog_url: str, warehouse_url: str) -> tuple[PostgresCatalog, ClickHouseWarehouse]:
+    catalog = PostgresCatalog(catalog_url, pool_size=2)
+    return catalog, ClickHouseWarehouse(open_client(warehouse_url), catalog)
+
+
+def test_migrate_copies_catalog_and_live_rows_exactly_and_a_rerun_adds_nothing(
+    built: Built, source: Path, targets: tuple[str, str]
+) -> None:
+    catalog_url, warehouse_url = targets
+    result = migrate(source, catalog_url, warehouse_url, "--chunk-rows", "2")
+    assert result.exit_code == 0, result.output
+    assert "catalog copied" in result.output
+    assert "verified: the target matches the source" in result.output
+    assert "not copied: 1 live Contract Commitment rows" in result.output
+
+    warehouse = Warehouse.in_dir(source)
+    catalog, clickhouse = open_target(catalog_url, warehouse_url)
+    try:
+        expected = source_totals(warehouse)
+        assert target_totals(clickhouse, [DEFAULT_WORKSPACE_ID]) == expected
+        # The replaced, reverted and appended history is what the server reads: exact to the last digit.
+        by_currency: dict[str, Decimal] = {}
+        for (_, _, currency), entry in expected.items():
+            by_currency[currency] = by_currency.get(currency, Decimal(0)) + Decimal(entry["BilledCost"])
+        assert by_currency["EUR"] == Decimal("6.75")
+        acme = expected[(DEFAULT_WORKSPACE_ID, built.acme, "USD")]
+        assert (acme["rows"], acme["BilledCost"]) == (3, "21.000000000001")
+        # ContractedCost defaults to BilledCost where absent: 12345678901234.123456789012 + 1 + 1e-12.
+        assert acme["ContractedCost"] == "12345678901235.123456789013"
+        # Batch ids survive; the reverted batch left no live row behind.
+        held = clickhouse.batch_seqs()
+        assert built.batches["reverted"] not in held
+        assert {built.batches[b] for b in ("first", "replacing", "euro", "append", "import")} == set(held)
+        # The source's keys authenticate against the PostgreSQL catalog (hashes copied as stored).
+        principal = authenticate_key(catalog, built.admin_key)
+        assert principal is not None and principal.workspace_id == DEFAULT_WORKSPACE_ID
+        with catalog.read() as conn:
+            assert conn.execute("SELECT name FROM saved_views").fetchall()[0][0] == "by service"
+            assert conn.execute("SELECT count(*) FROM providers").fetchone()[0] == 3
+        rows = sum(e["rows"] for e in expected.values())
+    finally:
+        warehouse.close()
+        catalog.close()
+        clickhouse.close()
+
+    again = migrate(source, catalog_url, warehouse_url)
+    assert again.exit_code == 0, again.output
+    assert "catalog already copied" in again.output
+    assert "0 batches copied (0 rows staged), 5 already copied" in again.output
+    catalog, clickhouse = open_target(catalog_url, warehouse_url)
+    try:
+        assert sum(e["rows"] for e in target_totals(clickhouse, [DEFAULT_WORKSPACE_ID]).values()) == rows
+    finally:
+        catalog.close()
+        clickhouse.close()
+
+
+def test_an_interrupted_copy_resumes_without_duplicates(source: Path, targets: tuple[str, str]) -> None:
+    catalog_url, warehouse_url = targets
+    warehouse = Warehouse.in_dir(source)
+    catalog, clickhouse = open_target(catalog_url, warehouse_url)
+
+    def interrupt(batch: SourceBatch, done: int) -> None:
+        if batch.rows == 15 and done == 6:  # mid-way through the imported batch, 3 rows at a time
+            raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            copy_warehouse(warehouse, clickhouse, chunk_rows=3, progress=interrupt)
+    finally:
+        warehouse.close()
+        catalog.close()
+        clickhouse.close()
+    # Resumed with another chunk size: the staged prefix is kept, the rest staged once.
+    result = migrate(source, catalog_url, warehouse_url, "--chunk-rows", "5")
+    assert result.exit_code == 0, result.output
+    assert "verified: the target matches the source" in result.output
+
+
+def test_verify_only_names_a_corrupted_target(source: Path, targets: tuple[str, str]) -> None:
+    catalog_url, warehouse_url = targets
+    assert migrate(source, catalog_url, warehouse_url).exit_code == 0
+    assert migrate(source, catalog_url, warehouse_url, "--verify-only").exit_code == 0
+    catalog, clickhouse = open_target(catalog_url, warehouse_url)
+    try:
+        # A row's cost changed behind focusbase's back, and a saved view deleted.
+        clickhouse._client.command(
+            'ALTER TABLE cost_rows UPDATE "BilledCost" = "BilledCost" + 1 WHERE "BillingCurrency" = \'EUR\''
+            ' AND "BilledCost" = 1.25 SETTINGS mutations_sync = 1'
+        )
+        with catalog.transaction() as tx:
+            tx.execute("DELETE FROM saved_views")
+    finally:
+        catalog.close()
+        clickhouse.close()
+    result = migrate(source, catalog_url, warehouse_url, "--verify-only")
+    assert result.exit_code == 1
+    assert "mismatch: catalog table saved_views: 1 rows in the source, 0 in the target" in result.output
+    assert "BilledCost: 6.75 in the source, 7.75 in the target" in result.output
+    assert "/EUR BilledCost" in result.output
+
+
+def test_a_non_empty_target_catalog_is_refused(source: Path, targets: tuple[str, str]) -> None:
+    catalog_url, warehouse_url = targets
+    catalog = PostgresCatalog(catalog_url, pool_size=2)
+    try:
+        create_key(catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="someone else's", scopes=["read"])
+    finally:
+        catalog.close()
+    result = migrate(source, catalog_url, warehouse_url)
+    assert result.exit_code == 1
+    assert "catalog not copied: the target catalog is not empty" in result.output
+    assert "1 rows in api_keys)" in result.output
+    catalog, clickhouse = open_target(catalog_url, warehouse_url)
+    try:
+        assert clickhouse.batch_seqs() == {}  # nothing was written to the warehouse either
+    finally:
+        catalog.close()
+        clickhouse.close()
+
+
+def test_a_target_catalog_of_another_version_is_refused(source: Path, targets: tuple[str, str]) -> None:
+    catalog_url, warehouse_url = targets
+    catalog = PostgresCatalog(catalog_url, pool_size=2)
+    try:
+        with catalog.transaction() as tx:  # as a newer focusbase would have left it
+            tx.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)", (9999, "9999_future.sql", "2027-01-01")
+            )
+    finally:
+        catalog.close()
+    result = migrate(source, catalog_url, warehouse_url)
+    assert result.exit_code == 1
+    latest = migrations.load("catalog")[-1].number
+    assert f"catalog not copied: the source catalog is at migration {latest} and the target at 9999" in (
+        result.output
+    )
+    assert "run both with the same focusbase version" in result.output
+
+
+def test_a_running_server_is_refused(source: Path, targets: tuple[str, str]) -> None:
+    catalog_url, warehouse_url = targets
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; held = duckdb.connect(sys.argv[1]); print('held', flush=True);"
+            " time.sleep(60)",
+            str(source / "warehouse.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = migrate(source, catalog_url, warehouse_url)
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    assert result.exit_code == 1
+    assert "stop the server before migrating" in result.output
+
+
+def test_bad_warehouse_urls_are_named(source: Path, postgres_url: str) -> None:
+    result = migrate(source, postgres_url, "mysql://db/x")
+    assert result.exit_code == 1
+    assert "must start with chdb://, clickhouse://, http:// or https://" in result.output
+
+
+def test_server_urls_become_http_client_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(clickhouse_connect, "get_client", lambda **kwargs: calls.append(kwargs))
+    open_client("clickhouse://fb:s%40cret@ch.internal/costs")
+    open_client("https://ch.example.com:9443/")
+    open_client("clickhouse://ch.internal:8124/costs?secure=true")
+    assert calls == [
+        {
+            "interface": "http",
+            "host": "ch.internal",
+            "port": 8123,
+            "username": "fb",
+            "password": "s@cret",
+            "database": "costs",
+            "secure": False,
+        },
+        {
+            "interface": "https",
+            "host": "ch.example.com",
+            "port": 9443,
+            "username": "default",
+            "password": "",
+            "database": "default",
+            "secure": True,
+        },
+        {
+            "interface": "https",
+            "host": "ch.internal",
+            "port": 8124,
+            "username": "default",
+            "password": "",
+            "database": "costs",
+            "secure": True,
+        },
+    ]
