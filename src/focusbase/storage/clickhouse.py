@@ -520,45 +520,61 @@ class ClickHouseWarehouse:
                 "b": batch.batch_id,
                 "d": batch.dataset.value,
             }
-            written = self._query(
-                "SELECT day_batch, charge_day, batch_id, is_deleted, commit_seq FROM live_day_batches"
-                " WHERE workspace_id = {ws:String} AND provider_id = {p:String} AND changed_by = {b:String}",
+            scope = "workspace_id = {ws:String} AND provider_id = {p:String} AND dataset = {d:String}"
+            # Read from what merges keep: a ReplacingMergeTree may drop every version of a day-batch but its
+            # newest, so the batch's own day-batches are found by owner, not by the versions its commit wrote.
+            # The ones it retired still have that retirement as their newest version (only this revert
+            # changes them); the visibility table must never be merged with CLEANUP for this to hold.
+            committed = self._query(
+                f"SELECT max(commit_seq) FROM live_day_batches WHERE {scope} AND changed_by = {{b:String}}",  # noqa: S608
                 params,
             )
-            if not written:
-                raise RevertRefused(f"batch {batch.batch_id} has no commit to revert")
-            self._revert_check(batch, written)
-            next_seq = self._next_commit_seq(batch.workspace_id, batch.provider_id)
-            block = [
-                (
-                    batch.workspace_id,
-                    batch.provider_id,
-                    day,
-                    int(db),
-                    owner,
-                    f"revert:{batch.batch_id}",
-                    next_seq,
-                    1 - int(deleted),
-                    batch.dataset.value,
+            own = [
+                (int(db), day)
+                for db, day in self._query(
+                    f"SELECT day_batch, any(charge_day) FROM live_day_batches WHERE {scope}"  # noqa: S608
+                    " AND batch_id = {b:String} GROUP BY day_batch ORDER BY day_batch",
+                    params,
                 )
-                for db, day, owner, deleted, _ in written
             ]
-            restored = [int(db) for db, _, _, deleted, _ in written if int(deleted)]
-            retired = [int(db) for db, _, _, deleted, _ in written if not int(deleted)]
-            self._flip(block, token=f"revert:{batch.batch_id}")
+            replaced = [
+                (int(db), day, str(owner))
+                for db, day, owner in self._query(
+                    f"SELECT day_batch, argMax(charge_day, commit_seq), argMax(batch_id, commit_seq)"  # noqa: S608
+                    f" FROM live_day_batches WHERE {scope} GROUP BY day_batch"
+                    " HAVING argMax(changed_by, commit_seq) = {b:String}"
+                    " AND argMax(is_deleted, commit_seq) = 1"
+                    " ORDER BY day_batch",
+                    params,
+                )
+            ]
+            if not own and not replaced:
+                raise RevertRefused(f"batch {batch.batch_id} has no commit to revert")
+            # The newest version its commit wrote: kept whenever the commit retired anything (see above).
+            commit_seq = int(committed[0][0] or 0)
+            self._revert_check(batch, commit_seq, [db for db, _ in own], {d for _, d, _ in replaced})
+            next_seq = self._next_commit_seq(batch.workspace_id, batch.provider_id)
+            marker = f"revert:{batch.batch_id}"
+            ws, provider, dataset = batch.workspace_id, batch.provider_id, batch.dataset.value
+            block = [(ws, provider, day, db, batch.batch_id, marker, next_seq, 1, dataset) for db, day in own]
+            block += [
+                (ws, provider, day, db, owner, marker, next_seq, 0, dataset) for db, day, owner in replaced
+            ]
+            self._flip(block, token=marker)
             counts = self._query(
                 "SELECT countIf(day_batch IN {r:Array(UInt64)}), countIf(day_batch IN {t:Array(UInt64)})"  # noqa: S608
                 f" FROM {TABLES[batch.dataset].name} WHERE workspace_id = {{ws:String}}",
-                {"ws": batch.workspace_id, "r": restored, "t": retired},
+                {"ws": ws, "r": [db for db, _, _ in replaced], "t": [db for db, _ in own]},
             )
-            owners = sorted({str(owner) for db, _, owner, deleted, _ in written if int(deleted)})
+            owners = sorted({owner for _, _, owner in replaced})
             return RevertOutcome(int(counts[0][0]), int(counts[0][1]), owners)
 
-    def _revert_check(self, batch: BatchRef, written: list[Sequence[Any]]) -> None:
-        """Refuse a revert exactly where DuckDB's `cost_rows.revert_check` does, in day-batch terms.
+    def _revert_check(self, batch: BatchRef, commit_seq: int, own: list[int], days: set[date]) -> None:
+        """Refuse a revert where DuckDB's `cost_rows.revert_check` does, in day-batch terms.
 
-        Refused when the batch was reverted already; when a later commit replaced some of its rows (one of
-        its day-batches is no longer live); or when what it replaced would come back on a day where a later
+        `own`: the batch's day-batches; `days`: the days of the day-batches its commit retired. Refused when
+        the batch was reverted already; when a later commit replaced some of its rows (one of its
+        day-batches is no longer live); or when what it replaced would come back on a day where a later
         batch has live rows (they would be counted twice). A batch that replaced nothing can be reverted
         whatever came later, as in DuckDB. Stricter than DuckDB in one case: a later replace_range copies
         the batch's surviving rows of a partly covered day into itself, so the batch's day-batch is retired
@@ -580,15 +596,12 @@ class ClickHouseWarehouse:
                 {"ws": batch.workspace_id, "p": batch.provider_id, "d": batch.dataset.value},
             )
         }
-        own = [int(db) for db, _, _, deleted, _ in written if not int(deleted)]
-        replaced = [int(db) for db in own if int(db) not in live]
+        replaced = [db for db in own if db not in live]
         if replaced:
             raise RevertRefused(
                 f"{len(replaced)} day-batches of batch {batch.batch_id} were replaced by later batches;"
                 " revert those first"
             )
-        commit_seq = int(written[0][4])
-        days = {day for _, day, _, deleted, _ in written if int(deleted)}
         later = [
             db
             for db, (day, owner, seq) in live.items()
