@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import duckdb
@@ -37,6 +38,7 @@ from focusbase.storage.clickhouse import (  # noqa: E402 - needs the optional cl
     RevertRefused,
     WarehouseValueOutOfRange,
 )
+from focusbase.storage.clickhouse_replicas import ReplicaLagging  # noqa: E402
 
 MONEY = pa.decimal128(38, 12)
 TIME = pa.timestamp("us", tz="UTC")
@@ -710,3 +712,140 @@ def test_the_rollup_equals_the_rows_after_every_step_of_random_histories(
         assert warehouse.daily_totals(WS, "ServiceName") == expected, f"rows, step {step} ({kind})"
         assert warehouse.rollup_daily_totals(WS, "ServiceName") == expected, f"rollup, step {step} ({kind})"
         assert warehouse.live_sums(WS) == model.sums()
+
+
+# ------------------------------------------------------------------------------------------------ replicas
+
+
+class Recording:
+    """A client passing everything to a real one, recording the table and settings of each write."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.writes: list[tuple[str, dict[str, Any]]] = []
+
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        return self.real.query(*args, **kwargs)
+
+    def command(self, sql: str, parameters: Any = None, settings: Any = None) -> Any:
+        words = sql.split()
+        if words[0] in ("INSERT", "DELETE"):
+            self.writes.append((words[2], dict(settings or {})))
+        return self.real.command(sql, parameters=parameters, settings=settings)
+
+    def insert(self, table_name: str, data: Any, **kwargs: Any) -> Any:
+        self.writes.append((table_name, dict(kwargs.get("settings") or {})))
+        return self.real.insert(table_name, data, **kwargs)
+
+    def insert_arrow(self, table_name: str, data: Any, **kwargs: Any) -> Any:
+        self.writes.append((table_name, dict(kwargs.get("settings") or {})))
+        return self.real.insert_arrow(table_name, data, **kwargs)
+
+    def close(self) -> None:
+        self.real.close()
+
+
+class LaggingReplica:
+    """The client of a replica that lacks `missing` rows of each batch for its first `behind_for` counts."""
+
+    def __init__(self, real: Any, missing: int, behind_for: int | None = None) -> None:
+        self.real, self.missing, self.behind_for = real, missing, behind_for
+        self.counts = 0
+
+    def query(self, sql: str, parameters: Any = None, **kwargs: Any) -> Any:
+        result = self.real.query(sql, parameters=parameters, **kwargs)
+        self.counts += 1
+        if self.behind_for is not None and self.counts > self.behind_for:
+            return result
+        return SimpleNamespace(result_rows=[(max(0, int(result.result_rows[0][0]) - self.missing),)])
+
+
+class Unreachable:
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("connection refused")
+
+
+def replicated(
+    chdb_path: Path, database: str, catalog: Catalog, second: Any, wait: float = 0.2
+) -> tuple[ClickHouseWarehouse, Recording]:
+    client = Recording(connect(chdb_path, database))
+    warehouse = ClickHouseWarehouse(
+        client,
+        catalog,
+        replicas=2,
+        replica_clients={"r1": connect(chdb_path, database), "r2": second},
+        replica_wait_seconds=wait,
+    )
+    client.writes.clear()  # the migrations'
+    return warehouse, client
+
+
+def test_with_replicas_every_write_waits_for_all_and_the_commit_counts_rows_on_each(
+    chdb_path: Path, database: str, catalog: Catalog
+) -> None:
+    warehouse, client = replicated(chdb_path, database, catalog, connect(chdb_path, database))
+    h = Harness(warehouse)
+    h.push([Row(at(1, hr), Decimal("1")) for hr in (0, 6, 12)], Replace("append"), parts=2)
+    _, outcome = h.push([Row(at(1, 7), Decimal("2"))], Replace("replace_range", at(1, 5), at(1, 8)))
+    assert outcome.replicas_verified == 2
+    h.check()
+    tables = {name for name, _ in client.writes}
+    assert tables == {"cost_rows", "live_day_batches"}  # parts, the survivors copied in, the flips
+    assert len(client.writes) == 2 + 1 + 1 + 1 + 1
+    for _, settings in client.writes:
+        assert settings["insert_quorum"] == 2 and settings["insert_quorum_parallel"] == 0
+        assert settings["async_insert"] == 0
+
+
+def test_one_replica_by_default_and_replicas_need_a_client_each(
+    warehouse: ClickHouseWarehouse, catalog: Catalog, chdb_path: Path, database: str
+) -> None:
+    _, outcome = Harness(warehouse).push([Row(at(1), Decimal("1"))], Replace("append"))
+    assert outcome.replicas_verified == 1
+    with pytest.raises(ValueError, match="replicas=3 needs a client for each replica"):
+        ClickHouseWarehouse(
+            connect(chdb_path, database),
+            catalog,
+            replicas=3,
+            replica_clients={"r1": connect(chdb_path, database)},
+        )
+
+
+def test_a_lagging_replica_keeps_the_commit_invisible_until_it_has_every_row(
+    chdb_path: Path, database: str, catalog: Catalog
+) -> None:
+    lagging = LaggingReplica(connect(chdb_path, database), missing=0)
+    warehouse, _ = replicated(chdb_path, database, catalog, lagging)
+    h = Harness(warehouse)
+    h.push([Row(at(1), Decimal("1"))], Replace("append"))
+    before = warehouse.live_sums(WS)
+    lagging.missing, lagging.counts = 1, 0
+    ref = BatchRef(WS, "prv_a", "prv_a_bat9", 9)
+    warehouse.stage(ref, 0, 0, table([Row(at(1, hr), Decimal("5")) for hr in (1, 2, 3)]))
+    with pytest.raises(
+        ReplicaLagging, match=r"replica r2 has 2 of the 3 rows of batch prv_a_bat9"
+    ) as refused:
+        warehouse.commit(ref, Replace("replace_days"))
+    assert (refused.value.replica, refused.value.found, refused.value.expected) == ("r2", 2, 3)
+    assert lagging.counts > 1  # it waited and asked again before refusing
+    assert warehouse.live_sums(WS) == before  # the flip never happened
+    lagging.missing = 0  # the replica caught up: the same commit goes through
+    outcome = warehouse.commit(ref, Replace("replace_days"))
+    assert outcome.replicas_verified == 2 and outcome.replaced_rows == 1
+    assert warehouse.live_sums(WS)["USD"]["BilledCost"] == "15"
+
+
+def test_a_replica_that_catches_up_within_the_wait_lets_the_commit_through(
+    chdb_path: Path, database: str, catalog: Catalog
+) -> None:
+    lagging = LaggingReplica(connect(chdb_path, database), missing=2, behind_for=3)
+    warehouse, _ = replicated(chdb_path, database, catalog, lagging, wait=10)
+    _, outcome = Harness(warehouse).push([Row(at(1, hr), Decimal("1")) for hr in (1, 2)], Replace("append"))
+    assert outcome.replicas_verified == 2 and lagging.counts == 4
+
+
+def test_an_unreachable_replica_refuses_the_commit(chdb_path: Path, database: str, catalog: Catalog) -> None:
+    warehouse, _ = replicated(chdb_path, database, catalog, Unreachable(), wait=0.05)
+    with pytest.raises(ReplicaLagging, match="replica r2 could not be asked"):
+        Harness(warehouse).push([Row(at(1), Decimal("1"))], Replace("append"))
+    assert warehouse.live_sums(WS) == {}
