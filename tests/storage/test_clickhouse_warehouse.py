@@ -849,3 +849,32 @@ def test_an_unreachable_replica_refuses_the_commit(chdb_path: Path, database: st
     with pytest.raises(ReplicaLagging, match="replica r2 could not be asked"):
         Harness(warehouse).push([Row(at(1), Decimal("1"))], Replace("append"))
     assert warehouse.live_sums(WS) == {}
+
+
+def test_the_rollup_migration_sums_rows_stored_before_it_and_can_run_again(
+    warehouse: ClickHouseWarehouse, chdb_path: Path, database: str, catalog: Catalog
+) -> None:
+    h = Harness(warehouse)
+    h.push(
+        [Row(at(d, hr), Decimal("1.25"), service=s) for d in (1, 2) for hr in (0, 5) for s in "AB"],
+        Replace("append"),
+    )
+    h.push([Row(at(2, 7), Decimal("3"))], Replace("replace_range", at(2, 4), at(2, 8)))
+    expected = warehouse.daily_totals(WS, "ServiceName")
+    admin = connect(chdb_path, database)
+    # As if the rows had been stored before migration 0005 ...
+    admin.command("DROP VIEW cost_rollup_daily_mv")
+    admin.command("TRUNCATE TABLE cost_rollup_daily")
+    admin.command("DELETE FROM schema_migrations WHERE number = 5")
+    assert (
+        ClickHouseWarehouse(connect(chdb_path, database), catalog).rollup_daily_totals(WS, "ServiceName")
+        == expected
+    )
+    # ... and as if a crash had come after the view was created but before the migration was recorded.
+    admin.command("DELETE FROM schema_migrations WHERE number = 5")
+    again = ClickHouseWarehouse(connect(chdb_path, database), catalog)
+    assert again.rollup_daily_totals(WS, "ServiceName") == expected
+    Harness(again, "prv_b", h.model).push(
+        [Row(at(1), Decimal("2"))], Replace("append")
+    )  # the view feeds it again
+    assert again.rollup_daily_totals(WS, "ServiceName") == again.daily_totals(WS, "ServiceName")

@@ -751,6 +751,8 @@ class ClickHouseWarehouse:
                 for d in (Dataset.COST_AND_USAGE, Dataset.CONTRACT_COMMITMENT)
             ]
             moment = deleted_at or datetime.now(UTC)
+            if moment.tzinfo is None:  # naive times are UTC here, as in DuckDB's tombstones
+                moment = moment.replace(tzinfo=UTC)
             with self._client_lock:
                 self._client.insert(
                     "deleted_providers",
