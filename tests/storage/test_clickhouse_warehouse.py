@@ -815,7 +815,7 @@ def test_a_lagging_replica_keeps_the_commit_invisible_until_it_has_every_row(
     chdb_path: Path, database: str, catalog: Catalog
 ) -> None:
     lagging = LaggingReplica(connect(chdb_path, database), missing=0)
-    warehouse, _ = replicated(chdb_path, database, catalog, lagging)
+    warehouse, _ = replicated(chdb_path, database, catalog, lagging, wait=1.0)
     h = Harness(warehouse)
     h.push([Row(at(1), Decimal("1"))], Replace("append"))
     before = warehouse.live_sums(WS)

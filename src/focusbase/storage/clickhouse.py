@@ -150,7 +150,7 @@ def custom_columns_as_text(rows: pa.Table) -> pa.Table:
 
 
 class ClickHouseWarehouse:
-    """Cost and Usage rows in ClickHouse behind the warehouse's write and read operations."""
+    """Cost and Usage and Contract Commitment rows in ClickHouse behind the warehouse's operations."""
 
     def __init__(
         self,
