@@ -18,17 +18,21 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from focusbase.focus import Dataset
 from focusbase.storage import migrations
 from focusbase.storage.catalog import Catalog
-from focusbase.storage.cost_rows import CommitOutcome, Replace, exact
+from focusbase.storage.clickhouse_replicas import ReplicaSet, quorum_settings
+from focusbase.storage.cost_rows import CUSTOM_COLUMN, CommitOutcome, Replace, exact
+from focusbase.storage.providers import ProviderDeleted, Tombstone
 from focusbase.storage.urls import redact
 
 MIGRATIONS = "clickhouse_warehouse"
@@ -43,9 +47,28 @@ GROUPABLE = frozenset({"ServiceName", "ServiceCategory", "RegionId", "SubAccount
 # Columns stage() derives itself; every other non-materialized column of cost_rows is a stored FOCUS column.
 DERIVED = ("workspace_id", "provider_id", "batch_id", "batch_seq", "day_batch", "row_id", "charge_day")
 HTTP_PORTS = {False: 8123, True: 8443}
+# What rollup_daily_totals may sum (the rollup's measures, migration 0005).
+ROLLUP_MEASURES = frozenset({"BilledCost", "EffectiveCost", "ListCost", "ContractedCost"})
+CATALOG_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # how the catalog writes times (Tombstone.deleted_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """Where a dataset's rows live and what a commit sums per currency."""
+
+    name: str
+    summed: tuple[str, ...]
+    by_day: bool  # has a charge day: the day-based replace kinds apply
+
+
+TABLES = {
+    Dataset.COST_AND_USAGE: Table("cost_rows", SUMMED, by_day=True),
+    Dataset.CONTRACT_COMMITMENT: Table("contract_commitment_rows", ("ContractCommitmentCost",), by_day=False),
+}
+COMMITMENT_KINDS = ("append", "replace_all")  # as ingest.model.COMMITMENT_MODES
 # Whatever ClickHouse's own session default is (chDB's is async_insert=1), inserts here are synchronous:
 # an asynchronous insert may be split into several blocks, and the visibility flip must be one.
-INSERT_SETTINGS = {"async_insert": 0}
+INSERT_SETTINGS: dict[str, Any] = {"async_insert": 0}
 
 
 class WarehouseValueOutOfRange(ArithmeticError):
@@ -64,10 +87,18 @@ class BatchRef:
     provider_id: str
     batch_id: str
     batch_seq: int
+    dataset: Dataset = Dataset.COST_AND_USAGE
 
     def __post_init__(self) -> None:
         if not 0 < self.batch_seq < 1 << 32:
             raise ValueError("batch_seq must be a positive 32-bit number")
+
+
+@dataclass(frozen=True, slots=True)
+class ClickHouseCommitOutcome(CommitOutcome):
+    """DuckDB's commit outcome, plus how many replicas were seen holding every row before the flip."""
+
+    replicas_verified: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +118,12 @@ class Page:
     next_after: int | None  # the row_id to continue after, None on the last page
 
 
-# The day-batches of workspace {ws} whose latest version is not deleted. argMax, not FINAL: the same answer
-# on every ClickHouse version, merged or not.
+# The day-batches of workspace {ws} whose latest version is not deleted, of providers not tombstoned. argMax,
+# not FINAL: the same answer on every ClickHouse version, merged or not. A tombstone is one row, so a reader
+# sees every row of a deleted provider or none.
 LIVE = (
     "day_batch IN (SELECT day_batch FROM live_day_batches WHERE workspace_id = {ws:String}"
+    " AND provider_id NOT IN (SELECT provider_id FROM deleted_providers WHERE workspace_id = {ws:String})"
     " GROUP BY day_batch HAVING argMax(is_deleted, commit_seq) = 0)"
 )
 
@@ -151,16 +184,53 @@ def _checked(value: Decimal | None) -> str:
     return exact(format(value, "f"))
 
 
-class ClickHouseWarehouse:
-    """Cost and Usage rows in ClickHouse behind the warehouse's write and read operations."""
+def custom_columns_as_text(rows: pa.Table) -> pa.Table:
+    """Rows with the ingest layer's struct of x_ columns (CUSTOM_COLUMN) as x_columns JSON text.
 
-    def __init__(self, client: Any, catalog: Catalog) -> None:
+    The text is what DuckDB's warehouse stores (`to_json` of the same struct, by DuckDB itself), so a row's
+    custom columns are served identically by both warehouses.
+    """
+    if CUSTOM_COLUMN not in rows.column_names:
+        return rows
+    con = duckdb.connect()
+    try:
+        con.register("__rows", rows.select([CUSTOM_COLUMN]))
+        sql = f"SELECT CAST(to_json({CUSTOM_COLUMN}) AS VARCHAR) AS x FROM __rows"  # noqa: S608 - a constant
+        text = con.sql(sql).to_arrow_table()
+    finally:
+        con.close()
+    return rows.drop_columns([CUSTOM_COLUMN]).append_column("x_columns", text.column("x"))
+
+
+class ClickHouseWarehouse:
+    """Cost and Usage and Contract Commitment rows in ClickHouse behind the warehouse's operations."""
+
+    def __init__(
+        self,
+        client: Any,
+        catalog: Catalog,
+        *,
+        replicas: int = 1,
+        replica_clients: dict[str, Any] | None = None,
+        replica_wait_seconds: float = 30.0,
+    ) -> None:
+        """`replicas`: replicas of the shard; above 1, writes wait for that quorum and a commit first sees
+        every staged row on each of `replica_clients` (name -> a client of that one replica)."""
         # A clickhouse-connect client is not safe for concurrent queries; one lock per client keeps the
         # prototype correct (a server deployment gives each thread a client of its own).
         self._client = client
         self._client_lock = threading.RLock()
         # The catalog's per-provider writer lock orders the commits of one provider across replicas.
         self.catalog = catalog
+        self.replicas = ReplicaSet(replicas, replica_clients or {}, replica_wait_seconds)
+        # Every write of rows or visibility: synchronous, and acknowledged by all replicas when there are
+        # several (insert_quorum; sequential, so a quorum read sees every acknowledged insert).
+        self._write_settings: dict[str, Any] = {
+            **INSERT_SETTINGS,
+            **quorum_settings(replicas),
+            # A retried insert dropped as a duplicate is dropped from the rollup's view too, and only then.
+            "deduplicate_blocks_in_dependent_materialized_views": 1,
+        }
         self.migrate()
 
     # ------------------------------------------------------------------------------------------- plumbing
@@ -207,6 +277,7 @@ class ClickHouseWarehouse:
         `first_row` is the batch-wide number of the part's first row; row ids follow from it, so a part
         sent again is the same block and ClickHouse's insert deduplication drops it.
         """
+        table_of = TABLES[batch.dataset]
         count = int(rows.num_rows)
         if first_row < 0 or first_row + count >= COPY_ROW_BASE:
             raise ValueError("row numbers of a batch must stay below 2^31")
@@ -231,22 +302,25 @@ class ClickHouseWarehouse:
             ),
             "charge_day": pc.cast(day_numbers.cast(pa.int32()), pa.date32()),
         }
-        table = rows
+        table = custom_columns_as_text(rows)
         for name, column in meta.items():
             table = table.append_column(name, column)
         with self._client_lock:
             self._client.insert_arrow(
-                "cost_rows",
+                table_of.name,
                 table,
-                settings={**INSERT_SETTINGS, "insert_deduplication_token": f"{batch.batch_id}:{part_no}"},
+                settings={
+                    **self._write_settings,
+                    "insert_deduplication_token": f"{batch.batch_id}:{part_no}",
+                },
             )
         return count
 
     def staged_count(self, batch: BatchRef) -> int:
         """Rows a batch has staged (its own, not rows a replace copied in)."""
         rows = self._query(
-            "SELECT count() FROM cost_rows WHERE workspace_id = {ws:String} AND batch_seq = {seq:UInt32}"
-            " AND row_id < {limit:UInt64}",
+            f"SELECT count() FROM {TABLES[batch.dataset].name} WHERE workspace_id = {{ws:String}}"  # noqa: S608
+            " AND batch_seq = {seq:UInt32} AND row_id < {limit:UInt64}",
             {"ws": batch.workspace_id, "seq": batch.batch_seq, "limit": self._copy_base(batch)},
         )
         return int(rows[0][0])
@@ -257,17 +331,27 @@ class ClickHouseWarehouse:
 
     # --------------------------------------------------------------------------------------------- commit
 
-    def commit(self, batch: BatchRef, replace: Replace) -> CommitOutcome:
-        """Make a staged batch live, replacing what `replace` says, in one visibility block."""
+    def commit(self, batch: BatchRef, replace: Replace) -> ClickHouseCommitOutcome:
+        """Make a staged batch live, replacing what `replace` says, in one visibility block.
+
+        ProviderDeleted when the provider is tombstoned; ReplicaLagging when a replica lacks staged rows.
+        """
+        if not TABLES[batch.dataset].by_day and replace.kind not in COMMITMENT_KINDS:
+            raise ValueError(f"{batch.dataset} batches commit with {' or '.join(COMMITMENT_KINDS)}")
         with self._provider_lock(batch.provider_id):
+            if self.tombstone(batch.workspace_id, batch.provider_id) is not None:
+                raise ProviderDeleted(batch.provider_id)
             return self._commit(batch, replace)
 
-    def _live_day_batches(self, workspace_id: str, provider_id: str) -> list[tuple[int, date, str]]:
+    def _live_day_batches(
+        self, workspace_id: str, provider_id: str, dataset: Dataset
+    ) -> list[tuple[int, date, str]]:
         rows = self._query(
             "SELECT day_batch, argMax(charge_day, commit_seq), argMax(batch_id, commit_seq)"
             " FROM live_day_batches WHERE workspace_id = {ws:String} AND provider_id = {p:String}"
+            " AND dataset = {d:String}"
             " GROUP BY day_batch HAVING argMax(is_deleted, commit_seq) = 0 ORDER BY day_batch",
-            {"ws": workspace_id, "p": provider_id},
+            {"ws": workspace_id, "p": provider_id, "d": dataset.value},
         )
         return [(int(r[0]), r[1], str(r[2])) for r in rows]
 
@@ -317,31 +401,35 @@ class ClickHouseWarehouse:
         ]
         return 'ifNull(toStartOfMonth("BillingPeriodStart") IN {months:Array(Date)}, 0)'
 
-    def _sums(self, where: str, params: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        select = ", ".join(f'sum(toDecimal256("{c}", 12))' for c in SUMMED)
+    def _sums(
+        self, where: str, params: dict[str, Any], dataset: Dataset = Dataset.COST_AND_USAGE
+    ) -> dict[str, dict[str, Any]]:
+        table = TABLES[dataset]
+        select = ", ".join(f'sum(toDecimal256("{c}", 12))' for c in table.summed)
         rows = self._query(
-            f"SELECT ifNull(\"BillingCurrency\", ''), count(), {select} FROM cost_rows"  # noqa: S608
+            f"SELECT ifNull(\"BillingCurrency\", ''), count(), {select} FROM {table.name}"  # noqa: S608
             f" WHERE {where} GROUP BY 1 ORDER BY 1",
             params,
         )
         result: dict[str, dict[str, Any]] = {}
         for currency, count, *totals in rows:
             entry: dict[str, Any] = {"rows": int(count)}
-            for name, total in zip(SUMMED, totals, strict=True):
+            for name, total in zip(table.summed, totals, strict=True):
                 entry[name] = _checked(total)
             result[str(currency)] = entry
         return result
 
-    def _commit(self, batch: BatchRef, replace: Replace) -> CommitOutcome:
+    def _commit(self, batch: BatchRef, replace: Replace) -> ClickHouseCommitOutcome:
         params: dict[str, Any] = {"ws": batch.workspace_id, "p": batch.provider_id, "seq": batch.batch_seq}
-        new_days = self._query(
-            "SELECT DISTINCT day_batch, charge_day FROM cost_rows WHERE workspace_id = {ws:String}"
-            " AND batch_seq = {seq:UInt32} ORDER BY day_batch",
-            params,
-        )
+        name = TABLES[batch.dataset].name
+        own = f"SELECT DISTINCT day_batch, charge_day FROM {name} WHERE workspace_id = {{ws:String}}"  # noqa: S608
+        own += " AND batch_seq = {seq:UInt32} ORDER BY day_batch"
+        new_days = self._query(own, params)
         live = {
             day_batch: (day, batch_id)
-            for day_batch, day, batch_id in self._live_day_batches(batch.workspace_id, batch.provider_id)
+            for day_batch, day, batch_id in self._live_day_batches(
+                batch.workspace_id, batch.provider_id, batch.dataset
+            )
         }
         predicate = self._replaced_predicate(batch, replace, params)
         retired: list[int] = []
@@ -351,7 +439,7 @@ class ClickHouseWarehouse:
             params["live"] = sorted(live)
             scope = "workspace_id = {ws:String} AND day_batch IN {live:Array(UInt64)}"
             hits = self._query(
-                f"SELECT day_batch, countIf({predicate}), count() FROM cost_rows WHERE {scope}"  # noqa: S608
+                f"SELECT day_batch, countIf({predicate}), count() FROM {name} WHERE {scope}"  # noqa: S608
                 f" GROUP BY day_batch HAVING countIf({predicate}) > 0 ORDER BY day_batch",
                 params,
             )
@@ -362,46 +450,46 @@ class ClickHouseWarehouse:
                 where = (
                     f"workspace_id = {{ws:String}} AND day_batch IN {{retired:Array(UInt64)}} AND {predicate}"
                 )
-                replaced_sums = self._sums(where, params)
+                replaced_sums = self._sums(where, params, batch.dataset)
                 superseded = sorted({live[d][1] for d in retired})
             if partial:
                 self._copy_survivors(batch, partial, predicate, params)
         if not new_days and not retired:
-            return CommitOutcome(0, {}, 0, {}, [])
-        copied = self._query(
-            "SELECT DISTINCT day_batch, charge_day FROM cost_rows WHERE workspace_id = {ws:String}"
-            " AND batch_seq = {seq:UInt32} ORDER BY day_batch",
-            params,
-        )
+            return ClickHouseCommitOutcome(0, {}, 0, {}, [], replicas_verified=0)
+        copied = self._query(own, params)
         # Summed before the flip: a batch whose sums leave DECIMAL(38, 12) never becomes visible.
         sums = self._sums(
             "workspace_id = {ws:String} AND batch_seq = {seq:UInt32} AND row_id < {limit:UInt64}",
             {**params, "limit": self._copy_base(batch)},
+            batch.dataset,
+        )
+        # Every replica must hold the batch's rows (its own and the survivors copied in) before it can
+        # receive the flip: rows and visibility replicate through different queues.
+        stored = self._query(
+            f"SELECT count() FROM {name} WHERE workspace_id = {{ws:String}}"  # noqa: S608
+            " AND batch_seq = {seq:UInt32}",
+            params,
+        )
+        verified = self.replicas.verify(
+            name, batch.workspace_id, batch.batch_seq, batch.batch_id, stored[0][0]
         )
         commit_seq = self._next_commit_seq(batch.workspace_id, batch.provider_id)
+        dataset = batch.dataset.value
+        ws, provider = batch.workspace_id, batch.provider_id
         block = [
-            (
-                batch.workspace_id,
-                batch.provider_id,
-                day,
-                int(day_batch),
-                batch.batch_id,
-                batch.batch_id,
-                commit_seq,
-                0,
-            )
+            (ws, provider, day, int(day_batch), batch.batch_id, batch.batch_id, commit_seq, 0, dataset)
             for day_batch, day in copied
         ] + [
-            (batch.workspace_id, batch.provider_id, live[d][0], d, live[d][1], batch.batch_id, commit_seq, 1)
-            for d in retired
+            (ws, provider, live[d][0], d, live[d][1], batch.batch_id, commit_seq, 1, dataset) for d in retired
         ]
         self._flip(block, token=f"commit:{batch.batch_id}")
-        return CommitOutcome(
+        return ClickHouseCommitOutcome(
             rows=sum(int(e["rows"]) for e in sums.values()),
             sums=sums,
             replaced_rows=sum(int(e["rows"]) for e in replaced_sums.values()),
             replaced_sums=replaced_sums,
             superseded_batches=superseded,
+            replicas_verified=verified,
         )
 
     def _copy_survivors(
@@ -442,7 +530,7 @@ class ClickHouseWarehouse:
                     " ORDER BY row_id)",
                     parameters={**params, "db": day_batch, "base": self._copy_base(batch), "offset": offset},
                     settings={
-                        **INSERT_SETTINGS,
+                        **self._write_settings,
                         "insert_deduplication_token": f"{batch.batch_id}:copy:{day_batch}",
                     },
                 )
@@ -463,8 +551,9 @@ class ClickHouseWarehouse:
                     "changed_by",
                     "commit_seq",
                     "is_deleted",
+                    "dataset",
                 ],
-                settings={**INSERT_SETTINGS, "insert_deduplication_token": token},
+                settings={**self._write_settings, "insert_deduplication_token": token},
             )
 
     # --------------------------------------------------------------------------------------------- revert
@@ -472,77 +561,143 @@ class ClickHouseWarehouse:
     def revert(self, batch: BatchRef) -> RevertOutcome:
         """Undo a batch's commit in one visibility block: its day-batches retired, the ones it retired back.
 
-        RevertRefused when a later commit changed or added data on those days (it would be double counted).
+        RevertRefused as DuckDB's revert check refuses (`_revert_check`); ProviderDeleted when the provider
+        is tombstoned.
         """
         with self._provider_lock(batch.provider_id):
-            params: dict[str, Any] = {"ws": batch.workspace_id, "p": batch.provider_id, "b": batch.batch_id}
-            written = self._query(
-                "SELECT day_batch, charge_day, batch_id, is_deleted, commit_seq FROM live_day_batches"
-                " WHERE workspace_id = {ws:String} AND provider_id = {p:String} AND changed_by = {b:String}",
+            if self.tombstone(batch.workspace_id, batch.provider_id) is not None:
+                raise ProviderDeleted(batch.provider_id)
+            params: dict[str, Any] = {
+                "ws": batch.workspace_id,
+                "p": batch.provider_id,
+                "b": batch.batch_id,
+                "d": batch.dataset.value,
+            }
+            scope = "workspace_id = {ws:String} AND provider_id = {p:String} AND dataset = {d:String}"
+            # Read from what merges keep: a ReplacingMergeTree may drop every version of a day-batch but its
+            # newest, so the batch's own day-batches are found by owner, not by the versions its commit wrote.
+            # The ones it retired still have that retirement as their newest version (only this revert
+            # changes them); the visibility table must never be merged with CLEANUP for this to hold.
+            committed = self._query(
+                f"SELECT max(commit_seq) FROM live_day_batches WHERE {scope} AND changed_by = {{b:String}}",  # noqa: S608
                 params,
             )
-            if not written:
-                raise RevertRefused(f"batch {batch.batch_id} has no commit to revert")
-            commit_seq = int(written[0][4])
-            params["c"] = commit_seq
-            later = self._query(
-                "SELECT count() FROM live_day_batches WHERE workspace_id = {ws:String}"
-                " AND provider_id = {p:String} AND commit_seq > {c:UInt64}"
-                " AND charge_day IN (SELECT charge_day FROM live_day_batches WHERE workspace_id = {ws:String}"
-                " AND provider_id = {p:String} AND changed_by = {b:String})",
-                params,
-            )
-            if int(later[0][0]):
-                raise RevertRefused(
-                    f"later data on the days of batch {batch.batch_id} would be double counted"
+            own = [
+                (int(db), day)
+                for db, day in self._query(
+                    f"SELECT day_batch, any(charge_day) FROM live_day_batches WHERE {scope}"  # noqa: S608
+                    " AND batch_id = {b:String} GROUP BY day_batch ORDER BY day_batch",
+                    params,
                 )
-            next_seq = self._next_commit_seq(batch.workspace_id, batch.provider_id)
-            block = [
-                (
-                    batch.workspace_id,
-                    batch.provider_id,
-                    day,
-                    int(db),
-                    owner,
-                    f"revert:{batch.batch_id}",
-                    next_seq,
-                    1 - int(deleted),
-                )
-                for db, day, owner, deleted, _ in written
             ]
-            restored = [int(db) for db, _, _, deleted, _ in written if int(deleted)]
-            retired = [int(db) for db, _, _, deleted, _ in written if not int(deleted)]
-            self._flip(block, token=f"revert:{batch.batch_id}")
+            replaced = [
+                (int(db), day, str(owner))
+                for db, day, owner in self._query(
+                    f"SELECT day_batch, argMax(charge_day, commit_seq), argMax(batch_id, commit_seq)"  # noqa: S608
+                    f" FROM live_day_batches WHERE {scope} GROUP BY day_batch"
+                    " HAVING argMax(changed_by, commit_seq) = {b:String}"
+                    " AND argMax(is_deleted, commit_seq) = 1"
+                    " ORDER BY day_batch",
+                    params,
+                )
+            ]
+            if not own and not replaced:
+                raise RevertRefused(f"batch {batch.batch_id} has no commit to revert")
+            # The newest version its commit wrote: kept whenever the commit retired anything (see above).
+            commit_seq = int(committed[0][0] or 0)
+            self._revert_check(batch, commit_seq, [db for db, _ in own], {d for _, d, _ in replaced})
+            next_seq = self._next_commit_seq(batch.workspace_id, batch.provider_id)
+            marker = f"revert:{batch.batch_id}"
+            ws, provider, dataset = batch.workspace_id, batch.provider_id, batch.dataset.value
+            block = [(ws, provider, day, db, batch.batch_id, marker, next_seq, 1, dataset) for db, day in own]
+            block += [
+                (ws, provider, day, db, owner, marker, next_seq, 0, dataset) for db, day, owner in replaced
+            ]
+            self._flip(block, token=marker)
             counts = self._query(
-                "SELECT countIf(day_batch IN {r:Array(UInt64)}), countIf(day_batch IN {t:Array(UInt64)})"
-                " FROM cost_rows WHERE workspace_id = {ws:String}",
-                {"ws": batch.workspace_id, "r": restored, "t": retired},
+                "SELECT countIf(day_batch IN {r:Array(UInt64)}), countIf(day_batch IN {t:Array(UInt64)})"  # noqa: S608
+                f" FROM {TABLES[batch.dataset].name} WHERE workspace_id = {{ws:String}}",
+                {"ws": ws, "r": [db for db, _, _ in replaced], "t": [db for db, _ in own]},
             )
-            owners = sorted({str(owner) for db, _, owner, deleted, _ in written if int(deleted)})
+            owners = sorted({owner for _, _, owner in replaced})
             return RevertOutcome(int(counts[0][0]), int(counts[0][1]), owners)
+
+    def _revert_check(self, batch: BatchRef, commit_seq: int, own: list[int], days: set[date]) -> None:
+        """Refuse a revert where DuckDB's `cost_rows.revert_check` does, in day-batch terms.
+
+        `own`: the batch's day-batches; `days`: the days of the day-batches its commit retired. Refused when
+        the batch was reverted already; when a later commit replaced some of its rows (one of its
+        day-batches is no longer live); or when what it replaced would come back on a day where a later
+        batch has live rows (they would be counted twice). A batch that replaced nothing can be reverted
+        whatever came later, as in DuckDB. Stricter than DuckDB in one case: a later replace_range copies
+        the batch's surviving rows of a partly covered day into itself, so the batch's day-batch is retired
+        although DuckDB would still count those rows as the batch's own.
+        """
+        if self._query(
+            "SELECT count() FROM live_day_batches WHERE workspace_id = {ws:String}"
+            " AND changed_by = {r:String}",
+            {"ws": batch.workspace_id, "r": f"revert:{batch.batch_id}"},
+        )[0][0]:
+            raise RevertRefused(f"batch {batch.batch_id} was reverted already")
+        live = {
+            int(db): (day, owner, int(seq))
+            for db, day, owner, seq in self._query(
+                "SELECT day_batch, argMax(charge_day, commit_seq), argMax(batch_id, commit_seq),"
+                " max(commit_seq) FROM live_day_batches WHERE workspace_id = {ws:String}"
+                " AND provider_id = {p:String} AND dataset = {d:String}"
+                " GROUP BY day_batch HAVING argMax(is_deleted, commit_seq) = 0",
+                {"ws": batch.workspace_id, "p": batch.provider_id, "d": batch.dataset.value},
+            )
+        }
+        replaced = [db for db in own if db not in live]
+        if replaced:
+            raise RevertRefused(
+                f"{len(replaced)} day-batches of batch {batch.batch_id} were replaced by later batches;"
+                " revert those first"
+            )
+        later = [
+            db
+            for db, (day, owner, seq) in live.items()
+            if owner != batch.batch_id and day in days and seq > commit_seq
+        ]
+        if later:
+            raise RevertRefused(
+                f"later batches stored rows on the days batch {batch.batch_id} replaced"
+                f" ({len(later)} day-batches); revert those first"
+            )
 
     # ---------------------------------------------------------------------------------------------- reads
 
-    def live_sums(self, workspace_id: str) -> dict[str, dict[str, Any]]:
-        """Rows and exact sums per currency over a workspace's live rows."""
-        return self._sums(f"workspace_id = {{ws:String}} AND {LIVE}", {"ws": workspace_id})
+    def live_sums(
+        self, workspace_id: str, dataset: Dataset = Dataset.COST_AND_USAGE
+    ) -> dict[str, dict[str, Any]]:
+        """Rows and exact sums per currency over a workspace's live rows of one dataset."""
+        return self._sums(f"workspace_id = {{ws:String}} AND {LIVE}", {"ws": workspace_id}, dataset)
 
     def read_page(
-        self, workspace_id: str, columns: Sequence[str], *, after: int = 0, limit: int = 1000
+        self,
+        workspace_id: str,
+        columns: Sequence[str],
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        dataset: Dataset = Dataset.COST_AND_USAGE,
     ) -> Page:
         """Live rows after a row_id, in row_id order (keyset: no OFFSET however deep the page)."""
+        name = TABLES[dataset].name
         known = {
             str(r[0])
             for r in self._query(
-                "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'cost_rows'"
+                "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String}",
+                {"t": name},
             )
         }
-        unknown = [name for name in columns if name not in known]
+        unknown = [column for column in columns if column not in known]
         if unknown:
             raise ValueError(f"not stored columns: {unknown}")
-        select = ", ".join(f'"{name}"' for name in columns)
+        select = ", ".join(f'"{column}"' for column in columns)
         rows = self._query(
-            f"SELECT row_id, {select} FROM cost_rows WHERE workspace_id = {{ws:String}} AND {LIVE}"  # noqa: S608
+            f"SELECT row_id, {select} FROM {name} WHERE workspace_id = {{ws:String}} AND {LIVE}"  # noqa: S608
             " AND row_id > {after:UInt64} ORDER BY row_id LIMIT {n:UInt32}",
             {"ws": workspace_id, "after": after, "n": limit + 1},
         )
@@ -615,6 +770,114 @@ class ClickHouseWarehouse:
         """Batches whose commit (its visibility block) is written, whether or not a revert followed."""
         rows = self._query("SELECT DISTINCT changed_by FROM live_day_batches")
         return {str(r[0]) for r in rows}
+
+    def custom_totals(self, workspace_id: str, column: str) -> list[tuple[str, str | None, str]]:
+        """(currency, the x_ column's value or None, exact BilledCost) over live rows.
+
+        The value is what DuckDB's `json_extract_string(x_columns, '$."x_..."')` gives: a string unquoted,
+        None where the column is absent or JSON null.
+        """
+        if not column.startswith("x_"):
+            raise ValueError(f"not a custom column: {column!r}")
+        raw = "x_kv[{c:String}]"
+        value = (
+            f"multiIf(NOT mapContains(x_kv, {{c:String}}) OR {raw} = 'null', NULL,"
+            f" startsWith({raw}, '\"'), JSONExtractString({raw}), {raw})"
+        )
+        rows = self._query(
+            f'SELECT ifNull("BillingCurrency", \'\'), {value}, sum(toDecimal256("BilledCost", 12))'  # noqa: S608
+            f" FROM cost_rows WHERE workspace_id = {{ws:String}} AND {LIVE} GROUP BY 1, 2 ORDER BY 1, 2",
+            {"ws": workspace_id, "c": column},
+        )
+        return [(str(r[0]), None if r[1] is None else str(r[1]), _checked(r[2])) for r in rows]
+
+    def rollup_daily_totals(
+        self, workspace_id: str, dimension: str, measure: str = "BilledCost"
+    ) -> list[tuple[date, str, str, str]]:
+        """`daily_totals` answered from the daily rollup (same live filter, same exact sums), not the rows."""
+        if dimension not in GROUPABLE:
+            raise ValueError(f"cannot group by {dimension!r}")
+        if measure not in ROLLUP_MEASURES:
+            raise ValueError(f"not a rollup measure: {measure!r}")
+        rows = self._query(
+            f"SELECT charge_day, ifNull(\"BillingCurrency\", ''), ifNull(\"{dimension}\", ''),"  # noqa: S608
+            f' sum("{measure}") FROM cost_rollup_daily'
+            f" WHERE workspace_id = {{ws:String}} AND {LIVE} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            {"ws": workspace_id},
+        )
+        return [(r[0], str(r[1]), str(r[2]), _checked(r[3])) for r in rows]
+
+    # ----------------------------------------------------------------------------------- provider delete
+
+    def tombstone(self, workspace_id: str, provider_id: str) -> Tombstone | None:
+        """The provider's tombstone, None while it is not deleted."""
+        rows = self._query(
+            "SELECT provider_id, workspace_id, min(deleted_at), argMin(cost_rows, deleted_at),"
+            " argMin(contract_commitment_rows, deleted_at) FROM deleted_providers"
+            " WHERE workspace_id = {ws:String} AND provider_id = {p:String} GROUP BY 1, 2",
+            {"ws": workspace_id, "p": provider_id},
+        )
+        if not rows:
+            return None
+        provider, workspace, deleted_at, cost, commitments = rows[0]
+        return Tombstone(
+            str(provider), str(workspace), deleted_at.strftime(CATALOG_TIME), int(cost), int(commitments)
+        )
+
+    def delete_provider(
+        self, workspace_id: str, provider_id: str, deleted_at: datetime | None = None
+    ) -> Tombstone:
+        """Make every row of the provider invisible at once (one tombstone row) and refuse its commits.
+
+        The tombstone counts the rows it hides, every version and staged ones, per dataset; a repeated
+        deletion keeps the first tombstone. `purge_deleted` removes the rows later, off the read path.
+        """
+        with self._provider_lock(provider_id):
+            found = self.tombstone(workspace_id, provider_id)
+            if found is not None:
+                return found
+            counts = [
+                int(
+                    self._query(
+                        f"SELECT count() FROM {TABLES[d].name} WHERE workspace_id = {{ws:String}}"  # noqa: S608
+                        " AND provider_id = {p:String}",
+                        {"ws": workspace_id, "p": provider_id},
+                    )[0][0]
+                )
+                for d in (Dataset.COST_AND_USAGE, Dataset.CONTRACT_COMMITMENT)
+            ]
+            moment = deleted_at or datetime.now(UTC)
+            if moment.tzinfo is None:  # naive times are UTC here, as in DuckDB's tombstones
+                moment = moment.replace(tzinfo=UTC)
+            with self._client_lock:
+                self._client.insert(
+                    "deleted_providers",
+                    [(workspace_id, provider_id, moment, counts[0], counts[1])],
+                    column_names=[
+                        "workspace_id",
+                        "provider_id",
+                        "deleted_at",
+                        "cost_rows",
+                        "contract_commitment_rows",
+                    ],
+                    settings={**self._write_settings, "insert_deduplication_token": f"delete:{provider_id}"},
+                )
+            tombstone = self.tombstone(workspace_id, provider_id)
+            assert tombstone is not None  # written above, read back on the same client
+            return tombstone
+
+    def purge_deleted(self) -> int:
+        """Delete the stored rows, rollup rows and visibility rows of tombstoned providers; rows deleted.
+
+        Readers already skip them (the tombstone); this only frees space. A lightweight DELETE per table.
+        """
+        dead = "provider_id IN (SELECT provider_id FROM deleted_providers)"
+        deleted = 0
+        for table in ("cost_rows", "contract_commitment_rows"):
+            deleted += int(self._query(f"SELECT count() FROM {table} WHERE {dead}")[0][0])  # noqa: S608
+        for table in ("cost_rows", "contract_commitment_rows", "cost_rollup_daily", "live_day_batches"):
+            self._command(f"DELETE FROM {table} WHERE {dead}")  # noqa: S608
+        return deleted
 
     def close(self) -> None:
         with self._client_lock:
