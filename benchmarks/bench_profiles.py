@@ -216,7 +216,7 @@ def _clickhouse(path: Path, catalog_dir: Path) -> Iterator[Any]:
 
 def _engines(arrow_rows: pa.Table, workdir: Path) -> list[tuple[str, float, float]]:
     """(operation, DuckDB seconds, ClickHouse warehouse seconds) on the same rows."""
-    from focusbase.storage.clickhouse import BatchRef
+    from focusbase.storage.clickhouse_types import BatchRef
     from focusbase.storage.cost_rows import Replace
 
     out: list[tuple[str, float, float]] = []

@@ -80,7 +80,7 @@ def test_analytics_is_a_service_layer() -> None:
 def test_scale_out_drivers_stay_in_their_storage_modules() -> None:
     # The embedded profile never needs psycopg or ClickHouse: only these modules import them, lazily chosen.
     homes = {"psycopg": "storage/postgres.py", "psycopg_pool": "storage/postgres.py"}
-    homes |= {"clickhouse_connect": "storage/clickhouse.py", "chdb": "storage/clickhouse.py"}
+    homes |= {"clickhouse_connect": "storage/clickhouse_client.py", "chdb": "storage/clickhouse_client.py"}
     offenders = []
     for path in SRC.rglob("*.py"):
         for name in _imports(path):

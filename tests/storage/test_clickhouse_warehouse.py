@@ -32,13 +32,13 @@ from focusbase.storage.providers import ProviderDeleted
 clickhouse_connect = pytest.importorskip("clickhouse_connect")
 pytest.importorskip("chdb")
 
-from focusbase.storage.clickhouse import (  # noqa: E402 - needs the optional clickhouse-connect
+from focusbase.storage.clickhouse import ClickHouseWarehouse  # noqa: E402 - needs the optional clickhouse-connect
+from focusbase.storage.clickhouse_replicas import ReplicaLagging  # noqa: E402
+from focusbase.storage.clickhouse_types import (  # noqa: E402
     BatchRef,
-    ClickHouseWarehouse,
     RevertRefused,
     WarehouseValueOutOfRange,
 )
-from focusbase.storage.clickhouse_replicas import ReplicaLagging  # noqa: E402
 
 MONEY = pa.decimal128(38, 12)
 TIME = pa.timestamp("us", tz="UTC")

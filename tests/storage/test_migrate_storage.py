@@ -33,7 +33,8 @@ psycopg = pytest.importorskip("psycopg")
 clickhouse_connect = pytest.importorskip("clickhouse_connect")
 pytest.importorskip("chdb")
 
-from focusbase.storage.clickhouse import ClickHouseWarehouse, open_client  # noqa: E402
+from focusbase.storage.clickhouse import ClickHouseWarehouse  # noqa: E402
+from focusbase.storage.clickhouse_client import open_client  # noqa: E402
 from focusbase.storage.postgres import PostgresCatalog  # noqa: E402
 from focusbase.storage.warehouse_copy import (  # noqa: E402
     SourceBatch,

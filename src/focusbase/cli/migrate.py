@@ -16,7 +16,8 @@ from focusbase.config import Settings
 from focusbase.storage import Catalog, DataDirLocked, Warehouse
 from focusbase.storage.catalog import CATALOG_FILE
 from focusbase.storage.catalog_copy import CatalogCopyRefused, catalog_tables, copy_catalog, count_rows
-from focusbase.storage.clickhouse import ClickHouseWarehouse, WarehouseUrlInvalid, open_client
+from focusbase.storage.clickhouse import ClickHouseWarehouse
+from focusbase.storage.clickhouse_client import WarehouseUrlInvalid, open_client
 from focusbase.storage.urls import redact
 from focusbase.storage.warehouse import WAREHOUSE_FILE
 from focusbase.storage.warehouse_copy import (

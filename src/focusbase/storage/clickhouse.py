@@ -8,20 +8,19 @@ of the new. Reads keep the rows whose `day_batch` is live. Sums accumulate in De
 check Decimal128 overflow) and are checked against DECIMAL(38, 12) before they are answered.
 
 Same client code for a server (clickhouse-connect over HTTP) and for tests and development (chDB, the engine
-embedded: `get_client(interface="chdb", path=...)`). Not yet wired into the server: the batches table, the
-commit outbox and the ingest path come next (docs/scaling.md, "What is left").
+embedded): `clickhouse_client.open_client(url)`. This module holds the writes (stage, commit, revert,
+provider deletion); the reads are `clickhouse_reads.py`, the shapes and the live filter `clickhouse_types.py`.
+Not yet wired into the server: the batches table, the commit outbox and the ingest path come next
+(docs/scaling.md, "Not built yet").
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import duckdb
 import pyarrow as pa
@@ -30,158 +29,25 @@ import pyarrow.compute as pc
 from focusbase.focus import Dataset
 from focusbase.storage import migrations
 from focusbase.storage.catalog import Catalog
+from focusbase.storage.clickhouse_reads import ClickHouseReads
 from focusbase.storage.clickhouse_replicas import ReplicaSet, quorum_settings
-from focusbase.storage.cost_rows import CUSTOM_COLUMN, CommitOutcome, Replace, exact
+from focusbase.storage.clickhouse_types import (
+    CATALOG_TIME,
+    COMMITMENT_KINDS,
+    COPY_ROW_BASE,
+    DAY_BITS,
+    INSERT_SETTINGS,
+    ROW_BITS,
+    TABLES,
+    BatchRef,
+    ClickHouseCommitOutcome,
+    RevertOutcome,
+    RevertRefused,
+)
+from focusbase.storage.cost_rows import CUSTOM_COLUMN, Replace
 from focusbase.storage.providers import ProviderDeleted, Tombstone
-from focusbase.storage.urls import redact
 
 MIGRATIONS = "clickhouse_warehouse"
-DAY_BITS = 20  # day_batch = (batch_seq << 20) | day number: days up to 2^20 (year 4840)
-ROW_BITS = 32  # row_id = (batch_seq << 32) | row number in the batch
-COPY_ROW_BASE = 1 << 31  # row numbers of rows a replace_range/months copies in (a batch's own stay below)
-# |sum| must fit DECIMAL(38, 12), the type every other part of focusbase (and DuckDB) answers in.
-DECIMAL_38_12_MAX = Decimal(10) ** 26 - Decimal("1e-12")
-SUMMED = ("BilledCost", "EffectiveCost")
-# Columns a grouped read may name (our own column names only; never text from a request).
-GROUPABLE = frozenset({"ServiceName", "ServiceCategory", "RegionId", "SubAccountId", "ChargeCategory"})
-# Columns stage() derives itself; every other non-materialized column of cost_rows is a stored FOCUS column.
-DERIVED = ("workspace_id", "provider_id", "batch_id", "batch_seq", "day_batch", "row_id", "charge_day")
-HTTP_PORTS = {False: 8123, True: 8443}
-# What rollup_daily_totals may sum (the rollup's measures, migration 0005).
-ROLLUP_MEASURES = frozenset({"BilledCost", "EffectiveCost", "ListCost", "ContractedCost"})
-CATALOG_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # how the catalog writes times (Tombstone.deleted_at)
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    """Where a dataset's rows live and what a commit sums per currency."""
-
-    name: str
-    summed: tuple[str, ...]
-    by_day: bool  # has a charge day: the day-based replace kinds apply
-
-
-TABLES = {
-    Dataset.COST_AND_USAGE: Table("cost_rows", SUMMED, by_day=True),
-    Dataset.CONTRACT_COMMITMENT: Table("contract_commitment_rows", ("ContractCommitmentCost",), by_day=False),
-}
-COMMITMENT_KINDS = ("append", "replace_all")  # as ingest.model.COMMITMENT_MODES
-# Whatever ClickHouse's own session default is (chDB's is async_insert=1), inserts here are synchronous:
-# an asynchronous insert may be split into several blocks, and the visibility flip must be one.
-INSERT_SETTINGS: dict[str, Any] = {"async_insert": 0}
-
-
-class WarehouseValueOutOfRange(ArithmeticError):
-    """A sum left the DECIMAL(38, 12) range; nothing wrong is answered."""
-
-
-class RevertRefused(RuntimeError):
-    """Reverting the batch would restore rows that later data has replaced or overlaps."""
-
-
-@dataclass(frozen=True, slots=True)
-class BatchRef:
-    """The batch a write is for; `batch_seq` is unique and increasing (a catalog sequence)."""
-
-    workspace_id: str
-    provider_id: str
-    batch_id: str
-    batch_seq: int
-    dataset: Dataset = Dataset.COST_AND_USAGE
-
-    def __post_init__(self) -> None:
-        if not 0 < self.batch_seq < 1 << 32:
-            raise ValueError("batch_seq must be a positive 32-bit number")
-
-
-@dataclass(frozen=True, slots=True)
-class ClickHouseCommitOutcome(CommitOutcome):
-    """DuckDB's commit outcome, plus how many replicas were seen holding every row before the flip."""
-
-    replicas_verified: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class RevertOutcome:
-    """Rows live again, rows retired, and the batches whose day-batches were restored."""
-
-    restored_rows: int
-    retired_rows: int
-    restored_batches: list[str]
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One keyset page of live rows, in row_id order."""
-
-    rows: list[dict[str, Any]]
-    next_after: int | None  # the row_id to continue after, None on the last page
-
-
-# The day-batches of workspace {ws} whose latest version is not deleted, of providers not tombstoned. argMax,
-# not FINAL: the same answer on every ClickHouse version, merged or not. A tombstone is one row, so a reader
-# sees every row of a deleted provider or none.
-LIVE = (
-    "day_batch IN (SELECT day_batch FROM live_day_batches WHERE workspace_id = {ws:String}"
-    " AND provider_id NOT IN (SELECT provider_id FROM deleted_providers WHERE workspace_id = {ws:String})"
-    " GROUP BY day_batch HAVING argMax(is_deleted, commit_seq) = 0)"
-)
-
-
-class WarehouseUrlInvalid(ValueError):
-    """A warehouse URL this module cannot open."""
-
-
-def open_client(url: str) -> Any:
-    """A clickhouse-connect client for a warehouse URL.
-
-    `chdb:///path[?database=db]` is the engine embedded (the database is created if missing);
-    `clickhouse://user:pass@host[:port]/db` and `http(s)://...` reach a server over HTTP (port 8123, or
-    8443 with https or `?secure=true`).
-    """
-    import clickhouse_connect  # imported here: the optional [scale] extra
-
-    parts = urlsplit(url)
-    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-    if parts.scheme == "chdb":
-        path = unquote(parts.netloc + parts.path)
-        if not path:
-            raise WarehouseUrlInvalid(f"{url!r} names no directory (chdb:///path/to/dir)")
-        database = query.get("database", "default")
-        if database != "default":
-            admin = clickhouse_connect.get_client(interface="chdb", path=path)
-            admin.command(f"CREATE DATABASE IF NOT EXISTS {_identifier(database)}")
-        return clickhouse_connect.get_client(interface="chdb", path=path, database=database)
-    if parts.scheme not in ("clickhouse", "clickhouses", "http", "https"):
-        raise WarehouseUrlInvalid(
-            f"{redact(url)!r}: the warehouse URL must start with chdb://, clickhouse://, http:// or https://"
-        )
-    secure = parts.scheme in ("https", "clickhouses") or query.get("secure", "").lower() in ("1", "true")
-    if not parts.hostname:
-        raise WarehouseUrlInvalid(f"{redact(url)!r} names no host")
-    return clickhouse_connect.get_client(
-        interface="https" if secure else "http",
-        host=parts.hostname,
-        port=parts.port or HTTP_PORTS[secure],
-        username=unquote(parts.username or "default"),
-        password=unquote(parts.password or ""),
-        database=unquote(parts.path.strip("/")) or "default",
-        secure=secure,
-    )
-
-
-def _identifier(name: str) -> str:
-    if not name.replace("_", "").isalnum():
-        raise WarehouseUrlInvalid(f"database name {name!r}: letters, digits and _ only")
-    return name
-
-
-def _checked(value: Decimal | None) -> str:
-    if value is None:
-        return "0"
-    if abs(value) > DECIMAL_38_12_MAX:
-        raise WarehouseValueOutOfRange(f"a sum ({value:.0f}) is beyond DECIMAL(38, 12)")
-    return exact(format(value, "f"))
 
 
 def custom_columns_as_text(rows: pa.Table) -> pa.Table:
@@ -202,7 +68,7 @@ def custom_columns_as_text(rows: pa.Table) -> pa.Table:
     return rows.drop_columns([CUSTOM_COLUMN]).append_column("x_columns", text.column("x"))
 
 
-class ClickHouseWarehouse:
+class ClickHouseWarehouse(ClickHouseReads):
     """Cost and Usage and Contract Commitment rows in ClickHouse behind the warehouse's operations."""
 
     def __init__(
@@ -234,15 +100,6 @@ class ClickHouseWarehouse:
         self.migrate()
 
     # ------------------------------------------------------------------------------------------- plumbing
-
-    def _query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[Sequence[Any]]:
-        with self._client_lock:
-            rows: list[Sequence[Any]] = self._client.query(sql, parameters=parameters or {}).result_rows
-            return rows
-
-    def _command(self, sql: str, parameters: dict[str, Any] | None = None) -> None:
-        with self._client_lock:
-            self._client.command(sql, parameters=parameters or {}, settings=INSERT_SETTINGS)
 
     def migrate(self) -> list[str]:
         """Apply pending ClickHouse migrations (DDL is not transactional: each statement is idempotent)."""
@@ -400,24 +257,6 @@ class ClickHouseWarehouse:
             )
         ]
         return 'ifNull(toStartOfMonth("BillingPeriodStart") IN {months:Array(Date)}, 0)'
-
-    def _sums(
-        self, where: str, params: dict[str, Any], dataset: Dataset = Dataset.COST_AND_USAGE
-    ) -> dict[str, dict[str, Any]]:
-        table = TABLES[dataset]
-        select = ", ".join(f'sum(toDecimal256("{c}", 12))' for c in table.summed)
-        rows = self._query(
-            f"SELECT ifNull(\"BillingCurrency\", ''), count(), {select} FROM {table.name}"  # noqa: S608
-            f" WHERE {where} GROUP BY 1 ORDER BY 1",
-            params,
-        )
-        result: dict[str, dict[str, Any]] = {}
-        for currency, count, *totals in rows:
-            entry: dict[str, Any] = {"rows": int(count)}
-            for name, total in zip(table.summed, totals, strict=True):
-                entry[name] = _checked(total)
-            result[str(currency)] = entry
-        return result
 
     def _commit(self, batch: BatchRef, replace: Replace) -> ClickHouseCommitOutcome:
         params: dict[str, Any] = {"ws": batch.workspace_id, "p": batch.provider_id, "seq": batch.batch_seq}
@@ -667,147 +506,6 @@ class ClickHouseWarehouse:
             )
 
     # ---------------------------------------------------------------------------------------------- reads
-
-    def live_sums(
-        self, workspace_id: str, dataset: Dataset = Dataset.COST_AND_USAGE
-    ) -> dict[str, dict[str, Any]]:
-        """Rows and exact sums per currency over a workspace's live rows of one dataset."""
-        return self._sums(f"workspace_id = {{ws:String}} AND {LIVE}", {"ws": workspace_id}, dataset)
-
-    def read_page(
-        self,
-        workspace_id: str,
-        columns: Sequence[str],
-        *,
-        after: int = 0,
-        limit: int = 1000,
-        dataset: Dataset = Dataset.COST_AND_USAGE,
-    ) -> Page:
-        """Live rows after a row_id, in row_id order (keyset: no OFFSET however deep the page)."""
-        name = TABLES[dataset].name
-        known = {
-            str(r[0])
-            for r in self._query(
-                "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String}",
-                {"t": name},
-            )
-        }
-        unknown = [column for column in columns if column not in known]
-        if unknown:
-            raise ValueError(f"not stored columns: {unknown}")
-        select = ", ".join(f'"{column}"' for column in columns)
-        rows = self._query(
-            f"SELECT row_id, {select} FROM {name} WHERE workspace_id = {{ws:String}} AND {LIVE}"  # noqa: S608
-            " AND row_id > {after:UInt64} ORDER BY row_id LIMIT {n:UInt32}",
-            {"ws": workspace_id, "after": after, "n": limit + 1},
-        )
-        more = len(rows) > limit
-        rows = rows[:limit]
-        records = [dict(zip(columns, row[1:], strict=True)) for row in rows]
-        return Page(records, int(rows[-1][0]) if more and rows else None)
-
-    def daily_totals(self, workspace_id: str, dimension: str) -> list[tuple[date, str, str, str]]:
-        """(day, currency, dimension value, exact BilledCost) over live rows: the explorer's common shape."""
-        if dimension not in GROUPABLE:
-            raise ValueError(f"cannot group by {dimension!r}")
-        rows = self._query(
-            f"SELECT charge_day, ifNull(\"BillingCurrency\", ''), ifNull(\"{dimension}\", ''),"  # noqa: S608
-            f' sum(toDecimal256("BilledCost", 12)) FROM cost_rows'
-            f" WHERE workspace_id = {{ws:String}} AND {LIVE} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            {"ws": workspace_id},
-        )
-        return [(r[0], str(r[1]), str(r[2]), _checked(r[3])) for r in rows]
-
-    def tag_totals(self, workspace_id: str, tag: str) -> list[tuple[str, str | None, str]]:
-        """(currency, the tag's value as its JSON literal or None, exact BilledCost) over live rows."""
-        value = "if(mapContains(tags_kv, {tag:String}), tags_kv[{tag:String}], NULL)"
-        rows = self._query(
-            f'SELECT ifNull("BillingCurrency", \'\'), {value}, sum(toDecimal256("BilledCost", 12))'  # noqa: S608
-            f" FROM cost_rows WHERE workspace_id = {{ws:String}} AND {LIVE} GROUP BY 1, 2 ORDER BY 1, 2",
-            {"ws": workspace_id, "tag": tag},
-        )
-        return [(str(r[0]), None if r[1] is None else str(r[1]), _checked(r[2])) for r in rows]
-
-    def live_totals(self, workspace_id: str, columns: Sequence[str]) -> dict[tuple[str, str], dict[str, Any]]:
-        """Rows and exact sums of `columns` per (provider, currency) over a workspace's live rows."""
-        unknown = [name for name in columns if name not in self.stored_columns()]
-        if unknown:
-            raise ValueError(f"not stored columns: {unknown}")
-        select = "".join(f', sum(toDecimal256("{c}", 12))' for c in columns)
-        rows = self._query(
-            f"SELECT provider_id, ifNull(\"BillingCurrency\", ''), count(){select} FROM cost_rows"  # noqa: S608
-            f" WHERE workspace_id = {{ws:String}} AND {LIVE} GROUP BY 1, 2 ORDER BY 1, 2",
-            {"ws": workspace_id},
-        )
-        result: dict[tuple[str, str], dict[str, Any]] = {}
-        for provider, currency, count, *totals in rows:
-            entry: dict[str, Any] = {"rows": int(count)}
-            for name, total in zip(columns, totals, strict=True):
-                entry[name] = _checked(total)
-            result[(str(provider), str(currency))] = entry
-        return result
-
-    def workspaces(self) -> list[str]:
-        """Workspaces with a visibility row (live or retired)."""
-        return [
-            str(r[0]) for r in self._query("SELECT DISTINCT workspace_id FROM live_day_batches ORDER BY 1")
-        ]
-
-    def stored_columns(self) -> list[str]:
-        """The FOCUS columns a staged part may carry (cost_rows without the columns stage() derives)."""
-        rows = self._query(
-            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'cost_rows'"
-            " AND default_kind != 'MATERIALIZED' ORDER BY position"
-        )
-        return [str(r[0]) for r in rows if str(r[0]) not in DERIVED]
-
-    def batch_seqs(self) -> dict[str, int]:
-        """The batch_seq of every batch with rows here, staged or live."""
-        rows = self._query("SELECT batch_id, min(batch_seq) FROM cost_rows GROUP BY batch_id")
-        return {str(r[0]): int(r[1]) for r in rows}
-
-    def committed_batches(self) -> set[str]:
-        """Batches whose commit (its visibility block) is written, whether or not a revert followed."""
-        rows = self._query("SELECT DISTINCT changed_by FROM live_day_batches")
-        return {str(r[0]) for r in rows}
-
-    def custom_totals(self, workspace_id: str, column: str) -> list[tuple[str, str | None, str]]:
-        """(currency, the x_ column's value or None, exact BilledCost) over live rows.
-
-        The value is what DuckDB's `json_extract_string(x_columns, '$."x_..."')` gives: a string unquoted,
-        None where the column is absent or JSON null.
-        """
-        if not column.startswith("x_"):
-            raise ValueError(f"not a custom column: {column!r}")
-        raw = "x_kv[{c:String}]"
-        value = (
-            f"multiIf(NOT mapContains(x_kv, {{c:String}}) OR {raw} = 'null', NULL,"
-            f" startsWith({raw}, '\"'), JSONExtractString({raw}), {raw})"
-        )
-        rows = self._query(
-            f'SELECT ifNull("BillingCurrency", \'\'), {value}, sum(toDecimal256("BilledCost", 12))'  # noqa: S608
-            f" FROM cost_rows WHERE workspace_id = {{ws:String}} AND {LIVE} GROUP BY 1, 2 ORDER BY 1, 2",
-            {"ws": workspace_id, "c": column},
-        )
-        return [(str(r[0]), None if r[1] is None else str(r[1]), _checked(r[2])) for r in rows]
-
-    def rollup_daily_totals(
-        self, workspace_id: str, dimension: str, measure: str = "BilledCost"
-    ) -> list[tuple[date, str, str, str]]:
-        """`daily_totals` answered from the daily rollup (same live filter, same exact sums), not the rows."""
-        if dimension not in GROUPABLE:
-            raise ValueError(f"cannot group by {dimension!r}")
-        if measure not in ROLLUP_MEASURES:
-            raise ValueError(f"not a rollup measure: {measure!r}")
-        rows = self._query(
-            f"SELECT charge_day, ifNull(\"BillingCurrency\", ''), ifNull(\"{dimension}\", ''),"  # noqa: S608
-            f' sum("{measure}") FROM cost_rollup_daily'
-            f" WHERE workspace_id = {{ws:String}} AND {LIVE} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            {"ws": workspace_id},
-        )
-        return [(r[0], str(r[1]), str(r[2]), _checked(r[3])) for r in rows]
-
-    # ----------------------------------------------------------------------------------- provider delete
 
     def tombstone(self, workspace_id: str, provider_id: str) -> Tombstone | None:
         """The provider's tombstone, None while it is not deleted."""

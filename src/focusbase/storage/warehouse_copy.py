@@ -17,7 +17,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from focusbase.storage.clickhouse import BatchRef, ClickHouseWarehouse
+from focusbase.storage.clickhouse import ClickHouseWarehouse
+from focusbase.storage.clickhouse_types import BatchRef
 from focusbase.storage.cost_rows import META_COLUMNS, Replace, exact
 from focusbase.storage.warehouse import Warehouse
 
