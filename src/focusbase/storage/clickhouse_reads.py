@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
 from focusbase.focus import Dataset
 from focusbase.storage.clickhouse_types import (
+    CATALOG_TIME,
     DERIVED,
     GROUPABLE,
     INSERT_SETTINGS,
@@ -117,15 +118,18 @@ class ClickHouseReads:
         )
         return [(str(r[0]), None if r[1] is None else str(r[1]), checked(r[2])) for r in rows]
 
-    def live_totals(self, workspace_id: str, columns: Sequence[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    def live_totals(
+        self, workspace_id: str, columns: Sequence[str], dataset: Dataset = Dataset.COST_AND_USAGE
+    ) -> dict[tuple[str, str], dict[str, Any]]:
         """Rows and exact sums of `columns` per (provider, currency) over a workspace's live rows."""
-        unknown = [name for name in columns if name not in self.stored_columns()]
+        unknown = [name for name in columns if name not in self.stored_columns(dataset)]
         if unknown:
             raise ValueError(f"not stored columns: {unknown}")
         select = "".join(f', sum(toDecimal256("{c}", 12))' for c in columns)
         rows = self._query(
-            f"SELECT provider_id, ifNull(\"BillingCurrency\", ''), count(){select} FROM cost_rows"  # noqa: S608
-            f" WHERE workspace_id = {{ws:String}} AND {LIVE} GROUP BY 1, 2 ORDER BY 1, 2",
+            f"SELECT provider_id, ifNull(\"BillingCurrency\", ''), count(){select}"  # noqa: S608
+            f" FROM {TABLES[dataset].name} WHERE workspace_id = {{ws:String}} AND {LIVE}"
+            " GROUP BY 1, 2 ORDER BY 1, 2",
             {"ws": workspace_id},
         )
         result: dict[tuple[str, str], dict[str, Any]] = {}
@@ -142,18 +146,38 @@ class ClickHouseReads:
             str(r[0]) for r in self._query("SELECT DISTINCT workspace_id FROM live_day_batches ORDER BY 1")
         ]
 
-    def stored_columns(self) -> list[str]:
-        """The FOCUS columns a staged part may carry (cost_rows without the columns stage() derives)."""
+    def stored_columns(self, dataset: Dataset = Dataset.COST_AND_USAGE) -> list[str]:
+        """The FOCUS columns a staged part of the dataset may carry (without the columns stage() derives)."""
         rows = self._query(
-            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'cost_rows'"
-            " AND default_kind != 'MATERIALIZED' ORDER BY position"
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String}"
+            " AND default_kind != 'MATERIALIZED' ORDER BY position",
+            {"t": TABLES[dataset].name},
         )
         return [str(r[0]) for r in rows if str(r[0]) not in DERIVED]
 
     def batch_seqs(self) -> dict[str, int]:
-        """The batch_seq of every batch with rows here, staged or live."""
-        rows = self._query("SELECT batch_id, min(batch_seq) FROM cost_rows GROUP BY batch_id")
+        """The batch_seq of every batch with rows here, staged or live, of either dataset."""
+        rows = self._query(
+            "SELECT batch_id, min(batch_seq) FROM cost_rows GROUP BY batch_id UNION ALL"
+            " SELECT batch_id, min(batch_seq) FROM contract_commitment_rows GROUP BY batch_id"
+        )
         return {str(r[0]): int(r[1]) for r in rows}
+
+    def tombstones(self) -> list[tuple[str, str, str]]:
+        """(workspace, provider, deleted_at as the catalog writes it) of every tombstoned provider."""
+        rows = self._query(
+            "SELECT workspace_id, provider_id, min(deleted_at) FROM deleted_providers"
+            " GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        # A naive time is UTC already (the column's zone); an aware one is put in UTC.
+        return [
+            (
+                str(r[0]),
+                str(r[1]),
+                (r[2] if r[2].tzinfo is None else r[2].astimezone(UTC)).strftime(CATALOG_TIME),
+            )
+            for r in rows
+        ]
 
     def committed_batches(self) -> set[str]:
         """Batches whose commit (its visibility block) is written, whether or not a revert followed."""

@@ -17,7 +17,8 @@ DECIMAL_38_12_MAX = Decimal(10) ** 26 - Decimal("1e-12")
 SUMMED = ("BilledCost", "EffectiveCost")
 # Columns a grouped read may name (our own column names only; never text from a request).
 GROUPABLE = frozenset({"ServiceName", "ServiceCategory", "RegionId", "SubAccountId", "ChargeCategory"})
-# Columns stage() derives itself; every other non-materialized column of cost_rows is a stored FOCUS column.
+# Columns stage() derives itself; every other non-materialized column of a dataset's table is a stored FOCUS
+# column.
 DERIVED = ("workspace_id", "provider_id", "batch_id", "batch_seq", "day_batch", "row_id", "charge_day")
 # What rollup_daily_totals may sum (the rollup's measures, migration 0005).
 ROLLUP_MEASURES = frozenset({"BilledCost", "EffectiveCost", "ListCost", "ContractedCost"})
