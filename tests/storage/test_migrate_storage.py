@@ -1,7 +1,7 @@
 """`focusbase migrate-storage` copies a real data directory into PostgreSQL and ClickHouse (chDB), exactly.
 
 The source is built through the API: several providers, two currencies, a FOCUS sample file imported, a
-replaced and a reverted batch, Contract Commitment rows (which the ClickHouse prototype cannot take yet).
+replaced and a reverted batch, Contract Commitment batches (one of them replaced), a deleted provider.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from focusbase.app import create_app
 from focusbase.cli import _register, app
 from focusbase.config import Settings
+from focusbase.focus import Dataset
 from focusbase.storage import Warehouse, migrations
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
 from focusbase.tenancy.keys import authenticate_key, create_key
@@ -39,9 +40,13 @@ from focusbase.storage.postgres import PostgresCatalog  # noqa: E402
 from focusbase.storage.warehouse_copy import (  # noqa: E402
     SourceBatch,
     copy_warehouse,
+    source_tombstones,
     source_totals,
+    target_tombstones,
     target_totals,
 )
+
+CC = Dataset.CONTRACT_COMMITMENT
 
 runner = CliRunner()
 
@@ -54,11 +59,28 @@ def _commands() -> None:
 class Built:
     """The built data directory and what the test needs to know about it."""
 
-    def __init__(self, data_dir: Path, admin_key: str, batches: dict[str, str], acme: str) -> None:
+    def __init__(self, data_dir: Path, admin_key: str, batches: dict[str, str], acme: str, gone: str) -> None:
         self.data_dir = data_dir
         self.admin_key = admin_key
         self.batches = batches
         self.acme = acme
+        self.gone = gone
+
+
+def commitment(commitment_id: str, cost: str, **extra: Any) -> dict[str, Any]:
+    """A Contract Commitment row of contract-1 for 2026."""
+    return {
+        "ContractId": "contract-1",
+        "ContractCommitmentId": commitment_id,
+        "ContractCommitmentCategory": "Spend",
+        "ContractCommitmentType": "Monthly spend",
+        "ContractCommitmentCost": Decimal(cost),
+        "ContractCommitmentPeriodStart": "2026-01-01",
+        "ContractCommitmentPeriodEnd": "2027-01-01",
+        "ContractPeriodStart": "2026-01-01",
+        "ContractPeriodEnd": "2027-01-01",
+        **extra,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -110,34 +132,41 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         )
         assert imported.status_code == 200, imported.text
         batches["import"] = str(imported.json()["batch"]["id"])
-        commitments = client.post(
-            f"/api/v1/public/ingest/focus/{acme.id}",
-            content=envelope(
-                [
-                    {
-                        "ContractId": "contract-1",
-                        "ContractCommitmentId": "c1",
-                        "ContractCommitmentCategory": "Spend",
-                        "ContractCommitmentType": "Monthly spend",
-                        "ContractCommitmentCost": Decimal("1000"),
-                        "ContractCommitmentPeriodStart": "2026-01-01",
-                        "ContractCommitmentPeriodEnd": "2027-01-01",
-                        "ContractPeriodStart": "2026-01-01",
-                        "ContractPeriodEnd": "2027-01-01",
-                    }
-                ],
-                dataset="ContractCommitment",
-            ),
-            headers={"Content-Type": "application/json", **acme.headers},
+
+        def commit(provider: Provider, rows: list[dict[str, Any]], mode: str) -> str:
+            response = client.post(
+                f"/api/v1/public/ingest/focus/{provider.id}",
+                content=envelope(rows, dataset="ContractCommitment"),
+                params={"mode": mode},
+                headers={"Content-Type": "application/json", **provider.headers},
+            )
+            assert response.status_code == 200, response.text
+            return str(response.json()["batchId"])
+
+        batches["cc_replaced"] = commit(acme, [commitment("c0", "500")], "replace_all")
+        batches["cc_first"] = commit(acme, [commitment("c1", "1000")], "replace_all")
+        batches["cc_more"] = commit(
+            acme,
+            [
+                commitment("c2", "12345678901234.123456789012"),
+                commitment("c3", "0.000000000001"),
+                commitment("c4", "2.5", BillingCurrency="EUR"),
+            ],
+            "append",
         )
-        assert commitments.status_code == 200, commitments.text
+        # A deleted provider: its rows are gone from the source, its tombstone stays.
+        gone = Provider(client, headers, "Gone Cloud", "USD")
+        batches["gone"] = push(gone, [row("2026-06-01", "7")])
+        batches["gone_cc"] = commit(gone, [commitment("g1", "70")], "replace_all")
+        deleted = client.delete(f"/api/v1/providers/{gone.id}", params={"confirm": "true"}, headers=headers)
+        assert deleted.status_code == 200, deleted.text
         view = client.post(
             "/api/v1/views",
             json={"name": "by service", "query": {"groupBy": ["ServiceName"]}},
             headers=headers,
         )
         assert view.status_code in (200, 201), view.text
-    return Built(data_dir, admin, batches, acme.id)
+    return Built(data_dir, admin, batches, acme.id, gone.id)
 
 
 @pytest.fixture
@@ -187,7 +216,9 @@ def test_migrate_copies_catalog_and_live_rows_exactly_and_a_rerun_adds_nothing(
     assert result.exit_code == 0, result.output
     assert "catalog copied" in result.output
     assert "verified: the target matches the source" in result.output
-    assert "not copied: 1 live Contract Commitment rows" in result.output
+    assert "7 batches copied (21 Cost and Usage and 4 Contract Commitment rows staged)" in result.output
+    assert "tombstones: 1 copied, 0 already copied" in result.output
+    assert "not copied" not in result.output and "stay" not in result.output
 
     warehouse = Warehouse.in_dir(source)
     catalog, clickhouse = open_target(catalog_url, warehouse_url)
@@ -203,16 +234,53 @@ def test_migrate_copies_catalog_and_live_rows_exactly_and_a_rerun_adds_nothing(
         assert (acme["rows"], acme["BilledCost"]) == (3, "21.000000000001")
         # ContractedCost defaults to BilledCost where absent: 12345678901234.123456789012 + 1 + 1e-12.
         assert acme["ContractedCost"] == "12345678901235.123456789013"
-        # Batch ids survive; the reverted batch left no live row behind.
+        # Contract Commitments: the replaced batch's row stays behind, the live ones arrive to the last digit.
+        commitments = source_totals(warehouse, CC)
+        assert (
+            target_totals(clickhouse, [DEFAULT_WORKSPACE_ID], CC)
+            == commitments
+            == {
+                (DEFAULT_WORKSPACE_ID, built.acme, "USD"): {
+                    "rows": 3,
+                    # 1000 + 12345678901234.123456789012 + 0.000000000001
+                    "ContractCommitmentCost": "12345678902234.123456789013",
+                },
+                (DEFAULT_WORKSPACE_ID, built.acme, "EUR"): {"rows": 1, "ContractCommitmentCost": "2.5"},
+            }
+        )
+        page = clickhouse.read_page(
+            DEFAULT_WORKSPACE_ID, ["ContractCommitmentId", "ContractCommitmentCost"], dataset=CC
+        )
+        assert [(r["ContractCommitmentId"], r["ContractCommitmentCost"]) for r in page.rows] == [
+            ("c1", Decimal("1000")),
+            ("c2", Decimal("12345678901234.123456789012")),
+            ("c3", Decimal("0.000000000001")),
+            ("c4", Decimal("2.5")),
+        ]
+        # Batch ids survive, Cost and Usage numbered first; the reverted and replaced batches and the
+        # deleted provider's left no live row behind.
         held = clickhouse.batch_seqs()
         assert built.batches["reverted"] not in held
-        assert {built.batches[b] for b in ("first", "replacing", "euro", "append", "import")} == set(held)
+        cost = [built.batches[b] for b in ("first", "replacing", "euro", "append", "import")]
+        assert held == {
+            b: seq for seq, b in enumerate([*cost, built.batches["cc_first"], built.batches["cc_more"]], 1)
+        }
+        # The deleted provider's tombstone arrives with its deletion time, and nothing of it is live.
+        tombstones = source_tombstones(warehouse)
+        assert list(tombstones) == [(DEFAULT_WORKSPACE_ID, built.gone)]
+        assert target_tombstones(clickhouse) == tombstones
+        tombstone = clickhouse.tombstone(DEFAULT_WORKSPACE_ID, built.gone)
+        assert (
+            tombstone is not None and tombstone.deleted_at == tombstones[(DEFAULT_WORKSPACE_ID, built.gone)]
+        )
+        live = target_totals(clickhouse, [DEFAULT_WORKSPACE_ID]) | target_totals(clickhouse, [], CC)
+        assert built.gone not in {provider for _, provider, _ in live}
         # The source's keys authenticate against the PostgreSQL catalog (hashes copied as stored).
         principal = authenticate_key(catalog, built.admin_key)
         assert principal is not None and principal.workspace_id == DEFAULT_WORKSPACE_ID
         with catalog.read() as conn:
             assert conn.execute("SELECT name FROM saved_views").fetchall()[0][0] == "by service"
-            assert conn.execute("SELECT count(*) FROM providers").fetchone()[0] == 3
+            assert conn.execute("SELECT count(*) FROM providers").fetchone()[0] == 4
         rows = sum(e["rows"] for e in expected.values())
     finally:
         warehouse.close()
@@ -222,10 +290,15 @@ def test_migrate_copies_catalog_and_live_rows_exactly_and_a_rerun_adds_nothing(
     again = migrate(source, catalog_url, warehouse_url)
     assert again.exit_code == 0, again.output
     assert "catalog already copied" in again.output
-    assert "0 batches copied (0 rows staged), 5 already copied" in again.output
+    assert (
+        "0 batches copied (0 Cost and Usage and 0 Contract Commitment rows staged), 7 already copied;"
+        " tombstones: 0 copied, 1 already copied" in again.output
+    )
     catalog, clickhouse = open_target(catalog_url, warehouse_url)
     try:
         assert sum(e["rows"] for e in target_totals(clickhouse, [DEFAULT_WORKSPACE_ID]).values()) == rows
+        assert target_totals(clickhouse, [DEFAULT_WORKSPACE_ID], CC) == commitments
+        assert len(target_tombstones(clickhouse)) == 1
     finally:
         catalog.close()
         clickhouse.close()
@@ -253,17 +326,82 @@ def test_an_interrupted_copy_resumes_without_duplicates(source: Path, targets: t
     assert "verified: the target matches the source" in result.output
 
 
-def test_verify_only_names_a_corrupted_target(source: Path, targets: tuple[str, str]) -> None:
+def test_an_interrupted_commitment_batch_resumes_without_duplicates(
+    source: Path, targets: tuple[str, str]
+) -> None:
+    catalog_url, warehouse_url = targets
+    warehouse = Warehouse.in_dir(source)
+    catalog, clickhouse = open_target(catalog_url, warehouse_url)
+
+    def interrupt(batch: SourceBatch, done: int) -> None:
+        if batch.ref.dataset is CC and batch.rows == 3 and done == 2:  # one row at a time
+            raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            copy_warehouse(warehouse, clickhouse, chunk_rows=1, progress=interrupt)
+        assert target_tombstones(clickhouse) == {}  # written after the rows: not reached
+    finally:
+        warehouse.close()
+        catalog.close()
+        clickhouse.close()
+    result = migrate(source, catalog_url, warehouse_url, "--chunk-rows", "2")
+    assert result.exit_code == 0, result.output
+    # The two staged rows are kept, the third staged once; the tombstone is written now.
+    assert "1 batches copied (0 Cost and Usage and 1 Contract Commitment rows staged), 6 already copied" in (
+        result.output
+    )
+    assert "tombstones: 1 copied, 0 already copied" in result.output
+    assert "verified: the target matches the source" in result.output
+
+
+def test_rows_a_deleted_provider_left_behind_are_not_copied(
+    built: Built, source: Path, targets: tuple[str, str]
+) -> None:
+    # Rows of a tombstoned provider still in the tables, which the server's next start would delete
+    # (providers.delete_leftovers); simulated as live rows, the worst case.
+    warehouse = Warehouse.in_dir(source)
+    try:
+        with warehouse.transaction() as cur:
+            for table in ("cost_rows", "contract_commitment_rows"):
+                cur.execute(
+                    f"INSERT INTO {table} SELECT * REPLACE (? AS provider_id, 'bat_left_' || ? AS batch_id,"
+                    f" row_seq + 1000 AS row_seq) FROM {table} WHERE superseded_by IS NULL LIMIT 1",
+                    [built.gone, table],
+                )
+    finally:
+        warehouse.close()
+    catalog_url, warehouse_url = targets
+    result = migrate(source, catalog_url, warehouse_url)
+    assert result.exit_code == 0, result.output
+    assert "verified: the target matches the source" in result.output
+    catalog, clickhouse = open_target(catalog_url, warehouse_url)
+    try:
+        assert not [b for b in clickhouse.batch_seqs() if b.startswith("bat_left_")]
+        assert clickhouse.tombstone(DEFAULT_WORKSPACE_ID, built.gone) is not None
+    finally:
+        catalog.close()
+        clickhouse.close()
+
+
+def test_verify_only_names_a_corrupted_target(built: Built, source: Path, targets: tuple[str, str]) -> None:
     catalog_url, warehouse_url = targets
     assert migrate(source, catalog_url, warehouse_url).exit_code == 0
     assert migrate(source, catalog_url, warehouse_url, "--verify-only").exit_code == 0
     catalog, clickhouse = open_target(catalog_url, warehouse_url)
     try:
-        # A row's cost changed behind focusbase's back, and a saved view deleted.
+        # A row's cost and a commitment's cost changed behind focusbase's back, a tombstone and a saved
+        # view deleted.
         clickhouse._client.command(
             'ALTER TABLE cost_rows UPDATE "BilledCost" = "BilledCost" + 1 WHERE "BillingCurrency" = \'EUR\''
             ' AND "BilledCost" = 1.25 SETTINGS mutations_sync = 1'
         )
+        clickhouse._client.command(
+            "ALTER TABLE contract_commitment_rows"
+            ' UPDATE "ContractCommitmentCost" = "ContractCommitmentCost" + 1'
+            " WHERE \"ContractCommitmentId\" = 'c4' SETTINGS mutations_sync = 1"
+        )
+        clickhouse._client.command("DELETE FROM deleted_providers WHERE 1")
         with catalog.transaction() as tx:
             tx.execute("DELETE FROM saved_views")
     finally:
@@ -274,6 +412,23 @@ def test_verify_only_names_a_corrupted_target(source: Path, targets: tuple[str, 
     assert "mismatch: catalog table saved_views: 1 rows in the source, 0 in the target" in result.output
     assert "BilledCost: 6.75 in the source, 7.75 in the target" in result.output
     assert "/EUR BilledCost" in result.output
+    assert (
+        f"mismatch: warehouse Contract Commitment {DEFAULT_WORKSPACE_ID}/{built.acme}/EUR"
+        " ContractCommitmentCost: 2.5 in the source, 3.5 in the target" in result.output
+    )
+    deleted_at = source_tombstones_of(source)[(DEFAULT_WORKSPACE_ID, built.gone)]
+    assert (
+        f"mismatch: tombstone {DEFAULT_WORKSPACE_ID}/{built.gone}: deleted at {deleted_at} in the source,"
+        " - in the target" in result.output
+    )
+
+
+def source_tombstones_of(data_dir: Path) -> dict[tuple[str, str], str]:
+    warehouse = Warehouse.in_dir(data_dir)
+    try:
+        return source_tombstones(warehouse)
+    finally:
+        warehouse.close()
 
 
 def test_a_non_empty_target_catalog_is_refused(source: Path, targets: tuple[str, str]) -> None:
