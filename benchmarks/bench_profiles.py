@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +172,6 @@ def _arrow(bodies: list[bytes]) -> pa.Table:
     rows = [row for body in bodies for row in orjson.loads(body)["rows"]]
     stamp = pa.timestamp("us", tz="UTC")
     from datetime import datetime
-    from decimal import Decimal
 
     def ts(text: str) -> datetime:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -294,7 +294,7 @@ def _engines(arrow_rows: pa.Table, workdir: Path) -> list[tuple[str, float, floa
         ch_sums = warehouse.live_sums(DEFAULT_WORKSPACE_ID)
         for currency, count, total in duck_sums:
             mine = ch_sums[currency]
-            if int(mine["rows"]) != count or str(mine["BilledCost"]) != format(total, "f"):
+            if int(mine["rows"]) != count or Decimal(str(mine["BilledCost"])) != total:
                 raise RuntimeError(f"{currency}: ClickHouse {mine} vs DuckDB {count} {total}")
         out.append(
             (
