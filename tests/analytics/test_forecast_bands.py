@@ -46,3 +46,16 @@ def test_bands_that_were_too_wide_narrow() -> None:
     fixed = forecast(y, START, ForecastParams(adapt_rate=0.0))
     assert adapted.band_level is not None and adapted.band_level < 0.8
     assert float(np.sum(adapted.upper - adapted.lower)) < float(np.sum(fixed.upper - fixed.lower))
+
+
+def test_the_band_always_holds_the_forecast_itself() -> None:
+    # Spend that starts growing 3% a day: every backtest forecast fell short, so both conformal limits lie
+    # above the point. The range shown must still contain the expected value, day by day and cumulatively.
+    rng = np.random.default_rng(2)
+    days = np.arange(300)
+    y = 1000 * np.exp(0.03 * np.maximum(days - 200, 0)) * rng.lognormal(0, 0.02, days.size)
+    fc = forecast(y, START)
+    assert np.all(fc.lower <= fc.point) and np.all(fc.point <= fc.upper)
+    total = np.cumsum(fc.point)
+    assert np.all(fc.total_lower <= total + 1e-9) and np.all(total <= fc.total_upper + 1e-9)
+    assert float(np.max(fc.upper / fc.point)) > 1.0  # widened upwards, where the errors lean

@@ -365,7 +365,8 @@ def _adaptive_level(
         missed = seen = 0
         for b in range(4):
             cols = np.flatnonzero((buckets == b) & ~np.isnan(rel[j]))
-            # as `_conformal` cuts it: the latest origins that had seen all of this week by then
+            # as `_conformal` cuts it (before widening to hold the point, which says nothing of the errors):
+            # the latest origins that had seen all of this week by then
             seen_by = [i for i in range(j) if origins[i] + ends[b] <= origin]
             prior = np.array(seen_by[-p.calibration_origins :], dtype=np.int64)
             if cols.size == 0 or prior.size < p.min_origins:
@@ -398,7 +399,7 @@ def _conformal(
         cols = buckets == b
         seen = np.flatnonzero(~np.isnan(rel[:, cols]).any(axis=1))[-p.calibration_origins :]
         errors = rel[np.ix_(seen, cols)].ravel()
-        lo, hi = _conformal_quantiles(errors, p.coverage)
+        lo, hi = _around_point(_conformal_quantiles(errors, p.coverage))
         lower[cols] = point[cols] * (1 + lo)
         upper[cols] = point[cols] * (1 + hi)
         covered += int(np.sum((errors >= lo) & (errors <= hi)))
@@ -406,8 +407,10 @@ def _conformal(
     tot = np.cumsum(point)
     cum_q = np.array(
         [
-            _conformal_quantiles(
-                cum_rel[np.flatnonzero(~np.isnan(cum_rel[:, k]))[-p.calibration_origins :], k], p.coverage
+            _around_point(
+                _conformal_quantiles(
+                    cum_rel[np.flatnonzero(~np.isnan(cum_rel[:, k]))[-p.calibration_origins :], k], p.coverage
+                )
             )
             for k in range(h)
         ]
@@ -421,6 +424,12 @@ def _conformal(
         tot_hi,
         covered / max(total, 1),
     )
+
+
+def _around_point(limits: tuple[float, float]) -> tuple[float, float]:
+    """Relative limits widened to hold the point itself: when the past errors all lean one way the quantiles
+    can both sit above (or below) zero, and a range that excludes its own expected value reads as a bug."""
+    return min(limits[0], 0.0), max(limits[1], 0.0)
 
 
 def _conformal_quantiles(errors: FloatArray, coverage: float) -> tuple[float, float]:
