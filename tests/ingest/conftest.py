@@ -114,3 +114,19 @@ def row(day: str, cost: str, **extra: Any) -> dict[str, Any]:
     }
     base.update(extra)
     return base
+
+
+def commitment(commitment_id: str, cost: str, **extra: Any) -> dict[str, Any]:
+    """A Contract Commitment row of contract-1, a monthly spend commitment for 2026, with `extra` columns."""
+    return {
+        "ContractId": "contract-1",
+        "ContractCommitmentId": commitment_id,
+        "ContractCommitmentCategory": "Spend",
+        "ContractCommitmentType": "Monthly spend",
+        "ContractCommitmentCost": Decimal(cost),
+        "ContractCommitmentPeriodStart": "2026-01-01",
+        "ContractCommitmentPeriodEnd": "2027-01-01",
+        "ContractPeriodStart": "2026-01-01",
+        "ContractPeriodEnd": "2027-01-01",
+        **extra,
+    }

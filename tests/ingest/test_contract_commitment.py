@@ -7,23 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.ingest.conftest import Provider, envelope
-
-
-def commitment(commitment_id: str, cost: str, **extra: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "ContractId": "contract-1",
-        "ContractCommitmentId": commitment_id,
-        "ContractCommitmentCategory": "Spend",
-        "ContractCommitmentType": "Monthly spend",
-        "ContractCommitmentCost": Decimal(cost),
-        "ContractCommitmentPeriodStart": "2026-01-01",
-        "ContractCommitmentPeriodEnd": "2027-01-01",
-        "ContractPeriodStart": "2026-01-01",
-        "ContractPeriodEnd": "2027-01-01",
-    }
-    base.update(extra)
-    return base
+from tests.ingest.conftest import Provider, commitment, envelope
 
 
 def push(client: TestClient, provider: Provider, rows: list[dict[str, Any]], **params: Any) -> Any:

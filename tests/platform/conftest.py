@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from focusbase.config import Settings
+from focusbase.storage import Catalog, open_catalog
 from focusbase.tenancy.keys import create_key
 from focusbase.tenancy.workspaces import ensure_workspace
 
@@ -46,3 +49,13 @@ def insert_cost_rows(client: TestClient) -> InsertRows:
             )
 
     return insert
+
+
+@pytest.fixture
+def catalogs(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Catalog, Catalog]]:
+    """Two catalogs (two connection pools, as two replicas have) on one PostgreSQL database."""
+    first = open_catalog(Settings(data_dir=tmp_path / "a", catalog_url=postgres_url))
+    second = open_catalog(Settings(data_dir=tmp_path / "b", catalog_url=postgres_url))
+    yield first, second
+    first.close()
+    second.close()

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,16 +32,6 @@ def _eventually(check: Callable[[], bool], timeout: float, what: str) -> float:
         assert time.monotonic() - started < timeout, what
         time.sleep(0.05)
     return time.monotonic() - started
-
-
-@pytest.fixture
-def catalogs(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Catalog, Catalog]]:
-    """Two catalogs (two connection pools, as two replicas have) on one PostgreSQL database."""
-    first = open_catalog(Settings(data_dir=tmp_path / "a", catalog_url=postgres_url))
-    second = open_catalog(Settings(data_dir=tmp_path / "b", catalog_url=postgres_url))
-    yield first, second
-    first.close()
-    second.close()
 
 
 def test_one_of_two_leads_and_the_other_takes_over_when_its_lease_runs_out(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -14,20 +13,9 @@ from fastapi.testclient import TestClient
 from focusbase.api.ratelimit import CatalogRateLimiter, RateLimiter, rate_limit
 from focusbase.app import create_app
 from focusbase.config import RateLimitStoreUnusable, Settings
-from focusbase.storage import open_catalog
 from focusbase.storage import ratelimits as store
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
 from focusbase.tenancy.keys import create_key
-
-
-@pytest.fixture
-def catalogs(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Catalog, Catalog]]:
-    """Two catalogs (two connection pools, as two replicas have) on one PostgreSQL database."""
-    first = open_catalog(Settings(data_dir=tmp_path / "a", catalog_url=postgres_url))
-    second = open_catalog(Settings(data_dir=tmp_path / "b", catalog_url=postgres_url))
-    yield first, second
-    first.close()
-    second.close()
 
 
 def test_two_limiters_on_one_catalog_share_one_budget(catalogs: tuple[Catalog, Catalog]) -> None:

@@ -28,7 +28,7 @@ from focusbase.storage import providers as provider_store
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, utcnow
 from focusbase.tenancy.keys import create_key
 from focusbase.tenancy.providers import FinishedDeletions, finish_deletions
-from tests.ingest.conftest import envelope
+from tests.ingest.conftest import commitment, envelope
 
 WS = DEFAULT_WORKSPACE_ID
 DAYS = ("2026-06-01", "2026-06-02", "2026-06-03")
@@ -71,20 +71,6 @@ def cost_row(day: str, cost: str, currency: str, resource: str) -> dict[str, Any
     }
 
 
-def commitment_row(commitment_id: str, cost: str) -> dict[str, Any]:
-    return {
-        "ContractId": "contract-1",
-        "ContractCommitmentId": commitment_id,
-        "ContractCommitmentCategory": "Spend",
-        "ContractCommitmentType": "Monthly spend",
-        "ContractCommitmentCost": Decimal(cost),
-        "ContractCommitmentPeriodStart": "2026-01-01",
-        "ContractCommitmentPeriodEnd": "2027-01-01",
-        "ContractPeriodStart": "2026-01-01",
-        "ContractPeriodEnd": "2027-01-01",
-    }
-
-
 class Seeded:
     """A provider with rows of both datasets and a superseded version, pushed through the API."""
 
@@ -104,7 +90,7 @@ class Seeded:
             assert self.push(client, rows).status_code == 200
         pushed = client.post(
             f"/api/v1/public/ingest/focus/{self.id}",
-            content=envelope([commitment_row("c1", f"{salt}.5")], dataset="ContractCommitment"),
+            content=envelope([commitment("c1", f"{salt}.5")], dataset="ContractCommitment"),
             headers=self.headers,
         )
         assert pushed.status_code == 200, pushed.text

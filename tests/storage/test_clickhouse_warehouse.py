@@ -11,6 +11,7 @@ import random
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -345,10 +346,9 @@ def test_keyset_pages_serve_every_live_row_once_in_order(warehouse: ClickHouseWa
     assert sum(Decimal(t[3]) for t in totals) == sum(expected)
 
 
-def test_a_reader_sees_all_of_the_old_rows_or_all_of_the_new(warehouse: ClickHouseWarehouse) -> None:
-    h = Harness(warehouse)
-    h.push([Row(at(d, hr), Decimal("1")) for d in range(1, 11) for hr in (0, 12)], Replace("append"))
-    old = warehouse.live_sums(WS)["USD"]["BilledCost"]
+@contextmanager
+def usd_totals_read_meanwhile(warehouse: ClickHouseWarehouse) -> Iterator[set[str]]:
+    """Every USD BilledCost total a reader saw, reading in a loop while the block runs."""
     observed: set[str] = set()
     stop = threading.Event()
 
@@ -359,12 +359,20 @@ def test_a_reader_sees_all_of_the_old_rows_or_all_of_the_new(warehouse: ClickHou
     reader = threading.Thread(target=read)
     reader.start()
     try:
-        # Ten days replaced by a batch staged in five parts, with a partly covered day copied in.
-        rows = [Row(at(d, 3), Decimal("2")) for d in range(1, 11)]
-        h.push(rows, Replace("replace_range", at(1, 6), at(11)), parts=5)
+        yield observed
     finally:
         stop.set()
         reader.join(30)
+
+
+def test_a_reader_sees_all_of_the_old_rows_or_all_of_the_new(warehouse: ClickHouseWarehouse) -> None:
+    h = Harness(warehouse)
+    h.push([Row(at(d, hr), Decimal("1")) for d in range(1, 11) for hr in (0, 12)], Replace("append"))
+    old = warehouse.live_sums(WS)["USD"]["BilledCost"]
+    with usd_totals_read_meanwhile(warehouse) as observed:
+        # Ten days replaced by a batch staged in five parts, with a partly covered day copied in.
+        rows = [Row(at(d, 3), Decimal("2")) for d in range(1, 11)]
+        h.push(rows, Replace("replace_range", at(1, 6), at(11)), parts=5)
     new = warehouse.live_sums(WS)["USD"]["BilledCost"]
     assert old == "20" and new == str(1 + 10 * 2)
     assert observed <= {old, new}
@@ -590,20 +598,8 @@ def test_a_deleted_provider_disappears_at_once_and_never_commits_again(
     with_a = warehouse.live_sums(WS)
     model.deleted.add("prv_a")
     without_a = model.sums()
-    observed: set[str] = set()
-    stop = threading.Event()
-
-    def read() -> None:
-        while not stop.is_set():
-            observed.add(warehouse.live_sums(WS)["USD"]["BilledCost"])
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    try:
+    with usd_totals_read_meanwhile(warehouse) as observed:
         tombstone = warehouse.delete_provider(WS, "prv_a")
-    finally:
-        stop.set()
-        reader.join(30)
     assert observed <= {with_a["USD"]["BilledCost"], without_a["USD"]["BilledCost"]}
     assert warehouse.live_sums(WS) == without_a
     assert warehouse.live_sums(WS, Dataset.CONTRACT_COMMITMENT) == {}

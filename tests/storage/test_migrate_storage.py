@@ -28,7 +28,7 @@ from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
 from focusbase.tenancy.keys import authenticate_key, create_key
 from tests.conftest import CASES
 from tests.imports.conftest import upload
-from tests.ingest.conftest import Provider, envelope, row
+from tests.ingest.conftest import Provider, commitment, envelope, row
 
 psycopg = pytest.importorskip("psycopg")
 clickhouse_connect = pytest.importorskip("clickhouse_connect")
@@ -65,22 +65,6 @@ class Built:
         self.batches = batches
         self.acme = acme
         self.gone = gone
-
-
-def commitment(commitment_id: str, cost: str, **extra: Any) -> dict[str, Any]:
-    """A Contract Commitment row of contract-1 for 2026."""
-    return {
-        "ContractId": "contract-1",
-        "ContractCommitmentId": commitment_id,
-        "ContractCommitmentCategory": "Spend",
-        "ContractCommitmentType": "Monthly spend",
-        "ContractCommitmentCost": Decimal(cost),
-        "ContractCommitmentPeriodStart": "2026-01-01",
-        "ContractCommitmentPeriodEnd": "2027-01-01",
-        "ContractPeriodStart": "2026-01-01",
-        "ContractPeriodEnd": "2027-01-01",
-        **extra,
-    }
 
 
 @pytest.fixture(scope="module")

@@ -98,12 +98,17 @@ class ClickHouseReads:
 
     def daily_totals(self, workspace_id: str, dimension: str) -> list[tuple[date, str, str, str]]:
         """(day, currency, dimension value, exact BilledCost) over live rows: the explorer's common shape."""
+        return self._daily(workspace_id, dimension, 'sum(toDecimal256("BilledCost", 12))', "cost_rows")
+
+    def _daily(
+        self, workspace_id: str, dimension: str, total: str, source: str
+    ) -> list[tuple[date, str, str, str]]:
+        """(day, currency, dimension value, `total`) over `source`'s live rows (both are our own SQL)."""
         if dimension not in GROUPABLE:
             raise ValueError(f"cannot group by {dimension!r}")
         rows = self._query(
-            f"SELECT charge_day, ifNull(\"BillingCurrency\", ''), ifNull(\"{dimension}\", ''),"  # noqa: S608
-            f' sum(toDecimal256("BilledCost", 12)) FROM cost_rows'
-            f" WHERE workspace_id = {{ws:String}} AND {LIVE} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            f"SELECT charge_day, ifNull(\"BillingCurrency\", ''), ifNull(\"{dimension}\", ''), {total}"  # noqa: S608
+            f" FROM {source} WHERE workspace_id = {{ws:String}} AND {LIVE} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
             {"ws": workspace_id},
         )
         return [(r[0], str(r[1]), str(r[2]), checked(r[3])) for r in rows]
@@ -208,16 +213,8 @@ class ClickHouseReads:
         self, workspace_id: str, dimension: str, measure: str = "BilledCost"
     ) -> list[tuple[date, str, str, str]]:
         """`daily_totals` answered from the daily rollup (same live filter, same exact sums), not the rows."""
-        if dimension not in GROUPABLE:
-            raise ValueError(f"cannot group by {dimension!r}")
         if measure not in ROLLUP_MEASURES:
             raise ValueError(f"not a rollup measure: {measure!r}")
-        rows = self._query(
-            f"SELECT charge_day, ifNull(\"BillingCurrency\", ''), ifNull(\"{dimension}\", ''),"  # noqa: S608
-            f' sum("{measure}") FROM cost_rollup_daily'
-            f" WHERE workspace_id = {{ws:String}} AND {LIVE} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            {"ws": workspace_id},
-        )
-        return [(r[0], str(r[1]), str(r[2]), checked(r[3])) for r in rows]
+        return self._daily(workspace_id, dimension, f'sum("{measure}")', "cost_rollup_daily")
 
     # ----------------------------------------------------------------------------------- provider delete
