@@ -59,3 +59,17 @@ def test_the_band_always_holds_the_forecast_itself() -> None:
     total = np.cumsum(fc.point)
     assert np.all(fc.total_lower <= total + 1e-9) and np.all(total <= fc.total_upper + 1e-9)
     assert float(np.max(fc.upper / fc.point)) > 1.0  # widened upwards, where the errors lean
+
+
+def test_a_one_off_spike_in_the_history_does_not_stretch_the_band() -> None:
+    # 90 days of about 220 a day (weekends at 80%, a fixed +-6% wobble) with two days at five times that,
+    # 11 and 12 days before the end: several of the few backtest origins saw them in one horizon week.
+    days = np.arange(90, 0, -1)
+    weekday = np.where((days % 7) < 2, 0.8, 1.0)
+    y = 217 * weekday * (1 + ((days * 7919) % 13 - 6) / 100)
+    y[(days == 12) | (days == 11)] += 900
+    fc = forecast(y, START)
+    assert float(np.max(fc.upper / fc.point)) < 1.5
+    # Kept in the band's errors, the spike sets the top of a whole horizon week.
+    raw = forecast(y, START, ForecastParams(calibration_outlier_k=float("inf")))
+    assert float(np.max(raw.upper / raw.point)) > 2.0

@@ -181,6 +181,11 @@ def test_the_forecast_page_shows_the_api_forecast_and_its_table(
     assert f"{float(month['expected']):,.2f} USD" in text
     assert f"{float(month['actualToDate']):,.2f} USD" in text
     assert f"<code>{api['model']}</code>" in page and "chosen" in text
+    # The band's adapted level is explained when it differs from the nominal 80% (as the API reports it).
+    explained = f'data-testid="band-level-{api["currency"]}"' in page
+    assert explained == (abs(api["bandLevelAdapted"] - api["bandLevel"]) >= 0.02)
+    if explained:
+        assert f"cut at the {api['bandLevelAdapted'] * 100:.0f}% level" in text
     table = page.split(f'id="fc-table-{api["currency"]}"')[1].split("</table>")[0]
     cells = {
         day: re.findall(r'data-value="([^"]*)"', rest)

@@ -43,6 +43,7 @@ class ForecastParams:
     origin_step_days: int = 7
     fallback_band: float = 0.50
     outlier_k: float = 4.0
+    calibration_outlier_k: float = 8.0  # only extreme one-offs are left out of the band's errors
     adapt_rate: float = 0.05  # adaptive conformal step (0 keeps the nominal level)
     adapt_origins: int = 40  # weekly origins the adaptive level is replayed over
 
@@ -290,8 +291,13 @@ def forecast(
     running = sorted(o for o in range(y.size - p.origin_step_days, origins[-1], -p.origin_step_days))
     calib = backtest(y, older + running, p, cache, models=chosen)
     past = [np.mean([calib.forecasts[m][i] for m in chosen], axis=0) for i in range(len(calib.origins))]
-    level = _adaptive_level(calib.origins, past, calib.actuals, p)
-    lower, upper, tot_lo, tot_hi, covered = _conformal(point, past, calib.actuals, replace(p, coverage=level))
+    # Errors against the history with its extreme one-offs replaced (a day `calibration_outlier_k` robust
+    # deviations from its weekday's median): such a spike is an anomaly, not the spread of normal days, and a
+    # two-day spike seen by several origins would otherwise stretch a whole horizon week's band to its height.
+    clean = without_outliers(y, p.calibration_outlier_k)
+    actuals = [clean[o : o + h] for o in calib.origins]
+    level = _adaptive_level(calib.origins, past, actuals, p)
+    lower, upper, tot_lo, tot_hi, covered = _conformal(point, past, actuals, replace(p, coverage=level))
     return Forecast(
         start=first,
         model=COMBINED if len(chosen) > 1 else chosen[0],
