@@ -31,6 +31,7 @@ from focusbase.storage.postgres import (  # noqa: E402 - needs the optional psyc
     redact,
     translate,
 )
+from focusbase.storage.urls import scrub  # noqa: E402
 
 
 def test_every_catalog_migration_has_a_postgres_twin_with_the_same_number() -> None:
@@ -49,6 +50,32 @@ def test_placeholders_translate_outside_quotes_and_percent_signs_are_literal() -
 def test_redact_hides_only_the_password() -> None:
     assert redact("postgresql://fb:s3cret@db:5432/focusbase") == "postgresql://fb:***@db:5432/focusbase"
     assert redact("postgresql://fb@/x?host=/run") == "postgresql://fb@/x?host=/run"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown", "password"),
+    [
+        ("clickhouse://u:pa/ss@host/db", "clickhouse://u:***@host/db", "pa/ss"),  # an unescaped /
+        ("clickhouse://u:p?a#s@host:8123/db", "clickhouse://u:***@host:8123/db", "p?a#s"),
+        ("postgresql://u:a@b@host/db", "postgresql://u:***@host/db", "a@b"),  # an unescaped @
+        ("postgresql://u:s3cr%zzt@h/db", "postgresql://u:***@h/db", "s3cr%zzt"),  # a stray %
+        ("postgresql://u:p%40ss@h/db", "postgresql://u:***@h/db", "p@ss"),  # escaped; drivers show it decoded
+    ],
+)
+def test_redact_and_scrub_fail_closed_on_odd_passwords(url: str, shown: str, password: str) -> None:
+    assert redact(url) == shown
+    assert password not in scrub(f"could not connect: password {password!s} rejected for {url}", url)
+
+
+def test_a_password_query_parameter_is_hidden() -> None:
+    url = "postgresql://u@host/db?password=s3cret&sslmode=require"
+    assert redact(url) == "postgresql://u@host/db?password=***&sslmode=require"
+
+
+def test_a_password_with_a_stray_percent_is_refused_without_being_shown() -> None:
+    with pytest.raises(CatalogUnavailable) as refused:
+        PostgresCatalog("postgresql://fb:s3cr%zzt@127.0.0.1:1/focusbase", timeout=1)
+    assert "s3cr" not in str(refused.value) and "percent-encode" in str(refused.value)
 
 
 @pytest.fixture

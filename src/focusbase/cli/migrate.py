@@ -19,7 +19,7 @@ from focusbase.storage.catalog import CATALOG_FILE
 from focusbase.storage.catalog_copy import CatalogCopyRefused, catalog_tables, copy_catalog, count_rows
 from focusbase.storage.clickhouse import ClickHouseWarehouse
 from focusbase.storage.clickhouse_client import WarehouseUrlInvalid, open_client
-from focusbase.storage.urls import redact
+from focusbase.storage.urls import redact, scrub
 from focusbase.storage.warehouse import WAREHOUSE_FILE
 from focusbase.storage.warehouse_copy import (
     SUMMED_BY,
@@ -116,7 +116,8 @@ def _open_targets(url: str, warehouse_url: str, opened: list[Any]) -> tuple[Cata
     except ImportError as exc:
         raise fail(f"{exc}: install the scale-out extra, pip install 'focusbase[scale]'") from exc
     except Exception as exc:  # the driver's own errors: unreachable server, bad credentials
-        raise fail(f"cannot open the warehouse {redact(warehouse_url)}: {exc}") from exc
+        reason = scrub(str(exc), warehouse_url)
+        raise fail(f"cannot open the warehouse {redact(warehouse_url)}: {reason}") from exc
     clickhouse = ClickHouseWarehouse(client, target)
     opened.append(clickhouse)
     return target, clickhouse

@@ -31,7 +31,7 @@ from focusbase.storage.catalog import (
     split_statements,
     utcnow,
 )
-from focusbase.storage.urls import redact
+from focusbase.storage.urls import badly_escaped, redact, scrub
 
 __all__ = ["CatalogUnavailable", "PostgresCatalog", "redact", "translate"]
 
@@ -126,6 +126,11 @@ class PostgresCatalog(Catalog):
 
     def __init__(self, url: str, *, pool_size: int = 10, timeout: float = 30.0) -> None:
         self.url = url
+        if badly_escaped(url):  # psycopg would say so with the password in its message
+            raise CatalogUnavailable(
+                f"the catalog URL {redact(url)} has a % in its user information that is not a %XX escape:"
+                " percent-encode the user name and password"
+            )
         self._local = threading.local()
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url,
@@ -140,7 +145,8 @@ class PostgresCatalog(Catalog):
             self._pool.open(wait=True, timeout=timeout)
         except (psycopg.Error, PoolTimeout) as exc:
             self._pool.close()
-            raise CatalogUnavailable(f"cannot connect to the catalog {redact(url)}: {exc}") from exc
+            reason = scrub(str(exc), url)
+            raise CatalogUnavailable(f"cannot connect to the catalog {redact(url)}: {reason}") from exc
         try:
             self._check_collation()
             self.migrate()
