@@ -112,6 +112,33 @@ def test_a_job_taken_back_too_often_fails(runtime: Runtime, settings: Settings) 
     assert failed.error == f"interrupted {service.MAX_ATTEMPTS} times (server stopped while it ran)"
 
 
+def test_a_renewal_that_blocks_stops_the_run_before_its_lease_runs_out(
+    runtime: Runtime, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quick = settings.model_copy(update={"export_lease_seconds": 1.5})
+    service.create_export(runtime.catalog, PRINCIPAL, SPEC)
+    job = store.claim_next_job(runtime.catalog, "a", service.lease_until(quick))
+    assert job is not None
+    release = threading.Event()
+
+    def stuck(*_: object) -> bool:  # the catalog's writer lock held elsewhere, or a hung connection
+        release.wait(30)
+        return True
+
+    monkeypatch.setattr(store, "renew_lease", stuck)
+    handle = CopyHandle()
+    started = time.monotonic()
+    try:
+        with service.LeaseKeeper(quick, runtime.catalog, job.id, "a", handle):
+            while not handle.lost:
+                assert time.monotonic() - started < 1.5, "the run went on past its lease"
+                time.sleep(0.02)
+    finally:
+        release.set()
+    # Stopped once two thirds of the lease had passed since the claim, not after the stuck call returned.
+    assert 0.9 <= time.monotonic() - started < 1.5
+
+
 def test_the_lease_is_renewed_while_the_job_runs_and_a_lost_claim_stops_it(
     runtime: Runtime, settings: Settings
 ) -> None:

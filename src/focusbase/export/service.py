@@ -213,6 +213,8 @@ def write_export(
             _zip(spec, work, partial)
         else:
             (work / spec.member_name(Dataset.COST_AND_USAGE)).rename(partial)
+        if handle is not None and handle.lost:  # taken over meanwhile: the file is the new runner's to write
+            raise duckdb.InterruptException("the export's claim was lost before its file was in place")
         partial.replace(target)
     finally:
         _remove(work)
@@ -333,22 +335,42 @@ class LeaseKeeper:
 
     def _run(self) -> None:
         lease = self.settings.export_lease_seconds
-        renewed = time.monotonic()
+        renewed = time.monotonic()  # when the lease last written was computed: it runs out `lease` later
         while not self._stop.wait(lease / 3):
-            try:
-                if store.renew_lease(self.catalog, self.job_id, self.claimant, lease_until(self.settings)):
-                    renewed = time.monotonic()
-                    continue
+            started = time.monotonic()
+            # A renewal that blocks (the catalog writer lock, a hung connection) must not let the run go on
+            # past its lease: it has until two thirds of the lease after the last renewal, then the run stops.
+            outcome = self._renew(until=renewed + lease * 2 / 3)
+            if outcome is True:
+                renewed = started
+                continue
+            if outcome is None and time.monotonic() - renewed < lease * 2 / 3:
+                log.warning("export %s: renewing its claim failed; trying again", self.job_id)
+                continue
+            if outcome is False:
                 log.warning("export %s was taken over by another runner; this run stops", self.job_id)
-            except Exception:
-                if time.monotonic() - renewed < lease * 2 / 3:
-                    log.warning("export %s: renewing its claim failed; trying again", self.job_id)
-                    continue
-                log.exception(
-                    "export %s: its claim could not be renewed in time; this run stops", self.job_id
-                )
+            else:
+                log.error("export %s: its claim could not be renewed in time; this run stops", self.job_id)
             self.handle.lose()
             return
+
+    def _renew(self, *, until: float) -> bool | None:
+        """Renew the claim, waiting at most until `until` (monotonic): True renewed, False taken over, None
+        failed or still waiting (a late success only extends a lease this run no longer uses)."""
+        result: list[bool] = []
+
+        def attempt() -> None:
+            try:
+                result.append(
+                    store.renew_lease(self.catalog, self.job_id, self.claimant, lease_until(self.settings))
+                )
+            except Exception:
+                log.exception("export %s: renewing its claim failed", self.job_id)
+
+        worker = threading.Thread(target=attempt, name=f"export-renew {self.job_id}", daemon=True)
+        worker.start()
+        worker.join(max(until - time.monotonic(), 0.0))
+        return result[0] if result else None
 
 
 def run_job(
