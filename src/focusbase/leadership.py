@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 import time
 
 from focusbase.storage import leases as store
@@ -39,6 +40,9 @@ class Leadership:
         self.always = catalog.dialect == "sqlite"
         self._valid_until = 0.0
         self._stopping = False
+        # A renewal and the release never overlap: a renewal landing after the release would take the lease
+        # again for a process that is stopping, and another would wait the whole lease to take over.
+        self._turn = threading.Lock()
 
     @property
     def is_leader(self) -> bool:
@@ -49,6 +53,12 @@ class Leadership:
         """Take or renew the lease (blocking); whether this process leads now."""
         if self.always:
             return True
+        with self._turn:
+            if self._stopping:
+                return False
+            return self._renew()
+
+    def _renew(self) -> bool:
         started = time.monotonic()
         was = self.is_leader
         try:
@@ -77,10 +87,11 @@ class Leadership:
         self._stopping = True
         if self.always:
             return
-        held = self.is_leader
-        self._valid_until = 0.0
-        if held:
-            try:
-                store.release(self.catalog, self.name, self.holder)
-            except Exception:
-                log.warning("leader lease: releasing failed; it runs out by itself", exc_info=True)
+        with self._turn:  # after a renewal under way, so none can follow it
+            held = self.is_leader
+            self._valid_until = 0.0
+            if held:
+                try:
+                    store.release(self.catalog, self.name, self.holder)
+                except Exception:
+                    log.warning("leader lease: releasing failed; it runs out by itself", exc_info=True)

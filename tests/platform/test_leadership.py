@@ -7,9 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -58,6 +60,33 @@ def test_a_clean_stop_hands_the_lease_over_at_once(catalogs: tuple[Catalog, Cata
     assert one.renew() and not two.renew()
     one.release()
     assert not one.is_leader and two.renew() and two.is_leader
+
+
+def test_a_renewal_under_way_when_the_process_stops_cannot_take_the_lease_back(
+    catalogs: tuple[Catalog, Catalog], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one, two = (Leadership(catalog, lease_seconds=30) for catalog in catalogs)
+    assert one.renew()
+    entered, go_on = threading.Event(), threading.Event()
+    take = store.take_or_renew
+
+    def slow(*args: Any) -> bool:  # a renewal held up in the catalog while the server stops
+        entered.set()
+        go_on.wait(10)
+        return take(*args)
+
+    monkeypatch.setattr(store, "take_or_renew", slow)
+    renewal = threading.Thread(target=one.renew)
+    renewal.start()
+    assert entered.wait(10)
+    releasing = threading.Thread(target=one.release)
+    releasing.start()
+    go_on.set()
+    renewal.join(10)
+    releasing.join(10)
+    monkeypatch.setattr(store, "take_or_renew", take)
+    assert store.holder_of(one.catalog, one.name) is None  # released after the renewal, not before it
+    assert not one.renew() and two.renew()
 
 
 def test_the_embedded_catalog_always_leads(tmp_path: Path) -> None:

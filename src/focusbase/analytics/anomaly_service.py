@@ -364,17 +364,16 @@ class _Worker:
         settings = self.runtime.settings
         delay = settings.anomaly_detect_delay_seconds if quiet else 0.0
         max_delay = max(delay, settings.anomaly_detect_max_delay_seconds if quiet else 0.0)
-        if self.stopping:
-            return
-        try:
-            token: str | None = store.queue_detection(self.runtime.catalog, job)
-        except Exception:  # the commit stands; detection still runs from memory, just not across a restart
-            log.exception("could not record anomaly detection of %s %s", job[1], job[2])
-            token = None
-        now = time.monotonic()
         with self.changed:
             if self.stopping:
                 return
+            # Recorded under the lock, so the token kept in memory is the one the catalog holds last.
+            try:
+                token: str | None = store.queue_detection(self.runtime.catalog, job)
+            except Exception:  # the commit stands; detection still runs from memory, not across a restart
+                log.exception("could not record anomaly detection of %s %s", job[1], job[2])
+                token = None
+            now = time.monotonic()
             slot = self.pending.get(job)
             if slot is None:
                 self.pending[job] = [now + delay, now + max_delay]
