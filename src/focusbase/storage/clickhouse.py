@@ -182,6 +182,41 @@ class ClickHouseWarehouse(ClickHouseReads):
         )
         return int(rows[0][0])
 
+    def staged_prefix(self, batch: BatchRef) -> int | None:
+        """How many rows the batch has staged when they are exactly its first ones (row numbers 0 to n - 1),
+        else None: an insert spanning several months is one part per month, and a failure part-way through
+        can leave a later month's rows without an earlier month's."""
+        count, low, high = self._query(
+            f"SELECT count(), min(row_id), max(row_id) FROM {TABLES[batch.dataset].name}"  # noqa: S608
+            " WHERE workspace_id = {ws:String} AND batch_seq = {seq:UInt32} AND row_id < {limit:UInt64}",
+            {"ws": batch.workspace_id, "seq": batch.batch_seq, "limit": self._copy_base(batch)},
+        )[0]
+        first = batch.batch_seq << ROW_BITS
+        if int(count) == 0:
+            return 0
+        return int(count) if int(low) == first and int(high) == first + int(count) - 1 else None
+
+    def discard_staged(self, batch: BatchRef) -> None:
+        """Delete the rows an uncommitted batch has staged, and their rollup rows (nothing can read them: no
+        visibility row names them). A committed batch is refused."""
+        with self._provider_lock(batch.provider_id):
+            committed = self._query(
+                "SELECT count() FROM live_day_batches"
+                " WHERE workspace_id = {ws:String} AND changed_by = {b:String}",
+                {"ws": batch.workspace_id, "b": batch.batch_id},
+            )[0][0]
+            if int(committed):
+                raise ValueError(f"batch {batch.batch_id} is committed: its rows cannot be discarded")
+            params = {"ws": batch.workspace_id, "seq": batch.batch_seq}
+            own = "workspace_id = {ws:String} AND batch_seq = {seq:UInt32}"
+            self._command(f"DELETE FROM {TABLES[batch.dataset].name} WHERE {own}", params)  # noqa: S608
+            if batch.dataset is Dataset.COST_AND_USAGE:
+                self._command(
+                    "DELETE FROM cost_rollup_daily WHERE workspace_id = {ws:String}"  # noqa: S608 - DAY_BITS is ours
+                    f" AND bitShiftRight(day_batch, {DAY_BITS}) = {{seq:UInt32}}",
+                    params,
+                )
+
     @staticmethod
     def _copy_base(batch: BatchRef) -> int:
         return (batch.batch_seq << ROW_BITS) | COPY_ROW_BASE

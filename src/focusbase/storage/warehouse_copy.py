@@ -11,6 +11,7 @@ tombstones are written with the ClickHouse warehouse's `delete_provider`, keepin
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -147,8 +148,16 @@ def copy_warehouse(
                 report.batches_skipped += 1
                 continue
             # A batch the target holds no row of has nothing staged: one query fewer per batch.
-            done = target.staged_count(batch.ref) if batch.ref.batch_id in held else 0
-            staged = _stage_batch(cur, target, batch, done, selects[batch.ref.dataset], chunk_rows, progress)
+            done = target.staged_prefix(batch.ref) if batch.ref.batch_id in held else 0
+            parts = 0
+            if done is None:
+                # Not a prefix (an insert over several months failed part-way): staged again from its first
+                # row, under part numbers of their own so ClickHouse's deduplication cannot drop them.
+                target.discard_staged(batch.ref)
+                done, parts = 0, secrets.randbits(20) << 40
+            staged = _stage_batch(
+                cur, target, batch, done, selects[batch.ref.dataset], chunk_rows, progress, parts=parts
+            )
             if batch.ref.dataset is Dataset.COST_AND_USAGE:
                 report.rows_staged += staged
             else:
@@ -183,6 +192,8 @@ def _stage_batch(
     select: str,
     chunk_rows: int,
     progress: Callable[[SourceBatch, int], None] | None,
+    *,
+    parts: int = 0,
 ) -> int:
     if done > batch.rows:
         raise WarehouseCopyRefused(
@@ -217,7 +228,7 @@ def _stage_batch(
         after = int(pc.max(chunk["row_seq"]).as_py())
         rows = _as_utc(chunk.drop_columns(["row_seq"]))
         # The part number is the part's first row: unique in the batch whatever --chunk-rows a rerun uses.
-        target.stage(batch.ref, done, done, rows)
+        target.stage(batch.ref, parts + done, done, rows)
         done += rows.num_rows
         staged += rows.num_rows
         if progress is not None:
