@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from focusbase.export import service
 from focusbase.runtime import Runtime
@@ -34,6 +36,9 @@ class ExportRunner:
         self._stopping = False
         self.claimant = service.new_claimant()
         self._next_take_back = 0.0
+        # Threads of their own, one per worker: a claimed job starts at once (its lease keeper too) instead
+        # of queueing behind other work in the event loop's shared pool while its lease runs out.
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="export")
 
     def notify(self) -> None:
         """A job was created: look for work now (callable from any thread)."""
@@ -97,9 +102,10 @@ class ExportRunner:
     async def _run(self, job: store.JobRecord, handle: CopyHandle) -> None:
         rt = self.runtime
         try:
-            await asyncio.to_thread(
+            run = functools.partial(
                 service.run_claimed, rt.settings, rt.catalog, rt.warehouse, job, handle, self.claimant
             )
+            await self._loop.run_in_executor(self._pool, run)
         except Exception:
             log.exception("export worker crashed on %s", job.id)
         finally:
@@ -116,3 +122,4 @@ class ExportRunner:
         for task, _ in running:
             with contextlib.suppress(Exception):
                 await asyncio.shield(task)
+        self._pool.shutdown(wait=False)
