@@ -110,6 +110,7 @@ class Model:
         self.superseded: dict[tuple[str, int], str] = {}
         self.deleted: set[str] = set()  # tombstoned providers: none of their rows is live
         self.order: dict[str, int] = {}  # commit order of batches (DuckDB's row_seq order)
+        self.replaced: dict[str, int] = {}  # rows each batch's commit superseded (DuckDB's expected count)
         self.seq = itertools.count(1)
 
     def revert_allowed(self, batch: str) -> bool:
@@ -118,6 +119,8 @@ class Model:
         if any((batch, n) in self.superseded for b, n in self.rows if b == batch):
             return False
         kept = [k for k, by in self.superseded.items() if by == batch]
+        if len(kept) != self.replaced.get(batch, 0):
+            return False  # revert_unavailable: some of the rows it replaced were pruned
         days = {self.rows[k].day for k in kept}
         provider = batch.rsplit("_bat", 1)[0]
         return not any(
@@ -161,9 +164,25 @@ class Model:
             }[replace.kind]
             if hit:
                 self.superseded[key] = batch
+                self.replaced[batch] = self.replaced.get(batch, 0) + 1
         for number, row in enumerate(rows):
             self.rows[(batch, number)] = row
         self.order[batch] = len(self.order)
+
+    def prune(self, provider: str, keep: int) -> None:
+        """DuckDB's cost_rows.prune: delete superseded (batch, day) versions past the newest `keep`."""
+        versions: dict[date, set[str]] = {}
+        for key in self.superseded:
+            if key[0].startswith(provider + "_"):
+                versions.setdefault(self.rows[key].day, set()).add(key[0])
+        doomed = {
+            (day, b)
+            for day, batches in versions.items()
+            for b in sorted(batches, key=self.order.__getitem__, reverse=True)[keep:]
+        }
+        for key in [k for k in self.superseded if (self.rows[k].day, k[0]) in doomed]:
+            del self.superseded[key]
+            del self.rows[key]
 
     def revert(self, batch: str) -> None:
         for key in [k for k, by in self.superseded.items() if by == batch]:
@@ -378,16 +397,23 @@ def test_a_reader_sees_all_of_the_old_rows_or_all_of_the_new(warehouse: ClickHou
     assert observed <= {old, new}
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_random_histories_match_the_model(warehouse: ClickHouseWarehouse, seed: int) -> None:
     rng = random.Random(seed)
     h = Harness(warehouse, provider=f"prv_{seed}")
     committed: list[str] = []
-    for _ in range(8):
+    for _ in range(12):
         kind = rng.choice(
-            ["append", "replace_days", "replace_range", "replace_months", "replace_all", "revert"]
+            ["append", "replace_days", "replace_range", "replace_months", "replace_all", "revert", "prune"]
         )
-        if kind == "revert" and committed:
+        if kind == "prune":
+            before = (h.warehouse.live_sums(WS), h.warehouse.rollup_daily_totals(WS, "ServiceName"))
+            keep = rng.randint(0, 2)
+            h.warehouse.prune(WS, h.provider, keep)
+            h.model.prune(h.provider, keep)
+            assert (h.warehouse.live_sums(WS), h.warehouse.rollup_daily_totals(WS, "ServiceName")) == before
+            assert h.warehouse.prunable(WS, h.provider, keep) == []
+        elif kind == "revert" and committed:
             batch = rng.choice(committed)
             allowed = h.model.revert_allowed(batch)
             try:
@@ -655,11 +681,16 @@ def test_the_rollup_equals_the_rows_after_every_step_of_random_histories(
     for step in range(14):
         kind = rng.choice(
             ["append", "replace_days", "replace_range", "replace_months", "replace_all", "revert", "revert"]
+            + ["prune"]
             + (["delete"] if deleted is None and step > 5 else [])
         )
         provider = rng.choice([p for p in harnesses if p != deleted])
         h = harnesses[provider]
-        if kind == "delete":
+        if kind == "prune":
+            keep = rng.randint(0, 2)
+            warehouse.prune(WS, provider, keep)
+            model.prune(provider, keep)
+        elif kind == "delete":
             warehouse.delete_provider(WS, provider)
             model.deleted.add(provider)
             deleted = provider
@@ -702,6 +733,52 @@ def test_the_rollup_equals_the_rows_after_every_step_of_random_histories(
         assert warehouse.daily_totals(WS, "ServiceName") == expected, f"rows, step {step} ({kind})"
         assert warehouse.rollup_daily_totals(WS, "ServiceName") == expected, f"rollup, step {step} ({kind})"
         assert warehouse.live_sums(WS) == model.sums()
+
+
+# ------------------------------------------------------------------------------------------------- prune
+
+
+def test_prune_keeps_the_newest_versions_per_day_and_a_revert_that_needs_pruned_rows_is_refused(
+    warehouse: ClickHouseWarehouse,
+) -> None:
+    h = Harness(warehouse)
+    h.push([Row(at(1), Decimal(1)), Row(at(2), Decimal(10))], Replace("append"))
+    versions = [h.push([Row(at(1), Decimal(n))], Replace("replace_days"))[0] for n in (2, 3, 4)]
+    live = (warehouse.live_sums(WS), warehouse.rollup_daily_totals(WS, "ServiceName"))
+    stored = warehouse._query("SELECT count() FROM cost_rows")[0][0]
+    # Day 1 has three superseded versions (the first batch's, bat2's, bat3's); day 2 none.
+    assert warehouse.prune(WS, "prv_a", keep=5) == 0
+    assert warehouse.prune(WS, "prv_a", keep=1) == 2  # the first batch's day 1 and bat2's
+    assert warehouse.prune(WS, "prv_a", keep=1) == 0  # nothing left to prune: idempotent
+    assert warehouse._query("SELECT count() FROM cost_rows")[0][0] == stored - 2
+    assert (warehouse.live_sums(WS), warehouse.rollup_daily_totals(WS, "ServiceName")) == live
+    assert warehouse._query("SELECT sum(row_count) FROM cost_rollup_daily")[0][0] == stored - 2
+    h.model.prune("prv_a", 1)
+    h.check()
+    h.revert(versions[2])  # restores bat3's row: the newest superseded version was kept
+    h.check()
+    with pytest.raises(RevertRefused, match="no longer kept"):
+        warehouse.revert(h.refs[versions[1]])  # it replaced bat2's day 1, pruned
+    assert not h.model.revert_allowed(versions[1])
+    h.check()
+    with pytest.raises(ValueError, match="keep"):
+        warehouse.prune(WS, "prv_a", keep=-1)
+
+
+def test_prune_of_contract_commitments_keeps_the_newest_versions_per_provider(
+    warehouse: ClickHouseWarehouse,
+) -> None:
+    refs = [BatchRef(WS, "prv_a", f"prv_a_bat{n}", n, Dataset.CONTRACT_COMMITMENT) for n in (1, 2, 3)]
+    for ref, cost in zip(refs, ("1", "2", "3"), strict=True):
+        warehouse.stage(ref, 0, 0, commitments([cost]))
+        warehouse.commit(ref, Replace("replace_all"))
+    live = warehouse.live_sums(WS, Dataset.CONTRACT_COMMITMENT)
+    assert warehouse.prune(WS, "prv_a", 1, Dataset.CONTRACT_COMMITMENT) == 1
+    assert warehouse.live_sums(WS, Dataset.CONTRACT_COMMITMENT) == live
+    warehouse.revert(refs[2])  # the second batch's rows were kept
+    assert warehouse.live_sums(WS, Dataset.CONTRACT_COMMITMENT)["USD"]["ContractCommitmentCost"] == "2"
+    with pytest.raises(RevertRefused, match="no longer kept"):
+        warehouse.revert(refs[1])  # it replaced the first batch's rows, pruned
 
 
 # ------------------------------------------------------------------------------------------------ replicas
