@@ -77,6 +77,10 @@ class Row:
     currency: str = "USD"
     service: str = "Compute"
     tags: str = '{"team": "a", "n": 1}'
+    region: str | None = None  # RegionName
+    account: str = "acc-1"  # BillingAccountId
+    charge_class: str | None = None  # ChargeClass
+    unit: str = "Hours"  # PricingUnit
 
     @property
     def day(self) -> date:
@@ -94,8 +98,22 @@ def table(rows: list[Row]) -> pa.Table:
             "BillingCurrency": pa.array([r.currency for r in rows], pa.string()),
             "ServiceName": pa.array([r.service for r in rows], pa.string()),
             "Tags": pa.array([r.tags for r in rows], pa.string()),
+            "RegionName": pa.array([r.region for r in rows], pa.string()),
+            "BillingAccountId": pa.array([r.account for r in rows], pa.string()),
+            "ChargeClass": pa.array([r.charge_class for r in rows], pa.string()),
+            "PricingUnit": pa.array([r.unit for r in rows], pa.string()),
         }
     )
+
+
+# Rollup dimensions the tests vary, and the Row field that holds each (BillingPeriodStart: from `start`).
+DIMENSIONS = {
+    "ServiceName": "service",
+    "RegionName": "region",
+    "BillingAccountId": "account",
+    "ChargeClass": "charge_class",
+    "PricingUnit": "unit",
+}
 
 
 def at(day: int, hour: int = 0, month: int = 1) -> datetime:
@@ -135,11 +153,11 @@ class Model:
             if k not in self.superseded and not any(k[0].startswith(p + "_") for p in self.deleted)
         }
 
-    def daily(self) -> list[tuple[date, str, str, str]]:
-        """DuckDB's explorer answer: BilledCost per day, currency and ServiceName over live rows."""
+    def daily(self, dimension: str = "ServiceName") -> list[tuple[date, str, str, str]]:
+        """DuckDB's explorer answer: BilledCost per day, currency and a dimension over live rows."""
         out: dict[tuple[date, str, str], Decimal] = {}
         for row in self.visible().values():
-            key = (row.day, row.currency, row.service)
+            key = (row.day, row.currency, getattr(row, DIMENSIONS[dimension]) or "")
             out[key] = out.get(key, Decimal(0)) + row.cost
         return [(*k, _text(v)) for k, v in sorted(out.items())]
 
@@ -666,6 +684,8 @@ def test_a_part_staged_twice_is_summed_once_in_the_rollup(warehouse: ClickHouseW
     )
     with pytest.raises(ValueError, match="measure"):
         warehouse.rollup_daily_totals(WS, "ServiceName", "BilledCost; DROP TABLE cost_rows")
+    with pytest.raises(ValueError, match="group"):
+        warehouse.rollup_daily_totals(WS, "ResourceId")  # not a rollup dimension (DuckDB's neither)
 
 
 @pytest.mark.parametrize("seed", [11, 12, 13, 14])
@@ -715,6 +735,10 @@ def test_the_rollup_equals_the_rows_after_every_step_of_random_histories(
                     Decimal(rng.randint(-(10**6), 10**9)) / 10**6,
                     currency=rng.choice(["USD", "EUR"]),
                     service=rng.choice(["Compute", "Storage", "Network"]),
+                    region=rng.choice([None, "US East", "EU West"]),
+                    account=rng.choice(["acc-1", "acc-2"]),
+                    charge_class=rng.choice([None, "Correction"]),
+                    unit=rng.choice(["Hours", "GB"]),
                 )
                 for _ in range(rng.randint(1, 15))
             ]
@@ -733,6 +757,13 @@ def test_the_rollup_equals_the_rows_after_every_step_of_random_histories(
         assert warehouse.daily_totals(WS, "ServiceName") == expected, f"rows, step {step} ({kind})"
         assert warehouse.rollup_daily_totals(WS, "ServiceName") == expected, f"rollup, step {step} ({kind})"
         assert warehouse.live_sums(WS) == model.sums()
+        for dimension in DIMENSIONS:  # the dimensions of migration 0006 (DuckDB's rollup keeps them all)
+            expected = model.daily(dimension)
+            assert warehouse.daily_totals(WS, dimension) == expected, f"rows by {dimension}, step {step}"
+            assert warehouse.rollup_daily_totals(WS, dimension) == expected, f"rollup by {dimension}, {step}"
+        assert warehouse.rollup_daily_totals(WS, "BillingPeriodStart") == warehouse.daily_totals(
+            WS, "BillingPeriodStart"
+        )
 
 
 # ------------------------------------------------------------------------------------------------- prune
@@ -929,19 +960,27 @@ def test_the_rollup_migration_sums_rows_stored_before_it_and_can_run_again(
     h.push([Row(at(2, 7), Decimal("3"))], Replace("replace_range", at(2, 4), at(2, 8)))
     expected = warehouse.daily_totals(WS, "ServiceName")
     admin = connect(chdb_path, database)
-    # As if the rows had been stored before migration 0005 ...
+    # As if the rows had been stored before migration 0006 (0005's rollup and view gone or never made) ...
     admin.command("DROP VIEW cost_rollup_daily_mv")
     admin.command("TRUNCATE TABLE cost_rollup_daily")
-    admin.command("DELETE FROM schema_migrations WHERE number = 5")
+    admin.command("DELETE FROM schema_migrations WHERE number = 6")
     assert (
         ClickHouseWarehouse(connect(chdb_path, database), catalog).rollup_daily_totals(WS, "ServiceName")
         == expected
     )
     # ... and as if a crash had come after the view was created but before the migration was recorded.
-    admin.command("DELETE FROM schema_migrations WHERE number = 5")
+    admin.command("DELETE FROM schema_migrations WHERE number = 6")
     again = ClickHouseWarehouse(connect(chdb_path, database), catalog)
     assert again.rollup_daily_totals(WS, "ServiceName") == expected
     Harness(again, "prv_b", h.model).push(
         [Row(at(1), Decimal("2"))], Replace("append")
     )  # the view feeds it again
-    assert again.rollup_daily_totals(WS, "ServiceName") == again.daily_totals(WS, "ServiceName")
+    for dimension in (*DIMENSIONS, "BillingPeriodStart"):
+        assert again.rollup_daily_totals(WS, dimension) == again.daily_totals(WS, dimension)
+    # ... and as if a crash had come after both the view and the table were dropped.
+    admin.command("DROP VIEW cost_rollup_daily_mv")
+    admin.command("DROP TABLE cost_rollup_daily")
+    admin.command("DELETE FROM schema_migrations WHERE number = 6")
+    third = ClickHouseWarehouse(connect(chdb_path, database), catalog)
+    for dimension in (*DIMENSIONS, "BillingPeriodStart"):
+        assert third.rollup_daily_totals(WS, dimension) == third.daily_totals(WS, dimension)
