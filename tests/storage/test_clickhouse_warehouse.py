@@ -77,6 +77,10 @@ class Row:
     currency: str = "USD"
     service: str = "Compute"
     tags: str = '{"team": "a", "n": 1}'
+    region: str | None = None  # RegionName
+    account: str = "acc-1"  # BillingAccountId
+    charge_class: str | None = None  # ChargeClass
+    unit: str = "Hours"  # PricingUnit
 
     @property
     def day(self) -> date:
@@ -94,8 +98,22 @@ def table(rows: list[Row]) -> pa.Table:
             "BillingCurrency": pa.array([r.currency for r in rows], pa.string()),
             "ServiceName": pa.array([r.service for r in rows], pa.string()),
             "Tags": pa.array([r.tags for r in rows], pa.string()),
+            "RegionName": pa.array([r.region for r in rows], pa.string()),
+            "BillingAccountId": pa.array([r.account for r in rows], pa.string()),
+            "ChargeClass": pa.array([r.charge_class for r in rows], pa.string()),
+            "PricingUnit": pa.array([r.unit for r in rows], pa.string()),
         }
     )
+
+
+# Rollup dimensions the tests vary, and the Row field that holds each (BillingPeriodStart: from `start`).
+DIMENSIONS = {
+    "ServiceName": "service",
+    "RegionName": "region",
+    "BillingAccountId": "account",
+    "ChargeClass": "charge_class",
+    "PricingUnit": "unit",
+}
 
 
 def at(day: int, hour: int = 0, month: int = 1) -> datetime:
@@ -110,6 +128,7 @@ class Model:
         self.superseded: dict[tuple[str, int], str] = {}
         self.deleted: set[str] = set()  # tombstoned providers: none of their rows is live
         self.order: dict[str, int] = {}  # commit order of batches (DuckDB's row_seq order)
+        self.replaced: dict[str, int] = {}  # rows each batch's commit superseded (DuckDB's expected count)
         self.seq = itertools.count(1)
 
     def revert_allowed(self, batch: str) -> bool:
@@ -118,6 +137,8 @@ class Model:
         if any((batch, n) in self.superseded for b, n in self.rows if b == batch):
             return False
         kept = [k for k, by in self.superseded.items() if by == batch]
+        if len(kept) != self.replaced.get(batch, 0):
+            return False  # revert_unavailable: some of the rows it replaced were pruned
         days = {self.rows[k].day for k in kept}
         provider = batch.rsplit("_bat", 1)[0]
         return not any(
@@ -132,11 +153,11 @@ class Model:
             if k not in self.superseded and not any(k[0].startswith(p + "_") for p in self.deleted)
         }
 
-    def daily(self) -> list[tuple[date, str, str, str]]:
-        """DuckDB's explorer answer: BilledCost per day, currency and ServiceName over live rows."""
+    def daily(self, dimension: str = "ServiceName") -> list[tuple[date, str, str, str]]:
+        """DuckDB's explorer answer: BilledCost per day, currency and a dimension over live rows."""
         out: dict[tuple[date, str, str], Decimal] = {}
         for row in self.visible().values():
-            key = (row.day, row.currency, row.service)
+            key = (row.day, row.currency, getattr(row, DIMENSIONS[dimension]) or "")
             out[key] = out.get(key, Decimal(0)) + row.cost
         return [(*k, _text(v)) for k, v in sorted(out.items())]
 
@@ -161,9 +182,25 @@ class Model:
             }[replace.kind]
             if hit:
                 self.superseded[key] = batch
+                self.replaced[batch] = self.replaced.get(batch, 0) + 1
         for number, row in enumerate(rows):
             self.rows[(batch, number)] = row
         self.order[batch] = len(self.order)
+
+    def prune(self, provider: str, keep: int) -> None:
+        """DuckDB's cost_rows.prune: delete superseded (batch, day) versions past the newest `keep`."""
+        versions: dict[date, set[str]] = {}
+        for key in self.superseded:
+            if key[0].startswith(provider + "_"):
+                versions.setdefault(self.rows[key].day, set()).add(key[0])
+        doomed = {
+            (day, b)
+            for day, batches in versions.items()
+            for b in sorted(batches, key=self.order.__getitem__, reverse=True)[keep:]
+        }
+        for key in [k for k in self.superseded if (self.rows[k].day, k[0]) in doomed]:
+            del self.superseded[key]
+            del self.rows[key]
 
     def revert(self, batch: str) -> None:
         for key in [k for k, by in self.superseded.items() if by == batch]:
@@ -378,16 +415,23 @@ def test_a_reader_sees_all_of_the_old_rows_or_all_of_the_new(warehouse: ClickHou
     assert observed <= {old, new}
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_random_histories_match_the_model(warehouse: ClickHouseWarehouse, seed: int) -> None:
     rng = random.Random(seed)
     h = Harness(warehouse, provider=f"prv_{seed}")
     committed: list[str] = []
-    for _ in range(8):
+    for _ in range(12):
         kind = rng.choice(
-            ["append", "replace_days", "replace_range", "replace_months", "replace_all", "revert"]
+            ["append", "replace_days", "replace_range", "replace_months", "replace_all", "revert", "prune"]
         )
-        if kind == "revert" and committed:
+        if kind == "prune":
+            before = (h.warehouse.live_sums(WS), h.warehouse.rollup_daily_totals(WS, "ServiceName"))
+            keep = rng.randint(0, 2)
+            h.warehouse.prune(WS, h.provider, keep)
+            h.model.prune(h.provider, keep)
+            assert (h.warehouse.live_sums(WS), h.warehouse.rollup_daily_totals(WS, "ServiceName")) == before
+            assert h.warehouse.prunable(WS, h.provider, keep) == []
+        elif kind == "revert" and committed:
             batch = rng.choice(committed)
             allowed = h.model.revert_allowed(batch)
             try:
@@ -640,6 +684,8 @@ def test_a_part_staged_twice_is_summed_once_in_the_rollup(warehouse: ClickHouseW
     )
     with pytest.raises(ValueError, match="measure"):
         warehouse.rollup_daily_totals(WS, "ServiceName", "BilledCost; DROP TABLE cost_rows")
+    with pytest.raises(ValueError, match="group"):
+        warehouse.rollup_daily_totals(WS, "ResourceId")  # not a rollup dimension (DuckDB's neither)
 
 
 @pytest.mark.parametrize("seed", [11, 12, 13, 14])
@@ -655,11 +701,16 @@ def test_the_rollup_equals_the_rows_after_every_step_of_random_histories(
     for step in range(14):
         kind = rng.choice(
             ["append", "replace_days", "replace_range", "replace_months", "replace_all", "revert", "revert"]
+            + ["prune"]
             + (["delete"] if deleted is None and step > 5 else [])
         )
         provider = rng.choice([p for p in harnesses if p != deleted])
         h = harnesses[provider]
-        if kind == "delete":
+        if kind == "prune":
+            keep = rng.randint(0, 2)
+            warehouse.prune(WS, provider, keep)
+            model.prune(provider, keep)
+        elif kind == "delete":
             warehouse.delete_provider(WS, provider)
             model.deleted.add(provider)
             deleted = provider
@@ -684,6 +735,10 @@ def test_the_rollup_equals_the_rows_after_every_step_of_random_histories(
                     Decimal(rng.randint(-(10**6), 10**9)) / 10**6,
                     currency=rng.choice(["USD", "EUR"]),
                     service=rng.choice(["Compute", "Storage", "Network"]),
+                    region=rng.choice([None, "US East", "EU West"]),
+                    account=rng.choice(["acc-1", "acc-2"]),
+                    charge_class=rng.choice([None, "Correction"]),
+                    unit=rng.choice(["Hours", "GB"]),
                 )
                 for _ in range(rng.randint(1, 15))
             ]
@@ -702,6 +757,59 @@ def test_the_rollup_equals_the_rows_after_every_step_of_random_histories(
         assert warehouse.daily_totals(WS, "ServiceName") == expected, f"rows, step {step} ({kind})"
         assert warehouse.rollup_daily_totals(WS, "ServiceName") == expected, f"rollup, step {step} ({kind})"
         assert warehouse.live_sums(WS) == model.sums()
+        for dimension in DIMENSIONS:  # the dimensions of migration 0006 (DuckDB's rollup keeps them all)
+            expected = model.daily(dimension)
+            assert warehouse.daily_totals(WS, dimension) == expected, f"rows by {dimension}, step {step}"
+            assert warehouse.rollup_daily_totals(WS, dimension) == expected, f"rollup by {dimension}, {step}"
+        assert warehouse.rollup_daily_totals(WS, "BillingPeriodStart") == warehouse.daily_totals(
+            WS, "BillingPeriodStart"
+        )
+
+
+# ------------------------------------------------------------------------------------------------- prune
+
+
+def test_prune_keeps_the_newest_versions_per_day_and_a_revert_that_needs_pruned_rows_is_refused(
+    warehouse: ClickHouseWarehouse,
+) -> None:
+    h = Harness(warehouse)
+    h.push([Row(at(1), Decimal(1)), Row(at(2), Decimal(10))], Replace("append"))
+    versions = [h.push([Row(at(1), Decimal(n))], Replace("replace_days"))[0] for n in (2, 3, 4)]
+    live = (warehouse.live_sums(WS), warehouse.rollup_daily_totals(WS, "ServiceName"))
+    stored = warehouse._query("SELECT count() FROM cost_rows")[0][0]
+    # Day 1 has three superseded versions (the first batch's, bat2's, bat3's); day 2 none.
+    assert warehouse.prune(WS, "prv_a", keep=5) == 0
+    assert warehouse.prune(WS, "prv_a", keep=1) == 2  # the first batch's day 1 and bat2's
+    assert warehouse.prune(WS, "prv_a", keep=1) == 0  # nothing left to prune: idempotent
+    assert warehouse._query("SELECT count() FROM cost_rows")[0][0] == stored - 2
+    assert (warehouse.live_sums(WS), warehouse.rollup_daily_totals(WS, "ServiceName")) == live
+    assert warehouse._query("SELECT sum(row_count) FROM cost_rollup_daily")[0][0] == stored - 2
+    h.model.prune("prv_a", 1)
+    h.check()
+    h.revert(versions[2])  # restores bat3's row: the newest superseded version was kept
+    h.check()
+    with pytest.raises(RevertRefused, match="no longer kept"):
+        warehouse.revert(h.refs[versions[1]])  # it replaced bat2's day 1, pruned
+    assert not h.model.revert_allowed(versions[1])
+    h.check()
+    with pytest.raises(ValueError, match="keep"):
+        warehouse.prune(WS, "prv_a", keep=-1)
+
+
+def test_prune_of_contract_commitments_keeps_the_newest_versions_per_provider(
+    warehouse: ClickHouseWarehouse,
+) -> None:
+    refs = [BatchRef(WS, "prv_a", f"prv_a_bat{n}", n, Dataset.CONTRACT_COMMITMENT) for n in (1, 2, 3)]
+    for ref, cost in zip(refs, ("1", "2", "3"), strict=True):
+        warehouse.stage(ref, 0, 0, commitments([cost]))
+        warehouse.commit(ref, Replace("replace_all"))
+    live = warehouse.live_sums(WS, Dataset.CONTRACT_COMMITMENT)
+    assert warehouse.prune(WS, "prv_a", 1, Dataset.CONTRACT_COMMITMENT) == 1
+    assert warehouse.live_sums(WS, Dataset.CONTRACT_COMMITMENT) == live
+    warehouse.revert(refs[2])  # the second batch's rows were kept
+    assert warehouse.live_sums(WS, Dataset.CONTRACT_COMMITMENT)["USD"]["ContractCommitmentCost"] == "2"
+    with pytest.raises(RevertRefused, match="no longer kept"):
+        warehouse.revert(refs[1])  # it replaced the first batch's rows, pruned
 
 
 # ------------------------------------------------------------------------------------------------ replicas
@@ -852,19 +960,27 @@ def test_the_rollup_migration_sums_rows_stored_before_it_and_can_run_again(
     h.push([Row(at(2, 7), Decimal("3"))], Replace("replace_range", at(2, 4), at(2, 8)))
     expected = warehouse.daily_totals(WS, "ServiceName")
     admin = connect(chdb_path, database)
-    # As if the rows had been stored before migration 0005 ...
+    # As if the rows had been stored before migration 0006 (0005's rollup and view gone or never made) ...
     admin.command("DROP VIEW cost_rollup_daily_mv")
     admin.command("TRUNCATE TABLE cost_rollup_daily")
-    admin.command("DELETE FROM schema_migrations WHERE number = 5")
+    admin.command("DELETE FROM schema_migrations WHERE number = 6")
     assert (
         ClickHouseWarehouse(connect(chdb_path, database), catalog).rollup_daily_totals(WS, "ServiceName")
         == expected
     )
     # ... and as if a crash had come after the view was created but before the migration was recorded.
-    admin.command("DELETE FROM schema_migrations WHERE number = 5")
+    admin.command("DELETE FROM schema_migrations WHERE number = 6")
     again = ClickHouseWarehouse(connect(chdb_path, database), catalog)
     assert again.rollup_daily_totals(WS, "ServiceName") == expected
     Harness(again, "prv_b", h.model).push(
         [Row(at(1), Decimal("2"))], Replace("append")
     )  # the view feeds it again
-    assert again.rollup_daily_totals(WS, "ServiceName") == again.daily_totals(WS, "ServiceName")
+    for dimension in (*DIMENSIONS, "BillingPeriodStart"):
+        assert again.rollup_daily_totals(WS, dimension) == again.daily_totals(WS, dimension)
+    # ... and as if a crash had come after both the view and the table were dropped.
+    admin.command("DROP VIEW cost_rollup_daily_mv")
+    admin.command("DROP TABLE cost_rollup_daily")
+    admin.command("DELETE FROM schema_migrations WHERE number = 6")
+    third = ClickHouseWarehouse(connect(chdb_path, database), catalog)
+    for dimension in (*DIMENSIONS, "BillingPeriodStart"):
+        assert third.rollup_daily_totals(WS, dimension) == third.daily_totals(WS, dimension)

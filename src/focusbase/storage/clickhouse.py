@@ -9,7 +9,8 @@ check Decimal128 overflow) and are checked against DECIMAL(38, 12) before they a
 
 Same client code for a server (clickhouse-connect over HTTP) and for tests and development (chDB, the engine
 embedded): `clickhouse_client.open_client(url)`. This module holds the writes (stage, commit, revert,
-provider deletion); the reads are `clickhouse_reads.py`, the shapes and the live filter `clickhouse_types.py`.
+provider deletion); pruning superseded versions is `clickhouse_prune.py`, the reads `clickhouse_reads.py`,
+the shapes and the live filter `clickhouse_types.py`.
 Not yet wired into the server: the batches table, the commit outbox and the ingest path come next
 (docs/scaling.md, "Not built yet").
 """
@@ -29,7 +30,7 @@ import pyarrow.compute as pc
 from focusbase.focus import Dataset
 from focusbase.storage import migrations
 from focusbase.storage.catalog import Catalog
-from focusbase.storage.clickhouse_reads import ClickHouseReads
+from focusbase.storage.clickhouse_prune import ClickHouseRetention
 from focusbase.storage.clickhouse_replicas import ReplicaSet, quorum_settings
 from focusbase.storage.clickhouse_types import (
     CATALOG_TIME,
@@ -68,7 +69,7 @@ def custom_columns_as_text(rows: pa.Table) -> pa.Table:
     return rows.drop_columns([CUSTOM_COLUMN]).append_column("x_columns", text.column("x"))
 
 
-class ClickHouseWarehouse(ClickHouseReads):
+class ClickHouseWarehouse(ClickHouseRetention):
     """Cost and Usage and Contract Commitment rows in ClickHouse behind the warehouse's operations."""
 
     def __init__(
@@ -480,6 +481,7 @@ class ClickHouseWarehouse(ClickHouseReads):
             # The newest version its commit wrote: kept whenever the commit retired anything (see above).
             commit_seq = int(committed[0][0] or 0)
             self._revert_check(batch, commit_seq, [db for db, _ in own], {d for _, d, _ in replaced})
+            self._pruned_check(batch, [db for db, _, _ in replaced])
             next_seq = self._next_commit_seq(batch.workspace_id, batch.provider_id)
             marker = f"revert:{batch.batch_id}"
             ws, provider, dataset = batch.workspace_id, batch.provider_id, batch.dataset.value

@@ -103,11 +103,15 @@ class ClickHouseReads:
     def _daily(
         self, workspace_id: str, dimension: str, total: str, source: str
     ) -> list[tuple[date, str, str, str]]:
-        """(day, currency, dimension value, `total`) over `source`'s live rows (both are our own SQL)."""
+        """(day, currency, dimension value, `total`) over `source`'s live rows (both are our own SQL).
+
+        Values as text: the billing period's times as ClickHouse writes them, the same from rows and rollup.
+        """
         if dimension not in GROUPABLE:
             raise ValueError(f"cannot group by {dimension!r}")
         rows = self._query(
-            f"SELECT charge_day, ifNull(\"BillingCurrency\", ''), ifNull(\"{dimension}\", ''), {total}"  # noqa: S608
+            f"SELECT charge_day, ifNull(\"BillingCurrency\", ''), ifNull(toString(\"{dimension}\"), '')"  # noqa: S608
+            f", {total}"
             f" FROM {source} WHERE workspace_id = {{ws:String}} AND {LIVE} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
             {"ws": workspace_id},
         )

@@ -8,6 +8,8 @@ from typing import Any
 
 from focusbase.focus import Dataset
 from focusbase.storage.cost_rows import CommitOutcome, exact
+from focusbase.storage.rollups import DIMENSIONS as ROLLUP_DIMENSION_ORDER
+from focusbase.storage.rollups import MEASURES as ROLLUP_MEASURE_ORDER
 
 DAY_BITS = 20  # day_batch = (batch_seq << 20) | day number: days up to 2^20 (year 4840)
 ROW_BITS = 32  # row_id = (batch_seq << 32) | row number in the batch
@@ -15,13 +17,16 @@ COPY_ROW_BASE = 1 << 31  # row numbers of rows a replace_range/months copies in 
 # |sum| must fit DECIMAL(38, 12), the type every other part of focusbase (and DuckDB) answers in.
 DECIMAL_38_12_MAX = Decimal(10) ** 26 - Decimal("1e-12")
 SUMMED = ("BilledCost", "EffectiveCost")
+# The dimensions of the daily rollup (migration 0006): DuckDB's rollup DIMENSIONS (storage/rollups.py) but the
+# currency, which every grouped read keeps apart anyway.
+ROLLUP_DIMENSIONS = frozenset(d for d in ROLLUP_DIMENSION_ORDER if d != "BillingCurrency")
 # Columns a grouped read may name (our own column names only; never text from a request).
-GROUPABLE = frozenset({"ServiceName", "ServiceCategory", "RegionId", "SubAccountId", "ChargeCategory"})
+GROUPABLE = ROLLUP_DIMENSIONS
 # Columns stage() derives itself; every other non-materialized column of a dataset's table is a stored FOCUS
 # column.
 DERIVED = ("workspace_id", "provider_id", "batch_id", "batch_seq", "day_batch", "row_id", "charge_day")
-# What rollup_daily_totals may sum (the rollup's measures, migration 0005).
-ROLLUP_MEASURES = frozenset({"BilledCost", "EffectiveCost", "ListCost", "ContractedCost"})
+# What rollup_daily_totals may sum (the rollup's measures, migration 0006: DuckDB's rollup MEASURES).
+ROLLUP_MEASURES = frozenset(ROLLUP_MEASURE_ORDER)
 CATALOG_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # how the catalog writes times (Tombstone.deleted_at)
 
 
