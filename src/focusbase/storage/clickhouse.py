@@ -8,9 +8,9 @@ of the new. Reads keep the rows whose `day_batch` is live. Sums accumulate in De
 check Decimal128 overflow) and are checked against DECIMAL(38, 12) before they are answered.
 
 Same client code for a server (clickhouse-connect over HTTP) and for tests and development (chDB, the engine
-embedded): `clickhouse_client.open_client(url)`. This module holds the writes (stage, commit, revert,
-provider deletion); pruning superseded versions is `clickhouse_prune.py`, the reads `clickhouse_reads.py`,
-the shapes and the live filter `clickhouse_types.py`.
+embedded): `clickhouse_client.open_client(url)`. This module holds the writes (stage, commit, revert);
+provider deletion is `clickhouse_deletion.py`, pruning superseded versions `clickhouse_prune.py`, the reads
+`clickhouse_reads.py`, the shapes and the live filter `clickhouse_types.py`.
 Not yet wired into the server: the batches table, the commit outbox and the ingest path come next
 (docs/scaling.md, "Not built yet").
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import duckdb
@@ -30,10 +30,9 @@ import pyarrow.compute as pc
 from focusbase.focus import Dataset
 from focusbase.storage import migrations
 from focusbase.storage.catalog import Catalog
-from focusbase.storage.clickhouse_prune import ClickHouseRetention
+from focusbase.storage.clickhouse_deletion import ClickHouseProviderDeletion
 from focusbase.storage.clickhouse_replicas import ReplicaSet, quorum_settings
 from focusbase.storage.clickhouse_types import (
-    CATALOG_TIME,
     COMMITMENT_KINDS,
     COPY_ROW_BASE,
     DAY_BITS,
@@ -46,7 +45,7 @@ from focusbase.storage.clickhouse_types import (
     RevertRefused,
 )
 from focusbase.storage.cost_rows import CUSTOM_COLUMN, Replace
-from focusbase.storage.providers import ProviderDeleted, Tombstone
+from focusbase.storage.providers import ProviderDeleted
 
 MIGRATIONS = "clickhouse_warehouse"
 
@@ -69,7 +68,7 @@ def custom_columns_as_text(rows: pa.Table) -> pa.Table:
     return rows.drop_columns([CUSTOM_COLUMN]).append_column("x_columns", text.column("x"))
 
 
-class ClickHouseWarehouse(ClickHouseRetention):
+class ClickHouseWarehouse(ClickHouseProviderDeletion):
     """Cost and Usage and Contract Commitment rows in ClickHouse behind the warehouse's operations."""
 
     def __init__(
@@ -541,78 +540,6 @@ class ClickHouseWarehouse(ClickHouseRetention):
                 f"later batches stored rows on the days batch {batch.batch_id} replaced"
                 f" ({len(later)} day-batches); revert those first"
             )
-
-    # ---------------------------------------------------------------------------------------------- reads
-
-    def tombstone(self, workspace_id: str, provider_id: str) -> Tombstone | None:
-        """The provider's tombstone, None while it is not deleted."""
-        rows = self._query(
-            "SELECT provider_id, workspace_id, min(deleted_at), argMin(cost_rows, deleted_at),"
-            " argMin(contract_commitment_rows, deleted_at) FROM deleted_providers"
-            " WHERE workspace_id = {ws:String} AND provider_id = {p:String} GROUP BY 1, 2",
-            {"ws": workspace_id, "p": provider_id},
-        )
-        if not rows:
-            return None
-        provider, workspace, deleted_at, cost, commitments = rows[0]
-        return Tombstone(
-            str(provider), str(workspace), deleted_at.strftime(CATALOG_TIME), int(cost), int(commitments)
-        )
-
-    def delete_provider(
-        self, workspace_id: str, provider_id: str, deleted_at: datetime | None = None
-    ) -> Tombstone:
-        """Make every row of the provider invisible at once (one tombstone row) and refuse its commits.
-
-        The tombstone counts the rows it hides, every version and staged ones, per dataset; a repeated
-        deletion keeps the first tombstone. `purge_deleted` removes the rows later, off the read path.
-        """
-        with self._provider_lock(provider_id):
-            found = self.tombstone(workspace_id, provider_id)
-            if found is not None:
-                return found
-            counts = [
-                int(
-                    self._query(
-                        f"SELECT count() FROM {TABLES[d].name} WHERE workspace_id = {{ws:String}}"  # noqa: S608
-                        " AND provider_id = {p:String}",
-                        {"ws": workspace_id, "p": provider_id},
-                    )[0][0]
-                )
-                for d in (Dataset.COST_AND_USAGE, Dataset.CONTRACT_COMMITMENT)
-            ]
-            moment = deleted_at or datetime.now(UTC)
-            if moment.tzinfo is None:  # naive times are UTC here, as in DuckDB's tombstones
-                moment = moment.replace(tzinfo=UTC)
-            with self._client_lock:
-                self._client.insert(
-                    "deleted_providers",
-                    [(workspace_id, provider_id, moment, counts[0], counts[1])],
-                    column_names=[
-                        "workspace_id",
-                        "provider_id",
-                        "deleted_at",
-                        "cost_rows",
-                        "contract_commitment_rows",
-                    ],
-                    settings={**self._write_settings, "insert_deduplication_token": f"delete:{provider_id}"},
-                )
-            tombstone = self.tombstone(workspace_id, provider_id)
-            assert tombstone is not None  # written above, read back on the same client
-            return tombstone
-
-    def purge_deleted(self) -> int:
-        """Delete the stored rows, rollup rows and visibility rows of tombstoned providers; rows deleted.
-
-        Readers already skip them (the tombstone); this only frees space. A lightweight DELETE per table.
-        """
-        dead = "provider_id IN (SELECT provider_id FROM deleted_providers)"
-        deleted = 0
-        for table in ("cost_rows", "contract_commitment_rows"):
-            deleted += int(self._query(f"SELECT count() FROM {table} WHERE {dead}")[0][0])  # noqa: S608
-        for table in ("cost_rows", "contract_commitment_rows", "cost_rollup_daily", "live_day_batches"):
-            self._command(f"DELETE FROM {table} WHERE {dead}")  # noqa: S608
-        return deleted
 
     def close(self) -> None:
         with self._client_lock:
