@@ -17,13 +17,18 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/focusbase serve
 
+# The suite runs on one worker process per core (pytest-xdist); each test file stays on one worker, so its
+# module fixtures are built once. PYTEST_WORKERS=0 runs it in this process.
+PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 # The whole suite again with every catalog on a throw-away PostgreSQL 15 (tests/postgres.py; docs/scaling.md).
 SCALE_TESTS ?= tests
 test-scale: $(STAMP)
-	FOCUSBASE_TEST_CATALOG=postgres $(BIN)/python -m pytest -q $(SCALE_TESTS)
+	FOCUSBASE_TEST_CATALOG=postgres $(PYTEST) $(SCALE_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks tools
