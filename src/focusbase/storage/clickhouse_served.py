@@ -1,0 +1,223 @@
+"""The FOCUS API's reads on the ClickHouse warehouse: filters, keyset pages of served records, their summary.
+
+For the same live rows these answer what the DuckDB warehouse answers (storage/query.py): the same records
+(every FOCUS property, the seed's names, x_ columns spliced in), the same exact decimals and UTC times, the
+same counts and billing periods. Pages are keyed by row_id instead of row_seq; both are stable keysets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+
+from focusbase.focus import Dataset
+from focusbase.query.filters import ContractCommitmentFilters, CostFilters, Scope
+from focusbase.storage.clickhouse_reads import ClickHouseReads
+from focusbase.storage.clickhouse_types import LIVE, TABLES
+from focusbase.storage.cost_rows import exact
+from focusbase.storage.query import BillingPeriod, Field, Page, quote
+
+Params = dict[str, Any]
+_TIME = "DateTime64(6, 'UTC')"
+_SCALE = Decimal("1e-12")
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """A WHERE body over one dataset's live rows: SQL with named parameters (values never in the text)."""
+
+    sql: str
+    params: Params
+
+
+def scope_where(scope: Scope) -> Where:
+    """A key's workspace (and providers) as conditions; `{ws:String}` is what the live filter reads."""
+    clauses = ["workspace_id = {ws:String}", LIVE]
+    params: Params = {"ws": scope.workspace_id}
+    if scope.provider_ids is not None:
+        clauses.append("provider_id IN {providers:Array(String)}")
+        params["providers"] = sorted(scope.provider_ids)
+    return Where(" AND ".join(clauses), params)
+
+
+def cost_where(filters: CostFilters) -> Where:
+    """The cost-and-usage filters (storage.query.cost_where's conditions) over live Cost and Usage rows."""
+    where = scope_where(filters.scope)
+    clauses, params = [where.sql], dict(where.params)
+    if filters.billing_period_start is not None:
+        clauses.append(f'"BillingPeriodStart" >= {{period_from:{_TIME}}}')
+        params["period_from"] = filters.billing_period_start
+    if filters.billing_period_end is not None:
+        clauses.append(f'"BillingPeriodStart" < {{period_to:{_TIME}}}')
+        params["period_to"] = filters.billing_period_end
+    for i, (column, value) in enumerate(sorted(filters.string_filters().items())):
+        clauses.append(f"{quote(column)} = {{s{i}:String}}")
+        params[f"s{i}"] = value
+    if filters.empty_window:
+        clauses.append("0")
+    return Where(" AND ".join(clauses), params)
+
+
+def contract_commitment_where(filters: ContractCommitmentFilters) -> Where:
+    """The contract-commitments filters over live Contract Commitment rows.
+
+    `billing_account_id` matches the row's x_BillingAccountId as DuckDB's json_extract_string reads it: a
+    string value unquoted; a row without the column never matches.
+    """
+    where = scope_where(filters.scope)
+    clauses, params = [where.sql], dict(where.params)
+    if filters.commitment_discount_id is not None:
+        clauses.append('"ContractCommitmentId" = {commitment:String}')
+        params["commitment"] = filters.commitment_discount_id
+    if filters.billing_account_id is not None:
+        raw = "x_kv['x_BillingAccountId']"
+        clauses.append(
+            f"mapContains(x_kv, 'x_BillingAccountId') AND {raw} != 'null'"
+            f" AND if(startsWith({raw}, '\"'), JSONExtractString({raw}), {raw}) = {{account:String}}"
+        )
+        params["account"] = filters.billing_account_id
+    return Where(" AND ".join(clauses), params)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Records: the text DuckDB's record SQL writes, built from the typed values ClickHouse returns.
+
+
+def _decimal_text(value: Decimal) -> str:
+    """An exact number literal with trailing zeros trimmed, as DuckDB's CAST(DECIMAL AS VARCHAR) + rtrim."""
+    return exact(format(value, "f"))
+
+
+def _custom_decimal(text: str) -> Decimal | None:
+    """An x_ column's text as DECIMAL(38, 12), or None where DuckDB's TRY_CAST gives NULL."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
+    value = value.quantize(_SCALE, rounding=ROUND_HALF_UP)
+    return value if value.adjusted() < 26 else None
+
+
+def _json_value(value: Any, data_type: str) -> str:
+    if value is None:
+        return "null"
+    if data_type == "Decimal":
+        return _decimal_text(value)
+    if data_type == "Date/Time":
+        moment: datetime = value if value.tzinfo is None else value.astimezone(UTC)
+        return '"' + moment.strftime("%Y-%m-%dT%H:%M:%SZ") + '"'
+    if data_type == "JSON":
+        return str(value)  # stored JSON text, served as stored
+    return orjson.dumps(value).decode()
+
+
+def _custom_value(custom: dict[str, Any], field: Field) -> str:
+    """One served x_ property from the row's x_ object (json_extract_string, then the field's type)."""
+    value = custom.get(field.source)
+    if value is None:
+        return "null"
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    if field.data_type == "Decimal":
+        number = _custom_decimal(text)
+        return "null" if number is None else _decimal_text(number)
+    return orjson.dumps(text).decode()
+
+
+def record_json(values: dict[str, Any], x_columns: str | None, fields: tuple[Field, ...]) -> str:
+    """One served record: its fields in order, then the row's other x_ columns as top-level properties."""
+    custom: dict[str, Any] = orjson.loads(x_columns) if x_columns else {}
+    if not isinstance(custom, dict):
+        custom = {}
+    parts = []
+    for f in fields:
+        text = (
+            _custom_value(custom, f)
+            if f.source.startswith("x_")
+            else _json_value(values[f.source], f.data_type)
+        )
+        parts.append(orjson.dumps(f.prop).decode() + ":" + text)
+    served = {f.source for f in fields if f.source.startswith("x_")}
+    extra = {k: v for k, v in custom.items() if k not in served}
+    body = "{" + ",".join(parts)
+    if extra:
+        body += "," + orjson.dumps(extra).decode()[1:-1]
+    return body + "}"
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What a filtered result holds: its live row count and the billing periods ending after a cut-off."""
+
+    total: int
+    periods: tuple[BillingPeriod, ...]
+
+
+class ClickHouseServedReads(ClickHouseReads):
+    """The served reads; mixed into the warehouse with the other reads."""
+
+    def _stored(self, dataset: Dataset) -> set[str]:
+        rows = self._query(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String}",
+            {"t": TABLES[dataset].name},
+        )
+        return {str(r[0]) for r in rows}
+
+    def served_page(
+        self, dataset: Dataset, where: Where, fields: tuple[Field, ...], *, after: int, page_size: int
+    ) -> Page:
+        """The next `page_size` live rows matching `where` with row_id > after, as served records."""
+        sources = sorted({f.source for f in fields if not f.source.startswith("x_")})
+        missing = [s for s in sources if s not in self._stored(dataset)]
+        if missing:
+            raise ValueError(f"not stored columns: {missing}")
+        select = ", ".join(quote(s) for s in sources)
+        rows = self._query(
+            f"SELECT row_id, x_columns, {select} FROM {TABLES[dataset].name}"  # noqa: S608 - our identifiers
+            f" WHERE {where.sql} AND row_id > {{after:UInt64}} ORDER BY row_id LIMIT {{n:UInt32}}",
+            {**where.params, "after": after, "n": page_size + 1},
+        )
+        has_more = len(rows) > page_size
+        rows = rows[:page_size]
+        if not rows:
+            return Page(records_json="[]", count=0, last_seq=None, has_more=False)
+        records = [record_json(dict(zip(sources, r[2:], strict=True)), r[1], fields) for r in rows]
+        return Page(
+            records_json="[" + ",".join(records) + "]",
+            count=len(rows),
+            last_seq=int(rows[-1][0]),
+            has_more=has_more,
+        )
+
+    def served_summary(
+        self, dataset: Dataset, where: Where, *, periods_ending_after: datetime | None = None
+    ) -> Summary:
+        """The live row count matching `where`, and with `periods_ending_after` the distinct (provider,
+        billing period) of those rows whose period ends after it (Cost and Usage only)."""
+        table = TABLES[dataset].name
+        count = self._query(f"SELECT count() FROM {table} WHERE {where.sql}", where.params)  # noqa: S608
+        periods: tuple[BillingPeriod, ...] = ()
+        if periods_ending_after is not None:
+            found = self._query(
+                f'SELECT DISTINCT provider_id, "BillingPeriodStart", "BillingPeriodEnd" FROM {table}'  # noqa: S608
+                f' WHERE {where.sql} AND "BillingPeriodEnd" > {{cutoff:{_TIME}}}'
+                ' AND "BillingPeriodStart" IS NOT NULL',
+                {**where.params, "cutoff": periods_ending_after},
+            )
+            periods = tuple(
+                sorted(
+                    (BillingPeriod(str(p), _naive(s), _naive(e)) for p, s, e in found),
+                    key=lambda bp: (bp.provider_id, bp.start, bp.end),
+                )
+            )
+        return Summary(total=int(count[0][0]), periods=periods)
+
+
+def _naive(moment: datetime) -> datetime:
+    """A time as DuckDB's warehouse returns it: UTC without tzinfo."""
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
