@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,9 @@ from focusbase.focus import Dataset
 from focusbase.query.filters import Scope
 from focusbase.query.params import contract_commitment_filters, cost_filters
 from focusbase.query.records import contract_commitment_fields, cost_fields
+from focusbase.storage import open_catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
+from focusbase.storage.cost_rows import Replace
 from focusbase.tenancy.keys import create_key
 from tests.conftest import CASES
 from tests.imports.conftest import upload
@@ -44,8 +46,10 @@ from focusbase.storage.clickhouse_served import (
     cost_where,
     record_json,
 )
+from focusbase.storage.clickhouse_types import BatchRef
 from focusbase.storage.postgres import PostgresCatalog
 from focusbase.storage.query import Field
+from tests.storage.test_clickhouse_warehouse import Row, at, table
 
 COST_QUERIES: list[dict[str, str]] = [
     {},
@@ -276,3 +280,44 @@ def test_records_are_written_as_the_embedded_warehouse_writes_them() -> None:
     )
     assert orjson.loads(not_a_number)["BilledCost"] is None
     assert orjson.loads(not_a_number)["x_SplitCostAllocationPercentage"] is None
+
+
+def test_last_updated_is_the_last_commit_replace_or_revert_that_touched_matching_rows(
+    chdb_path: Path, tmp_path: Path
+) -> None:
+    name = f"u_{uuid.uuid4().hex[:12]}"
+    open_client(f"chdb://{chdb_path}").command(f"CREATE DATABASE {name}")
+    catalog = open_catalog(Settings(data_dir=tmp_path))
+    warehouse = ClickHouseWarehouse(open_client(f"chdb://{chdb_path}?database={name}"), catalog)
+    times = [datetime(2026, 2, d, 9, 30) for d in (1, 2, 3, 4)]
+    ws = "ws_default"
+
+    def summary(service: str) -> Any:
+        return warehouse.served_summary(
+            Dataset.COST_AND_USAGE, cost_where(cost_filters(Scope(ws), {"serviceName": service}))
+        )
+
+    def push(seq: int, rows: list[Row], replace: Replace, when: datetime) -> BatchRef:
+        ref = BatchRef(ws, "prv_a", f"bat_{seq}", seq)
+        warehouse.stage(ref, 0, 0, table(rows))
+        warehouse.commit(ref, replace, at=when.replace(tzinfo=UTC))
+        return ref
+
+    assert summary("Compute").last_updated is None  # nothing committed yet
+    push(
+        1,
+        [Row(at(1), Decimal("1")), Row(at(2), Decimal("2"), service="Storage")],
+        Replace("append"),
+        times[0],
+    )
+    push(2, [Row(at(3), Decimal("3"))], Replace("append"), times[1])
+    assert (summary("Compute").total, summary("Compute").last_updated) == (2, times[1])
+    assert (summary("Storage").total, summary("Storage").last_updated) == (1, times[0])
+    # Day 2 replaced by a Compute row: the Storage row is gone, and the replace is its last change.
+    replacing = push(3, [Row(at(2, 6), Decimal("5"))], Replace("replace_days"), times[2])
+    assert (summary("Storage").total, summary("Storage").last_updated) == (0, times[2])
+    warehouse.revert(replacing, at=times[3].replace(tzinfo=UTC))
+    assert (summary("Storage").total, summary("Storage").last_updated) == (1, times[3])
+    assert (summary("Compute").total, summary("Compute").last_updated) == (2, times[3])
+    assert summary("Network").last_updated is None
+    catalog.close()

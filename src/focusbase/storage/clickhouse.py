@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
@@ -223,8 +223,11 @@ class ClickHouseWarehouse(ClickHouseProviderDeletion):
 
     # --------------------------------------------------------------------------------------------- commit
 
-    def commit(self, batch: BatchRef, replace: Replace) -> ClickHouseCommitOutcome:
-        """Make a staged batch live, replacing what `replace` says, in one visibility block.
+    def commit(
+        self, batch: BatchRef, replace: Replace, *, at: datetime | None = None
+    ) -> ClickHouseCommitOutcome:
+        """Make a staged batch live, replacing what `replace` says, in one visibility block written `at`
+        (now by default; `focusbase migrate-storage` gives the batch's original commit time).
 
         ProviderDeleted when the provider is tombstoned; ReplicaLagging when a replica lacks staged rows.
         """
@@ -233,7 +236,7 @@ class ClickHouseWarehouse(ClickHouseProviderDeletion):
         with self._provider_lock(batch.provider_id):
             if self.tombstone(batch.workspace_id, batch.provider_id) is not None:
                 raise ProviderDeleted(batch.provider_id)
-            return self._commit(batch, replace)
+            return self._commit(batch, replace, at or datetime.now(UTC))
 
     def _live_day_batches(
         self, workspace_id: str, provider_id: str, dataset: Dataset
@@ -293,7 +296,7 @@ class ClickHouseWarehouse(ClickHouseProviderDeletion):
         ]
         return 'ifNull(toStartOfMonth("BillingPeriodStart") IN {months:Array(Date)}, 0)'
 
-    def _commit(self, batch: BatchRef, replace: Replace) -> ClickHouseCommitOutcome:
+    def _commit(self, batch: BatchRef, replace: Replace, at: datetime) -> ClickHouseCommitOutcome:
         params: dict[str, Any] = {"ws": batch.workspace_id, "p": batch.provider_id, "seq": batch.batch_seq}
         name = TABLES[batch.dataset].name
         own = f"SELECT DISTINCT day_batch, charge_day FROM {name} WHERE workspace_id = {{ws:String}}"  # noqa: S608
@@ -356,7 +359,7 @@ class ClickHouseWarehouse(ClickHouseProviderDeletion):
         ] + [
             (ws, provider, live[d][0], d, live[d][1], batch.batch_id, commit_seq, 1, dataset) for d in retired
         ]
-        self._flip(block, token=f"commit:{batch.batch_id}")
+        self._flip(block, token=f"commit:{batch.batch_id}", at=at)
         return ClickHouseCommitOutcome(
             rows=sum(int(e["rows"]) for e in sums.values()),
             sums=sums,
@@ -410,12 +413,12 @@ class ClickHouseWarehouse(ClickHouseProviderDeletion):
                 )
             offset += count
 
-    def _flip(self, block: list[tuple[Any, ...]], *, token: str) -> None:
-        """Insert visibility rows as one block: the atomic step of a commit or revert."""
+    def _flip(self, block: list[tuple[Any, ...]], *, token: str, at: datetime) -> None:
+        """Insert visibility rows as one block, written `at`: the atomic step of a commit or revert."""
         with self._client_lock:
             self._client.insert(
                 "live_day_batches",
-                block,
+                [(*row, at) for row in block],
                 column_names=[
                     "workspace_id",
                     "provider_id",
@@ -426,13 +429,14 @@ class ClickHouseWarehouse(ClickHouseProviderDeletion):
                     "commit_seq",
                     "is_deleted",
                     "dataset",
+                    "changed_at",
                 ],
                 settings={**self._write_settings, "insert_deduplication_token": token},
             )
 
     # --------------------------------------------------------------------------------------------- revert
 
-    def revert(self, batch: BatchRef) -> RevertOutcome:
+    def revert(self, batch: BatchRef, *, at: datetime | None = None) -> RevertOutcome:
         """Undo a batch's commit in one visibility block: its day-batches retired, the ones it retired back.
 
         RevertRefused as DuckDB's revert check refuses (`_revert_check`); ProviderDeleted when the provider
@@ -488,7 +492,7 @@ class ClickHouseWarehouse(ClickHouseProviderDeletion):
             block += [
                 (ws, provider, day, db, owner, marker, next_seq, 0, dataset) for db, day, owner in replaced
             ]
-            self._flip(block, token=marker)
+            self._flip(block, token=marker, at=at or datetime.now(UTC))
             counts = self._query(
                 "SELECT countIf(day_batch IN {r:Array(UInt64)}), countIf(day_batch IN {t:Array(UInt64)})"  # noqa: S608
                 f" FROM {TABLES[batch.dataset].name} WHERE workspace_id = {{ws:String}}",

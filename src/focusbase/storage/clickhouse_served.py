@@ -28,7 +28,8 @@ _SCALE = Decimal("1e-12")
 
 @dataclass(frozen=True, slots=True)
 class Where:
-    """A WHERE body over one dataset's live rows: SQL with named parameters (values never in the text)."""
+    """Filter conditions over one dataset's rows, SQL with named parameters (values never in the text); the
+    reads add the live filter (`LIVE`) themselves."""
 
     sql: str
     params: Params
@@ -36,7 +37,7 @@ class Where:
 
 def scope_where(scope: Scope) -> Where:
     """A key's workspace (and providers) as conditions; `{ws:String}` is what the live filter reads."""
-    clauses = ["workspace_id = {ws:String}", LIVE]
+    clauses = ["workspace_id = {ws:String}"]
     params: Params = {"ws": scope.workspace_id}
     if scope.provider_ids is not None:
         clauses.append("provider_id IN {providers:Array(String)}")
@@ -152,9 +153,11 @@ def record_json(values: dict[str, Any], x_columns: str | None, fields: tuple[Fie
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """What a filtered result holds: its live row count and the billing periods ending after a cut-off."""
+    """What a filtered result holds: its live row count, the last change that touched matching rows (None
+    when unknown) and the billing periods ending after a cut-off."""
 
     total: int
+    last_updated: datetime | None
     periods: tuple[BillingPeriod, ...]
 
 
@@ -179,7 +182,7 @@ class ClickHouseServedReads(ClickHouseReads):
         select = ", ".join(quote(s) for s in sources)
         rows = self._query(
             f"SELECT row_id, x_columns, {select} FROM {TABLES[dataset].name}"  # noqa: S608 - our identifiers
-            f" WHERE {where.sql} AND row_id > {{after:UInt64}} ORDER BY row_id LIMIT {{n:UInt32}}",
+            f" WHERE {where.sql} AND {LIVE} AND row_id > {{after:UInt64}} ORDER BY row_id LIMIT {{n:UInt32}}",
             {**where.params, "after": after, "n": page_size + 1},
         )
         has_more = len(rows) > page_size
@@ -200,12 +203,22 @@ class ClickHouseServedReads(ClickHouseReads):
         """The live row count matching `where`, and with `periods_ending_after` the distinct (provider,
         billing period) of those rows whose period ends after it (Cost and Usage only)."""
         table = TABLES[dataset].name
-        count = self._query(f"SELECT count() FROM {table} WHERE {where.sql}", where.params)  # noqa: S608
+        count = self._query(f"SELECT count() FROM {table} WHERE {where.sql} AND {LIVE}", where.params)  # noqa: S608
+        # The newest visibility row of any day-batch holding matching rows, live or not: the commit that made
+        # them live, a later one that retired them, a revert. DuckDB's summarize reads the same events from
+        # its batches (committed_at of the holders and supersedors, updated_at of reverted batches).
+        last = self._query(
+            "SELECT nullIf(max(changed_at), toDateTime64(0, 6, 'UTC')) FROM live_day_batches"  # noqa: S608
+            " WHERE workspace_id = {ws:String} AND provider_id NOT IN"
+            " (SELECT provider_id FROM deleted_providers WHERE workspace_id = {ws:String})"
+            f" AND day_batch IN (SELECT day_batch FROM {table} WHERE {where.sql})",
+            where.params,
+        )
         periods: tuple[BillingPeriod, ...] = ()
         if periods_ending_after is not None:
             found = self._query(
                 f'SELECT DISTINCT provider_id, "BillingPeriodStart", "BillingPeriodEnd" FROM {table}'  # noqa: S608
-                f' WHERE {where.sql} AND "BillingPeriodEnd" > {{cutoff:{_TIME}}}'
+                f' WHERE {where.sql} AND {LIVE} AND "BillingPeriodEnd" > {{cutoff:{_TIME}}}'
                 ' AND "BillingPeriodStart" IS NOT NULL',
                 {**where.params, "cutoff": periods_ending_after},
             )
@@ -215,7 +228,10 @@ class ClickHouseServedReads(ClickHouseReads):
                     key=lambda bp: (bp.provider_id, bp.start, bp.end),
                 )
             )
-        return Summary(total=int(count[0][0]), periods=periods)
+        updated = last[0][0] if last else None
+        return Summary(
+            total=int(count[0][0]), last_updated=None if updated is None else _naive(updated), periods=periods
+        )
 
 
 def _naive(moment: datetime) -> datetime:

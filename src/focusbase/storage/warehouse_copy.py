@@ -52,6 +52,7 @@ class SourceBatch:
     rows: int
     first_seq: int
     last_seq: int
+    committed_at: datetime | None = None  # UTC; the copy's commit is written at this time
 
 
 @dataclass(slots=True)
@@ -82,8 +83,20 @@ def source_batches(cur: duckdb.DuckDBPyConnection) -> list[SourceBatch]:
             f" FROM {TABLES[dataset].rows} WHERE {SOURCE_LIVE} GROUP BY ALL ORDER BY min(row_seq)"
         ).fetchall()
         found.extend((dataset, tuple(r)) for r in rows)
+    committed = {
+        str(batch_id): at.replace(tzinfo=UTC)
+        for batch_id, at in cur.execute(
+            "SELECT id, committed_at FROM batches WHERE committed_at IS NOT NULL"
+        ).fetchall()
+    }
     batches = [
-        SourceBatch(BatchRef(str(ws), str(provider), str(batch), seq, dataset), int(n), int(first), int(last))
+        SourceBatch(
+            BatchRef(str(ws), str(provider), str(batch), seq, dataset),
+            int(n),
+            int(first),
+            int(last),
+            committed.get(str(batch)),
+        )
         for seq, (dataset, (batch, ws, provider, n, first, last)) in enumerate(found, start=1)
     ]
     both = {b.ref.batch_id for b in batches if b.ref.dataset is Dataset.CONTRACT_COMMITMENT} & {
@@ -162,7 +175,7 @@ def copy_warehouse(
                 report.rows_staged += staged
             else:
                 report.commitment_rows_staged += staged
-            target.commit(batch.ref, Replace("append"))
+            target.commit(batch.ref, Replace("append"), at=batch.committed_at)
             report.batches_copied += 1
     # No row of a tombstoned provider is copied (SOURCE_LIVE), so no commit above meets a tombstone here.
     for (workspace_id, provider_id), deleted_at in source_tombstones(source).items():
