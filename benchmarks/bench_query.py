@@ -24,9 +24,9 @@ from focusbase.app import create_app
 from focusbase.config import Settings
 from focusbase.demo.writer import write_demo_data
 from focusbase.focus import Dataset, columns
-from focusbase.query.service import clear_summary_cache
 from focusbase.storage import Warehouse
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
+from focusbase.storage.served import clear_summary_cache
 from focusbase.tenancy.keys import create_key
 
 PAGE_SIZE = 1000

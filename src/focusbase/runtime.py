@@ -12,6 +12,7 @@ from focusbase.config import Settings
 from focusbase.leadership import Leadership
 from focusbase.storage import Catalog, Warehouse, open_catalog
 from focusbase.storage.datadir import secure_data_dir
+from focusbase.storage.served import DuckDBServedRecords, ServedRecords
 
 # Modules that take part in the server lifecycle. Each may define:
 #   async def on_startup(runtime) -> None   (recovery, starting workers; runs in this order)
@@ -37,6 +38,8 @@ class Runtime:
     warehouse: Warehouse
     # Whether this process runs the deployment's periodic sweeps (always, on the embedded catalog).
     leadership: Leadership
+    # The FOCUS API's record reads (storage/served.py), on the warehouse above.
+    served: ServedRecords
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -50,7 +53,13 @@ class Runtime:
             checkpoint_threshold=settings.duckdb_checkpoint_threshold,
         )
         leadership = Leadership(catalog, settings.leader_lease_seconds)
-        return cls(settings=settings, catalog=catalog, warehouse=warehouse, leadership=leadership)
+        return cls(
+            settings=settings,
+            catalog=catalog,
+            warehouse=warehouse,
+            leadership=leadership,
+            served=DuckDBServedRecords(warehouse),
+        )
 
     def _hooks(self, name: str) -> list[Hook]:
         hooks = []

@@ -27,6 +27,7 @@ from focusbase.focus import Dataset
 from focusbase.query.filters import Scope
 from focusbase.query.params import contract_commitment_filters, cost_filters
 from focusbase.query.records import contract_commitment_fields, cost_fields
+from focusbase.query.service import list_contract_commitments, list_cost_records
 from focusbase.storage import open_catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
 from focusbase.storage.cost_rows import Replace
@@ -49,6 +50,7 @@ from focusbase.storage.clickhouse_served import (
 from focusbase.storage.clickhouse_types import BatchRef
 from focusbase.storage.postgres import PostgresCatalog
 from focusbase.storage.query import Field
+from focusbase.storage.served import ServedRecords
 from tests.storage.test_clickhouse_warehouse import Row, at, table
 
 COST_QUERIES: list[dict[str, str]] = [
@@ -321,3 +323,37 @@ def test_last_updated_is_the_last_commit_replace_or_revert_that_touched_matching
     assert (summary("Compute").total, summary("Compute").last_updated) == (2, times[3])
     assert summary("Network").last_updated is None
     catalog.close()
+
+
+def test_the_read_service_walks_clickhouse_pages_with_its_tokens(
+    expected: Expected, warehouse: ClickHouseWarehouse, tmp_path: Path
+) -> None:
+    records: ServedRecords = warehouse
+    settings = Settings(data_dir=tmp_path / "any", secret_key="test-secret-key")
+    for query in COST_QUERIES:
+        want, total = expected.answers[("admin", "cost", _key(query))]
+        got: list[dict[str, Any]] = []
+        token = None
+        while True:
+            page = list_cost_records(
+                records,
+                warehouse.catalog,
+                settings,
+                cost_filters(Scope(DEFAULT_WORKSPACE_ID), query),
+                page_size=4,
+                page_token=token,
+            )
+            got.extend(orjson.loads(page.records_json))
+            assert page.total_records == total
+            assert (page.data_last_updated is None) == (total == 0)
+            token = page.next_page_token
+            if token is None:
+                break
+        assert _canonical(got) == _canonical(want), query
+    for query in COMMITMENT_QUERIES:
+        want, total = expected.answers[("admin", "cc", _key(query))]
+        page = list_contract_commitments(
+            records, settings, contract_commitment_filters(Scope(DEFAULT_WORKSPACE_ID), query), page_size=100
+        )
+        assert page.next_page_token is None and page.total_records == total
+        assert _canonical(orjson.loads(page.records_json)) == _canonical(want), query

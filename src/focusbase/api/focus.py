@@ -94,7 +94,7 @@ def list_cost_and_usage(
     try:
         filters = query_params.cost_filters(_scope(principal), _given(request, _COST_PARAMETERS))
         page = list_cost_records(
-            runtime.warehouse,
+            runtime.served,
             runtime.catalog,
             runtime.settings,
             filters,
@@ -122,7 +122,7 @@ def list_contract_commitment_records(
     )
     try:
         page = list_contract_commitments(
-            runtime.warehouse, runtime.settings, filters, page_size=pageSize, page_token=pageToken
+            runtime.served, runtime.settings, filters, page_size=pageSize, page_token=pageToken
         )
     except PageTokenError as exc:
         raise _bad_token(exc) from exc

@@ -19,7 +19,7 @@ from focusbase.query.filters import ContractCommitmentFilters, CostFilters, Scop
 from focusbase.storage.clickhouse_reads import ClickHouseReads
 from focusbase.storage.clickhouse_types import LIVE, TABLES
 from focusbase.storage.cost_rows import exact
-from focusbase.storage.query import BillingPeriod, Field, Page, quote
+from focusbase.storage.query import BillingPeriod, Field, Page, Summary, quote
 
 Params = dict[str, Any]
 _TIME = "DateTime64(6, 'UTC')"
@@ -151,18 +151,35 @@ def record_json(values: dict[str, Any], x_columns: str | None, fields: tuple[Fie
     return body + "}"
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """What a filtered result holds: its live row count, the last change that touched matching rows (None
-    when unknown) and the billing periods ending after a cut-off."""
-
-    total: int
-    last_updated: datetime | None
-    periods: tuple[BillingPeriod, ...]
-
-
 class ClickHouseServedReads(ClickHouseReads):
-    """The served reads; mixed into the warehouse with the other reads."""
+    """The served reads (`storage.served.ServedRecords`); mixed into the warehouse with the other reads.
+
+    A page and its summary are two queries with no snapshot between them (ClickHouse has none): a commit
+    landing between them can show in the count and not yet in the page. Each alone is atomic.
+    """
+
+    def cost_records(
+        self,
+        filters: CostFilters,
+        fields: tuple[Field, ...],
+        *,
+        after: int,
+        page_size: int,
+        periods_ending_after: datetime | None,
+    ) -> tuple[Page, Summary]:
+        where = cost_where(filters)
+        page = self.served_page(Dataset.COST_AND_USAGE, where, fields, after=after, page_size=page_size)
+        summary = self.served_summary(
+            Dataset.COST_AND_USAGE, where, periods_ending_after=periods_ending_after
+        )
+        return page, summary
+
+    def contract_commitment_records(
+        self, filters: ContractCommitmentFilters, fields: tuple[Field, ...], *, after: int, page_size: int
+    ) -> tuple[Page, Summary]:
+        where = contract_commitment_where(filters)
+        page = self.served_page(Dataset.CONTRACT_COMMITMENT, where, fields, after=after, page_size=page_size)
+        return page, self.served_summary(Dataset.CONTRACT_COMMITMENT, where)
 
     def _stored(self, dataset: Dataset) -> set[str]:
         rows = self._query(
