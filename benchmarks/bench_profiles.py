@@ -8,6 +8,9 @@
    on chDB, the ClickHouse engine embedded) against plain DuckDB doing the same work without focusbase's
    semantics (insert, keyset page, daily totals per service, exact sums per currency). The ratio is the cost
    of the ClickHouse engine plus the visibility-table semantics over a bare DuckDB table.
+3. The FOCUS read service (`query/service.py`: filters, keyset pages of served records, totalRecords,
+   dataLastUpdated, page tokens) on both warehouses holding the same rows: the embedded profile's data
+   directory after part 1, copied into the ClickHouse warehouse as `focusbase migrate-storage` copies it.
 
 PostgreSQL is a throw-away server on a Unix socket with fsync off (tests/postgres.py): an upper bound for a
 networked, durable one.
@@ -312,6 +315,84 @@ def _engines(arrow_rows: pa.Table, workdir: Path) -> list[tuple[str, float, floa
     return out
 
 
+def _served(source_dir: Path, workdir: Path) -> tuple[list[str], list[tuple[str, float, float]]]:
+    """The copy's figures, and (operation, DuckDB seconds, ClickHouse seconds) of the FOCUS read service."""
+    from focusbase.config import Settings
+    from focusbase.query.filters import CostFilters, Scope
+    from focusbase.query.service import list_cost_records
+    from focusbase.storage import Warehouse
+    from focusbase.storage.served import DuckDBServedRecords, ServedRecords, clear_summary_cache
+    from focusbase.storage.warehouse_copy import copy_warehouse
+
+    settings = Settings(data_dir=source_dir, secret_key="bench-secret")
+    duck = Warehouse.in_dir(source_dir)
+    catalog = Catalog.in_dir(source_dir)
+    out: list[tuple[str, float, float]] = []
+    try:
+        with _clickhouse(workdir / "chdb", workdir / "served-catalog") as warehouse:
+            started = time.perf_counter()
+            copied = copy_warehouse(duck, warehouse)
+            copy_s = time.perf_counter() - started
+            notes = [
+                f"Copied {copied.rows_staged:,} live rows of {copied.batches_copied} batches into ClickHouse"
+                f" in {copy_s:.1f} s ({copied.rows_staged / copy_s:,.0f} rows/s, `copy_warehouse`, chunks of"
+                " 100,000)."
+            ]
+            filters = CostFilters(
+                Scope(DEFAULT_WORKSPACE_ID), billing_currency="USD", charge_category="Usage"
+            )
+
+            def walk(records: ServedRecords) -> str | None:
+                token = None
+                for _ in range(DEEP_PAGE - 1):
+                    token = list_cost_records(
+                        records, catalog, settings, filters, page_size=PAGE_SIZE, page_token=token
+                    ).next_page_token
+                return token
+
+            engines: dict[str, ServedRecords] = {"duck": DuckDBServedRecords(duck), "ch": warehouse}
+            tokens = {name: walk(records) for name, records in engines.items()}
+            firsts = {
+                name: list_cost_records(records, catalog, settings, filters, page_size=PAGE_SIZE)
+                for name, records in engines.items()
+            }
+            if firsts["duck"].total_records != firsts["ch"].total_records:
+                raise RuntimeError(
+                    f"totals differ: {firsts['duck'].total_records} {firsts['ch'].total_records}"
+                )
+
+            def page(name: str, token: str | None, cold: bool = False) -> Callable[[], object]:
+                def call() -> object:
+                    if cold:
+                        clear_summary_cache()
+                    return list_cost_records(
+                        engines[name], catalog, settings, filters, page_size=PAGE_SIZE, page_token=token
+                    )
+
+                return call
+
+            label = f"read service, page of {PAGE_SIZE} ({firsts['ch'].total_records:,} matching rows)"
+            out.append((f"{label}, first", _p50(page("duck", None)), _p50(page("ch", None))))
+            out.append(
+                (
+                    f"{label}, first, no summary cache",
+                    _p50(page("duck", None, cold=True)),
+                    _p50(page("ch", None)),
+                )
+            )
+            out.append(
+                (
+                    f"{label}, page {DEEP_PAGE}",
+                    _p50(page("duck", tokens["duck"])),
+                    _p50(page("ch", tokens["ch"])),
+                )
+            )
+    finally:
+        duck.close()
+        catalog.close()
+    return notes, out
+
+
 def run(workdir: Path, quick: bool) -> list[str]:
     """Markdown lines: each operation on both profiles, and the two warehouse engines."""
     reason = unavailable_reason()
@@ -366,5 +447,17 @@ def run(workdir: Path, quick: bool) -> list[str]:
         "|---|---:|---:|---:|",
     ]
     for name, duck, ch in engines:
+        lines.append(f"| {name} | {duck * 1000:,.1f} | {ch * 1000:,.1f} | {ch / duck:.2f}x |")
+    notes, served = _served(embedded_dir, workdir)
+    lines += [
+        "",
+        "The FOCUS read service (filters billingCurrency=USD and chargeCategory=Usage; records,",
+        "totalRecords, dataLastUpdated, page token) on the embedded profile's warehouse after part 1 and on",
+        "the same rows copied into the ClickHouse warehouse. " + " ".join(notes),
+        "",
+        "| operation | DuckDB warehouse (ms) | ClickHouse warehouse on chDB (ms) | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, duck, ch in served:
         lines.append(f"| {name} | {duck * 1000:,.1f} | {ch * 1000:,.1f} | {ch / duck:.2f}x |")
     return lines

@@ -45,7 +45,7 @@ from focusbase.storage.clickhouse_client import open_client
 from focusbase.storage.clickhouse_served import (
     contract_commitment_where,
     cost_where,
-    record_json,
+    finish_record,
 )
 from focusbase.storage.clickhouse_types import BatchRef
 from focusbase.storage.postgres import PostgresCatalog
@@ -258,30 +258,23 @@ def test_billing_periods_ending_after_a_cutoff_are_listed_once_per_provider(
     assert datetime(2026, 6, 1) not in {p.start for p in later.periods if p.provider_id == expected.acme}
 
 
-def test_records_are_written_as_the_embedded_warehouse_writes_them() -> None:
+def test_served_custom_columns_are_typed_and_the_others_spliced_in() -> None:
     fields = (
         Field("BilledCost", "BilledCost", "Decimal"),
-        Field("ChargePeriodStart", "ChargePeriodStart", "Date/Time"),
-        Field("Tags", "Tags", "JSON"),
-        Field("ServiceName", "ServiceName", "String"),
+        Field("x_SplitCostAllocationMethod", "x_SplitCostAllocationMethod", "String"),
         Field("x_SplitCostAllocationPercentage", "x_SplitCostAllocationPercentage", "Decimal"),
     )
-    values = {
-        "BilledCost": Decimal("100.000000000000"),
-        "ChargePeriodStart": datetime(2026, 6, 1, 13, 5, 9, 123456),
-        "Tags": '{"a":"b"}',
-        "ServiceName": 'say "hi"',
-    }
-    text = record_json(values, '{"x_SplitCostAllocationPercentage":"12.50","x_Owner":"ops"}', fields)
+    body = '{"BilledCost":100'
+    text = finish_record(body, '{"x_SplitCostAllocationPercentage":"12.50","x_Owner":"o\\"ps"}', fields)
     assert text == (
-        '{"BilledCost":100,"ChargePeriodStart":"2026-06-01T13:05:09Z","Tags":{"a":"b"},'
-        '"ServiceName":"say \\"hi\\"","x_SplitCostAllocationPercentage":12.5,"x_Owner":"ops"}'
+        '{"BilledCost":100,"x_SplitCostAllocationMethod":null,"x_SplitCostAllocationPercentage":12.5,'
+        '"x_Owner":"o\\"ps"}'
     )
-    not_a_number = record_json(
-        {**values, "BilledCost": None}, '{"x_SplitCostAllocationPercentage":"n/a"}', fields
-    )
-    assert orjson.loads(not_a_number)["BilledCost"] is None
+    rounded = finish_record(body, '{"x_SplitCostAllocationPercentage":"0.0000000000005"}', fields)
+    assert orjson.loads(rounded)["x_SplitCostAllocationPercentage"] == 1e-12  # DECIMAL(38, 12), rounded
+    not_a_number = finish_record(body, '{"x_SplitCostAllocationPercentage":"n/a"}', fields)
     assert orjson.loads(not_a_number)["x_SplitCostAllocationPercentage"] is None
+    assert finish_record(body, None, fields[:1]) == '{"BilledCost":100}'
 
 
 def test_last_updated_is_the_last_commit_replace_or_revert_that_touched_matching_rows(
@@ -322,6 +315,15 @@ def test_last_updated_is_the_last_commit_replace_or_revert_that_touched_matching
     assert (summary("Storage").total, summary("Storage").last_updated) == (1, times[3])
     assert (summary("Compute").total, summary("Compute").last_updated) == (2, times[3])
     assert summary("Network").last_updated is None
+    # Summaries are cached under the data version: asked again, the same answer without counting again;
+    # every write the reads can see, a lightweight delete included, changes the version.
+    assert summary("Compute") is summary("Compute")
+    before = warehouse.data_version()
+    warehouse.delete_provider(ws, "prv_a", datetime.now(UTC))
+    tombstoned = warehouse.data_version()
+    assert tombstoned != before and (summary("Compute").total, summary("Compute").last_updated) == (0, None)
+    assert warehouse.purge_deleted() > 0
+    assert warehouse.data_version() != tombstoned
     catalog.close()
 
 

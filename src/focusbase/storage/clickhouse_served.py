@@ -20,6 +20,7 @@ from focusbase.storage.clickhouse_reads import ClickHouseReads
 from focusbase.storage.clickhouse_types import LIVE, TABLES
 from focusbase.storage.cost_rows import exact
 from focusbase.storage.query import BillingPeriod, Field, Page, Summary, quote
+from focusbase.storage.served import SummaryCache
 
 Params = dict[str, Any]
 _TIME = "DateTime64(6, 'UTC')"
@@ -105,17 +106,31 @@ def _custom_decimal(text: str) -> Decimal | None:
     return value if value.adjusted() < 26 else None
 
 
-def _json_value(value: Any, data_type: str) -> str:
-    if value is None:
-        return "null"
-    if data_type == "Decimal":
-        return _decimal_text(value)
-    if data_type == "Date/Time":
-        moment: datetime = value if value.tzinfo is None else value.astimezone(UTC)
-        return '"' + moment.strftime("%Y-%m-%dT%H:%M:%SZ") + '"'
-    if data_type == "JSON":
-        return str(value)  # stored JSON text, served as stored
-    return orjson.dumps(value).decode()
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _value_sql(field: Field) -> str:
+    """ClickHouse SQL for a stored property's JSON text (never NULL: a missing value is the literal null)."""
+    column = quote(field.source)
+    if field.data_type == "Decimal":
+        text = f"toString({column})"  # exact, trailing zeros trimmed
+    elif field.data_type == "Date/Time":
+        text = f"concat('\"', formatDateTime({column}, '%Y-%m-%dT%H:%i:%SZ'), '\"')"
+    elif field.data_type == "JSON":
+        text = column  # stored JSON text, served as stored
+    else:
+        text = f"toJSONString({column})"  # a JSON string literal, escaped by ClickHouse
+    return f"ifNull({text}, 'null')"
+
+
+def record_sql(fields: tuple[Field, ...]) -> str:
+    """The stored properties of a record as JSON object text without its closing brace, in field order."""
+    parts: list[str] = []
+    for f in (f for f in fields if not f.source.startswith("x_")):
+        key = ("{" if not parts else ",") + orjson.dumps(f.prop).decode() + ":"
+        parts.extend([_sql_literal(key), _value_sql(f)])
+    return f"concat({', '.join(parts)})" if parts else "'{'"
 
 
 def _custom_value(custom: dict[str, Any], field: Field) -> str:
@@ -130,25 +145,20 @@ def _custom_value(custom: dict[str, Any], field: Field) -> str:
     return orjson.dumps(text).decode()
 
 
-def record_json(values: dict[str, Any], x_columns: str | None, fields: tuple[Field, ...]) -> str:
-    """One served record: its fields in order, then the row's other x_ columns as top-level properties."""
+def finish_record(body: str, x_columns: str | None, fields: tuple[Field, ...]) -> str:
+    """A record from `record_sql`'s text: the served x_ properties (typed as DuckDB types them) and the row's
+    other x_ columns spliced in as top-level properties, then the closing brace."""
+    custom_fields = [f for f in fields if f.source.startswith("x_")]
     custom: dict[str, Any] = orjson.loads(x_columns) if x_columns else {}
     if not isinstance(custom, dict):
         custom = {}
-    parts = []
-    for f in fields:
-        text = (
-            _custom_value(custom, f)
-            if f.source.startswith("x_")
-            else _json_value(values[f.source], f.data_type)
-        )
-        parts.append(orjson.dumps(f.prop).decode() + ":" + text)
-    served = {f.source for f in fields if f.source.startswith("x_")}
+    sep = "," if body != "{" else ""
+    parts = [orjson.dumps(f.prop).decode() + ":" + _custom_value(custom, f) for f in custom_fields]
+    served = {f.source for f in custom_fields}
     extra = {k: v for k, v in custom.items() if k not in served}
-    body = "{" + ",".join(parts)
     if extra:
-        body += "," + orjson.dumps(extra).decode()[1:-1]
-    return body + "}"
+        parts.append(orjson.dumps(extra).decode()[1:-1])
+    return body + (sep + ",".join(parts) if parts else "") + "}"
 
 
 class ClickHouseServedReads(ClickHouseReads):
@@ -181,24 +191,27 @@ class ClickHouseServedReads(ClickHouseReads):
         page = self.served_page(Dataset.CONTRACT_COMMITMENT, where, fields, after=after, page_size=page_size)
         return page, self.served_summary(Dataset.CONTRACT_COMMITMENT, where)
 
-    def _stored(self, dataset: Dataset) -> set[str]:
-        rows = self._query(
-            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String}",
-            {"t": TABLES[dataset].name},
-        )
-        return {str(r[0]) for r in rows}
+    def _stored(self, dataset: Dataset) -> frozenset[str]:
+        """The dataset table's columns (fixed once migrated, so asked once per warehouse object)."""
+        known: dict[Dataset, frozenset[str]] = self.__dict__.setdefault("_stored_columns", {})
+        if dataset not in known:
+            rows = self._query(
+                "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String}",
+                {"t": TABLES[dataset].name},
+            )
+            known[dataset] = frozenset(str(r[0]) for r in rows)
+        return known[dataset]
 
     def served_page(
         self, dataset: Dataset, where: Where, fields: tuple[Field, ...], *, after: int, page_size: int
     ) -> Page:
         """The next `page_size` live rows matching `where` with row_id > after, as served records."""
-        sources = sorted({f.source for f in fields if not f.source.startswith("x_")})
-        missing = [s for s in sources if s not in self._stored(dataset)]
+        stored = self._stored(dataset)
+        missing = [f.source for f in fields if not f.source.startswith("x_") and f.source not in stored]
         if missing:
             raise ValueError(f"not stored columns: {missing}")
-        select = ", ".join(quote(s) for s in sources)
         rows = self._query(
-            f"SELECT row_id, x_columns, {select} FROM {TABLES[dataset].name}"  # noqa: S608 - our identifiers
+            f"SELECT row_id, x_columns, {record_sql(fields)} FROM {TABLES[dataset].name}"  # noqa: S608 - ours
             f" WHERE {where.sql} AND {LIVE} AND row_id > {{after:UInt64}} ORDER BY row_id LIMIT {{n:UInt32}}",
             {**where.params, "after": after, "n": page_size + 1},
         )
@@ -206,7 +219,7 @@ class ClickHouseServedReads(ClickHouseReads):
         rows = rows[:page_size]
         if not rows:
             return Page(records_json="[]", count=0, last_seq=None, has_more=False)
-        records = [record_json(dict(zip(sources, r[2:], strict=True)), r[1], fields) for r in rows]
+        records = [finish_record(str(r[2]), r[1], fields) for r in rows]
         return Page(
             records_json="[" + ",".join(records) + "]",
             count=len(rows),
@@ -214,41 +227,67 @@ class ClickHouseServedReads(ClickHouseReads):
             has_more=has_more,
         )
 
+    def data_version(self) -> tuple[Any, ...]:
+        """A fingerprint that changes with every write the served reads can see: per table and partition, the
+        newest block number (every insert: stage, commit, revert, tombstone) and data version (every
+        lightweight delete: prune, purge). A merge may change it too, which only costs a cache miss."""
+        return tuple(self._query(_VERSION)[0][0])
+
     def served_summary(
         self, dataset: Dataset, where: Where, *, periods_ending_after: datetime | None = None
     ) -> Summary:
-        """The live row count matching `where`, and with `periods_ending_after` the distinct (provider,
-        billing period) of those rows whose period ends after it (Cost and Usage only)."""
+        """The live row count matching `where`, the last change that touched matching rows and, with
+        `periods_ending_after`, the distinct (provider, billing period) of those rows whose period ends after
+        it (Cost and Usage only). Cached per warehouse object under `data_version`, computed in one query
+        with the version it is cached under, so a cached summary always describes that version's data."""
+        cache: SummaryCache = self.__dict__.setdefault("_summaries", SummaryCache())
+        key = (dataset, where.sql, repr(sorted(where.params.items())), periods_ending_after)
+        found = cache.get((*key, self.data_version()))
+        if found is not None:
+            return found
         table = TABLES[dataset].name
-        count = self._query(f"SELECT count() FROM {table} WHERE {where.sql} AND {LIVE}", where.params)  # noqa: S608
-        # The newest visibility row of any day-batch holding matching rows, live or not: the commit that made
-        # them live, a later one that retired them, a revert. DuckDB's summarize reads the same events from
-        # its batches (committed_at of the holders and supersedors, updated_at of reverted batches).
-        last = self._query(
-            "SELECT nullIf(max(changed_at), toDateTime64(0, 6, 'UTC')) FROM live_day_batches"  # noqa: S608
+        params = dict(where.params)
+        periods_sql = "[]"
+        if periods_ending_after is not None:
+            periods_sql = (
+                '(SELECT groupUniqArray((provider_id, "BillingPeriodStart", "BillingPeriodEnd"))'  # noqa: S608
+                f' FROM {table} WHERE {where.sql} AND {LIVE} AND "BillingPeriodEnd" > {{cutoff:{_TIME}}}'
+                ' AND "BillingPeriodStart" IS NOT NULL)'
+            )
+            params["cutoff"] = periods_ending_after
+        # The last change: the newest visibility row of any day-batch holding matching rows, live or not (the
+        # commit that made them live, a later one that retired them, a revert). DuckDB's summarize reads the
+        # same events from its batches (committed_at of holders and supersedors, updated_at of reverts).
+        row = self._query(
+            f"SELECT (SELECT count() FROM {table} WHERE {where.sql} AND {LIVE}),"  # noqa: S608
+            " (SELECT nullIf(max(changed_at), toDateTime64(0, 6, 'UTC')) FROM live_day_batches"
             " WHERE workspace_id = {ws:String} AND provider_id NOT IN"
             " (SELECT provider_id FROM deleted_providers WHERE workspace_id = {ws:String})"
-            f" AND day_batch IN (SELECT day_batch FROM {table} WHERE {where.sql})",
-            where.params,
-        )
-        periods: tuple[BillingPeriod, ...] = ()
-        if periods_ending_after is not None:
-            found = self._query(
-                f'SELECT DISTINCT provider_id, "BillingPeriodStart", "BillingPeriodEnd" FROM {table}'  # noqa: S608
-                f' WHERE {where.sql} AND {LIVE} AND "BillingPeriodEnd" > {{cutoff:{_TIME}}}'
-                ' AND "BillingPeriodStart" IS NOT NULL',
-                {**where.params, "cutoff": periods_ending_after},
+            f" AND day_batch IN (SELECT day_batch FROM {table} WHERE {where.sql})),"
+            f" {periods_sql}, ({_VERSION})",
+            params,
+        )[0]
+        count, updated, found_periods, version = row
+        periods = tuple(
+            sorted(
+                (BillingPeriod(str(p), _naive(s), _naive(e)) for p, s, e in found_periods),
+                key=lambda bp: (bp.provider_id, bp.start, bp.end),
             )
-            periods = tuple(
-                sorted(
-                    (BillingPeriod(str(p), _naive(s), _naive(e)) for p, s, e in found),
-                    key=lambda bp: (bp.provider_id, bp.start, bp.end),
-                )
-            )
-        updated = last[0][0] if last else None
-        return Summary(
-            total=int(count[0][0]), last_updated=None if updated is None else _naive(updated), periods=periods
         )
+        summary = Summary(
+            total=int(count), last_updated=None if updated is None else _naive(updated), periods=periods
+        )
+        cache.put((*key, tuple(version)), summary)
+        return summary
+
+
+_VERSION = (
+    "SELECT groupArray((table, partition_id, block, version)) FROM (SELECT table, partition_id,"
+    " max(max_block_number) AS block, max(data_version) AS version FROM system.parts"
+    " WHERE database = currentDatabase() AND active AND table IN"
+    " ('cost_rows', 'contract_commitment_rows', 'live_day_batches', 'deleted_providers')"
+    " GROUP BY table, partition_id ORDER BY table, partition_id)"
+)
 
 
 def _naive(moment: datetime) -> datetime:
