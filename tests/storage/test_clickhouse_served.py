@@ -28,7 +28,7 @@ from focusbase.query.filters import Scope
 from focusbase.query.params import contract_commitment_filters, cost_filters
 from focusbase.query.records import contract_commitment_fields, cost_fields
 from focusbase.query.service import list_contract_commitments, list_cost_records
-from focusbase.storage import open_catalog
+from focusbase.storage import Warehouse, open_catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
 from focusbase.storage.cost_rows import Replace
 from focusbase.tenancy.keys import create_key
@@ -50,7 +50,7 @@ from focusbase.storage.clickhouse_served import (
 from focusbase.storage.clickhouse_types import BatchRef
 from focusbase.storage.postgres import PostgresCatalog
 from focusbase.storage.query import Field
-from focusbase.storage.served import ServedRecords
+from focusbase.storage.served import DuckDBServedRecords, ServedRecords
 from tests.storage.test_clickhouse_warehouse import Row, at, table
 
 COST_QUERIES: list[dict[str, str]] = [
@@ -359,3 +359,21 @@ def test_the_read_service_walks_clickhouse_pages_with_its_tokens(
         )
         assert page.next_page_token is None and page.total_records == total
         assert _canonical(orjson.loads(page.records_json)) == _canonical(want), query
+
+
+def test_custom_column_names_are_the_embedded_warehouses(
+    expected: Expected, warehouse: ClickHouseWarehouse
+) -> None:
+    embedded = Warehouse.in_dir(expected.data_dir)
+    try:
+        duck = DuckDBServedRecords(embedded)
+        scopes = [Scope(DEFAULT_WORKSPACE_ID), Scope(DEFAULT_WORKSPACE_ID, frozenset({expected.acme}))]
+        for dataset in (Dataset.COST_AND_USAGE, Dataset.CONTRACT_COMMITMENT):
+            for scope in scopes:
+                names = warehouse.custom_column_names(dataset, scope)
+                assert names == duck.custom_column_names(dataset, scope), (dataset, scope)
+        every = warehouse.custom_column_names(Dataset.COST_AND_USAGE, scopes[0])
+        assert {"x_Owner", "x_Note", "x_SplitCostAllocationMethod"} <= set(every)
+        assert warehouse.custom_column_names(Dataset.CONTRACT_COMMITMENT, scopes[1]) == ["x_BillingAccountId"]
+    finally:
+        embedded.close()

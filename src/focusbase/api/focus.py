@@ -151,5 +151,5 @@ def get_schema_metadata(
         raise ApiError(
             400, "invalid_parameter", f"dataset must be one of {names}", details="dataset"
         ) from exc
-    metadata = schema_metadata(runtime.warehouse, _scope(principal), version=focusVersion, dataset=chosen)
+    metadata = schema_metadata(runtime.served, _scope(principal), version=focusVersion, dataset=chosen)
     return Response(content=orjson.dumps(metadata), media_type="application/json")

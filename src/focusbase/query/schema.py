@@ -11,16 +11,11 @@ from focusbase import __version__
 from focusbase.focus import VERSIONS, Column, Dataset, columns
 from focusbase.query.filters import Scope
 from focusbase.query.records import SEED_CUSTOM_TYPES, SERVED_VERSION
-from focusbase.storage import Warehouse
-from focusbase.storage import query as store
+from focusbase.storage.served import ServedRecords
 
 DATA_GENERATOR_NAME = "focusbase"
 DATA_TYPES = {"String": "String", "Decimal": "Number", "Date/Time": "DateTime", "JSON": "JSON"}
 REQUIREMENTS = {"Mandatory": "Must", "Recommended": "Recommended", "Conditional": "Optional"}
-_VIEWS = {
-    Dataset.COST_AND_USAGE: "live_cost_rows",
-    Dataset.CONTRACT_COMMITMENT: "live_contract_commitment_rows",
-}
 
 
 @cache
@@ -69,7 +64,9 @@ def datasets(version: str) -> list[str]:
     return [d.value for d in Dataset if d is Dataset.COST_AND_USAGE or version >= "1.3"]
 
 
-def schema_metadata(warehouse: Warehouse, scope: Scope, *, version: str, dataset: Dataset) -> dict[str, Any]:
+def schema_metadata(
+    records: ServedRecords, scope: Scope, *, version: str, dataset: Dataset
+) -> dict[str, Any]:
     """The SchemaMetadata body: FOCUS `version`'s columns of `dataset`, plus the custom columns served."""
     if version not in VERSIONS:
         raise ValueError(f"unknown FOCUS version {version!r}")
@@ -81,8 +78,7 @@ def schema_metadata(warehouse: Warehouse, scope: Scope, *, version: str, dataset
             region = column_definition(cols["RegionId"])
             defs.append({**region, "columnName": "Region", "description": descriptions()["Region"]})
             defs.extend(_custom_definition(name, data_type) for name, data_type in SEED_CUSTOM_TYPES.items())
-        with warehouse.cursor() as cur:
-            found = store.custom_column_names(cur, _VIEWS[dataset], scope)
+        found = records.custom_column_names(dataset, scope)
         known = {d["columnName"] for d in defs}
         defs.extend(_custom_definition(name) for name in found if name not in known)
     return {

@@ -191,6 +191,17 @@ class ClickHouseServedReads(ClickHouseReads):
         page = self.served_page(Dataset.CONTRACT_COMMITMENT, where, fields, after=after, page_size=page_size)
         return page, self.served_summary(Dataset.CONTRACT_COMMITMENT, where)
 
+    def custom_column_names(self, dataset: Dataset, scope: Scope) -> list[str]:
+        """The distinct x_ column names in the live rows the scope can see (keys of x_kv, as DuckDB's
+        json_keys of x_columns: a key whose value is null counts)."""
+        where = scope_where(scope)
+        rows = self._query(
+            f"SELECT DISTINCT arrayJoin(mapKeys(x_kv)) AS k FROM {TABLES[dataset].name}"  # noqa: S608
+            f" WHERE {where.sql} AND {LIVE} ORDER BY k",
+            where.params,
+        )
+        return [str(r[0]) for r in rows]
+
     def _stored(self, dataset: Dataset) -> frozenset[str]:
         """The dataset table's columns (fixed once migrated, so asked once per warehouse object)."""
         known: dict[Dataset, frozenset[str]] = self.__dict__.setdefault("_stored_columns", {})

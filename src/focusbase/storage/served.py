@@ -16,7 +16,8 @@ from typing import Protocol
 
 import orjson
 
-from focusbase.query.filters import ContractCommitmentFilters, CostFilters
+from focusbase.focus import Dataset
+from focusbase.query.filters import ContractCommitmentFilters, CostFilters, Scope
 from focusbase.storage import query as store
 from focusbase.storage.query import Field, Page, Summary
 from focusbase.storage.warehouse import Warehouse
@@ -41,6 +42,10 @@ class ServedRecords(Protocol):
     def contract_commitment_records(
         self, filters: ContractCommitmentFilters, fields: tuple[Field, ...], *, after: int, page_size: int
     ) -> tuple[Page, Summary]: ...
+
+    def custom_column_names(self, dataset: Dataset, scope: Scope) -> list[str]:
+        """The distinct x_ column names in the live rows of `dataset` the scope can see, sorted."""
+        ...
 
 
 class SummaryCache:
@@ -105,6 +110,11 @@ class DuckDBServedRecords:
         where = store.contract_commitment_where(filters)
         key = orjson.dumps(filters.canonical(), option=orjson.OPT_SORT_KEYS)
         return self._read(COMMITMENT_VIEW, where, fields, key, after, page_size, None)
+
+    def custom_column_names(self, dataset: Dataset, scope: Scope) -> list[str]:
+        view = COST_VIEW if dataset is Dataset.COST_AND_USAGE else COMMITMENT_VIEW
+        with self.warehouse.cursor() as cur:
+            return store.custom_column_names(cur, view, scope)
 
     def _read(
         self,
