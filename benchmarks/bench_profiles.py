@@ -365,6 +365,7 @@ def _served(source_dir: Path, workdir: Path) -> tuple[list[str], list[tuple[str,
                 def call() -> object:
                     if cold:
                         clear_summary_cache()
+                        warehouse.clear_summary_cache()
                     return list_cost_records(
                         engines[name], catalog, settings, filters, page_size=PAGE_SIZE, page_token=token
                     )

@@ -238,6 +238,10 @@ class ClickHouseServedReads(ClickHouseReads):
             has_more=has_more,
         )
 
+    def clear_summary_cache(self) -> None:
+        """Forget this warehouse object's cached summaries (benchmarks measure the uncached path)."""
+        self.__dict__.pop("_summaries", None)
+
     def data_version(self) -> tuple[Any, ...]:
         """A fingerprint that changes with every write the served reads can see: per table and partition, the
         newest block number (every insert: stage, commit, revert, tombstone) and data version (every
