@@ -201,6 +201,20 @@ def drift_oracle_score(case: Case, days: int = 14) -> float:
     return float(np.dot(weights, excess) / (cv * np.sqrt(np.dot(weights, weights))))
 
 
+def drift_oracle_false_rate(threshold: float, days: int = 240, series: int = 4000) -> float:
+    """The share of `days`-day series without a drift on which the same all-knowing ramp test, run on every
+    day the detector's drift test runs (from day 56), reaches |score| >= `threshold` at least once: what it
+    costs to flag a drift whose score on its 14th day is only `threshold`."""
+    rng = np.random.default_rng(0)
+    p = DetectionParams()
+    tests = days - (p.min_history_days + p.drift_reference_days + p.drift_days) + 1
+    weights = np.arange(1, p.drift_days + 1, dtype=np.float64)
+    weights /= np.sqrt(np.dot(weights, weights))
+    noise = rng.standard_normal((series, tests + p.drift_days - 1))
+    scores = np.lib.stride_tricks.sliding_window_view(noise, p.drift_days, axis=1) @ weights
+    return float(np.mean(np.max(np.abs(scores), axis=1) >= threshold))
+
+
 # ------------------------------------------------------------------------------------------ real series
 
 

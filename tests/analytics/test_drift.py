@@ -1,0 +1,44 @@
+"""The drift test on seeded daily cost series: a steady +1%/day rise is one drift event found within 14
+days, and the normal days after a spike or a drop are not mistaken for a drift."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from focusbase.analytics.detect.anomalies import detect
+from focusbase.analytics.detect.series import DailySeries
+
+START = date(2025, 1, 6)
+AT = 120
+
+
+def _spend(seed: int, cv: float) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    days = np.arange(200)
+    weekday = np.where(days % 7 >= 5, 0.6, 1.0)
+    return 2000.0 * weekday * rng.lognormal(-(cv**2) / 2, cv, days.size)
+
+
+@pytest.mark.parametrize("seed", range(1, 7))
+def test_a_one_percent_a_day_drift_is_found_within_14_days(seed: int) -> None:
+    x = _spend(seed, 0.06)
+    x[AT:] *= 1.01 ** np.minimum(np.arange(x.size - AT), 30)
+    events = detect(DailySeries(START, x)).events
+    drifts = [e for e in events if e.kind == "drift"]
+    assert drifts, events
+    first = drifts[0]
+    assert first.direction == 1
+    assert (first.start - START).days >= AT
+    assert (first.detected_on - START).days - AT <= 14
+
+
+@pytest.mark.parametrize("kind", ["spike", "drop"])
+def test_normal_days_after_a_spike_or_a_drop_are_not_a_drift(kind: str) -> None:
+    x = _spend(4, 0.06)
+    x[AT : AT + 3] *= 3.0 if kind == "spike" else 0.2
+    events = detect(DailySeries(START, x)).events
+    assert [e.kind for e in events] == [kind], events
+    assert (events[0].start - START).days == AT
