@@ -62,6 +62,7 @@ COST_QUERIES: list[dict[str, str]] = [
     {"billingPeriodStart": "2026-07-01T00:00:00Z"},
     {"billingPeriodStart": "2026-06-01T00:00:00Z", "billingPeriodEnd": "2026-06-01T00:00:00Z"},  # empty
     {"providerName": "Euro Cloud"},
+    {"billingPeriodStart": "0001-01-01T00:00:00Z", "billingPeriodEnd": "9999-12-31T23:59:59Z"},
     {"serviceName": "no such service"},
 ]
 COMMITMENT_QUERIES: list[dict[str, str]] = [

@@ -25,6 +25,8 @@ from focusbase.storage.served import SummaryCache
 Params = dict[str, Any]
 _TIME = "DateTime64(6, 'UTC')"
 _SCALE = Decimal("1e-12")
+# DateTime64's range: a filter bound outside it is moved to its edge (no stored time lies beyond).
+_FIRST_TIME, _LAST_TIME = datetime(1900, 1, 1), datetime(2299, 12, 31, 23, 59, 59, 999999)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,16 +48,20 @@ def scope_where(scope: Scope) -> Where:
     return Where(" AND ".join(clauses), params)
 
 
+def _bounded(moment: datetime) -> datetime:
+    return min(max(moment, _FIRST_TIME), _LAST_TIME)
+
+
 def cost_where(filters: CostFilters) -> Where:
     """The cost-and-usage filters (storage.query.cost_where's conditions) over live Cost and Usage rows."""
     where = scope_where(filters.scope)
     clauses, params = [where.sql], dict(where.params)
     if filters.billing_period_start is not None:
         clauses.append(f'"BillingPeriodStart" >= {{period_from:{_TIME}}}')
-        params["period_from"] = filters.billing_period_start
+        params["period_from"] = _bounded(filters.billing_period_start)
     if filters.billing_period_end is not None:
         clauses.append(f'"BillingPeriodStart" < {{period_to:{_TIME}}}')
-        params["period_to"] = filters.billing_period_end
+        params["period_to"] = _bounded(filters.billing_period_end)
     for i, (column, value) in enumerate(sorted(filters.string_filters().items())):
         clauses.append(f"{quote(column)} = {{s{i}:String}}")
         params[f"s{i}"] = value
