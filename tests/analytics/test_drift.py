@@ -1,5 +1,6 @@
 """The drift test on seeded daily cost series: a steady +1%/day rise is one drift event found within 14
-days, and the normal days after a spike or a drop are not mistaken for a drift."""
+days, also when it lasts 40 days, a spike on top of it is still a spike, and the normal days after a spike
+or a drop are not mistaken for a drift."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ START = date(2025, 1, 6)
 AT = 120
 
 
-def _spend(seed: int, cv: float) -> np.ndarray:
+def _spend(seed: int, cv: float, n: int = 200) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    days = np.arange(200)
+    days = np.arange(n)
     weekday = np.where(days % 7 >= 5, 0.6, 1.0)
     return 2000.0 * weekday * rng.lognormal(-(cv**2) / 2, cv, days.size)
 
@@ -42,3 +43,34 @@ def test_normal_days_after_a_spike_or_a_drop_are_not_a_drift(kind: str) -> None:
     events = detect(DailySeries(START, x)).events
     assert [e.kind for e in events] == [kind], events
     assert (events[0].start - START).days == AT
+
+
+def _long_drift(seed: int, days: int = 40) -> np.ndarray:
+    x = _spend(seed, 0.06, 260)
+    x[AT:] *= 1.01 ** np.minimum(np.arange(x.size - AT), days)
+    return x
+
+
+@pytest.mark.parametrize("seed", range(1, 7))
+def test_a_40_day_drift_is_one_drift_event_and_nothing_after_it(seed: int) -> None:
+    events = detect(DailySeries(START, _long_drift(seed))).events
+    drifts = [e for e in events if e.kind == "drift"]
+    assert len(drifts) == 1, events
+    after = [e for e in events if e.start >= drifts[0].start and e.kind != "drift"]
+    assert after == [], events
+    # The event lasts while the ramp goes on (it stops on day AT + 40), then the new level is normal.
+    assert (drifts[0].end - START).days >= AT + 40
+    assert not drifts[0].ongoing
+
+
+@pytest.mark.parametrize("seed", range(1, 4))
+def test_a_spike_on_top_of_a_drift_is_still_a_spike(seed: int) -> None:
+    x = _long_drift(seed)
+    x[AT + 25] *= 3.0
+    events = detect(DailySeries(START, x)).events
+    drift = next(e for e in events if e.kind == "drift")
+    assert [e.kind for e in events if e.start >= drift.start] == ["drift", "spike"], events
+    spike = events[-1]
+    assert (spike.start - START).days == (spike.end - START).days == AT + 25
+    # Measured against the drift's own line, not the level before the drift.
+    assert 1.6 < spike.actual / spike.expected < 4.0

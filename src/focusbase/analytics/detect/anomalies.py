@@ -12,6 +12,8 @@ have on the morning after that day was ingested (docs/analytics-detection.md has
 - slow drift, which never crosses the daily floors, is caught by a ramp-shaped (matched) test of the log
   excess of the last `drift_days` over the weekday means of the weeks before, whose variance includes the
   error of those means;
+- while a drift goes on, each day is measured against a line fitted to the drift's recent log spend: the ramp
+  extends the one drift event, and only a day anomalous against that line (a spike on top) is an event;
 - consecutive anomalous days of one sign form one event; an event that persists `accept_days` becomes the
   new normal (the baseline restarts at it) so a level shift is one event, not one a day;
 - a positive excess on the day of month where the previous months had the same excess is a recurring
@@ -26,6 +28,7 @@ from datetime import date, timedelta
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 from statsmodels.tsa.seasonal import STL
 
 from focusbase.analytics.detect.series import DailySeries, FloatArray, mad_scale
@@ -59,6 +62,8 @@ class DetectionParams:
     drift_min_share: float = 0.08
     drift_min_rise: float = 0.08
     drift_noise_floor: float = 0.02
+    drift_fit_days: int = 28
+    drift_end_se: float = 0.5
     recurring_months: int = 2
     critical_abs: float | None = None
     multiplier: float = 1.0
@@ -94,6 +99,22 @@ class Detection:
 
 
 @dataclass
+class _Ramp:
+    """A drift being followed: its sign, where its window began, and the reference it was measured from."""
+
+    sign: int
+    start: int  # the drift event's first day
+    lo: int  # the first day of the window the drift test found it in
+    means: FloatArray  # the reference's mean log spend per weekday
+    known: npt.NDArray[np.bool_]  # weekdays the reference has (at least 2 days with spend)
+    expected: float = 0.0  # the fitted line's spend for the day being checked
+    slope: float = 0.0  # its slope, in log spend per day
+    point_start: int = -1  # a run of anomalous days on top of the drift
+    point_sign: int = 0
+    last_point: int = -10
+
+
+@dataclass
 class _Stl:
     fitted_at: int = -1
     anchor: int = -1
@@ -122,7 +143,10 @@ class _Walker:
         self.excluded = np.zeros(self.n, dtype=bool)
         self.anchor = 0
         self.stl = _Stl()
-        self.drift_sign = 0
+        self.ramp: _Ramp | None = None
+        self.on_ramp = np.zeros(self.n, dtype=np.int64)  # the sign of the drift followed on each day
+        self.ramp_base = np.full(self.n, np.nan)  # the drift's own expected spend on those days
+        self.ramp_sigma = np.full(self.n, np.nan)
         self.open_start = -1
         self.open_sign = 0
         self.last_flag = -10
@@ -225,11 +249,13 @@ class _Walker:
         """A change that has lasted `accept_days` is the new normal: the baseline restarts at it."""
         self.anchor = max(self.open_start, t - self.p.accept_days + 1)
         self.excluded[self.anchor : t + 1] = False
-        self.drift_sign = 0
+        self.ramp = None
         self.open_start, self.open_sign = -1, 0
 
     def step(self, t: int) -> None:
         p, m, x = self.p, self.p.multiplier, self.x[t]
+        if self.ramp is not None and not self._ramp_goes_on(t, self.ramp):
+            self._end_ramp(t)
         expected = self._expected(t)
         if expected is None:
             idx = self._history(t)
@@ -242,6 +268,9 @@ class _Walker:
             return
         base, sigma = expected
         self.baseline[t], self.sigma[t] = base, sigma
+        if self.ramp is not None:
+            self._follow(t, self.ramp, base, sigma)
+            return
         dev = x - base
         z = dev / sigma
         if base < 0.05 * p.abs_floor and x >= p.abs_floor * m:
@@ -272,26 +301,78 @@ class _Walker:
         """A slow, steady change: a ramp-shaped (matched) test of the log excess over the last `drift_days`
         against a weekday profile of the `drift_reference_days` before them, with its exact variance."""
         p = self.p
-        base = self.baseline[t]
-        rel_now = (self.x[t] - base) / base if base > 0 else 0.0
-        if self.drift_sign:
-            if rel_now * self.drift_sign >= p.drift_min_share / 2:
-                self._mark(t, self.drift_sign, _DRIFT, t)
-                return True
-            self.drift_sign = 0
-            return False
         found = self._drift_test(t)
         if found is None:
             return False
-        sign, rel = found
+        sign, rel, means, known = found
         lo = t - p.drift_days + 1
         first = next((i for i in range(t - 6, t + 1) if rel[i - lo] * sign >= p.drift_min_share / 2), t)
         for i in range(first, t + 1):
             self._mark(i, sign, _DRIFT, t)
-        self.drift_sign = sign
+        self.ramp = _Ramp(sign, first, lo, means, known)
         return True
 
-    def _drift_test(self, t: int) -> tuple[int, FloatArray] | None:
+    # ------------------------------------------------------------------------------------ drift under way
+
+    def _ramp_goes_on(self, t: int, ramp: _Ramp) -> bool:
+        """Does the line fitted to the drift's last `drift_fit_days` still rise by half of `drift_min_rise`
+        over `drift_days`? (It also sets the line's expected spend of day t.)"""
+        p = self.p
+        idx = np.arange(max(ramp.lo, t - p.drift_fit_days), t)
+        idx = idx[(self.x[idx] > 0) & (self.how[idx] != _POINT) & ramp.known[self.wd[idx]]]
+        if idx.size < p.drift_days // 2:
+            return False
+        excess = np.log(self.x[idx]) - ramp.means[self.wd[idx]]
+        u = (idx - t).astype(np.float64)
+        slope, level = np.polyfit(u, excess, 1)
+        ramp.expected = float(np.exp(level + ramp.means[self.wd[t]]))
+        ramp.slope = float(slope)
+        resid = excess - (level + slope * u)
+        se = mad_scale(resid) / float(np.sqrt(np.sum((u - u.mean()) ** 2)))
+        return (ramp.slope * ramp.sign - p.drift_end_se * se) * p.drift_days >= p.drift_min_rise / 2
+
+    def _end_ramp(self, t: int) -> None:
+        """The drift has stopped; when it lasted `accept_days`, the level it reached is the new normal."""
+        ramp, self.ramp = self.ramp, None
+        assert ramp is not None
+        if t - ramp.start >= self.p.accept_days:
+            self.anchor = t - self.p.accept_days
+            self.excluded[self.anchor : t] = False
+        self.open_start, self.open_sign = -1, 0
+
+    def _follow(self, t: int, ramp: _Ramp, base: float, sigma: float) -> None:
+        """A day of a drift under way is one more day of the drift, unless it is anomalous against the
+        drift's own line (a spike on top of it): the same decision rule, with the line as the expectation."""
+        p, m, x = self.p, self.p.multiplier, self.x[t]
+        expected = ramp.expected if ramp.known[self.wd[t]] else base
+        scale = max(sigma / base if base > 0 else p.sigma_floor_share, p.sigma_floor_share) * expected
+        scale = max(scale, 0.01)
+        dev = x - expected
+        self.on_ramp[t], self.ramp_base[t], self.ramp_sigma[t] = ramp.sign, expected, scale
+        point = abs(dev) >= p.z_threshold * m * scale and abs(dev) >= max(
+            p.abs_floor * m, p.rel_floor * m * expected
+        )
+        if point and self._recurring(t, dev):
+            self.suppressed.append(self.series.day(t))
+            self.excluded[t] = True
+            return
+        self.excluded[t] = True
+        self.seen_on[t] = t
+        if not point:
+            self.flag[t], self.how[t] = ramp.sign, _DRIFT
+            return
+        sign = 1 if dev > 0 else -1
+        self.flag[t], self.how[t] = sign, _POINT
+        if sign != ramp.point_sign or t - ramp.last_point > p.merge_gap_days + 1:
+            ramp.point_start, ramp.point_sign = t, sign
+        ramp.last_point = t
+        if t - ramp.point_start + 1 >= p.accept_days:  # a level shift on top of the drift: the new normal
+            self.ramp = None
+            self.anchor = ramp.point_start
+            self.excluded[self.anchor : t + 1] = False
+            self.open_start, self.open_sign = -1, 0
+
+    def _drift_test(self, t: int) -> tuple[int, FloatArray, FloatArray, npt.NDArray[np.bool_]] | None:
         p, m = self.p, self.p.multiplier
         lo = t - p.drift_days + 1
         ref_lo = lo - p.drift_reference_days
@@ -330,7 +411,7 @@ class _Walker:
         if abs(score) >= p.drift_z * m and rise >= p.drift_min_rise * m and money >= p.abs_floor * m:
             rel = np.zeros(p.drift_days)
             rel[use] = np.expm1(excess)
-            return sign, rel
+            return sign, rel, means, counts >= 2
         return None
 
 
@@ -349,38 +430,50 @@ def detect(series: DailySeries, params: DetectionParams | None = None) -> Detect
 
 
 def _events(w: _Walker) -> list[Event]:
-    events: list[Event] = []
-    flagged = np.flatnonzero(w.flag)
+    # A day anomalous on top of a drift under way is a day of the drift and of its own event, which is
+    # measured against the drift's line; every other day belongs to one event.
+    on_top = (w.how == _POINT) & (w.on_ramp != 0)
+    flag = np.where(on_top, w.on_ramp, w.flag)
+    how = np.where(on_top, _DRIFT, w.how)
+    events = [_event(w, days, flag, how, w.baseline, w.sigma) for days in _groups(w, flag, how)]
+    top = np.where(on_top, w.flag, 0)
+    base = np.where(on_top, w.ramp_base, w.baseline)
+    sigma = np.where(on_top, w.ramp_sigma, w.sigma)
+    events += [_event(w, days, top, w.how, base, sigma) for days in _groups(w, top, w.how)]
+    return sorted(events, key=lambda e: e.start)
+
+
+def _groups(w: _Walker, flag: np.ndarray, how: np.ndarray) -> list[np.ndarray]:
     groups: list[list[int]] = []
-    for found in flagged:
+    for found in np.flatnonzero(flag):
         i = int(found)
         last = groups[-1][-1] if groups else -10
-        same = groups and w.flag[last] == w.flag[i] and w.how[i] != _NEW and w.how[groups[-1][0]] != _NEW
+        same = groups and flag[last] == flag[i] and how[i] != _NEW and how[groups[-1][0]] != _NEW
         if same and i - last <= w.p.merge_gap_days + 1:
             groups[-1].append(i)
         else:
             groups.append([i])
-    for days in groups:
-        events.append(_event(w, np.array(days)))
-    return events
+    return [np.array(days) for days in groups]
 
 
-def _event(w: _Walker, days: np.ndarray) -> Event:
+def _event(
+    w: _Walker, days: np.ndarray, flag: np.ndarray, how: np.ndarray, baseline: FloatArray, scale: FloatArray
+) -> Event:
     p = w.p
     first, last = int(days[0]), int(days[-1])
-    sign = int(w.flag[first])
-    base = np.nan_to_num(w.baseline[days])
+    sign = int(flag[first])
+    base = np.nan_to_num(baseline[days])
     actual = float(np.sum(w.x[days]))
     expected = float(np.sum(base))
     impact = actual - expected
-    sigma = w.sigma[days]
+    sigma = scale[days]
     zs = np.where(np.isnan(sigma), 0.0, (w.x[days] - base) / np.where(np.isnan(sigma), 1.0, sigma))
     max_z = float(np.max(np.abs(zs))) if zs.size else 0.0
-    hows = set(w.how[days].tolist())
+    hows = set(how[days].tolist())
     kind: Kind
     if _NEW in hows:
         kind = "new_spend"
-    elif w.how[first] == _DRIFT:
+    elif how[first] == _DRIFT:
         kind = "drift"
     elif days.size >= p.level_shift_days:
         kind = "level_shift"
