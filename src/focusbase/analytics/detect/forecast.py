@@ -1,12 +1,13 @@
 """Daily spend forecasts: a model chosen per series by rolling-origin backtest, bands calibrated on errors.
 
 Candidates: seasonal naive (last week repeated), the weekday median of the last 8 weeks, damped Holt-Winters
-(ETS(A,Ad,A) with period 7) and robust STL + damped Holt on the seasonally adjusted series. Every origin
-of the backtest forecasts `horizon` days from the history before it; the model with the lowest error of the
-horizon total over the latest `select_origins` origins are averaged, and the band is split-conformal: the
-10th and 90th percentile of that average's relative errors at similar horizons, so an 80% band holds about
-80% of the days whatever the models' own assumptions, at a level adapted to how the recent bands fared
-(adaptive conformal inference). docs/analytics-detection.md has the figures.
+on the logs of spend (ETS(A,Ad,A) with period 7), robust STL + damped Holt on the seasonally adjusted series
+and a log-linear weekday trend. Every origin of the backtest forecasts `horizon` days from the history
+before it; the `combine` models with the lowest error of the horizon total over the latest
+`select_origins` origins are averaged, and the band is split-conformal: the 10th and 90th percentile of
+that average's relative errors at similar horizons, so an 80% band holds about 80% of the days whatever the
+models' own assumptions, at a level adapted to how the recent bands fared (adaptive conformal inference).
+docs/analytics-detection.md has the figures.
 """
 
 from __future__ import annotations
@@ -100,14 +101,29 @@ def weekday_median(y: FloatArray, h: int) -> FloatArray:
 
 
 def damped_ets(y: FloatArray, h: int) -> FloatArray:
-    """Holt-Winters with a damped additive trend and additive weekly season (ETS(A,Ad,A) point forecast)."""
+    """Holt-Winters with a damped trend and weekly season on the logs of spend (ETS(A,Ad,A) on logs), or
+    on spend itself when a day has none.
+
+    On logs the trend is a growth rate and the weekday effects are shares of the level, as in cost series
+    whose weekend dip and growth scale with the spend; an additive fit carries a weekday's difference in
+    dollars forward unchanged while the level moves."""
     init = "heuristic" if y.size >= 70 else "estimated"
+    logs = bool(np.all(y > 0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = ExponentialSmoothing(
-            y, trend="add", damped_trend=True, seasonal="add", seasonal_periods=7, initialization_method=init
+            np.log(y) if logs else y,
+            trend="add",
+            damped_trend=True,
+            seasonal="add",
+            seasonal_periods=7,
+            initialization_method=init,
         ).fit(use_brute=False)
-        return np.asarray(model.forecast(h), dtype=np.float64)
+        ahead = np.asarray(model.forecast(h), dtype=np.float64)
+    if not logs:
+        return ahead
+    # exp of a forecast of logs is a median: the mean of exp(residuals) turns it back into a mean.
+    return np.asarray(np.exp(ahead) * float(np.mean(np.exp(model.resid))), dtype=np.float64)
 
 
 def stl_ets(y: FloatArray, h: int) -> FloatArray:
