@@ -67,10 +67,15 @@ def test_a_40_day_drift_is_one_drift_event_and_nothing_after_it(seed: int) -> No
 def test_a_spike_on_top_of_a_drift_is_still_a_spike(seed: int) -> None:
     x = _long_drift(seed)
     x[AT + 25] *= 3.0
-    events = detect(DailySeries(START, x)).events
+    found = detect(DailySeries(START, x))
+    events = found.events
     drift = next(e for e in events if e.kind == "drift")
     assert [e.kind for e in events if e.start >= drift.start] == ["drift", "spike"], events
     spike = events[-1]
     assert (spike.start - START).days == (spike.end - START).days == AT + 25
     # Measured against the drift's own line, not the level before the drift.
     assert 1.6 < spike.actual / spike.expected < 4.0
+    # The anomaly page's "Expected" for each event is what that event was measured against.
+    assert found.expected(AT + 25, "spike") == pytest.approx(spike.expected)
+    assert found.expected(AT + 25, "spike") > 1.1 * found.expected(AT + 25, "drift")
+    assert found.expected(AT + 25, "drift") == found.baseline[AT + 25]

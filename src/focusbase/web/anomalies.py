@@ -161,10 +161,9 @@ def _around(runtime: Runtime, record: store.AnomalyRecord) -> Around | None:
         day = series.day(i).isoformat()
         twin.xs.append(day)
         twin.cells[(day, "Actual")] = money(series.detectable[i])
-        baseline = found.baseline[i]
-        twin.cells[(day, "Expected")] = (
-            "" if baseline != baseline else money(baseline)
-        )  # NaN: no baseline yet
+        # What this event was measured against: a spike during a drift, against the drift's line.
+        expected = found.expected(i, record.kind)
+        twin.cells[(day, "Expected")] = "" if expected != expected else money(expected)  # NaN: none yet
     days = {(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)}
     return Around(twin, days)
 

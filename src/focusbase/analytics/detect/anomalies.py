@@ -89,13 +89,25 @@ class Event:
 
 @dataclass(frozen=True)
 class Detection:
-    """The events of a series plus the baseline and scale the detector used for each day (NaN: none)."""
+    """The events of a series plus the baseline and scale the detector used for each day (NaN: none).
+
+    `drift_line` is the fitted line's spend on the days a drift was under way (NaN elsewhere): what a spike,
+    drop or level shift on those days was measured against, while the drift itself is measured against
+    `baseline`.
+    """
 
     series: DailySeries
     events: list[Event]
     baseline: FloatArray
     sigma: FloatArray
     suppressed_recurring: list[date] = field(default_factory=list)
+    drift_line: FloatArray | None = None
+
+    def expected(self, i: int, kind: str) -> float:
+        """The expected spend of day `i` that an event of `kind` was measured against (NaN: none yet)."""
+        if kind != "drift" and self.drift_line is not None and self.drift_line[i] == self.drift_line[i]:
+            return float(self.drift_line[i])
+        return float(self.baseline[i])
 
 
 @dataclass
@@ -426,6 +438,7 @@ def detect(series: DailySeries, params: DetectionParams | None = None) -> Detect
         baseline=walker.baseline,
         sigma=walker.sigma,
         suppressed_recurring=walker.suppressed,
+        drift_line=np.where(walker.on_ramp != 0, walker.ramp_base, np.nan),
     )
 
 
