@@ -10,6 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from focusbase.ingest.lifecycle import expire_open_batches, recover_interrupted
+from focusbase.ingest.stager import wait_until_all_staged
 from focusbase.runtime import Runtime
 from focusbase.storage import Warehouse
 from tests.ingest.conftest import Provider, envelope, row
@@ -120,6 +121,8 @@ def test_open_batches_expire(
     assert expire_open_batches(runtime) == []
     with warehouse.transaction() as cur:
         cur.execute("UPDATE batches SET expires_at = expires_at - ?", [timedelta(hours=25)])
+    # A batch whose accepted part the stager is still writing is busy, not idle: expiry waits for it.
+    wait_until_all_staged()
     assert expire_open_batches(runtime) == [batch_id]
     batch = client.get(f"/api/v1/batches/{batch_id}", headers=provider.headers).json()
     assert batch["status"] == "failed"
