@@ -83,7 +83,7 @@ def test_an_expired_claim_is_taken_over_and_its_runner_changes_nothing(
     still = store.get_job(runtime.catalog, live.id)
     assert still is not None and still.status == "Processing" and still.claimed_by == "live-runner"
 
-    done = service.run_next_job(settings, runtime.catalog, runtime.warehouse, "new-runner")
+    done = service.run_next_job(settings, runtime.catalog, runtime.exports, "new-runner")
     assert done is not None and done.id == job.id
     assert done.status == "Complete" and done.attempts == 2 and done.record_count == 10
     # The dead runner, should it wake up, can neither renew nor finish nor fail the job.
@@ -191,7 +191,7 @@ def test_two_replicas_run_each_job_exactly_once(replicas: list[Runtime]) -> None
     lock = threading.Lock()
 
     def runner(rt: Runtime, claimant: str) -> None:
-        while (job := service.run_next_job(rt.settings, rt.catalog, rt.warehouse, claimant)) is not None:
+        while (job := service.run_next_job(rt.settings, rt.catalog, rt.exports, claimant)) is not None:
             with lock:
                 ran.append((job.id, claimant))
 

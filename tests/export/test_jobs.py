@@ -47,25 +47,25 @@ def test_state_machine(runtime: Runtime, settings: Settings) -> None:
     processing = store.get_job(runtime.catalog, job.id)
     assert processing is not None and processing.status == "Processing" and processing.attempts == 1
     store.requeue_job(runtime.catalog, job.id, "test")
-    done = service.run_job(settings, runtime.catalog, runtime.warehouse, job.id)
+    done = service.run_job(settings, runtime.catalog, runtime.exports, job.id)
     assert done is not None and done.status == "Complete" and done.attempts == 2
     assert done.record_count == 25 and done.error is None
     assert done.completed_at is not None and done.expires_at is not None
     path = service.job_file(settings, done)
     assert path is not None and path.stat().st_size == done.file_size
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no partial files left behind
-    assert service.run_job(settings, runtime.catalog, runtime.warehouse, job.id) is None  # not Pending
+    assert service.run_job(settings, runtime.catalog, runtime.exports, job.id) is None  # not Pending
 
 
 def test_interrupt_requeues_the_job(runtime: Runtime, settings: Settings) -> None:
     job = service.create_export(runtime.catalog, PRINCIPAL, SPEC)
     handle = CopyHandle()
     handle.interrupt()
-    after = service.run_job(settings, runtime.catalog, runtime.warehouse, job.id, handle)
+    after = service.run_job(settings, runtime.catalog, runtime.exports, job.id, handle)
     assert after is not None and after.status == "Pending"
     assert after.error is not None and "shutdown" in after.error
     assert not (service.exports_dir(settings) / job.id / SPEC.file_name()).exists()
-    done = service.run_job(settings, runtime.catalog, runtime.warehouse, job.id)
+    done = service.run_job(settings, runtime.catalog, runtime.exports, job.id)
     assert done is not None and done.status == "Complete" and done.record_count == 25
 
 
@@ -107,7 +107,7 @@ def test_restart_fails_a_job_interrupted_too_often(settings: Settings) -> None:
 
 def test_expiry_deletes_the_file(runtime: Runtime, settings: Settings) -> None:
     job = service.create_export(runtime.catalog, PRINCIPAL, SPEC)
-    done = service.run_job(settings, runtime.catalog, runtime.warehouse, job.id)
+    done = service.run_job(settings, runtime.catalog, runtime.exports, job.id)
     assert done is not None
     path = service.job_file(settings, done)
     assert path is not None
@@ -127,7 +127,7 @@ def test_expiry_deletes_the_file(runtime: Runtime, settings: Settings) -> None:
 def test_write_error_fails_the_job(runtime: Runtime, settings: Settings) -> None:
     service.exports_dir(settings).write_text("a file where the export folder should be")
     job = service.create_export(runtime.catalog, PRINCIPAL, SPEC)
-    failed = service.run_job(settings, runtime.catalog, runtime.warehouse, job.id)
+    failed = service.run_job(settings, runtime.catalog, runtime.exports, job.id)
     assert failed is not None and failed.status == "Failed"
     assert failed.error is not None and failed.error.startswith("could not write the export file:")
     assert "exports" in failed.error
@@ -151,7 +151,7 @@ def tiny_disk(settings: Settings) -> Iterator[Path]:
 def test_disk_full_fails_the_job_cleanly(runtime: Runtime, settings: Settings, tiny_disk: Path) -> None:
     insert_cost_rows(runtime.warehouse, [cost_row(i) for i in range(3000)])
     job = service.create_export(runtime.catalog, PRINCIPAL, SPEC)
-    failed = service.run_job(settings, runtime.catalog, runtime.warehouse, job.id)
+    failed = service.run_job(settings, runtime.catalog, runtime.exports, job.id)
     assert failed is not None and failed.status == "Failed"
     assert failed.error is not None and "No space left on device" in failed.error
     assert failed.error.startswith("could not write the export file:")
@@ -161,7 +161,7 @@ def test_disk_full_fails_the_job_cleanly(runtime: Runtime, settings: Settings, t
     ok = service.run_job(
         settings,
         runtime.catalog,
-        runtime.warehouse,
+        runtime.exports,
         service.create_export(runtime.catalog, PRINCIPAL, small).id,
     )
     assert ok is not None and ok.status == "Complete", ok
@@ -198,7 +198,7 @@ def test_shutdown_interrupts_a_running_copy(settings: Settings, monkeypatch: pyt
     try:
         job = service.create_export(rt.catalog, PRINCIPAL, SPEC)
         worker = threading.Thread(
-            target=service.run_job, args=(settings, rt.catalog, rt.warehouse, job.id, handle)
+            target=service.run_job, args=(settings, rt.catalog, rt.exports, job.id, handle)
         )
         worker.start()
         worker.join(60)

@@ -117,7 +117,7 @@ def test_job_with_unreadable_request_is_failed_and_readable(
     assert resp.status_code == 200, resp.text
     assert len(resp.content) < MAX_ERROR_BYTES
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    service.run_job(runtime.settings, runtime.catalog, runtime.warehouse, "exp_unreadable")
+    service.run_job(runtime.settings, runtime.catalog, runtime.exports, "exp_unreadable")
     job = wait_for_job(client, admin_headers, "exp_unreadable")
     assert job["status"] == "Failed"
     assert job["error"] == "the stored export request cannot be read; start a new export"

@@ -20,6 +20,7 @@ from focusbase.export.spec import ExportRequestError, ExportSpec
 from focusbase.query.filters import FilterError, Scope
 from focusbase.storage import DataDirLocked, Warehouse, open_catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_NAME
+from focusbase.storage.export_rows import DuckDBExportRows
 from focusbase.tenancy.workspaces import list_workspaces
 
 EXPORT_PATH = "/focus/v1/cost-and-usage/export"
@@ -172,7 +173,7 @@ def _on_data_dir(
                 bar.update(task, completed=rows, total=total)
 
             counts = service.write_export(
-                warehouse,
+                DuckDBExportRows(warehouse),
                 Scope(found[0].id),
                 spec,
                 out,

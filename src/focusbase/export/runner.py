@@ -103,7 +103,7 @@ class ExportRunner:
         rt = self.runtime
         try:
             run = functools.partial(
-                service.run_claimed, rt.settings, rt.catalog, rt.warehouse, job, handle, self.claimant
+                service.run_claimed, rt.settings, rt.catalog, rt.exports, job, handle, self.claimant
             )
             await self._loop.run_in_executor(self._pool, run)
         except Exception:

@@ -23,8 +23,9 @@ from focusbase.config import Settings
 from focusbase.export.spec import COMPRESSIONS, FORMATS, ExportSpec, output_columns
 from focusbase.focus import LATEST_VERSION, VERSIONS, Dataset
 from focusbase.query.filters import Scope
-from focusbase.storage import Catalog, Warehouse
+from focusbase.storage import Catalog
 from focusbase.storage import exports as store
+from focusbase.storage.export_rows import ExportRows, ExportSource
 from focusbase.storage.exports import COMPLETE, FAILED, PENDING, PROCESSING, CopyColumn, CopyHandle, JobRecord
 from focusbase.tenancy.principal import Principal
 
@@ -188,7 +189,7 @@ def job_file(settings: Settings, job: JobRecord) -> Path | None:
 
 
 def write_export(
-    warehouse: Warehouse,
+    rows: ExportRows,
     scope: Scope,
     spec: ExportSpec,
     target: Path,
@@ -207,7 +208,7 @@ def write_export(
     _remove(work)
     work.mkdir(parents=True)
     try:
-        counts = _write_members(warehouse, scope, spec, work, on_progress, handle, max_custom)
+        counts = _write_members(rows, scope, spec, work, on_progress, handle, max_custom)
         partial = work / target.name
         if spec.include_contract_commitments:
             _zip(spec, work, partial)
@@ -222,7 +223,7 @@ def write_export(
 
 
 def _write_members(
-    warehouse: Warehouse,
+    rows: ExportRows,
     scope: Scope,
     spec: ExportSpec,
     work: Path,
@@ -232,11 +233,10 @@ def _write_members(
 ) -> dict[str, int]:
     filters = spec.cost_filters(scope)
     counts: dict[str, int] = {}
-    keys = store.cost_custom_keys(warehouse, filters)
-    counts[Dataset.COST_AND_USAGE.value] = store.copy_rows(
-        warehouse,
-        store.CopySource.cost(filters),
-        _copy_columns(spec.focus_version, Dataset.COST_AND_USAGE, keys, max_custom),
+    cost = ExportSource.cost(filters)
+    counts[Dataset.COST_AND_USAGE.value] = rows.copy_rows(
+        cost,
+        _copy_columns(spec.focus_version, Dataset.COST_AND_USAGE, rows.custom_keys(cost), max_custom),
         fmt=spec.format,
         compression=spec.compression,
         target=work / spec.member_name(Dataset.COST_AND_USAGE),
@@ -244,21 +244,17 @@ def _write_members(
         handle=handle,
     )
     if spec.include_contract_commitments:
-        start, end = spec.billing_period_start, spec.billing_period_end
+        commitments = ExportSource.commitments(scope, spec.billing_period_start, spec.billing_period_end)
         done = counts[Dataset.COST_AND_USAGE.value]
 
-        def shifted(rows: int, total: int) -> None:
+        def shifted(written: int, total: int) -> None:
             if on_progress is not None:
-                on_progress(done + rows, done + total)
+                on_progress(done + written, done + total)
 
-        counts[Dataset.CONTRACT_COMMITMENT.value] = store.copy_rows(
-            warehouse,
-            store.CopySource.commitments(scope, start, end),
+        counts[Dataset.CONTRACT_COMMITMENT.value] = rows.copy_rows(
+            commitments,
             _copy_columns(
-                spec.focus_version,
-                Dataset.CONTRACT_COMMITMENT,
-                store.commitment_custom_keys(warehouse, scope, start, end),
-                max_custom,
+                spec.focus_version, Dataset.CONTRACT_COMMITMENT, rows.custom_keys(commitments), max_custom
             ),
             fmt=spec.format,
             compression=spec.compression,
@@ -376,7 +372,7 @@ class LeaseKeeper:
 def run_job(
     settings: Settings,
     catalog: Catalog,
-    warehouse: Warehouse,
+    rows: ExportRows,
     job_id: str,
     handle: CopyHandle | None = None,
     claimant: str | None = None,
@@ -386,13 +382,13 @@ def run_job(
         return None
     job = store.get_job(catalog, job_id)
     assert job is not None
-    return run_claimed(settings, catalog, warehouse, job, handle, claimant)
+    return run_claimed(settings, catalog, rows, job, handle, claimant)
 
 
 def run_next_job(
     settings: Settings,
     catalog: Catalog,
-    warehouse: Warehouse,
+    rows: ExportRows,
     claimant: str,
     handle: CopyHandle | None = None,
 ) -> JobRecord | None:
@@ -400,31 +396,31 @@ def run_next_job(
     job = store.claim_next_job(catalog, claimant, lease_until(settings))
     if job is None:
         return None
-    return run_claimed(settings, catalog, warehouse, job, handle, claimant)
+    return run_claimed(settings, catalog, rows, job, handle, claimant)
 
 
 def run_claimed(
     settings: Settings,
     catalog: Catalog,
-    warehouse: Warehouse,
+    rows: ExportRows,
     job: JobRecord,
     handle: CopyHandle | None = None,
     claimant: str | None = None,
 ) -> JobRecord | None:
     """Run a job this caller has claimed; with a claimant, under a lease renewed while it runs."""
     if claimant is None:
-        _run_claimed(settings, catalog, warehouse, job, handle, None)
+        _run_claimed(settings, catalog, rows, job, handle, None)
     else:
         handle = handle or CopyHandle()
         with LeaseKeeper(settings, catalog, job.id, claimant, handle):
-            _run_claimed(settings, catalog, warehouse, job, handle, claimant)
+            _run_claimed(settings, catalog, rows, job, handle, claimant)
     return store.get_job(catalog, job.id)
 
 
 def _run_claimed(
     settings: Settings,
     catalog: Catalog,
-    warehouse: Warehouse,
+    rows: ExportRows,
     job: JobRecord,
     handle: CopyHandle | None,
     claimant: str | None,
@@ -440,11 +436,11 @@ def _run_claimed(
         job_dir.mkdir(parents=True, exist_ok=True)
         target = job_dir / spec.file_name()
 
-        def progress(rows: int, total: int) -> None:
-            store.set_progress(catalog, job_id, rows_written=rows, total_rows=total, claimant=claimant)
+        def progress(written: int, total: int) -> None:
+            store.set_progress(catalog, job_id, rows_written=written, total_rows=total, claimant=claimant)
 
         counts = write_export(
-            warehouse,
+            rows,
             job_scope(job),
             spec,
             target,

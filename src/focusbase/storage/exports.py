@@ -426,6 +426,20 @@ class CopyHandle:
                 self._cursor.interrupt()
 
 
+def copy_statement(
+    rows: str, columns: Sequence[CopyColumn], *, fmt: str, compression: str | None
+) -> tuple[str, list[object]]:
+    """The COPY of `rows` (a SELECT of stored columns, under their stored names and DuckDB types) into the
+    export's columns and format, and its leading parameters: `rows`' own parameters and the target follow."""
+    params: list[object] = []
+    custom: list[str] = []
+    select = ", ".join(_select_item(col, fmt, params, custom) for col in columns)
+    if custom:
+        params.append(custom)
+        rows = f"SELECT *, json_extract_string(x_columns, ?::VARCHAR[]) AS {CUSTOM_VALUES} FROM ({rows})"  # noqa: S608
+    return f"COPY (SELECT {select} FROM ({rows})) TO ? ({_copy_options(fmt, compression)})", params  # noqa: S608
+
+
 def copy_rows(
     warehouse: Warehouse,
     source: CopySource,
@@ -443,14 +457,8 @@ def copy_rows(
     The count and the COPY run in one read transaction, so progress totals and the file agree even while
     ingest commits new data.
     """
-    params: list[object] = []
-    custom: list[str] = []
-    select = ", ".join(_select_item(col, fmt, params, custom) for col in columns)
     rows = f"SELECT * FROM {source.view} WHERE {source.where}"  # noqa: S608 - names from our catalogue
-    if custom:
-        params.append(custom)
-        rows = f"SELECT *, json_extract_string(x_columns, ?::VARCHAR[]) AS {CUSTOM_VALUES} FROM ({rows})"  # noqa: S608
-    sql = f"COPY (SELECT {select} FROM ({rows})) TO ? ({_copy_options(fmt, compression)})"  # noqa: S608
+    sql, params = copy_statement(rows, columns, fmt=fmt, compression=compression)
     with warehouse.cursor() as cur:
         cur.execute("SET enable_progress_bar_print = false")
         cur.execute("SET enable_progress_bar = true")
