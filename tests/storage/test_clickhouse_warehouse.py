@@ -984,3 +984,13 @@ def test_the_rollup_migration_sums_rows_stored_before_it_and_can_run_again(
     third = ClickHouseWarehouse(connect(chdb_path, database), catalog)
     for dimension in (*DIMENSIONS, "BillingPeriodStart"):
         assert third.rollup_daily_totals(WS, dimension) == third.daily_totals(WS, dimension)
+
+
+def test_the_largest_decimal_38_12_passes_and_one_past_it_is_refused() -> None:
+    from focusbase.storage.clickhouse_types import checked
+
+    largest = Decimal("9" * 26 + "." + "9" * 12)  # 38 digits: Python's 28-digit arithmetic would round it
+    assert checked(largest) == str(largest) and checked(largest.copy_negate()) == "-" + str(largest)
+    for beyond in (Decimal(10) ** 26, Decimal("1" + "0" * 26 + ".000000000001")):
+        with pytest.raises(WarehouseValueOutOfRange):
+            checked(beyond)

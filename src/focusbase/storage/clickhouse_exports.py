@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,19 @@ import duckdb
 import pyarrow as pa
 
 from focusbase.focus import Dataset
-from focusbase.storage.clickhouse_served import ClickHouseServedReads, Where, cost_where, scope_where
+from focusbase.storage.clickhouse_served import (
+    TIME_PARAMETER,
+    ClickHouseServedReads,
+    Where,
+    cost_where,
+    scope_where,
+    utc_bounded,
+)
 from focusbase.storage.clickhouse_types import LIVE, TABLES
 from focusbase.storage.export_rows import ExportSource, Progress
 from focusbase.storage.exports import CopyColumn, CopyHandle, copy_statement
 from focusbase.storage.query import quote
 
-_TIME = "DateTime64(6, 'UTC')"
-# DateTime64's range: a window bound outside it is moved to its edge (no stored time lies beyond).
-_FIRST_TIME, _LAST_TIME = datetime(1900, 1, 1), datetime(2299, 12, 31, 23, 59, 59, 999999)
 # Strings as Arrow strings, LowCardinality columns as plain ones: every block has the same schema.
 _ARROW_SETTINGS = {
     "output_format_arrow_string_as_string": 1,
@@ -38,12 +41,6 @@ _ARROW_SETTINGS = {
 }
 _STREAM = "__export_rows"
 PROGRESS_INTERVAL = 0.5
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return min(max(moment, _FIRST_TIME), _LAST_TIME)
 
 
 def export_where(source: ExportSource) -> Where:
@@ -54,10 +51,10 @@ def export_where(source: ExportSource) -> Where:
     where = scope_where(source.scope)
     return Where(
         where.sql + f' AND ("ContractCommitmentPeriodStart" IS NULL'
-        f' OR "ContractCommitmentPeriodStart" < {{cc_end:{_TIME}}})'
+        f' OR "ContractCommitmentPeriodStart" < {{cc_end:{TIME_PARAMETER}}})'
         f' AND ("ContractCommitmentPeriodEnd" IS NULL'
-        f' OR "ContractCommitmentPeriodEnd" > {{cc_start:{_TIME}}})',
-        {**where.params, "cc_end": _naive_utc(end), "cc_start": _naive_utc(start)},
+        f' OR "ContractCommitmentPeriodEnd" > {{cc_start:{TIME_PARAMETER}}})',
+        {**where.params, "cc_end": utc_bounded(end), "cc_start": utc_bounded(start)},
     )
 
 

@@ -23,7 +23,7 @@ from focusbase.storage.query import BillingPeriod, Field, Page, Summary, quote
 from focusbase.storage.served import SummaryCache
 
 Params = dict[str, Any]
-_TIME = "DateTime64(6, 'UTC')"
+TIME_PARAMETER = "DateTime64(6, 'UTC')"
 _SCALE = Decimal("1e-12")
 # DateTime64's range: a filter bound outside it is moved to its edge (no stored time lies beyond).
 _FIRST_TIME, _LAST_TIME = datetime(1900, 1, 1), datetime(2299, 12, 31, 23, 59, 59, 999999)
@@ -48,7 +48,10 @@ def scope_where(scope: Scope) -> Where:
     return Where(" AND ".join(clauses), params)
 
 
-def _bounded(moment: datetime) -> datetime:
+def utc_bounded(moment: datetime) -> datetime:
+    """A time as a DateTime64(6, 'UTC') parameter: naive UTC, inside the type's range."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return min(max(moment, _FIRST_TIME), _LAST_TIME)
 
 
@@ -57,11 +60,11 @@ def cost_where(filters: CostFilters) -> Where:
     where = scope_where(filters.scope)
     clauses, params = [where.sql], dict(where.params)
     if filters.billing_period_start is not None:
-        clauses.append(f'"BillingPeriodStart" >= {{period_from:{_TIME}}}')
-        params["period_from"] = _bounded(filters.billing_period_start)
+        clauses.append(f'"BillingPeriodStart" >= {{period_from:{TIME_PARAMETER}}}')
+        params["period_from"] = utc_bounded(filters.billing_period_start)
     if filters.billing_period_end is not None:
-        clauses.append(f'"BillingPeriodStart" < {{period_to:{_TIME}}}')
-        params["period_to"] = _bounded(filters.billing_period_end)
+        clauses.append(f'"BillingPeriodStart" < {{period_to:{TIME_PARAMETER}}}')
+        params["period_to"] = utc_bounded(filters.billing_period_end)
     for i, (column, value) in enumerate(sorted(filters.string_filters().items())):
         clauses.append(f"{quote(column)} = {{s{i}:String}}")
         params[f"s{i}"] = value
@@ -272,8 +275,8 @@ class ClickHouseServedReads(ClickHouseReads):
         if periods_ending_after is not None:
             periods_sql = (
                 '(SELECT groupUniqArray((provider_id, "BillingPeriodStart", "BillingPeriodEnd"))'  # noqa: S608
-                f' FROM {table} WHERE {where.sql} AND {LIVE} AND "BillingPeriodEnd" > {{cutoff:{_TIME}}}'
-                ' AND "BillingPeriodStart" IS NOT NULL)'
+                f" FROM {table} WHERE {where.sql} AND {LIVE}"
+                f' AND "BillingPeriodEnd" > {{cutoff:{TIME_PARAMETER}}} AND "BillingPeriodStart" IS NOT NULL)'
             )
             params["cutoff"] = periods_ending_after
         # The last change: the newest visibility row of any day-batch holding matching rows, live or not (the

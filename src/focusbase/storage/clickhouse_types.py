@@ -15,7 +15,7 @@ DAY_BITS = 20  # day_batch = (batch_seq << 20) | day number: days up to 2^20 (ye
 ROW_BITS = 32  # row_id = (batch_seq << 32) | row number in the batch
 COPY_ROW_BASE = 1 << 31  # row numbers of rows a replace_range/months copies in (a batch's own stay below)
 # |sum| must fit DECIMAL(38, 12), the type every other part of focusbase (and DuckDB) answers in.
-DECIMAL_38_12_MAX = Decimal(10) ** 26 - Decimal("1e-12")
+DECIMAL_38_12_MAX = Decimal("9" * 26 + "." + "9" * 12)  # a literal: arithmetic would round at 28 digits
 SUMMED = ("BilledCost", "EffectiveCost")
 # The dimensions of the daily rollup (migration 0006): DuckDB's rollup DIMENSIONS (storage/rollups.py) but the
 # currency, which every grouped read keeps apart anyway.
@@ -109,6 +109,6 @@ LIVE = (
 def checked(value: Decimal | None) -> str:
     if value is None:
         return "0"
-    if abs(value) > DECIMAL_38_12_MAX:
+    if value.copy_abs() > DECIMAL_38_12_MAX:  # exact: abs() would round at 28 digits
         raise WarehouseValueOutOfRange(f"a sum ({value:.0f}) is beyond DECIMAL(38, 12)")
     return exact(format(value, "f"))
