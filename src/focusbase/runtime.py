@@ -12,6 +12,7 @@ from focusbase.config import Settings
 from focusbase.leadership import Leadership
 from focusbase.storage import Catalog, Warehouse, open_catalog
 from focusbase.storage.datadir import secure_data_dir
+from focusbase.storage.explorer_reads import DuckDBExplorerReads, ExplorerReads
 from focusbase.storage.served import DuckDBServedRecords, ServedRecords
 
 # Modules that take part in the server lifecycle. Each may define:
@@ -40,6 +41,8 @@ class Runtime:
     leadership: Leadership
     # The FOCUS API's record reads (storage/served.py), on the warehouse above.
     served: ServedRecords
+    # The Data Explorer's reads (storage/explorer_reads.py), on the warehouse above.
+    explorer: ExplorerReads
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -59,6 +62,7 @@ class Runtime:
             warehouse=warehouse,
             leadership=leadership,
             served=DuckDBServedRecords(warehouse),
+            explorer=DuckDBExplorerReads(warehouse),
         )
 
     def _hooks(self, name: str) -> list[Hook]:
