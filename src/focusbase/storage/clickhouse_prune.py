@@ -13,11 +13,11 @@ from typing import Any
 
 from focusbase.focus import Dataset
 from focusbase.storage.catalog import Catalog
-from focusbase.storage.clickhouse_served import ClickHouseServedReads
+from focusbase.storage.clickhouse_explorer import ClickHouseExplorerReads
 from focusbase.storage.clickhouse_types import TABLES, BatchRef, RevertRefused
 
 
-class ClickHouseRetention(ClickHouseServedReads):
+class ClickHouseRetention(ClickHouseExplorerReads):
     """`prune` and the revert check it implies; `ClickHouseWarehouse` adds the other writes."""
 
     catalog: Catalog
