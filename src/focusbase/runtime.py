@@ -12,6 +12,7 @@ from focusbase.config import Settings
 from focusbase.leadership import Leadership
 from focusbase.storage import Catalog, Warehouse, open_catalog
 from focusbase.storage.datadir import secure_data_dir
+from focusbase.storage.explorer_reads import DuckDBExplorerReads, ExplorerReads
 from focusbase.storage.export_rows import DuckDBExportRows, ExportRows
 from focusbase.storage.served import DuckDBServedRecords, ServedRecords
 
@@ -43,6 +44,8 @@ class Runtime:
     served: ServedRecords
     # The rows export jobs copy into their files (storage/export_rows.py), on the warehouse above.
     exports: ExportRows
+    # The Data Explorer's reads (storage/explorer_reads.py), on the warehouse above.
+    explorer: ExplorerReads
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -63,6 +66,7 @@ class Runtime:
             leadership=leadership,
             served=DuckDBServedRecords(warehouse),
             exports=DuckDBExportRows(warehouse),
+            explorer=DuckDBExplorerReads(warehouse),
         )
 
     def _hooks(self, name: str) -> list[Hook]:

@@ -14,8 +14,9 @@ from focusbase.analytics.model import ExplorerQuery
 from focusbase.config import Settings
 from focusbase.query.completeness import data_completeness, month_key
 from focusbase.query.filters import Scope
-from focusbase.storage import Catalog, Warehouse
+from focusbase.storage import Catalog
 from focusbase.storage import analytics as store
+from focusbase.storage.explorer_reads import ConversionUnavailable, ExplorerReads
 from focusbase.storage.query import BillingPeriod, scope_provider_ids
 from focusbase.tenancy.periods import finalized_periods
 
@@ -108,7 +109,7 @@ def _midnight(day: date | None) -> datetime | None:
 
 
 def run_query(
-    warehouse: Warehouse,
+    reads: ExplorerReads,
     catalog: Catalog,
     settings: Settings,
     scope: Scope,
@@ -118,24 +119,24 @@ def run_query(
 ) -> ExplorerResult:
     """Answer an explorer query for a key's scope; ExplorerError for limits, timeouts and overflows."""
     now = now or _utcnow()
-    source = store.source_for(query)
-    with warehouse.cursor() as cur:
-        cur.execute("BEGIN TRANSACTION")  # one snapshot for the figures and their markers
-        try:
-            with store.deadline(cur, settings.explorer_timeout_seconds):
-                result = store.aggregate(cur, scope, query, source, max_rows=settings.explorer_max_rows)
-                covered = store.coverage(cur, scope, query, source)
-                updates = store.last_updates(cur, scope)
-        except store.QueryTimeout as exc:
-            raise ExplorerError(
-                503,
-                "query_timeout",
-                f"{exc}; narrow the date range or filters (explorer_timeout_seconds)",
-            ) from exc
-        except store.ValueOutOfRange as exc:
-            raise ExplorerError(422, "value_out_of_range", str(exc)) from exc
-        finally:
-            cur.execute("ROLLBACK")
+    try:
+        answered = reads.explore(
+            scope,
+            query,
+            max_rows=settings.explorer_max_rows,
+            timeout_seconds=settings.explorer_timeout_seconds,
+        )
+    except store.QueryTimeout as exc:
+        raise ExplorerError(
+            503,
+            "query_timeout",
+            f"{exc}; narrow the date range or filters (explorer_timeout_seconds)",
+        ) from exc
+    except store.ValueOutOfRange as exc:
+        raise ExplorerError(422, "value_out_of_range", str(exc)) from exc
+    except ConversionUnavailable as exc:
+        raise ExplorerError(422, "conversion_unavailable", str(exc), "currency") from exc
+    result, covered, updates = answered.aggregate, answered.coverage, answered.last_updates
     if query.top is None and result.groups > settings.explorer_max_groups:
         raise ExplorerError(
             400,
@@ -175,7 +176,7 @@ def run_query(
     ]
     return ExplorerResult(
         query=query,
-        source="rollup" if source.is_rollup else "rows",
+        source="rollup" if answered.rollup else "rows",
         aggregate=result,
         buckets=_buckets(query, covered, statuses, now),
         periods=statuses,

@@ -242,7 +242,7 @@ def parse_body(body: dict[str, Any], runtime: Runtime) -> ExplorerQuery:
 def answer(runtime: Runtime, principal: Principal, query: ExplorerQuery, fmt: Format) -> Response:
     """Run a query for a key and render it in the asked format."""
     try:
-        result = run_query(runtime.warehouse, runtime.catalog, runtime.settings, scope_of(principal), query)
+        result = run_query(runtime.explorer, runtime.catalog, runtime.settings, scope_of(principal), query)
     except ExplorerError as exc:
         raise ApiError(exc.status, exc.code, exc.message, details=exc.field) from exc
     if fmt == "csv":

@@ -22,6 +22,7 @@ from focusbase.config import Settings
 from focusbase.query.filters import Scope
 from focusbase.storage import Catalog, DataDirLocked, Warehouse, open_catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_NAME
+from focusbase.storage.explorer_reads import DuckDBExplorerReads
 
 rollups_app = typer.Typer(
     help="The explorer's daily rollup: rebuild it from the stored rows.", no_args_is_help=True
@@ -150,7 +151,7 @@ def explore(
                 query = parse_query(
                     {k: v for k, v in body.items() if v is not None}, max_groups=settings.explorer_max_groups
                 )
-            result = run_query(warehouse, catalog, settings, scope, query)
+            result = run_query(DuckDBExplorerReads(warehouse), catalog, settings, scope, query)
         except QueryError as exc:
             raise fail(f"invalid query: {exc}") from exc
         except (ExplorerError, ViewError) as exc:

@@ -52,6 +52,11 @@ def open_client(url: str) -> Any:
     )
 
 
+def timed_out(exc: BaseException) -> bool:
+    """Whether a query failed for exceeding its max_execution_time (ClickHouse error 159)."""
+    return "TIMEOUT_EXCEEDED" in str(exc) or "Code: 159." in str(exc)
+
+
 def _identifier(name: str) -> str:
     if not name.replace("_", "").isalnum():
         raise WarehouseUrlInvalid(f"database name {name!r}: letters, digits and _ only")

@@ -89,7 +89,7 @@ async def explorer(request: Request) -> Response:
     if query is not None:
         try:
             answered = await run_in_threadpool(
-                run_query, page.runtime.warehouse, page.runtime.catalog, page.runtime.settings, scope, query
+                run_query, page.runtime.explorer, page.runtime.catalog, page.runtime.settings, scope, query
             )
             result = result_json(answered)
         except ExplorerError as exc:
@@ -150,7 +150,7 @@ async def explorer_csv(request: Request) -> Response:
         raise WebError(400, "Invalid query", str(error))
     try:
         answered = await run_in_threadpool(
-            run_query, page.runtime.warehouse, page.runtime.catalog, page.runtime.settings, scope, query
+            run_query, page.runtime.explorer, page.runtime.catalog, page.runtime.settings, scope, query
         )
     except ExplorerError as exc:
         raise WebError(exc.status, "The query could not be answered", exc.message) from exc
