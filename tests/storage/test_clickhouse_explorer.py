@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from focusbase.analytics.explorer import ExplorerError, run_query
 from focusbase.analytics.model import ExplorerQuery, parse_query
-from focusbase.app import create_app
 from focusbase.cli import _register, app
 from focusbase.config import Settings
 from focusbase.query.filters import Scope
@@ -33,10 +31,10 @@ from focusbase.storage.analytics import QueryTimeout, ValueOutOfRange
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
 from focusbase.storage.cost_rows import Replace
 from focusbase.storage.explorer_reads import ConversionUnavailable, DuckDBExplorerReads, Exploration
-from focusbase.tenancy.keys import create_key
 from tests.conftest import CASES
 from tests.imports.conftest import upload
-from tests.ingest.conftest import Provider, row
+from tests.ingest.conftest import row
+from tests.storage.sources import api_source
 
 pytest.importorskip("psycopg")
 pytest.importorskip("clickhouse_connect")
@@ -94,24 +92,12 @@ class Built:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     data_dir = tmp_path_factory.mktemp("explorer") / "data"
-    settings = Settings(
-        data_dir=data_dir,
-        secret_key="test-secret-key",
-        rate_limit_ingest_per_minute=100_000,
-        rate_limit_read_per_minute=100_000,
-    )
-    with TestClient(create_app(settings)) as client:
-        catalog: Catalog = client.app.state.runtime.catalog  # type: ignore[attr-defined]
-        admin = create_key(catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="admin", scopes=["admin"]).key
-        headers = {"Authorization": f"Bearer {admin}"}
-        acme = Provider(client, headers, "Acme Cloud", "USD")
-        euro = Provider(client, headers, "Euro Cloud", "EUR")
-        aws = Provider(client, headers, "AWS", "USD")
-
-        def push(provider: Provider, rows: list[dict[str, Any]], **params: Any) -> str:
-            response = provider.push(rows, **params)
-            assert response.status_code == 200, response.text
-            return str(response.json()["batchId"])
+    with api_source(data_dir) as source:
+        client, headers = source.client, source.headers
+        acme = source.provider("Acme Cloud", "USD")
+        euro = source.provider("Euro Cloud", "EUR")
+        aws = source.provider("AWS", "USD")
+        push = source.push
 
         push(
             acme,

@@ -33,23 +33,20 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from focusbase.app import create_app
 from focusbase.cli import _register, app
-from focusbase.config import Settings
 from focusbase.export import service
 from focusbase.export.spec import ExportSpec
 from focusbase.query.filters import Scope
 from focusbase.storage import Warehouse
-from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
+from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.storage.export_rows import DuckDBExportRows, ExportRows, ExportSource
 from focusbase.storage.exports import CopyColumn, CopyHandle
-from focusbase.tenancy.keys import create_key
 from tests.conftest import CASES
 from tests.imports.conftest import upload
-from tests.ingest.conftest import Provider, commitment, envelope, row
+from tests.ingest.conftest import commitment, envelope, row
+from tests.storage.sources import api_source
 
 pytest.importorskip("psycopg")
 pytest.importorskip("clickhouse_connect")
@@ -86,24 +83,12 @@ class Built:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     data_dir = tmp_path_factory.mktemp("exports") / "data"
-    settings = Settings(
-        data_dir=data_dir,
-        secret_key="test-secret-key",
-        rate_limit_ingest_per_minute=100_000,
-        rate_limit_read_per_minute=100_000,
-    )
-    with TestClient(create_app(settings)) as client:
-        catalog: Catalog = client.app.state.runtime.catalog  # type: ignore[attr-defined]
-        admin = create_key(catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="admin", scopes=["admin"]).key
-        headers = {"Authorization": f"Bearer {admin}"}
-        acme = Provider(client, headers, "Acme Cloud", "USD")
-        euro = Provider(client, headers, "Euro Cloud", "EUR")
-        aws = Provider(client, headers, "AWS", "USD")
-
-        def push(provider: Provider, rows: list[dict[str, Any]], **params: Any) -> str:
-            response = provider.push(rows, **params)
-            assert response.status_code == 200, response.text
-            return str(response.json()["batchId"])
+    with api_source(data_dir) as source:
+        client, headers = source.client, source.headers
+        acme = source.provider("Acme Cloud", "USD")
+        euro = source.provider("Euro Cloud", "EUR")
+        aws = source.provider("AWS", "USD")
+        push = source.push
 
         push(
             acme,

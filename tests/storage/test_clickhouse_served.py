@@ -20,7 +20,6 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from focusbase.app import create_app
 from focusbase.cli import _register, app
 from focusbase.config import Settings
 from focusbase.focus import Dataset
@@ -29,12 +28,13 @@ from focusbase.query.params import contract_commitment_filters, cost_filters
 from focusbase.query.records import contract_commitment_fields, cost_fields
 from focusbase.query.service import list_contract_commitments, list_cost_records
 from focusbase.storage import Warehouse, open_catalog
-from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
+from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.storage.cost_rows import Replace
 from focusbase.tenancy.keys import create_key
 from tests.conftest import CASES
 from tests.imports.conftest import upload
-from tests.ingest.conftest import Provider, commitment, envelope, row
+from tests.ingest.conftest import commitment, envelope, row
+from tests.storage.sources import api_source
 
 pytest.importorskip("psycopg")
 pytest.importorskip("clickhouse_connect")
@@ -105,24 +105,12 @@ def _key(query: dict[str, str]) -> str:
 @pytest.fixture(scope="module")
 def expected(tmp_path_factory: pytest.TempPathFactory) -> Expected:
     data_dir = tmp_path_factory.mktemp("served") / "data"
-    settings = Settings(
-        data_dir=data_dir,
-        secret_key="test-secret-key",
-        rate_limit_ingest_per_minute=100_000,
-        rate_limit_read_per_minute=100_000,
-    )
-    with TestClient(create_app(settings)) as client:
-        catalog: Catalog = client.app.state.runtime.catalog  # type: ignore[attr-defined]
-        admin = create_key(catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="admin", scopes=["admin"]).key
-        headers = {"Authorization": f"Bearer {admin}"}
-        acme = Provider(client, headers, "Acme Cloud", "USD")
-        euro = Provider(client, headers, "Euro Cloud", "EUR")
-        aws = Provider(client, headers, "AWS", "USD")
-
-        def push(provider: Provider, rows: list[dict[str, Any]], **params: Any) -> str:
-            response = provider.push(rows, **params)
-            assert response.status_code == 200, response.text
-            return str(response.json()["batchId"])
+    with api_source(data_dir) as source:
+        client, catalog, admin, headers = source.client, source.catalog, source.admin, source.headers
+        acme = source.provider("Acme Cloud", "USD")
+        euro = source.provider("Euro Cloud", "EUR")
+        aws = source.provider("AWS", "USD")
+        push = source.push
 
         push(
             acme,

@@ -16,19 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from focusbase.app import create_app
 from focusbase.cli import _register, app
-from focusbase.config import Settings
 from focusbase.focus import Dataset
 from focusbase.storage import Warehouse, migrations
-from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
+from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import authenticate_key, create_key
 from tests.conftest import CASES
 from tests.imports.conftest import upload
 from tests.ingest.conftest import Provider, commitment, envelope, row
+from tests.storage.sources import api_source
 
 psycopg = pytest.importorskip("psycopg")
 clickhouse_connect = pytest.importorskip("clickhouse_connect")
@@ -70,25 +68,12 @@ class Built:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     data_dir = tmp_path_factory.mktemp("source") / "data"
-    settings = Settings(
-        data_dir=data_dir,
-        secret_key="test-secret-key",
-        rate_limit_ingest_per_minute=100_000,
-        rate_limit_read_per_minute=100_000,
-    )
-    with TestClient(create_app(settings)) as client:
-        catalog: Catalog = client.app.state.runtime.catalog  # type: ignore[attr-defined]
-        admin = create_key(catalog, workspace_id=DEFAULT_WORKSPACE_ID, name="admin", scopes=["admin"]).key
-        headers = {"Authorization": f"Bearer {admin}"}
-        acme = Provider(client, headers, "Acme Cloud", "USD")
-        euro = Provider(client, headers, "Euro Cloud", "EUR")
-        aws = Provider(client, headers, "AWS", "USD")
+    with api_source(data_dir) as source:
+        client, admin, headers, push = source.client, source.admin, source.headers, source.push
+        acme = source.provider("Acme Cloud", "USD")
+        euro = source.provider("Euro Cloud", "EUR")
+        aws = source.provider("AWS", "USD")
         batches: dict[str, str] = {}
-
-        def push(provider: Provider, rows: list[dict[str, Any]], **params: Any) -> str:
-            response = provider.push(rows, **params)
-            assert response.status_code == 200, response.text
-            return str(response.json()["batchId"])
 
         cost = Decimal("12345678901234.123456789012")
         batches["first"] = push(
