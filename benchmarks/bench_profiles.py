@@ -8,9 +8,10 @@
    on chDB, the ClickHouse engine embedded) against plain DuckDB doing the same work without focusbase's
    semantics (insert, keyset page, daily totals per service, exact sums per currency). The ratio is the cost
    of the ClickHouse engine plus the visibility-table semantics over a bare DuckDB table.
-3. The FOCUS read service (`query/service.py`: filters, keyset pages of served records, totalRecords,
-   dataLastUpdated, page tokens) on both warehouses holding the same rows: the embedded profile's data
-   directory after part 1, copied into the ClickHouse warehouse as `focusbase migrate-storage` copies it.
+3. The services on both warehouses holding the same rows (the embedded profile's data directory after part 1,
+   copied into the ClickHouse warehouse as `focusbase migrate-storage` copies it): the FOCUS read service
+   (`query/service.py`: filters, keyset pages of served records, totalRecords, dataLastUpdated, page tokens),
+   the explorer service (`analytics/explorer.py`) and an export file (`export/service.py`).
 
 PostgreSQL is a throw-away server on a Unix socket with fsync off (tests/postgres.py): an upper bound for a
 networked, durable one.
@@ -315,6 +316,53 @@ def _engines(arrow_rows: pa.Table, workdir: Path) -> list[tuple[str, float, floa
     return out
 
 
+def _explorer_and_export(
+    duck: Any, warehouse: Any, catalog: Catalog, settings: Any, workdir: Path
+) -> list[tuple[str, float, float]]:
+    """The explorer service and an export file, on both warehouses (answers compared before timing)."""
+    from datetime import datetime
+
+    from focusbase.analytics.explorer import run_query
+    from focusbase.analytics.model import parse_query
+    from focusbase.export.service import write_export
+    from focusbase.export.spec import ExportSpec
+    from focusbase.query.filters import Scope
+    from focusbase.storage.explorer_reads import DuckDBExplorerReads
+    from focusbase.storage.export_rows import DuckDBExportRows
+
+    scope = Scope(DEFAULT_WORKSPACE_ID)
+    query = parse_query(
+        {"metric": "EffectiveCost", "grain": "day", "groupBy": ["ServiceName"], "top": 20}, max_groups=10_000
+    )
+    readers: dict[str, Any] = {"duck": DuckDBExplorerReads(duck), "ch": warehouse}
+    answers = {name: run_query(r, catalog, settings, scope, query) for name, r in readers.items()}
+    if answers["duck"].aggregate != answers["ch"].aggregate:
+        raise RuntimeError("the explorer's answers differ between the warehouses")
+    spec = ExportSpec(billing_period_start=datetime(2026, 6, 1), billing_period_end=datetime(2026, 7, 1))
+    writers: dict[str, Any] = {"duck": DuckDBExportRows(duck), "ch": warehouse}
+    written = {
+        name: write_export(w, scope, spec, workdir / f"june-{name}.csv") for name, w in writers.items()
+    }
+    if written["duck"] != written["ch"]:
+        raise RuntimeError(f"the exports differ: {written}")
+
+    def export(name: str) -> None:
+        write_export(writers[name], scope, spec, workdir / f"june-{name}.csv")
+
+    return [
+        (
+            "explorer daily x ServiceName, top 20 (EffectiveCost)",
+            _p50(lambda: run_query(readers["duck"], catalog, settings, scope, query)),
+            _p50(lambda: run_query(readers["ch"], catalog, settings, scope, query)),
+        ),
+        (
+            f"CSV export of June ({sum(written['ch'].values()):,} rows)",
+            _p50(lambda: export("duck"), 3),
+            _p50(lambda: export("ch"), 3),
+        ),
+    ]
+
+
 def _served(source_dir: Path, workdir: Path) -> tuple[list[str], list[tuple[str, float, float]]]:
     """The copy's figures, and (operation, DuckDB seconds, ClickHouse seconds) of the FOCUS read service."""
     from focusbase.config import Settings
@@ -388,6 +436,7 @@ def _served(source_dir: Path, workdir: Path) -> tuple[list[str], list[tuple[str,
                     _p50(page("ch", tokens["ch"])),
                 )
             )
+            out += _explorer_and_export(duck, warehouse, catalog, settings, workdir)
     finally:
         duck.close()
         catalog.close()
@@ -452,9 +501,10 @@ def run(workdir: Path, quick: bool) -> list[str]:
     notes, served = _served(embedded_dir, workdir)
     lines += [
         "",
-        "The FOCUS read service (filters billingCurrency=USD and chargeCategory=Usage; records,",
-        "totalRecords, dataLastUpdated, page token) on the embedded profile's warehouse after part 1 and on",
-        "the same rows copied into the ClickHouse warehouse. " + " ".join(notes),
+        "The services on the embedded profile's warehouse after part 1 and on the same rows copied into the",
+        "ClickHouse warehouse: the FOCUS read service (filters billingCurrency=USD and chargeCategory=Usage;",
+        "records, totalRecords, dataLastUpdated, page token), the explorer and a CSV export (both checked",
+        "equal on the two warehouses first). " + " ".join(notes),
         "",
         "| operation | DuckDB warehouse (ms) | ClickHouse warehouse on chDB (ms) | ratio |",
         "|---|---:|---:|---:|",
