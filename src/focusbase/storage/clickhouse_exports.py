@@ -98,15 +98,8 @@ class ClickHouseExports(ClickHouseServedReads):
     """
 
     def custom_keys(self, source: ExportSource) -> list[str]:
-        """The x_ column names in the live rows `source` selects (keys of x_kv, as DuckDB's json_keys of
-        x_columns: a key whose value is null counts)."""
-        where = export_where(source)
-        rows = self._query(
-            f"SELECT DISTINCT arrayJoin(mapKeys(x_kv)) FROM {TABLES[source.dataset].name}"  # noqa: S608
-            f" WHERE {where.sql} AND {LIVE}",
-            where.params,
-        )
-        return sorted(str(r[0]) for r in rows)
+        """The x_ column names in the live rows `source` selects."""
+        return self.custom_keys_where(source.dataset, export_where(source))
 
     def copy_rows(
         self,

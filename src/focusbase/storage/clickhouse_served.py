@@ -201,9 +201,12 @@ class ClickHouseServedReads(ClickHouseReads):
         return page, self.served_summary(Dataset.CONTRACT_COMMITMENT, where)
 
     def custom_column_names(self, dataset: Dataset, scope: Scope) -> list[str]:
-        """The distinct x_ column names in the live rows the scope can see (keys of x_kv, as DuckDB's
+        """The distinct x_ column names in the live rows the scope can see."""
+        return self.custom_keys_where(dataset, scope_where(scope))
+
+    def custom_keys_where(self, dataset: Dataset, where: Where) -> list[str]:
+        """The distinct x_ column names in the live rows matching `where`, sorted (keys of x_kv, as DuckDB's
         json_keys of x_columns: a key whose value is null counts)."""
-        where = scope_where(scope)
         rows = self._query(
             f"SELECT DISTINCT arrayJoin(mapKeys(x_kv)) AS k FROM {TABLES[dataset].name}"  # noqa: S608
             f" WHERE {where.sql} AND {LIVE} ORDER BY k",
