@@ -14,6 +14,7 @@ from focusbase.storage import Catalog, Warehouse, open_catalog
 from focusbase.storage.datadir import secure_data_dir
 from focusbase.storage.explorer_reads import DuckDBExplorerReads, ExplorerReads
 from focusbase.storage.export_rows import DuckDBExportRows, ExportRows
+from focusbase.storage.ingest_store import DuckDBIngestStore, IngestStore
 from focusbase.storage.served import DuckDBServedRecords, ServedRecords
 
 # Modules that take part in the server lifecycle. Each may define:
@@ -46,6 +47,8 @@ class Runtime:
     exports: ExportRows
     # The Data Explorer's reads (storage/explorer_reads.py), on the warehouse above.
     explorer: ExplorerReads
+    # Batches (the History) and the writes of their rows (storage/ingest_store.py).
+    ingest: IngestStore
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -67,6 +70,7 @@ class Runtime:
             served=DuckDBServedRecords(warehouse),
             exports=DuckDBExportRows(warehouse),
             explorer=DuckDBExplorerReads(warehouse),
+            ingest=DuckDBIngestStore(warehouse),
         )
 
     def _hooks(self, name: str) -> list[Hook]:

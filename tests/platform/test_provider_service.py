@@ -10,6 +10,7 @@ import pytest
 from focusbase.config import Settings
 from focusbase.storage import Catalog, Warehouse, open_catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
+from focusbase.storage.ingest_store import DuckDBIngestStore
 from focusbase.tenancy.keys import authenticate_key
 from focusbase.tenancy.periods import PeriodNotEnded, finalize_period, finalized_periods, list_finalized
 from focusbase.tenancy.providers import (
@@ -97,24 +98,29 @@ def test_delete_with_rows_needs_confirmation(stores: tuple[Catalog, Warehouse]) 
             [DEFAULT_WORKSPACE_ID, pid],
         )
     with pytest.raises(ProviderHasData) as info:
-        delete_provider(catalog, warehouse, DEFAULT_WORKSPACE_ID, pid, confirm=False)
+        delete_provider(catalog, DuckDBIngestStore(warehouse), DEFAULT_WORKSPACE_ID, pid, confirm=False)
     assert info.value.rows == 3 and info.value.counts == {"cost": 2, "contractCommitment": 1}
     assert get_provider(catalog, DEFAULT_WORKSPACE_ID, pid) is not None
 
-    result = delete_provider(catalog, warehouse, DEFAULT_WORKSPACE_ID, pid, confirm=True)
+    result = delete_provider(catalog, DuckDBIngestStore(warehouse), DEFAULT_WORKSPACE_ID, pid, confirm=True)
     assert result is not None and result["rows"] == 3
     assert get_provider(catalog, DEFAULT_WORKSPACE_ID, pid) is None
     assert authenticate_key(catalog, created.ingest_key.key) is None
     with warehouse.cursor() as cur:
         left = cur.execute("SELECT provider_id, count(*) FROM cost_rows GROUP BY ALL").fetchall()
     assert left == [(keep.provider.id, 1)]
-    assert delete_provider(catalog, warehouse, DEFAULT_WORKSPACE_ID, pid, confirm=True) is None
+    assert (
+        delete_provider(catalog, DuckDBIngestStore(warehouse), DEFAULT_WORKSPACE_ID, pid, confirm=True)
+        is None
+    )
 
 
 def test_empty_provider_deletes_without_confirmation(stores: tuple[Catalog, Warehouse]) -> None:
     catalog, warehouse = stores
     created = create_provider(catalog, DEFAULT_WORKSPACE_ID, name="A", default_currency="USD")
-    result = delete_provider(catalog, warehouse, DEFAULT_WORKSPACE_ID, created.provider.id, confirm=False)
+    result = delete_provider(
+        catalog, DuckDBIngestStore(warehouse), DEFAULT_WORKSPACE_ID, created.provider.id, confirm=False
+    )
     assert result is not None and result["rows"] == 0
 
 

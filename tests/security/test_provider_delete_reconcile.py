@@ -26,6 +26,7 @@ from focusbase.storage import Catalog, Warehouse
 from focusbase.storage import batches as batch_store
 from focusbase.storage import providers as provider_store
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, utcnow
+from focusbase.storage.ingest_store import DuckDBIngestStore
 from focusbase.tenancy.keys import create_key
 from focusbase.tenancy.providers import FinishedDeletions, finish_deletions
 from tests.ingest.conftest import commitment, envelope
@@ -268,7 +269,7 @@ def test_a_finished_deletion_is_left_alone(settings: Settings) -> None:
         assert deleted.json()["rowsDeleted"] == 3 * len(doomed.live) + 1
         assert batch_of(client, admin, staged)["failureReason"] == "provider deleted"
         catalog, warehouse = runtime_stores(client)
-        finished = finish_deletions(catalog, warehouse)
+        finished = finish_deletions(catalog, DuckDBIngestStore(warehouse))
         assert finished == FinishedDeletions([], 0, [], 0)
     with server(settings) as client:
         assert_gone(client, admin, doomed)
@@ -296,7 +297,7 @@ def test_rows_left_by_a_deletion_without_tombstone_are_deleted_on_start(settings
             ).fetchall()
         assert [t[:3] for t in tombstones] == [(doomed.id, 3 * len(doomed.live), 1)]
         assert tombstones[0][3].strftime("%Y-%m-%dT%H:%M:%S.%fZ") == deleted_at
-        finished = finish_deletions(catalog, warehouse)
+        finished = finish_deletions(catalog, DuckDBIngestStore(warehouse))
         assert (finished.interrupted, finished.untombstoned) == ([], [])
 
 
@@ -319,4 +320,4 @@ def test_staged_rows_written_after_the_deletion_are_deleted_on_start(settings: S
         assert_gone(client, admin, doomed)
         assert_whole(client, admin, kept)
         catalog, warehouse = runtime_stores(client)
-        assert finish_deletions(catalog, warehouse).leftover_rows == 0
+        assert finish_deletions(catalog, DuckDBIngestStore(warehouse)).leftover_rows == 0

@@ -244,7 +244,7 @@ def delete(
     _visible_provider(runtime, principal, provider_id)
     try:
         result = delete_provider(
-            runtime.catalog, runtime.warehouse, principal.workspace_id, provider_id, confirm=confirm
+            runtime.catalog, runtime.ingest, principal.workspace_id, provider_id, confirm=confirm
         )
     except ProviderHasData as exc:
         raise ApiError(

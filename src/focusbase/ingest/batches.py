@@ -34,6 +34,7 @@ from focusbase.observability import record_batch_status, record_ingest
 from focusbase.runtime import Runtime
 from focusbase.storage import batches as store
 from focusbase.storage import cost_rows
+from focusbase.storage.ingest_store import BatchClosed
 from focusbase.storage.providers import FAILURE_REASON as PROVIDER_DELETED
 from focusbase.storage.providers import ProviderDeleted
 from focusbase.storage.warehouse import engine_error_reason
@@ -43,11 +44,6 @@ from focusbase.tenancy.providers import Provider
 INTERRUPTED = "interrupted by a server restart"
 
 log = logging.getLogger(__name__)
-# Open batches whose parts are not summed into rollup pre-aggregates (they did not shrink: see
-# rollups.stage_part). Only the stager thread touches it; bounded, and forgetting an id costs time only (its
-# next part is summed again, and the commit, finding the sums incomplete, recomputes from the rows).
-_UNSUMMED: dict[str, None] = {}
-_UNSUMMED_MAX = 10_000
 
 
 def now() -> datetime:
@@ -56,16 +52,14 @@ def now() -> datetime:
 
 
 def load_batch(runtime: Runtime, batch_id: str) -> Batch:
-    with runtime.warehouse.cursor() as cur:
-        record = store.get(cur, batch_id)
+    record = runtime.ingest.get(batch_id)
     if record is None:
         raise IngestError(404, "not_found", f"batch {batch_id} not found")
     return Batch.from_record(record)
 
 
 def _update(runtime: Runtime, batch_id: str, fields: dict[str, Any]) -> None:
-    with runtime.warehouse.transaction() as cur:
-        store.update(cur, batch_id, {**fields, "updated_at": now()})
+    runtime.ingest.update(batch_id, {**fields, "updated_at": now()})
 
 
 def check_mode(
@@ -90,7 +84,7 @@ def check_mode(
     return chosen, start, end
 
 
-def create_batch(
+def open_batch(
     runtime: Runtime,
     principal: Principal,
     provider: Provider,
@@ -105,8 +99,14 @@ def create_batch(
     mapping: Any = None,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
-) -> Batch:
-    """Open a batch (status received) for a provider; it expires after Settings.open_batch_ttl_hours."""
+    replay_since: datetime | None = None,
+) -> tuple[Batch, bool]:
+    """Open a batch (status received) for a provider; it expires after Settings.open_batch_ttl_hours.
+
+    Returns the batch and True. With `replay_since`, an earlier batch of the provider that used
+    `idempotency_key` since then and can answer again (ingest.push) is returned instead, with False: found
+    and created in one atomic step of the store, so replicas given the same key at once make one batch.
+    """
     chosen, start, end = check_mode(dataset, mode, window_start, window_end)
     created = now()
     record = {
@@ -131,17 +131,24 @@ def create_batch(
         "updated_at": created,
         "expires_at": created + timedelta(hours=runtime.settings.open_batch_ttl_hours),
     }
-    with runtime.warehouse.transaction() as cur:
-        store.insert(cur, record)
-        stored = store.get(cur, record["id"])
-    assert stored is not None
-    return Batch.from_record(stored)
+    stored = runtime.ingest.create(record, replay_since=replay_since)
+    return Batch.from_record(stored), stored["id"] == record["id"]
+
+
+def create_batch(
+    runtime: Runtime,
+    principal: Principal,
+    provider: Provider,
+    **options: Any,
+) -> Batch:
+    """Open a batch (status received) for a provider: `open_batch` without Idempotency-Key replays."""
+    batch, _ = open_batch(runtime, principal, provider, **options)
+    return batch
 
 
 def get_batch(runtime: Runtime, workspace_id: str, batch_id: str) -> Batch | None:
     """One batch of a workspace, or None."""
-    with runtime.warehouse.cursor() as cur:
-        record = store.get(cur, batch_id, workspace_id)
+    record = runtime.ingest.get(batch_id, workspace_id)
     return Batch.from_record(record) if record else None
 
 
@@ -154,8 +161,7 @@ def list_batches(
     after: tuple[datetime, str] | None = None,
 ) -> list[Batch]:
     """A provider's batches, newest first; `after` is the last seen batch's (created_at, id)."""
-    with runtime.warehouse.cursor() as cur:
-        records = store.list_for_provider(cur, workspace_id, provider_id, limit=limit, after=after)
+    records = runtime.ingest.list_for_provider(workspace_id, provider_id, limit=limit, after=after)
     return [Batch.from_record(r) for r in records]
 
 
@@ -284,33 +290,17 @@ def _stage(
     progress: dict[str, Any] | None,
 ) -> None:
     """The stager's job (ingest.stager): write one accepted part and its counts in one transaction."""
+
+    def fields(current: dict[str, Any]) -> dict[str, Any]:
+        tally = {**_tally(Batch.from_record(current), result), "updated_at": now()}
+        return tally if progress is None else {**tally, "progress": progress}
+
     try:
-        with runtime.warehouse.transaction() as cur:
-            record = store.get(cur, batch.id)
-            if record is None or record["status"] not in ("received", "validating"):
-                return  # aborted or failed meanwhile: nothing of it is kept
-            if rows is not None:
-                cost_rows.insert(
-                    cur,
-                    batch.dataset,
-                    rows,
-                    staged=True,
-                    workspace_id=batch.workspace_id,
-                    provider_id=batch.provider_id,
-                    batch_id=batch.id,
-                )
-                # Summed now, off the commit, so that the commit only re-groups the batch's sums.
-                last = result.first_row + result.rows_received - 1
-                if batch.id not in _UNSUMMED and not cost_rows.stage_rollup(
-                    cur, batch.dataset, batch.id, result.first_row, last, rows.rows
-                ):
-                    _UNSUMMED[batch.id] = None
-                    while len(_UNSUMMED) > _UNSUMMED_MAX:
-                        del _UNSUMMED[next(iter(_UNSUMMED))]
-            fields = {**_tally(Batch.from_record(record), result), "updated_at": now()}
-            if progress is not None:
-                fields["progress"] = progress
-            store.update(cur, batch.id, fields)
+        if rows is None:
+            runtime.ingest.update_open(batch.id, fields)
+        else:
+            # False when the batch was aborted or failed meanwhile: nothing of the part is kept.
+            runtime.ingest.stage(batch.id, rows, result.first_row, fields)
     except Exception as exc:
         log.exception("staging a part of batch %s failed", batch.id)
         try:
@@ -333,54 +323,44 @@ def _commit(
 
     With `remember`, the response is stored with it (for Idempotency-Key replays) in the same transaction.
     """
-    replace = cost_rows.Replace(batch.mode, batch.window_start, batch.window_end)  # type: ignore[arg-type]
-    with runtime.warehouse.transaction() as cur:
-        current = store.get(cur, batch.id)
-        if current is None or current["status"] not in ("received", "validating"):
-            status = "gone"
-            if current is not None:
-                status = _closed_reason(Batch.from_record(current))
-            raise IngestError(409, "batch_not_open", f"batch {batch.id} is {status}; it cannot be committed")
-        outcome = cost_rows.commit(
-            cur,
-            batch.dataset,
-            batch_id=batch.id,
-            workspace_id=batch.workspace_id,
-            provider_id=batch.provider_id,
-            replace=replace,
-            prepared=rows,
-        )
+
+    def fields(outcome: cost_rows.CommitOutcome) -> dict[str, Any]:
         stamp = now()
-        store.update(
-            cur,
-            batch.id,
-            {
-                **tally,
-                "status": "committed",
-                "line_items_created": outcome.rows,
-                "sums": outcome.sums,
-                "replaced": {
-                    "rows": outcome.replaced_rows,
-                    "sums": outcome.replaced_sums,
-                    "batches": outcome.superseded_batches,
-                },
-                "committed_at": stamp,
-                "updated_at": stamp,
-                "expires_at": None,
+        return {
+            **tally,
+            "status": "committed",
+            "line_items_created": outcome.rows,
+            "sums": outcome.sums,
+            "replaced": {
+                "rows": outcome.replaced_rows,
+                "sums": outcome.replaced_sums,
+                "batches": outcome.superseded_batches,
             },
+            "committed_at": stamp,
+            "updated_at": stamp,
+            "expires_at": None,
+        }
+
+    def response(record: dict[str, Any]) -> dict[str, Any]:
+        return {"status": 200, "body": BatchSummary(Batch.from_record(record)).as_json()}
+
+    try:
+        record = runtime.ingest.commit(
+            batch.id,
+            rows,
+            fields,
+            keep=runtime.settings.keep_superseded_versions,
+            response=response if remember else None,
         )
-        if outcome.replaced_rows:
-            cost_rows.prune(cur, batch.dataset, batch.provider_id, runtime.settings.keep_superseded_versions)
-        record = store.get(cur, batch.id)
-        assert record is not None
-        committed = Batch.from_record(record)
-        if remember:
-            response = {"status": 200, "body": BatchSummary(committed).as_json()}
-            store.update(cur, batch.id, {"response": response})
-            committed.response = response
+    except BatchClosed as closed:
+        status = "gone" if closed.record is None else _closed_reason(Batch.from_record(closed.record))
+        raise IngestError(
+            409, "batch_not_open", f"batch {batch.id} is {status}; it cannot be committed"
+        ) from None
+    committed = Batch.from_record(record)
     record_batch_status("committed")
     batch_events.batch_committed(runtime, committed)
-    record_ingest(outcome.rows, "stored")
+    record_ingest(committed.line_items_created, "stored")
     record_ingest(int(tally.get("rows_rejected", batch.rows_rejected)), "rejected")
     return committed
 
@@ -460,7 +440,8 @@ def _fail_part(
 def record_staged(
     runtime: Runtime, batch: Batch, result: PartResult, progress: dict[str, Any] | None = None
 ) -> None:
-    """Record the counts of rows staged outside the stager (ingest.single_pass) on the open batch.
+    """Record the counts of rows staged outside the stager (ingest.single_pass, embedded warehouse only) on
+    the open batch.
 
     If the batch was closed meanwhile (aborted, failed), the rows are dropped and IngestError 409 raised.
     """
@@ -555,12 +536,8 @@ def fail_batch(
         fields["rows_rejected"] = rows_rejected
     if defaults_applied is not None:
         fields["defaults_applied"] = defaults_applied
-    with runtime.warehouse.transaction() as cur:
-        current = store.get(cur, batch.id)
-        if current is None or current["status"] not in ("received", "validating"):
-            return
-        cost_rows.discard_staged(cur, batch.dataset, batch.id)
-        store.update(cur, batch.id, fields)
+    if not runtime.ingest.fail(batch.id, fields):
+        return
     record_batch_status("failed")
     batch_events.batch_failed(runtime, batch, reason)
     record_ingest(int(fields.get("rows_rejected", 0)), "rejected")

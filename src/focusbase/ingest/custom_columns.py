@@ -7,7 +7,6 @@ import threading
 from focusbase.focus import is_custom_column
 from focusbase.ingest.model import too_many_custom_columns
 from focusbase.runtime import Runtime
-from focusbase.storage import batches as store
 
 # Parts of one batch may be checked side by side: the union of their custom column names is taken under it.
 _LOCK = threading.Lock()
@@ -23,8 +22,7 @@ def count(runtime: Runtime, batch_id: str, names: list[str]) -> None:
         return
     limit = runtime.settings.max_custom_columns_per_batch
     with _LOCK:
-        with runtime.warehouse.cursor() as cur:
-            record = store.get(cur, batch_id)
+        record = runtime.ingest.get(batch_id)
         known = (record or {}).get("custom_columns") or []
         new = sorted(set(custom) - set(known))
         if not new:
@@ -39,5 +37,4 @@ def count(runtime: Runtime, batch_id: str, names: list[str]) -> None:
                     "maxCustomColumnsPerBatch": limit,
                 },
             )
-        with runtime.warehouse.transaction() as cur:
-            store.update(cur, batch_id, {"custom_columns": [*known, *new]})
+        runtime.ingest.update(batch_id, {"custom_columns": [*known, *new]})

@@ -10,8 +10,6 @@ from starlette.concurrency import run_in_threadpool
 from focusbase.ingest.batches import INTERRUPTED, now
 from focusbase.ingest.stager import busy_batches, wait_until_all_staged
 from focusbase.runtime import Runtime
-from focusbase.storage import batches as store
-from focusbase.storage import cost_rows
 
 log = logging.getLogger(__name__)
 EXPIRY_INTERVAL_SECONDS = 300.0
@@ -19,39 +17,20 @@ EXPIRY_INTERVAL_SECONDS = 300.0
 
 def recover_interrupted(runtime: Runtime) -> list[str]:
     """Mark batches left open by a previous process failed (their staged rows go); returns their ids."""
-    with runtime.warehouse.transaction() as cur:
-        ids = store.open_batch_ids(cur)
-        cost_rows.discard_all_staged(cur, ids)
-        for batch_id in ids:
-            store.update(
-                cur,
-                batch_id,
-                {"status": "failed", "failure_reason": INTERRUPTED, "updated_at": now(), "expires_at": None},
-            )
-    return ids
+    fields = {"status": "failed", "failure_reason": INTERRUPTED, "updated_at": now(), "expires_at": None}
+    return runtime.ingest.fail_open(fields)
 
 
 def expire_open_batches(runtime: Runtime) -> list[str]:
     """Fail open batches past their expiry time (Settings.open_batch_ttl_hours after creation)."""
-    with runtime.warehouse.transaction() as cur:
-        busy = busy_batches()  # a part of these is being checked or staged right now: not idle
-        ids = [
-            batch_id for batch_id in store.open_batch_ids(cur, created_before=now()) if batch_id not in busy
-        ]
-        cost_rows.discard_all_staged(cur, ids)
-        for batch_id in ids:
-            store.update(
-                cur,
-                batch_id,
-                {
-                    "status": "failed",
-                    "failure_reason": "expired: not committed within "
-                    f"{runtime.settings.open_batch_ttl_hours} h",
-                    "updated_at": now(),
-                    "expires_at": None,
-                },
-            )
-    return ids
+    fields = {
+        "status": "failed",
+        "failure_reason": f"expired: not committed within {runtime.settings.open_batch_ttl_hours} h",
+        "updated_at": now(),
+        "expires_at": None,
+    }
+    # A part of a busy batch is being checked or staged right now: it is not idle.
+    return runtime.ingest.fail_open(fields, created_before=now(), skip=busy_batches())
 
 
 async def on_startup(runtime: Runtime) -> None:

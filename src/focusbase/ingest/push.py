@@ -17,7 +17,6 @@ from focusbase.ingest import batches
 from focusbase.ingest.envelope import Census, Payload, PayloadError, as_payload, census, parse_rows
 from focusbase.ingest.model import IngestError, too_many_custom_columns
 from focusbase.runtime import Runtime
-from focusbase.storage import batches as store
 from focusbase.tenancy.principal import Principal
 from focusbase.tenancy.providers import Provider
 
@@ -191,18 +190,12 @@ def push(
         data,
         {"mode": mode, "start": start, "end": end, "allowPartial": allow_partial, "dataset": dataset.value},
     )
+    since = None
+    if idempotency_key:
+        since = batches.now() - timedelta(hours=settings.idempotency_ttl_hours)
     with _IDEMPOTENCY_LOCK:
-        if idempotency_key:
-            since = batches.now() - timedelta(hours=settings.idempotency_ttl_hours)
-            with runtime.warehouse.cursor() as cur:
-                existing = store.find_idempotent(
-                    cur, provider.workspace_id, provider.id, idempotency_key, since
-                )
-            if existing is not None:
-                replay = _replay(existing, digest)
-                if replay is not None:
-                    return replay
-        batch = batches.create_batch(
+        # Found and created in one step of the store, so two replicas given the same key make one batch.
+        batch, created = batches.open_batch(
             runtime,
             principal,
             provider,
@@ -213,7 +206,14 @@ def push(
             dataset=dataset,
             idempotency_key=idempotency_key,
             request_hash=digest,
+            replay_since=since,
         )
+    if not created:
+        existing = runtime.ingest.get(batch.id)
+        assert existing is not None
+        replay = _replay(existing, digest)
+        assert replay is not None  # the store answers only a batch that can reply
+        return replay
     try:
         summary = batches.ingest_table(
             runtime, batch, payload.table, allow_partial=allow_partial, provider=provider, remember=True
@@ -238,5 +238,4 @@ def error_json(exc: IngestError) -> dict[str, Any]:
 
 
 def _remember(runtime: Runtime, batch_id: str, status: int, body: dict[str, Any]) -> None:
-    with runtime.warehouse.transaction() as cur:
-        store.update(cur, batch_id, {"response": {"status": status, "body": body}})
+    runtime.ingest.update(batch_id, {"response": {"status": status, "body": body}})

@@ -14,8 +14,6 @@ from focusbase.budgets.lifecycle import request_evaluation
 from focusbase.ingest.model import Batch
 from focusbase.notify.events import emit
 from focusbase.runtime import Runtime
-from focusbase.storage import batches as batch_store
-from focusbase.storage import restatements
 from focusbase.storage.webhooks import subscribed
 from focusbase.tenancy.periods import finalized_periods
 
@@ -56,7 +54,7 @@ def period_state(period: str, finalized: set[str], close_days: int, now: datetim
 
 def restated_periods(runtime: Runtime, batch: Batch, now: datetime | None = None) -> list[dict[str, Any]]:
     """The finalised or closed billing periods whose rows this committed batch replaced."""
-    replaced = restatements.replaced_periods(runtime.warehouse, batch.id)
+    replaced = runtime.ingest.replaced_periods(batch.id)
     if not replaced:
         return []
     finalized = finalized_periods(runtime.catalog, batch.workspace_id, [batch.provider_id]).get(
@@ -111,8 +109,7 @@ def batch_committed(runtime: Runtime, batch: Batch) -> None:
 def batch_failed(runtime: Runtime, batch: Batch, reason: str) -> None:
     """After a batch failed (or was aborted): batch.failed."""
     try:
-        with runtime.warehouse.cursor() as cur:
-            record = batch_store.get(cur, batch.id)
+        record = runtime.ingest.get(batch.id)
         failed = Batch.from_record(record) if record is not None else batch  # with its final counts
         emit(runtime, batch.workspace_id, "batch.failed", {**_summary(failed), "reason": reason})
     except Exception:

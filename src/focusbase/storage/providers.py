@@ -257,32 +257,6 @@ def tombstone_in(
     return _tombstone(cur, workspace_id, provider_id, deleted, deleted_at or _now())
 
 
-def purge_provider(
-    warehouse: Warehouse,
-    catalog: Catalog,
-    workspace_id: str,
-    provider_id: str,
-) -> dict[str, Any]:
-    """Delete a provider's warehouse rows and tombstone it, then soft-delete it with its ingest key revoked.
-
-    Rows and tombstone go in one warehouse transaction under the single writer lock, so no batch commit
-    interleaves and none commits after it (a commit checks the tombstone). Only then does the catalog record
-    the deletion: a crash before the warehouse commit leaves the provider whole, a crash after it leaves a
-    tombstone that `finish_deletions` completes on the next start. LookupError: no such live provider.
-    """
-    if get_provider(catalog, workspace_id, provider_id) is None:
-        raise LookupError(f"no provider {provider_id!r}")
-    tombstone = tombstone_provider(warehouse, workspace_id, provider_id)
-    if not mark_deleted(catalog, workspace_id, provider_id, tombstone.deleted_at):
-        raise LookupError(f"no provider {provider_id!r}")  # another request completed the deletion
-    return {
-        "rows": tombstone.cost_rows + tombstone.contract_commitment_rows,
-        "cost": tombstone.cost_rows,
-        "contractCommitment": tombstone.contract_commitment_rows,
-        "deletedAt": tombstone.deleted_at,
-    }
-
-
 def _catalog_states(catalog: Catalog) -> dict[str, Row]:
     with catalog.read() as conn:
         rows = conn.execute("SELECT id, workspace_id, deleted_at FROM providers").fetchall()

@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 async def on_startup(runtime: Runtime) -> None:
     """Complete half-done provider deletions, so no request sees a provider deleted in only one database."""
-    finished = finish_deletions(runtime.catalog, runtime.warehouse)
+    finished = finish_deletions(runtime.catalog, runtime.ingest)
     if finished.interrupted:
         log.warning(
             "finished %d provider deletions interrupted by a restart: %s",

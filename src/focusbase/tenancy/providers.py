@@ -10,6 +10,7 @@ import pycountry
 
 from focusbase.storage import Catalog, Warehouse
 from focusbase.storage import providers as provider_store
+from focusbase.storage.ingest_store import IngestStore
 from focusbase.tenancy.keys import NewKey, prepare_key
 
 MAX_NAME_LENGTH = 200
@@ -168,11 +169,6 @@ def rotate_ingest_key(catalog: Catalog, workspace_id: str, provider_id: str) -> 
     return new_key if row is not None else None
 
 
-def stored_row_counts(warehouse: Warehouse, workspace_id: str, provider_id: str) -> dict[str, int]:
-    """The provider's rows in the warehouse, every version, per dataset (cost, contractCommitment)."""
-    return provider_store.stored_row_counts(warehouse, workspace_id, provider_id)
-
-
 def live_row_counts(
     warehouse: Warehouse, workspace_id: str, provider_id: str | None = None
 ) -> dict[str, int]:
@@ -181,7 +177,7 @@ def live_row_counts(
 
 
 def delete_provider(
-    catalog: Catalog, warehouse: Warehouse, workspace_id: str, provider_id: str, *, confirm: bool
+    catalog: Catalog, store: IngestStore, workspace_id: str, provider_id: str, *, confirm: bool
 ) -> dict[str, Any] | None:
     """Delete a provider (soft) with its ingest key and, when confirmed, every row it stored.
 
@@ -191,13 +187,21 @@ def delete_provider(
     """
     if get_provider(catalog, workspace_id, provider_id) is None:
         return None
-    counts = stored_row_counts(warehouse, workspace_id, provider_id)
+    counts = store.stored_row_counts(workspace_id, provider_id)
     if sum(counts.values()) and not confirm:
         raise ProviderHasData(provider_id, counts)
-    try:
-        return provider_store.purge_provider(warehouse, catalog, workspace_id, provider_id)
-    except LookupError:
-        return None  # deleted concurrently
+    # Rows and tombstone first, in one atomic step of the warehouse that no batch commit interleaves with
+    # (a commit checks the tombstone); only then the catalog. A crash between them leaves a tombstone that
+    # `finish_deletions` completes on the next start.
+    tombstone = store.tombstone_provider(workspace_id, provider_id)
+    if not provider_store.mark_deleted(catalog, workspace_id, provider_id, tombstone.deleted_at):
+        return None  # another request completed the deletion
+    return {
+        "rows": tombstone.cost_rows + tombstone.contract_commitment_rows,
+        "cost": tombstone.cost_rows,
+        "contractCommitment": tombstone.contract_commitment_rows,
+        "deletedAt": tombstone.deleted_at,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +214,7 @@ class FinishedDeletions:
     untombstoned_rows: int  # the rows those providers still had, now deleted
 
 
-def finish_deletions(catalog: Catalog, warehouse: Warehouse) -> FinishedDeletions:
+def finish_deletions(catalog: Catalog, store: IngestStore) -> FinishedDeletions:
     """Complete every provider deletion a crash left half done; run before anything reads or writes.
 
     A tombstone whose provider the catalog still has live means the crash came after the warehouse commit:
@@ -218,8 +222,8 @@ def finish_deletions(catalog: Catalog, warehouse: Warehouse) -> FinishedDeletion
     A provider the catalog has deleted but the warehouse has no tombstone for was deleted before tombstones
     existed, when a crash could leave its rows behind: whatever rows it has are deleted and it is tombstoned.
     """
-    unfinished = provider_store.unfinished_deletions(warehouse, catalog)
-    leftover = provider_store.delete_leftovers(warehouse)
+    unfinished = store.unfinished_deletions(catalog)
+    leftover = store.delete_leftovers()
     interrupted = [
         t.provider_id
         for t in unfinished
@@ -227,8 +231,8 @@ def finish_deletions(catalog: Catalog, warehouse: Warehouse) -> FinishedDeletion
     ]
     untombstoned = []
     untombstoned_rows = 0
-    for workspace_id, provider_id, deleted_at in provider_store.untombstoned_deletions(warehouse, catalog):
-        tombstone = provider_store.tombstone_deleted(warehouse, workspace_id, provider_id, deleted_at)
+    for workspace_id, provider_id, deleted_at in store.untombstoned_deletions(catalog):
+        tombstone = store.tombstone_deleted(workspace_id, provider_id, deleted_at)
         untombstoned.append(provider_id)
         untombstoned_rows += tombstone.cost_rows + tombstone.contract_commitment_rows
     return FinishedDeletions(interrupted, leftover, untombstoned, untombstoned_rows)

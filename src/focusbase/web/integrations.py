@@ -18,7 +18,6 @@ from focusbase.tenancy.providers import (
     list_providers,
     live_row_counts,
     rotate_ingest_key,
-    stored_row_counts,
     update_provider,
 )
 from focusbase.web.core import (
@@ -190,7 +189,7 @@ async def delete_confirm(request: Request, provider_id: str) -> Response:
     principal = page.require("admin")
     provider = visible_provider(page, provider_id)
     counts = await run_in_threadpool(
-        stored_row_counts, page.runtime.warehouse, principal.workspace_id, provider.id
+        page.runtime.ingest.stored_row_counts, principal.workspace_id, provider.id
     )
     return render(page, "provider_delete.html", provider=provider, tab="key", counts=counts)
 
@@ -206,7 +205,7 @@ async def delete(request: Request, provider_id: str) -> Response:
     result = await run_in_threadpool(
         delete_provider,
         page.runtime.catalog,
-        page.runtime.warehouse,
+        page.runtime.ingest,
         principal.workspace_id,
         provider.id,
         confirm=True,
