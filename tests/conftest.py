@@ -56,11 +56,26 @@ def postgres_url(postgres_server: str) -> str:
     return f"{postgres_server}&options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture(autouse=SCALE_CATALOG)
+# FOCUSBASE_TEST_WAREHOUSE=chdb adds the scale-out warehouse: every test gets a database of its own in one chDB
+# engine per test process (chDB binds a process to one path), in FOCUSBASE_WAREHOUSE_URL.
+SCALE_WAREHOUSE = os.environ.get("FOCUSBASE_TEST_WAREHOUSE") == "chdb"
+
+
+@pytest.fixture(scope="session")
+def scale_chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture(autouse=SCALE_CATALOG or SCALE_WAREHOUSE)
 def scale_catalog(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With FOCUSBASE_TEST_CATALOG=postgres, every Settings() of the test uses a fresh PostgreSQL catalog."""
-    if SCALE_CATALOG:
+    """With FOCUSBASE_TEST_CATALOG=postgres, every Settings() of the test uses a fresh PostgreSQL catalog;
+    with FOCUSBASE_TEST_WAREHOUSE=chdb, a fresh ClickHouse database as well."""
+    if SCALE_CATALOG or SCALE_WAREHOUSE:
         monkeypatch.setenv("FOCUSBASE_CATALOG_URL", request.getfixturevalue("postgres_url"))
+    if SCALE_WAREHOUSE:
+        path = request.getfixturevalue("scale_chdb_path")
+        database = f"t_{uuid.uuid4().hex[:16]}"
+        monkeypatch.setenv("FOCUSBASE_WAREHOUSE_URL", f"chdb://{path}?database={database}")
 
 
 @pytest.fixture

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
         description="PostgreSQL URL of a shared catalog (postgresql://user:password@host:port/db) for the "
         "scale-out profile; unset, the catalog is catalog.sqlite in the data directory (docs/scaling.md).",
     )
+    warehouse_url: str | None = Field(
+        None,
+        description="ClickHouse warehouse of the scale-out profile: clickhouse://user:password@host:port/db,"
+        " http(s)://..., or chdb:///path (the engine embedded, one process); needs FOCUSBASE_CATALOG_URL."
+        " Unset, the warehouse is warehouse.duckdb in the data directory (docs/scaling.md).",
+    )
     catalog_pool_size: int = Field(
         10, description="Most PostgreSQL connections one server process holds open to the catalog."
     )

@@ -7,6 +7,7 @@ import contextlib
 import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from focusbase.config import Settings
 from focusbase.leadership import Leadership
@@ -32,6 +33,10 @@ LIFECYCLE_MODULES: tuple[str, ...] = (
 Hook = Callable[["Runtime"], Awaitable[None]]
 
 
+class WarehouseUnusable(ValueError):
+    """FOCUSBASE_WAREHOUSE_URL is set without what the ClickHouse warehouse needs."""
+
+
 @dataclass
 class Runtime:
     """Everything a request handler or background worker needs, opened once per process."""
@@ -50,11 +55,15 @@ class Runtime:
     # Batches (the History) and the writes of their rows (storage/ingest_store.py).
     ingest: IngestStore
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # What else `stop` closes (the scale-out warehouse's client).
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
         secure_data_dir(settings.data_dir)
         catalog = open_catalog(settings)
+        if settings.warehouse_url:
+            return cls._scale_out(settings, catalog, settings.warehouse_url)
         warehouse = Warehouse.in_dir(
             settings.data_dir,
             memory_limit=settings.duckdb_memory_limit,
@@ -71,6 +80,44 @@ class Runtime:
             exports=DuckDBExportRows(warehouse),
             explorer=DuckDBExplorerReads(warehouse),
             ingest=DuckDBIngestStore(warehouse),
+        )
+
+    @classmethod
+    def _scale_out(cls, settings: Settings, catalog: Catalog, url: str) -> Runtime:
+        """The ClickHouse warehouse (FOCUSBASE_WAREHOUSE_URL) behind a PostgreSQL catalog."""
+        # Imported here: clickhouse-connect and psycopg are the optional [scale] extra.
+        from focusbase.storage.clickhouse import ClickHouseWarehouse
+        from focusbase.storage.clickhouse_client import open_client
+        from focusbase.storage.clickhouse_ingest import ClickHouseIngestStore
+        from focusbase.storage.postgres import PostgresCatalog
+
+        if not isinstance(catalog, PostgresCatalog):
+            catalog.close()
+            raise WarehouseUnusable(
+                "FOCUSBASE_WAREHOUSE_URL needs a PostgreSQL catalog (FOCUSBASE_CATALOG_URL): batches and the"
+                " writer locks of the ClickHouse warehouse live there"
+            )
+        try:
+            warehouse = ClickHouseWarehouse(open_client(url), catalog)
+        except BaseException:
+            catalog.close()
+            raise
+        # An empty in-memory DuckDB of the embedded schema: ingest casts rows with its SQL before ClickHouse
+        # stores them, and the checks of a part run there, so both warehouses take the same values.
+        scratch = Warehouse(
+            Path(":memory:"), memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
+        )
+        leadership = Leadership(catalog, settings.leader_lease_seconds)
+        return cls(
+            settings=settings,
+            catalog=catalog,
+            warehouse=scratch,
+            leadership=leadership,
+            served=warehouse,
+            exports=warehouse,
+            explorer=warehouse,
+            ingest=ClickHouseIngestStore(catalog, warehouse, scratch),
+            closers=[warehouse.close],
         )
 
     def _hooks(self, name: str) -> list[Hook]:
@@ -100,5 +147,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self.tasks.clear()
+        for close in self.closers:
+            close()
         self.warehouse.close()
         self.catalog.close()

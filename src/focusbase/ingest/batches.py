@@ -276,6 +276,8 @@ def add_part(
             )
         handed_over = True
         stager.hand_over(batch.id, _stage, runtime, batch, rows, result, progress)
+        if runtime.ingest.synchronous_parts:
+            stager.wait_until_staged(batch.id)
     finally:
         if not handed_over:
             stager.checked(batch.id)

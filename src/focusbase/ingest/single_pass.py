@@ -59,6 +59,7 @@ def eligible(runtime: Runtime, started: StartedImport) -> bool:
     """Whether the single pass may try this import (CSV, no partial import, enabled, mapping resolved)."""
     return (
         runtime.settings.import_single_pass
+        and runtime.ingest.single_pass
         and started.plan.shape.format == "csv"
         and not started.allow_partial
         and started.plan.resolved is not None

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-import duckdb
 import orjson
 
 # Columns of `batches` in table order; JSON columns are (de)serialised here.
@@ -47,6 +46,13 @@ JSON_COLUMNS = frozenset(
 )
 OPEN_STATUSES = ("received", "validating")
 
+
+class Conn(Protocol):
+    """A DuckDB cursor (the embedded warehouse) or a catalog connection (the scale-out profile's batches)."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+
 _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM batches"  # noqa: S608 - our own column names
 
 
@@ -64,7 +70,7 @@ def _decode(row: tuple[Any, ...]) -> dict[str, Any]:
     return record
 
 
-def insert(cur: duckdb.DuckDBPyConnection, record: dict[str, Any]) -> None:
+def insert(cur: Conn, record: dict[str, Any]) -> None:
     """Insert a new batch row; missing columns take their defaults."""
     names = [name for name in COLUMNS if name in record]
     placeholders = ", ".join("?" for _ in names)
@@ -74,7 +80,7 @@ def insert(cur: duckdb.DuckDBPyConnection, record: dict[str, Any]) -> None:
     )
 
 
-def update(cur: duckdb.DuckDBPyConnection, batch_id: str, fields: dict[str, Any]) -> None:
+def update(cur: Conn, batch_id: str, fields: dict[str, Any]) -> None:
     """Set some columns of one batch (names must be batch columns)."""
     unknown = set(fields) - set(COLUMNS)
     if unknown:
@@ -87,9 +93,7 @@ def update(cur: duckdb.DuckDBPyConnection, batch_id: str, fields: dict[str, Any]
     )
 
 
-def get(
-    cur: duckdb.DuckDBPyConnection, batch_id: str, workspace_id: str | None = None
-) -> dict[str, Any] | None:
+def get(cur: Conn, batch_id: str, workspace_id: str | None = None) -> dict[str, Any] | None:
     """One batch by id (limited to a workspace when given)."""
     if workspace_id is None:
         rows = cur.execute(_SELECT + " WHERE id = ?", [batch_id]).fetchall()
@@ -101,7 +105,7 @@ def get(
 
 
 def list_for_provider(
-    cur: duckdb.DuckDBPyConnection,
+    cur: Conn,
     workspace_id: str,
     provider_id: str,
     *,
@@ -120,7 +124,7 @@ def list_for_provider(
 
 
 def find_idempotent(
-    cur: duckdb.DuckDBPyConnection, workspace_id: str, provider_id: str, key: str, since: datetime
+    cur: Conn, workspace_id: str, provider_id: str, key: str, since: datetime
 ) -> dict[str, Any] | None:
     """The latest batch that used an Idempotency-Key for this provider, if still remembered."""
     rows = cur.execute(
@@ -131,7 +135,7 @@ def find_idempotent(
     return _decode(rows[0]) if rows else None
 
 
-def open_batch_ids(cur: duckdb.DuckDBPyConnection, *, created_before: datetime | None = None) -> list[str]:
+def open_batch_ids(cur: Conn, *, created_before: datetime | None = None) -> list[str]:
     """Ids of batches still received or validating (optionally only those older than a time)."""
     sql = "SELECT id FROM batches WHERE status IN ('received', 'validating')"
     params: list[Any] = []
@@ -141,7 +145,7 @@ def open_batch_ids(cur: duckdb.DuckDBPyConnection, *, created_before: datetime |
     return [row[0] for row in cur.execute(sql, params).fetchall()]
 
 
-def open_batch_ids_for_provider(cur: duckdb.DuckDBPyConnection, provider_id: str) -> list[str]:
+def open_batch_ids_for_provider(cur: Conn, provider_id: str) -> list[str]:
     """Open batches of one provider."""
     rows = cur.execute(
         "SELECT id FROM batches WHERE provider_id = ? AND status IN ('received', 'validating')", [provider_id]

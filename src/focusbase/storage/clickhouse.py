@@ -17,6 +17,7 @@ Not yet wired into the server: the batches table, the commit outbox and the inge
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ import pyarrow.compute as pc
 from focusbase.focus import Dataset
 from focusbase.storage import migrations
 from focusbase.storage.catalog import Catalog
-from focusbase.storage.clickhouse_deletion import ClickHouseProviderDeletion
+from focusbase.storage.clickhouse_facts import ClickHouseBatchFacts
 from focusbase.storage.clickhouse_replicas import ReplicaSet, quorum_settings
 from focusbase.storage.clickhouse_types import (
     COMMITMENT_KINDS,
@@ -68,7 +69,7 @@ def custom_columns_as_text(rows: pa.Table) -> pa.Table:
     return rows.drop_columns([CUSTOM_COLUMN]).append_column("x_columns", text.column("x"))
 
 
-class ClickHouseWarehouse(ClickHouseProviderDeletion):
+class ClickHouseWarehouse(ClickHouseBatchFacts):
     """Cost and Usage and Contract Commitment rows in ClickHouse behind the warehouse's operations."""
 
     def __init__(
@@ -224,16 +225,18 @@ class ClickHouseWarehouse(ClickHouseProviderDeletion):
     # --------------------------------------------------------------------------------------------- commit
 
     def commit(
-        self, batch: BatchRef, replace: Replace, *, at: datetime | None = None
+        self, batch: BatchRef, replace: Replace, *, at: datetime | None = None, locked: bool = False
     ) -> ClickHouseCommitOutcome:
         """Make a staged batch live, replacing what `replace` says, in one visibility block written `at`
         (now by default; `focusbase migrate-storage` gives the batch's original commit time).
 
         ProviderDeleted when the provider is tombstoned; ReplicaLagging when a replica lacks staged rows.
+        `locked`: the caller holds the provider's writer lock already (the ingest store does, around its
+        catalog steps).
         """
         if not TABLES[batch.dataset].by_day and replace.kind not in COMMITMENT_KINDS:
             raise ValueError(f"{batch.dataset} batches commit with {' or '.join(COMMITMENT_KINDS)}")
-        with self._provider_lock(batch.provider_id):
+        with contextlib.nullcontext() if locked else self._provider_lock(batch.provider_id):
             if self.tombstone(batch.workspace_id, batch.provider_id) is not None:
                 raise ProviderDeleted(batch.provider_id)
             return self._commit(batch, replace, at or datetime.now(UTC))
@@ -436,13 +439,13 @@ class ClickHouseWarehouse(ClickHouseProviderDeletion):
 
     # --------------------------------------------------------------------------------------------- revert
 
-    def revert(self, batch: BatchRef, *, at: datetime | None = None) -> RevertOutcome:
+    def revert(self, batch: BatchRef, *, at: datetime | None = None, locked: bool = False) -> RevertOutcome:
         """Undo a batch's commit in one visibility block: its day-batches retired, the ones it retired back.
 
         RevertRefused as DuckDB's revert check refuses (`_revert_check`); ProviderDeleted when the provider
-        is tombstoned.
+        is tombstoned. `locked` as for `commit`.
         """
-        with self._provider_lock(batch.provider_id):
+        with contextlib.nullcontext() if locked else self._provider_lock(batch.provider_id):
             if self.tombstone(batch.workspace_id, batch.provider_id) is not None:
                 raise ProviderDeleted(batch.provider_id)
             params: dict[str, Any] = {

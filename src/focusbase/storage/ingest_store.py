@@ -55,6 +55,11 @@ class Reverted:
 class IngestStore(Protocol):
     """Batches and their rows, one atomic step at a time."""
 
+    # Whether a part must be in the warehouse before it is answered (the commit may come to another
+    # process), and whether a clean CSV file may be staged by the embedded warehouse's single pass.
+    synchronous_parts: bool
+    single_pass: bool
+
     # ----------------------------------------------------------------------------------------- History
     def get(self, batch_id: str, workspace_id: str | None = None) -> Record | None: ...
 
@@ -138,6 +143,9 @@ class IngestStore(Protocol):
 class DuckDBIngestStore:
     """The embedded profile: every step is one DuckDB transaction over `batches` and the rows."""
 
+    synchronous_parts = False
+    single_pass = True
+
     def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
         self._unsummed: dict[str, None] = {}  # touched by the stager thread only
@@ -159,7 +167,7 @@ class DuckDBIngestStore:
                 found = records.find_idempotent(
                     cur, record["workspace_id"], record["provider_id"], key, replay_since
                 )
-                if found is not None and _answers(found, record):
+                if found is not None and answers(found, record):
                     return found
             records.insert(cur, record)
             stored = records.get(cur, record["id"])
@@ -319,7 +327,7 @@ class DuckDBIngestStore:
         return provider_rows.tombstone_deleted(self.warehouse, workspace_id, provider_id, deleted_at)
 
 
-def _answers(found: Record, record: Record) -> bool:
+def answers(found: Record, record: Record) -> bool:
     """Whether an earlier batch with the same Idempotency-Key answers this request (ingest.push decides
     how: a replay, a 409 while it runs, a 422 for another body); only one that failed without an answer, a
     crash, lets the same request run again as a new batch."""
