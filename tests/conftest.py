@@ -56,8 +56,8 @@ def postgres_url(postgres_server: str) -> str:
     return f"{postgres_server}&options=-csearch_path%3D{schema}"
 
 
-# FOCUSBASE_TEST_WAREHOUSE=chdb adds the scale-out warehouse: every test gets a database of its own in one chDB
-# engine per test process (chDB binds a process to one path), in FOCUSBASE_WAREHOUSE_URL.
+# FOCUSBASE_TEST_WAREHOUSE=chdb adds the scale-out warehouse: every test gets a database of its own in one
+# chDB engine per test process (chDB binds a process to one path), in FOCUSBASE_WAREHOUSE_URL.
 SCALE_WAREHOUSE = os.environ.get("FOCUSBASE_TEST_WAREHOUSE") == "chdb"
 
 

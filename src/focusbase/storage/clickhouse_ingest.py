@@ -414,16 +414,16 @@ class ClickHouseIngestStore:
                 batch_id=record["id"],
             )
             names = cost_rows.table_columns(cur, cost_rows.TABLES[dataset].rows)
-            focus = [name for name, _kind in _focus_columns(cur, dataset)]
+            kinds = dict(_focus_columns(cur, dataset))
             cur.register("__source", one_chunk(rows.source))
             try:
                 table = cur.sql(sql, params=params).to_arrow_table()
             finally:
                 cur.unregister("__source")
         # The SELECT gives the stored columns in table order, unnamed; ClickHouse takes the FOCUS ones.
-        table = table.rename_columns(names).select(focus)
+        table = table.rename_columns(names).select(list(kinds))
         for index, field in enumerate(table.schema):
-            if not pa.types.is_string(field.type) and field.name == "x_columns" or "JSON" in str(field.type):
+            if kinds[field.name] == "JSON" and not pa.types.is_string(field.type):  # JSON as its text
                 table = table.set_column(index, field.name, table.column(index).cast(pa.string()))
         return _as_utc(table)
 
