@@ -36,6 +36,7 @@ from focusbase.storage.analytics import QueryTimeout, ValueOutOfRange
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.storage.cost_rows import Replace
 from focusbase.storage.explorer_reads import DuckDBExplorerReads
+from focusbase.storage.ingest_store import DuckDBIngestStore
 from focusbase.storage.insight_reads import DuckDBInsightReads, InsightReads
 from tests.conftest import CASES
 from tests.imports.conftest import upload
@@ -356,11 +357,12 @@ def test_row_counts_are_the_embedded_warehouses(
     for provider in (built.acme, built.euro, built.aws, "prv_none"):
         assert house.live_row_counts(WS, provider) == duck.live_row_counts(WS, provider)
     assert house.live_row_counts("ws_other") == {}
-    # Providers whose every stored row is live hold the same rows in both.
+    # The deletion count (IngestStore's): providers whose every stored row is live hold the same rows in both.
+    stored = DuckDBIngestStore(embedded[0])
     for provider in (built.euro, built.aws, "prv_none"):
-        assert house.stored_row_counts(WS, provider) == duck.stored_row_counts(WS, provider)
+        assert house.stored_row_counts(WS, provider) == stored.stored_row_counts(WS, provider)
     # migrate-storage copies live rows only: Acme's replaced and reverted versions stayed behind.
-    acme = duck.stored_row_counts(WS, built.acme)
+    acme = stored.stored_row_counts(WS, built.acme)
     copied = house.stored_row_counts(WS, built.acme)
     assert copied == {"cost": duck.live_row_counts(WS, built.acme)[built.acme], "contractCommitment": 4}
     assert acme["cost"] > copied["cost"] and acme["contractCommitment"] > copied["contractCommitment"]
@@ -380,14 +382,14 @@ def test_stored_counts_keep_every_version_and_staged_rows_and_live_counts_follow
     reads: InsightReads = house
     first = BatchRef(WS, "prv_a", "bat_1", 1)
     house.stage(first, 0, 0, table([Row(at(1), Decimal("1")), Row(at(2), Decimal("2"))]))
-    assert reads.stored_row_counts(WS, "prv_a") == {"cost": 2, "contractCommitment": 0}
+    assert house.stored_row_counts(WS, "prv_a") == {"cost": 2, "contractCommitment": 0}
     assert reads.live_row_counts(WS) == {}  # staged rows are invisible
     house.commit(first, Replace("append"), at=datetime(2026, 2, 1, tzinfo=UTC))
     second = BatchRef(WS, "prv_a", "bat_2", 2)
     house.stage(second, 0, 0, table([Row(at(2), Decimal("5"))]))
     house.commit(second, Replace("replace_days"), at=datetime(2026, 2, 2, tzinfo=UTC))
     assert reads.live_row_counts(WS) == {"prv_a": 2}
-    assert reads.stored_row_counts(WS, "prv_a") == {"cost": 3, "contractCommitment": 0}
+    assert house.stored_row_counts(WS, "prv_a") == {"cost": 3, "contractCommitment": 0}
     assert reads.provider_days(Scope(WS), timeout_seconds=30) == {
         "prv_a": (date(2026, 1, 1), date(2026, 1, 2), 2)
     }
@@ -397,7 +399,7 @@ def test_stored_counts_keep_every_version_and_staged_rows_and_live_counts_follow
     assert reads.live_row_counts(WS) == {} and reads.cost_totals(Scope(WS)) == []
     assert reads.provider_days(Scope(WS), timeout_seconds=30) == {}
     house.purge_deleted()
-    assert reads.stored_row_counts(WS, "prv_a") == {"cost": 0, "contractCommitment": 0}
+    assert house.stored_row_counts(WS, "prv_a") == {"cost": 0, "contractCommitment": 0}
     catalog.close()
 
 
