@@ -16,6 +16,7 @@ from focusbase.storage.datadir import secure_data_dir
 from focusbase.storage.explorer_reads import DuckDBExplorerReads, ExplorerReads
 from focusbase.storage.export_rows import DuckDBExportRows, ExportRows
 from focusbase.storage.ingest_store import DuckDBIngestStore, IngestStore
+from focusbase.storage.insight_reads import DuckDBInsightReads, InsightReads
 from focusbase.storage.served import DuckDBServedRecords, ServedRecords
 
 # Modules that take part in the server lifecycle. Each may define:
@@ -54,6 +55,8 @@ class Runtime:
     explorer: ExplorerReads
     # Batches (the History) and the writes of their rows (storage/ingest_store.py).
     ingest: IngestStore
+    # Savings, dashboard, cost-totals and row-count reads (storage/insight_reads.py), on the warehouse above.
+    insights: InsightReads
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # What else `stop` closes (the scale-out warehouse's client).
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -80,6 +83,7 @@ class Runtime:
             exports=DuckDBExportRows(warehouse),
             explorer=DuckDBExplorerReads(warehouse),
             ingest=DuckDBIngestStore(warehouse),
+            insights=DuckDBInsightReads(warehouse),
         )
 
     @classmethod

@@ -4,6 +4,7 @@ services and providers, the biggest movers and each provider's data freshness, a
 from __future__ import annotations
 
 import decimal
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -14,8 +15,10 @@ from focusbase.analytics.model import Dimension, ExplorerQuery, QueryError
 from focusbase.analytics.results import exact, plain
 from focusbase.config import Settings
 from focusbase.query.filters import Scope
-from focusbase.storage import Catalog, Warehouse
+from focusbase.storage import Catalog
 from focusbase.storage import analytics as store
+from focusbase.storage.explorer_reads import Exploration, ExplorerReads
+from focusbase.storage.insight_reads import InsightReads
 from focusbase.tenancy.providers import list_providers
 
 COST_METRICS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
@@ -64,7 +67,8 @@ def _ratio(change: Decimal, base: Decimal) -> str | None:
 
 
 def build_dashboard(
-    warehouse: Warehouse,
+    explorer: ExplorerReads,
+    insights: InsightReads,
     catalog: Catalog,
     settings: Settings,
     scope: Scope,
@@ -81,60 +85,37 @@ def build_dashboard(
         raise QueryError(
             "asOf", f"{as_of} is out of range; its month and the 30 days before must exist"
         ) from exc
+    timeout = settings.explorer_timeout_seconds
+    deadline = time.monotonic() + timeout  # one time limit for every read of the dashboard
 
-    def query(
+    def left() -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise store.QueryTimeout(f"the query ran longer than {timeout:g} s")
+        return remaining
+
+    def explore(
         start: date, end: date, grain: str, group: tuple[Dimension, ...] = (), top: int | None = None
-    ) -> ExplorerQuery:
-        return ExplorerQuery(metric=metric, grain=grain, group_by=group, start=start, end=end, top=top)
+    ) -> Exploration:
+        # Every dashboard query is one the daily rollup answers (a cost metric, services and providers).
+        query = ExplorerQuery(metric=metric, grain=grain, group_by=group, start=start, end=end, top=top)
+        return explorer.explore(scope, query, max_rows=settings.explorer_max_rows, timeout_seconds=left())
 
-    limit = settings.explorer_max_rows
-    with warehouse.cursor() as cur:
-        try:
-            with store.snapshot(cur, settings.explorer_timeout_seconds):
-                mtd = store.aggregate(
-                    cur, scope, query(w.month_start, w.month_end, "none"), store.ROLLUP, max_rows=limit
-                )
-                prev = store.aggregate(
-                    cur, scope, query(w.previous_start, w.previous_end, "none"), store.ROLLUP, max_rows=limit
-                )
-                daily = store.aggregate(
-                    cur, scope, query(w.last30_start, w.month_end, "day"), store.ROLLUP, max_rows=limit
-                )
-                services = store.aggregate(
-                    cur,
-                    scope,
-                    query(w.last30_start, w.month_end, "none", (SERVICE,), TOP),
-                    store.ROLLUP,
-                    max_rows=limit,
-                )
-                providers = store.aggregate(
-                    cur,
-                    scope,
-                    query(w.last30_start, w.month_end, "none", (PROVIDER,), TOP),
-                    store.ROLLUP,
-                    max_rows=limit,
-                )
-                top_n = settings.explorer_max_groups
-                now_by_service = store.aggregate(
-                    cur,
-                    scope,
-                    query(w.month_start, w.month_end, "none", (SERVICE,), top_n),
-                    store.ROLLUP,
-                    max_rows=limit,
-                )
-                then_by_service = store.aggregate(
-                    cur,
-                    scope,
-                    query(w.previous_start, w.previous_end, "none", (SERVICE,), top_n),
-                    store.ROLLUP,
-                    max_rows=limit,
-                )
-                updates = store.last_updates(cur, scope)
-                days = store.provider_days(cur, scope)
-        except store.QueryTimeout as exc:
-            raise ExplorerError(503, "query_timeout", str(exc)) from exc
-        except store.ValueOutOfRange as exc:
-            raise ExplorerError(422, "value_out_of_range", str(exc)) from exc
+    top_n = settings.explorer_max_groups
+    try:
+        mtd = explore(w.month_start, w.month_end, "none").aggregate
+        prev = explore(w.previous_start, w.previous_end, "none").aggregate
+        daily = explore(w.last30_start, w.month_end, "day").aggregate
+        services = explore(w.last30_start, w.month_end, "none", (SERVICE,), TOP).aggregate
+        providers = explore(w.last30_start, w.month_end, "none", (PROVIDER,), TOP).aggregate
+        now_by_service = explore(w.month_start, w.month_end, "none", (SERVICE,), top_n).aggregate
+        last = explore(w.previous_start, w.previous_end, "none", (SERVICE,), top_n)
+        then_by_service, updates = last.aggregate, last.last_updates
+        days = insights.provider_days(scope, timeout_seconds=left())
+    except store.QueryTimeout as exc:
+        raise ExplorerError(503, "query_timeout", str(exc)) from exc
+    except store.ValueOutOfRange as exc:
+        raise ExplorerError(422, "value_out_of_range", str(exc)) from exc
     names = {p.id: p.name for p in list_providers(catalog, scope.workspace_id, scope.provider_ids)}
     mtd_totals, prev_totals = _totals(mtd), _totals(prev)
     comparison = []

@@ -22,9 +22,9 @@ from focusbase.analytics.model import QueryError
 from focusbase.analytics.results import exact, plain
 from focusbase.config import Settings
 from focusbase.query.filters import Scope
-from focusbase.storage import Warehouse
 from focusbase.storage import analytics as timing
 from focusbase.storage import savings as store
+from focusbase.storage.insight_reads import InsightReads
 
 _EXACT = decimal.Context(prec=80)
 _PLACES = Decimal("0.000001")
@@ -116,7 +116,7 @@ def _commitment(c: store.CommitmentSums, contract: dict[str, Any] | None) -> dic
 
 
 def build_savings(
-    warehouse: Warehouse,
+    reads: InsightReads,
     settings: Settings,
     scope: Scope,
     *,
@@ -128,18 +128,15 @@ def build_savings(
         # end == start is an empty range, answered with an empty result.
         raise QueryError("end", "must not be before start (the range is [start, end))")
     limit = settings.explorer_max_groups
-    with warehouse.cursor() as cur:
-        try:
-            with timing.snapshot(cur, settings.explorer_timeout_seconds):
-                currencies = store.currency_sums(cur, scope, start, end)
-                commitments = store.commitment_sums(cur, scope, start, end, limit + 1)
-                contracts = store.contract_commitments(
-                    cur, scope, sorted({c.commitment_id for c in commitments})
-                )
-        except timing.QueryTimeout as exc:
-            raise ExplorerError(503, "query_timeout", str(exc)) from exc
-        except timing.ValueOutOfRange as exc:
-            raise ExplorerError(422, "value_out_of_range", str(exc)) from exc
+    try:
+        sums = reads.savings_sums(
+            scope, start, end, commitment_limit=limit + 1, timeout_seconds=settings.explorer_timeout_seconds
+        )
+    except timing.QueryTimeout as exc:
+        raise ExplorerError(503, "query_timeout", str(exc)) from exc
+    except timing.ValueOutOfRange as exc:
+        raise ExplorerError(422, "value_out_of_range", str(exc)) from exc
+    currencies, commitments, contracts = sums.currencies, sums.commitments, sums.contracts
     truncated = len(commitments) > limit
     commitments = commitments[:limit]
     used: dict[str, Decimal] = {}

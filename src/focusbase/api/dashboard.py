@@ -112,7 +112,8 @@ def dashboard(
     """Month to date vs last month, last 30 days, top services and providers, movers and freshness."""
     try:
         body = build_dashboard(
-            runtime.warehouse,
+            runtime.explorer,
+            runtime.insights,
             runtime.catalog,
             runtime.settings,
             scope_of(principal),

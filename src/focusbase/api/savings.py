@@ -104,7 +104,7 @@ def savings(
     """Commitment utilisation, coverage, savings rate, unused cost, savings vs list and contracted prices."""
     try:
         body = build_savings(
-            runtime.warehouse,
+            runtime.insights,
             runtime.settings,
             scope_of(principal),
             start=parse_day(start, "start"),

@@ -7,8 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from focusbase.query.filters import Scope
-from focusbase.storage import Catalog, Warehouse
-from focusbase.storage import totals as store
+from focusbase.storage import Catalog
+from focusbase.storage.insight_reads import InsightReads
 from focusbase.tenancy.providers import list_providers
 
 
@@ -26,11 +26,10 @@ class ProviderTotal:
     last_charge: datetime | None
 
 
-def cost_totals(catalog: Catalog, warehouse: Warehouse, scope: Scope) -> list[ProviderTotal]:
+def cost_totals(catalog: Catalog, reads: InsightReads, scope: Scope) -> list[ProviderTotal]:
     """Live BilledCost and EffectiveCost per provider and currency that the scope can see."""
     names = {p.id: p.name for p in list_providers(catalog, scope.workspace_id, scope.provider_ids)}
-    with warehouse.cursor() as cur:
-        rows = store.totals_by_provider(cur, scope)
+    rows = reads.cost_totals(scope)
     found = [
         ProviderTotal(
             provider_id=row.provider_id,

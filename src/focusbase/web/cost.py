@@ -20,5 +20,5 @@ async def cost(request: Request) -> Response:
     principal = page.require("read")
     runtime = page.runtime
     scope = Scope(workspace_id=principal.workspace_id, provider_ids=principal.provider_ids)
-    totals = await run_in_threadpool(cost_totals, runtime.catalog, runtime.warehouse, scope)
+    totals = await run_in_threadpool(cost_totals, runtime.catalog, runtime.insights, scope)
     return render(page, "cost.html", totals=totals, per_currency=totals_per_currency(totals))

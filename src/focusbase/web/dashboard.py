@@ -50,7 +50,8 @@ async def dashboard(request: Request, metric: str = "EffectiveCost", asOf: str |
     try:
         data: dict[str, Any] = await run_in_threadpool(
             build_dashboard,
-            runtime.warehouse,
+            runtime.explorer,
+            runtime.insights,
             runtime.catalog,
             runtime.settings,
             scope,

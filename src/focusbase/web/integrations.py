@@ -16,7 +16,6 @@ from focusbase.tenancy.providers import (
     delete_provider,
     ingest_url,
     list_providers,
-    live_row_counts,
     rotate_ingest_key,
     update_provider,
 )
@@ -79,7 +78,7 @@ async def integrations(request: Request, deleted: str | None = None) -> Response
     principal = page.require("admin")
     runtime = page.runtime
     providers = list_providers(runtime.catalog, principal.workspace_id, principal.provider_ids)
-    counts = await run_in_threadpool(live_row_counts, runtime.warehouse, principal.workspace_id)
+    counts = await run_in_threadpool(runtime.insights.live_row_counts, principal.workspace_id)
     return render(
         page,
         "integrations.html",

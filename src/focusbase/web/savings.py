@@ -29,7 +29,7 @@ async def savings(request: Request, start: str | None = None, end: str | None = 
     data: dict[str, Any] | None = None
     try:
         data = await run_in_threadpool(
-            build_savings, page.runtime.warehouse, page.runtime.settings, scope, start=first, end=after
+            build_savings, page.runtime.insights, page.runtime.settings, scope, start=first, end=after
         )
     except QueryError as exc:
         error = f"{'To' if exc.field == 'end' else exc.field}: {exc.message}"
