@@ -121,6 +121,7 @@ class Runtime:
             exports=warehouse,
             explorer=warehouse,
             ingest=ClickHouseIngestStore(catalog, warehouse, scratch),
+            insights=warehouse,
             closers=[warehouse.close],
         )
 

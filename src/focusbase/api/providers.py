@@ -29,7 +29,6 @@ from focusbase.tenancy.providers import (
     get_provider,
     ingest_url,
     list_providers,
-    live_row_counts,
     rotate_ingest_key,
     update_provider,
 )
@@ -191,7 +190,7 @@ def create(body: ProviderCreate, request: Request, principal: Admin, runtime: Ru
 def list_all(request: Request, principal: Admin, runtime: RuntimeDep) -> ProviderList:
     """The workspace's providers, with their live row counts."""
     providers = list_providers(runtime.catalog, principal.workspace_id, principal.provider_ids)
-    counts = live_row_counts(runtime.warehouse, principal.workspace_id)
+    counts = runtime.insights.live_row_counts(principal.workspace_id)
     base = _base_url(request, runtime)
     return ProviderList(providers=[_out(p, base, counts.get(p.id, 0)) for p in providers])
 
@@ -200,7 +199,7 @@ def list_all(request: Request, principal: Admin, runtime: RuntimeDep) -> Provide
 def get_one(provider_id: ProviderId, request: Request, principal: Admin, runtime: RuntimeDep) -> ProviderOut:
     """One provider."""
     provider = _visible_provider(runtime, principal, provider_id)
-    counts = live_row_counts(runtime.warehouse, principal.workspace_id, provider.id)
+    counts = runtime.insights.live_row_counts(principal.workspace_id, provider.id)
     return _out(provider, _base_url(request, runtime), counts.get(provider.id, 0))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pycountry
 
-from focusbase.storage import Catalog, Warehouse
+from focusbase.storage import Catalog
 from focusbase.storage import providers as provider_store
 from focusbase.storage.ingest_store import IngestStore
 from focusbase.tenancy.keys import NewKey, prepare_key
@@ -167,13 +167,6 @@ def rotate_ingest_key(catalog: Catalog, workspace_id: str, provider_id: str) -> 
     new_key, record = _ingest_key(workspace_id, provider_id, provider.name)
     row = provider_store.replace_ingest_key(catalog, workspace_id, provider_id, record)
     return new_key if row is not None else None
-
-
-def live_row_counts(
-    warehouse: Warehouse, workspace_id: str, provider_id: str | None = None
-) -> dict[str, int]:
-    """Live Cost and Usage rows per provider of a workspace (or only of `provider_id`)."""
-    return provider_store.live_cost_row_counts(warehouse, workspace_id, provider_id)
 
 
 def delete_provider(
