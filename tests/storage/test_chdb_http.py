@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,14 +29,17 @@ from urllib.parse import urlencode, urlsplit
 
 import orjson
 import pytest
+from typer.testing import CliRunner
 
 from focusbase.analytics.model import parse_query
+from focusbase.cli import _register, app
 from focusbase.export import service
 from focusbase.export.spec import ExportSpec
+from focusbase.focus import Dataset
 from focusbase.query.filters import Scope
-from focusbase.query.params import cost_filters
-from focusbase.query.records import cost_fields
-from focusbase.storage.catalog import Catalog
+from focusbase.query.params import contract_commitment_filters, cost_filters
+from focusbase.query.records import contract_commitment_fields, cost_fields
+from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
 from focusbase.storage.cost_rows import Replace
 
 clickhouse_connect = pytest.importorskip("clickhouse_connect")
@@ -43,12 +48,17 @@ pytest.importorskip("chdb")
 from focusbase.storage.analytics import QueryTimeout  # noqa: E402
 from focusbase.storage.clickhouse import ClickHouseWarehouse  # noqa: E402
 from focusbase.storage.clickhouse_client import open_client, timed_out  # noqa: E402
+from focusbase.storage.clickhouse_served import contract_commitment_where, cost_where  # noqa: E402
 from focusbase.storage.clickhouse_types import BatchRef, RevertRefused, WarehouseValueOutOfRange  # noqa: E402
-from tests.chdb_http import REPO  # noqa: E402
+from tests.chdb_http import REPO, running_gateway  # noqa: E402
 from tests.storage import gateway_writer  # noqa: E402
+from tests.storage import test_clickhouse_served as served  # noqa: E402
+from tests.storage.test_clickhouse_served import Expected, _canonical, _read_all  # noqa: E402
 from tests.storage.test_clickhouse_warehouse import WS, Model, Row, at, table  # noqa: E402
 
 WIDE = (datetime(1900, 1, 1), datetime(9999, 12, 31))
+# The data directory the served reads' tests build through the embedded server's API, with its answers.
+expected = served.expected
 
 
 def new_database(gateway: str) -> str:
@@ -265,6 +275,18 @@ def test_errors_and_timeouts_come_back_as_clickhouse_writes_them(
     assert slow.value.code == 159 and timed_out(slow.value)
     # A per-query setting is that query's only: the next query runs without it.
     assert client.query("SELECT getSetting('max_execution_time')").result_rows[0][0] == 0
+    asked = client.query("SELECT getSetting('max_threads')", settings={"max_threads": 1}).result_rows
+    default = client.query("SELECT getSetting('max_threads')").result_rows
+    assert asked == [(1,)] and default != asked
+    # Insert settings of a replicated deployment pass (a table that is not replicated ignores a quorum).
+    client.command(
+        "CREATE TABLE q (n UInt8) ENGINE = MergeTree ORDER BY n"
+        " SETTINGS non_replicated_deduplication_window = 10"
+    )
+    settings = {"insert_quorum": 2, "insert_quorum_parallel": 0, "insert_deduplication_token": "t"}
+    for _ in range(2):
+        client.insert("q", [(1,), (2,)], column_names=["n"], settings=settings)
+    assert client.command("SELECT count() FROM q") == 2  # the second insert, same token: deduplicated
     # The raw HTTP answer: status 500, the code in a header, the server's text in the body.
     request = urllib.request.Request(f"{chdb_gateway}/?{urlencode({'query': 'SELECT throwIf(1)'})}")
     with pytest.raises(urllib.error.HTTPError) as answer:
@@ -284,6 +306,47 @@ def test_errors_and_timeouts_come_back_as_clickhouse_writes_them(
             0.2,
         )
     client.close()
+
+
+def test_an_insert_whose_body_is_cut_short_stores_nothing(chdb_gateway: str) -> None:
+    url = new_database(chdb_gateway)
+    client = open_client(url)
+    client.command("CREATE TABLE cut (n UInt32) ENGINE = MergeTree ORDER BY n")
+    parts = urlsplit(url)
+    query = urlencode({"database": parts.path.strip("/"), "query": "INSERT INTO cut FORMAT TSV"})
+    data = "".join(f"{i}\n" for i in range(1000)).encode()
+    head = f"POST /?{query} HTTP/1.1\r\nHost: gateway\r\n"
+
+    def send(request: bytes, *, answer: bool) -> bytes:
+        assert parts.hostname and parts.port
+        with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+            sock.sendall(request)
+            if not answer:
+                return b""  # the sender dies here: the connection closes mid-body
+            sock.shutdown(socket.SHUT_WR)
+            return b"".join(iter(lambda: sock.recv(65536), b""))
+
+    chunked = f"{head}Transfer-Encoding: chunked\r\n\r\n{len(data):x}\r\n".encode()
+    send(chunked + data[:500], answer=False)  # a chunk cut short
+    send(f"{head}Content-Length: {len(data)}\r\n\r\n".encode() + data[:500], answer=False)
+    send(chunked + data + b"\r\n", answer=False)  # every byte of the data, but not the last chunk
+    time.sleep(0.5)
+    assert client.command("SELECT count() FROM cut") == 0
+    whole = send(chunked + data + b"\r\n0\r\n\r\n", answer=True)
+    assert whole.startswith(b"HTTP/1.1 200 ")
+    assert client.command("SELECT count() FROM cut") == 1000
+    client.close()
+
+
+def test_the_gateway_starts_in_seconds_and_is_gone_after_its_context(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with running_gateway(tmp_path / "engine") as url:
+        startup = time.monotonic() - started
+        with urllib.request.urlopen(f"{url}/ping", timeout=30) as ping:
+            assert ping.read() == b"Ok.\n"
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"{url}/ping", timeout=5)
+    assert startup < 10  # about 1.5 s here; generous for a loaded machine
 
 
 # ------------------------------------------------------------------------------------------- processes
@@ -380,5 +443,53 @@ def test_a_writer_killed_mid_staging_leaves_nothing_visible(chdb_gateway: str, p
     warehouse.stage(after, 0, 0, table([Row(at(2), Decimal("1.5"))]))
     warehouse.commit(after, Replace("append"))
     assert warehouse.live_sums(WS)["USD"] == {"rows": 2, "BilledCost": "4", "EffectiveCost": "4"}
+    warehouse.close()
+    catalog.close()
+
+
+# ------------------------------------------------------------------------------- data built through the API
+
+
+def test_migrate_storage_over_http_serves_what_the_embedded_server_served(
+    expected: Expected, chdb_gateway: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """A data directory built through the embedded server's API, copied by `focusbase migrate-storage` into
+    the gateway over HTTP: every filter's pages and counts are what the embedded server answered."""
+    _register()
+    source = tmp_path / "data"
+    shutil.copytree(expected.data_dir, source)
+    url = new_database(chdb_gateway)
+    args = [
+        "migrate-storage",
+        "--data-dir",
+        str(source),
+        "--catalog-url",
+        postgres_url,
+        "--warehouse-url",
+        url,
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    from focusbase.storage.postgres import PostgresCatalog
+
+    catalog = PostgresCatalog(postgres_url, pool_size=2)
+    warehouse = ClickHouseWarehouse(open_client(url), catalog)
+    compared = 0
+    for (who, dataset, query_text), (want, total) in expected.answers.items():
+        if who != "admin":
+            continue
+        query = orjson.loads(query_text)
+        if dataset == "cost":
+            where = cost_where(cost_filters(Scope(DEFAULT_WORKSPACE_ID), query))
+            got = _read_all(warehouse, Dataset.COST_AND_USAGE, where, cost_fields())
+            summary = warehouse.served_summary(Dataset.COST_AND_USAGE, where)
+        else:
+            where = contract_commitment_where(contract_commitment_filters(Scope(DEFAULT_WORKSPACE_ID), query))
+            got = _read_all(warehouse, Dataset.CONTRACT_COMMITMENT, where, contract_commitment_fields())
+            summary = warehouse.served_summary(Dataset.CONTRACT_COMMITMENT, where)
+        assert _canonical(got) == _canonical(want), (dataset, query)
+        assert summary.total == total == len(want), (dataset, query)
+        compared += len(want)
+    assert compared > 40 and len(expected.answers[("admin", "cost", "{}")][0]) > 15
     warehouse.close()
     catalog.close()
