@@ -3,7 +3,7 @@
 The same 100,000-row batch (FOCUS columns as the ingest layer hands them over: times, exact decimals, strings,
 tags) is staged in one part and committed (`append`) by `ClickHouseWarehouse`, once on chDB in this process
 and once over clickhouse-connect's HTTP client through the gateway, a process of its own hosting another chDB
-engine. Each is run three times on fresh batches; the medians and their ratio are reported. The difference is
+engine. Each is run five times on fresh batches; the medians and their ratio are reported. The difference is
 the HTTP interface: Arrow bodies over a socket, the gateway's spool file, a connection per request.
 """
 
@@ -26,7 +26,7 @@ from focusbase.storage.clickhouse_client import open_client
 from focusbase.storage.clickhouse_types import BatchRef
 from focusbase.storage.cost_rows import Replace
 
-ROUNDS = 3
+ROUNDS = 5
 MONEY = pa.decimal128(38, 12)
 TIME = pa.timestamp("us", tz="UTC")
 
