@@ -353,18 +353,28 @@ def test_the_gateway_starts_in_seconds_and_is_gone_after_its_context(tmp_path: P
 # ------------------------------------------------------------------------------------------- processes
 
 
-def writer(
-    mode: str, warehouse_url: str, catalog_url: str, *args: int | str, **kwargs: Any
-) -> subprocess.Popen[bytes]:
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start `python -m tests.storage.gateway_writer MODE ...` (stdout piped); killed after the test."""
+    started: list[subprocess.Popen[bytes]] = []
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
-    args = (mode, warehouse_url, catalog_url, *map(str, args))
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.storage.gateway_writer", *args], cwd=REPO, env=env, **kwargs
-    )
+
+    def start(*args: int | str) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "tests.storage.gateway_writer", *map(str, args)]
+        started.append(subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(30)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def test_writer_processes_commit_one_provider_concurrently_each_commit_once(
-    chdb_gateway: str, postgres_url: str, tmp_path: Path
+    chdb_gateway: str, postgres_url: str, tmp_path: Path, spawn: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
     url = new_database(chdb_gateway)
     from focusbase.storage.postgres import PostgresCatalog
@@ -375,17 +385,12 @@ def test_writer_processes_commit_one_provider_concurrently_each_commit_once(
     warehouse._command("SYSTEM STOP MERGES live_day_batches")
     count = 10
     go = tmp_path / "go"
-    processes = [
-        writer("commit", url, postgres_url, first, 2, count, str(go), stdout=subprocess.PIPE)
-        for first in (1, 2)
-    ]
+    processes = [spawn("commit", url, postgres_url, first, 2, count, go) for first in (1, 2)]
     for process in processes:  # both started and connected, then both released at once
         assert process.stdout is not None and process.stdout.readline().strip() == b"ready"
     go.touch()
     for process in processes:
         assert process.wait(180) == 0
-        assert process.stdout is not None
-        process.stdout.close()
     # The order the commits took: each batch's one commit version, all versions distinct (the writer lock
     # serialised them; two commits reading the same max would have written the same version).
     versions = warehouse._query(
@@ -412,7 +417,9 @@ def test_writer_processes_commit_one_provider_concurrently_each_commit_once(
     catalog.close()
 
 
-def test_a_writer_killed_mid_staging_leaves_nothing_visible(chdb_gateway: str, postgres_url: str) -> None:
+def test_a_writer_killed_mid_staging_leaves_nothing_visible(
+    chdb_gateway: str, postgres_url: str, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
     url = new_database(chdb_gateway)
     from focusbase.storage.postgres import PostgresCatalog
 
@@ -423,14 +430,13 @@ def test_a_writer_killed_mid_staging_leaves_nothing_visible(chdb_gateway: str, p
     warehouse.commit(committed, Replace("append"))
     before = warehouse.live_sums(WS)
     parts, size = 40, 20_000
-    process = writer("stage", url, postgres_url, 7, parts, size, stdout=subprocess.PIPE)
+    process = spawn("stage", url, postgres_url, 7, parts, size)
     assert process.stdout is not None
     assert process.stdout.readline().strip() == b"staged 1"
     assert process.stdout.readline().strip() == b"staged 2"
     time.sleep(0.05)  # into the third part's request
     process.send_signal(signal.SIGKILL)
     process.wait(30)
-    process.stdout.close()
     killed = BatchRef(WS, gateway_writer.PROVIDER, "prv_shared_bat7", 7)
     # Whole parts only (an insert whose body did not arrive in full is not run), never visible.
     time.sleep(1)  # an insert the gateway had fully received finishes
