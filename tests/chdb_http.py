@@ -82,7 +82,7 @@ INSERT_WITH_DATA = re.compile(rb"^(\s*INSERT\s.*?)\bFORMAT\s+(\w+)[ \t]*(?:\r?\n
 TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.I)
 RESULT_STATEMENT = re.compile(r"^\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXISTS|EXPLAIN|CHECK)\b", re.I)
 ERROR_CODE = re.compile(r"Code: (\d+)\.")
-UNKNOWN_SETTING, NOT_IMPLEMENTED, CANNOT_DECOMPRESS = 115, 48, 271
+UNKNOWN_SETTING, NOT_IMPLEMENTED, CANNOT_DECOMPRESS, STD_EXCEPTION = 115, 48, 271, 1001
 
 
 class QueryFailed(Exception):
@@ -286,7 +286,12 @@ class Handler(BaseHTTPRequestHandler):
                 body = fields.get("query", b"")
             text = params.get("query", "").encode()
             sql = text + b"\n" + body if text and body else text or body
-            self._run(sql, params, query_id)
+            try:
+                self._run(sql, params, query_id)
+            except QueryFailed:
+                raise
+            except Exception as exc:  # the gateway's own failure: answered as the server's std::exception
+                raise QueryFailed(STD_EXCEPTION, f"{type(exc).__name__}: {exc}. (STD_EXCEPTION)") from exc
         except QueryFailed as failed:
             message = (
                 f"Code: {failed.code}. DB::Exception: {failed}"
