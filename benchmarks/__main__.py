@@ -27,6 +27,7 @@ BENCHMARKS = (
     "web",
     "catalog",
     "profiles",
+    "gateway",
 )
 
 

@@ -6,6 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.chdb_http import chdb_gateway
+
+__all__ = ["chdb_gateway", "chdb_path"]
+
 
 @pytest.fixture(scope="session")
 def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
