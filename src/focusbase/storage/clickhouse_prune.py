@@ -13,12 +13,12 @@ from typing import Any
 
 from focusbase.focus import Dataset
 from focusbase.storage.catalog import Catalog
-from focusbase.storage.clickhouse_explorer import ClickHouseExplorerReads
 from focusbase.storage.clickhouse_exports import ClickHouseExports
+from focusbase.storage.clickhouse_series import ClickHouseSpendSeries
 from focusbase.storage.clickhouse_types import TABLES, BatchRef, RevertRefused
 
 
-class ClickHouseRetention(ClickHouseExports, ClickHouseExplorerReads):
+class ClickHouseRetention(ClickHouseExports, ClickHouseSpendSeries):
     """`prune` and the revert check it implies; `ClickHouseWarehouse` adds the other writes."""
 
     catalog: Catalog
