@@ -15,6 +15,7 @@ from focusbase.storage.datadir import secure_data_dir
 from focusbase.storage.explorer_reads import DuckDBExplorerReads, ExplorerReads
 from focusbase.storage.export_rows import DuckDBExportRows, ExportRows
 from focusbase.storage.served import DuckDBServedRecords, ServedRecords
+from focusbase.storage.spend_series import DuckDBSpendSeries, SpendSeries
 
 # Modules that take part in the server lifecycle. Each may define:
 #   async def on_startup(runtime) -> None   (recovery, starting workers; runs in this order)
@@ -46,6 +47,9 @@ class Runtime:
     exports: ExportRows
     # The Data Explorer's reads (storage/explorer_reads.py), on the warehouse above.
     explorer: ExplorerReads
+    # The daily spend series of anomalies, forecasts and budgets (storage/spend_series.py), on the warehouse
+    # above.
+    series: SpendSeries
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -67,6 +71,7 @@ class Runtime:
             served=DuckDBServedRecords(warehouse),
             exports=DuckDBExportRows(warehouse),
             explorer=DuckDBExplorerReads(warehouse),
+            series=DuckDBSpendSeries(warehouse),
         )
 
     def _hooks(self, name: str) -> list[Hook]:
