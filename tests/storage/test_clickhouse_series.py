@@ -360,3 +360,32 @@ def test_a_sum_beyond_decimal_38_12_is_refused(chdb_path: Path, tmp_path: Path) 
         (date(2026, 1, 2), "-90000000000000000000000000.000000000000")
     ]
     catalog.close()
+
+
+def test_a_views_cells_come_from_the_rollup_exactly_when_duckdb_reads_its_rollup(
+    chdb_path: Path, tmp_path: Path
+) -> None:
+    name = f"x_{uuid.uuid4().hex[:12]}"
+    open_client(f"chdb://{chdb_path}").command(f"CREATE DATABASE {name}")
+    catalog = open_catalog(Settings(data_dir=tmp_path))
+    warehouse = ClickHouseWarehouse(open_client(f"chdb://{chdb_path}?database={name}"), catalog)
+    ref = BatchRef("ws_default", "prv_a", "bat_1", 1)
+    warehouse.stage(
+        ref, 0, 0, table([Row(at(1), Decimal("1.5")), Row(at(2), Decimal("2"), service="Storage")])
+    )
+    warehouse.commit(ref, Replace("append"), at=datetime(2026, 2, 1, tzinfo=UTC))
+    scope, first, last = Scope("ws_default"), date(2026, 1, 1), date(2026, 1, 31)
+    storage = parse_query(
+        {"filters": [{"dimension": "ServiceName", "op": "equals", "values": ["Storage"]}]}, max_groups=10
+    ).filters
+    tagged = parse_query(
+        {"filters": [{"dimension": "tag:team", "op": "equals", "values": ["a"]}]}, max_groups=10
+    ).filters
+    assert len(warehouse.filtered_cells(scope, tagged, "BilledCost", first, last)) == 2
+    # Rows deleted under the rollup: what the rollup answers still shows, what the rows answer is gone.
+    warehouse._command("DELETE FROM cost_rows WHERE 1")
+    got = warehouse.filtered_cells(scope, storage, "BilledCost", first, last, detail=False)
+    assert [(c.day, str(c.cost)) for c in got] == [(date(2026, 1, 2), "2.000000000000")]
+    assert warehouse.filtered_cells(scope, tagged, "BilledCost", first, last) == []
+    assert warehouse.daily_cells("ws_default", "prv_a", first, last) == []
+    catalog.close()
