@@ -18,6 +18,7 @@ from focusbase.storage.export_rows import DuckDBExportRows, ExportRows
 from focusbase.storage.ingest_store import DuckDBIngestStore, IngestStore
 from focusbase.storage.insight_reads import DuckDBInsightReads, InsightReads
 from focusbase.storage.served import DuckDBServedRecords, ServedRecords
+from focusbase.storage.spend_series import DuckDBSpendSeries, SpendSeries
 
 # Modules that take part in the server lifecycle. Each may define:
 #   async def on_startup(runtime) -> None   (recovery, starting workers; runs in this order)
@@ -57,6 +58,9 @@ class Runtime:
     ingest: IngestStore
     # Savings, dashboard, cost-totals and row-count reads (storage/insight_reads.py), on the warehouse above.
     insights: InsightReads
+    # The daily spend series of anomalies, forecasts and budgets (storage/spend_series.py), on the warehouse
+    # above.
+    series: SpendSeries
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # What else `stop` closes (the scale-out warehouse's client).
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -84,6 +88,7 @@ class Runtime:
             explorer=DuckDBExplorerReads(warehouse),
             ingest=DuckDBIngestStore(warehouse),
             insights=DuckDBInsightReads(warehouse),
+            series=DuckDBSpendSeries(warehouse),
         )
 
     @classmethod
@@ -122,6 +127,7 @@ class Runtime:
             explorer=warehouse,
             ingest=ClickHouseIngestStore(catalog, warehouse, scratch),
             insights=warehouse,
+            series=warehouse,
             closers=[warehouse.close],
         )
 

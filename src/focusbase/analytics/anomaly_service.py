@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 import numpy as np
 
@@ -43,11 +43,13 @@ from focusbase.query.filters import Scope
 from focusbase.runtime import Runtime
 from focusbase.storage import anomalies as store
 from focusbase.storage.catalog import Catalog
-from focusbase.storage.warehouse import Warehouse
+from focusbase.storage.spend_series import SpendSeries
 
 log = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
+# Enough digits to add any number of DECIMAL(38, 12) values exactly.
+EXACT_DIGITS = 60
 SeriesKey = tuple[str, str, str]  # (dimension, value, currency)
 
 
@@ -90,30 +92,34 @@ def group_series(
     """Series per (dimension, value, currency) for the dimensions in `by` ('provider' is each provider's
     total, 'all' the total of every cell)."""
     days = (until - since).days + 1
-    sums: dict[SeriesKey, dict[date, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
-    for cell in cells:
-        values = {
-            "all": "",
-            "provider": cell.provider_id,
-            "ServiceName": cell.service,
-            "SubAccountId": cell.account,
-            "RegionId": cell.region,
-        }
-        for dim in by:
-            slot = sums[(dim, values[dim], cell.currency)][cell.day]
-            slot[0] += float(cell.cost)
-            slot[1] += float(cell.expected)
+    zero = Decimal(0)
+    sums: dict[SeriesKey, dict[date, list[Decimal]]] = defaultdict(lambda: defaultdict(lambda: [zero, zero]))
+    # Exact sums, so a series does not depend on the order a warehouse returns a day's cells in.
+    with localcontext(prec=EXACT_DIGITS):
+        for cell in cells:
+            values = {
+                "all": "",
+                "provider": cell.provider_id,
+                "ServiceName": cell.service,
+                "SubAccountId": cell.account,
+                "RegionId": cell.region,
+            }
+            for dim in by:
+                slot = sums[(dim, values[dim], cell.currency)][cell.day]
+                slot[0] += cell.cost
+                slot[1] += cell.expected
     return {
-        key: _dense({d: (v[0], v[1]) for d, v in points.items()}, since, days) for key, points in sums.items()
+        key: _dense({d: (float(v[0]), float(v[1])) for d, v in points.items()}, since, days)
+        for key, points in sums.items()
     }
 
 
 def load_provider(
-    warehouse: Warehouse, workspace_id: str, provider_id: str, history_days: int, until: date | None = None
+    spend: SpendSeries, workspace_id: str, provider_id: str, history_days: int, until: date | None = None
 ) -> ProviderSeries | None:
     """The provider's series over its last `history_days` of data; None when it has none."""
     end = until or date.today()
-    cells = store.daily_cells(warehouse, workspace_id, provider_id, end - timedelta(days=730), end)
+    cells = spend.daily_cells(workspace_id, provider_id, end - timedelta(days=730), end)
     if not cells:
         return None
     last = max(cell.day for cell in cells)
@@ -204,7 +210,7 @@ def _save(runtime: Runtime, workspace_id: str, found: list[store.Detected]) -> i
 def detect_provider(runtime: Runtime, workspace_id: str, provider_id: str) -> int:
     """Detect anomalies in every scope of a provider and store them; returns how many events are new."""
     settings = runtime.settings
-    data = load_provider(runtime.warehouse, workspace_id, provider_id, settings.anomaly_history_days)
+    data = load_provider(runtime.series, workspace_id, provider_id, settings.anomaly_history_days)
     if data is None:
         return 0
     oldest = data.until - timedelta(days=settings.anomaly_lookback_days)
@@ -224,11 +230,11 @@ def detect_provider(runtime: Runtime, workspace_id: str, provider_id: str) -> in
 
 
 def load_view(
-    warehouse: Warehouse, workspace_id: str, view_query: ExplorerQuery, history_days: int
+    spend: SpendSeries, workspace_id: str, view_query: ExplorerQuery, history_days: int
 ) -> tuple[date, date, list[store.DailyCell]] | None:
     """A view's cells over the last `history_days` of its data, workspace-wide; None when it has none."""
     end = date.today()
-    cells = view_cells(warehouse, Scope(workspace_id), view_query, end - timedelta(days=730), end)
+    cells = view_cells(spend, Scope(workspace_id), view_query, end - timedelta(days=730), end)
     if not cells:
         return None
     last = max(cell.day for cell in cells)
@@ -245,7 +251,7 @@ def detect_view(runtime: Runtime, workspace_id: str, view_id: str) -> int:
         view = get_view(runtime.catalog, settings, workspace_id, view_id)
     except ViewError:
         return 0
-    loaded = load_view(runtime.warehouse, workspace_id, view.query, settings.anomaly_history_days)
+    loaded = load_view(runtime.series, workspace_id, view.query, settings.anomaly_history_days)
     if loaded is None:
         return 0
     since, until, cells = loaded

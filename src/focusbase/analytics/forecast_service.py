@@ -73,8 +73,8 @@ def forecast_scope(
     runtime: Runtime, workspace_id: str, provider_id: str, dimension: str, value: str
 ) -> list[CurrencyForecast]:
     """Forecasts of one scope of a provider, one per currency; empty when the scope has no data."""
-    cells = store.daily_cells(
-        runtime.warehouse, workspace_id, provider_id, date.today() - timedelta(days=730), date.today()
+    cells = runtime.series.daily_cells(
+        workspace_id, provider_id, date.today() - timedelta(days=730), date.today()
     )
     if dimension != "provider":
         attr = {"ServiceName": "service", "SubAccountId": "account", "RegionId": "region"}[dimension]
@@ -85,7 +85,7 @@ def forecast_scope(
 def forecast_view(runtime: Runtime, scope: Scope, query: ExplorerQuery) -> list[CurrencyForecast]:
     """Forecasts of a saved view's spend visible in `scope` (a key's), one per currency."""
     today = date.today()
-    cells = view_cells(runtime.warehouse, scope, query, today - timedelta(days=730), today)
+    cells = view_cells(runtime.series, scope, query, today - timedelta(days=730), today)
     return _forecasts(runtime.settings, cells)
 
 

@@ -13,7 +13,7 @@ from datetime import date
 from focusbase.analytics.model import ExplorerQuery, Filter
 from focusbase.query.filters import Scope
 from focusbase.storage import anomalies as store
-from focusbase.storage.warehouse import Warehouse
+from focusbase.storage.spend_series import SpendSeries
 
 DEFAULT_METRIC = "EffectiveCost"
 
@@ -41,7 +41,7 @@ def may_include(query: ExplorerQuery, provider_id: str) -> bool:
 
 
 def view_cells(
-    warehouse: Warehouse,
+    series: SpendSeries,
     scope: Scope,
     query: ExplorerQuery,
     since: date,
@@ -51,6 +51,4 @@ def view_cells(
     currency: str | None = None,
 ) -> list[store.DailyCell]:
     """Daily cells of a view's rows visible in `scope`, in [since, until] (the view's metric by default)."""
-    return store.filtered_cells(
-        warehouse, scope, query.filters, metric or series_metric(query), since, until, currency
-    )
+    return series.filtered_cells(scope, query.filters, metric or series_metric(query), since, until, currency)

@@ -28,7 +28,7 @@ from focusbase.query.filters import Scope
 from focusbase.runtime import Runtime
 from focusbase.storage import budgets as store
 from focusbase.storage import views as view_store
-from focusbase.storage.anomalies import DailyCell, filtered_cells
+from focusbase.storage.anomalies import DailyCell
 from focusbase.storage.catalog import utcnow
 
 
@@ -198,8 +198,8 @@ def scope_cells(runtime: Runtime, budget: Budget, since: date, until: date) -> l
         scope = Scope(budget.workspace_id)
     else:
         filters, scope = (), Scope(budget.workspace_id, frozenset({budget.scope_id}))
-    return filtered_cells(
-        runtime.warehouse, scope, filters, budget.cost_column, since, until, budget.currency, detail=False
+    return runtime.series.filtered_cells(
+        scope, filters, budget.cost_column, since, until, budget.currency, detail=False
     )
 
 

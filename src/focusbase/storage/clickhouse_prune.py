@@ -15,10 +15,11 @@ from focusbase.focus import Dataset
 from focusbase.storage.catalog import Catalog
 from focusbase.storage.clickhouse_exports import ClickHouseExports
 from focusbase.storage.clickhouse_insights import ClickHouseInsightReads
+from focusbase.storage.clickhouse_series import ClickHouseSpendSeries
 from focusbase.storage.clickhouse_types import TABLES, BatchRef, RevertRefused
 
 
-class ClickHouseRetention(ClickHouseExports, ClickHouseInsightReads):
+class ClickHouseRetention(ClickHouseExports, ClickHouseInsightReads, ClickHouseSpendSeries):
     """`prune` and the revert check it implies; `ClickHouseWarehouse` adds the other writes."""
 
     catalog: Catalog

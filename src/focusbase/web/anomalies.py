@@ -145,7 +145,7 @@ def _around(runtime: Runtime, record: store.AnomalyRecord) -> Around | None:
     """The scope's daily spend and the detector's expected spend from 4 weeks before to 1 week after."""
     settings = runtime.settings
     data = load_provider(
-        runtime.warehouse, record.workspace_id, record.provider_id, settings.anomaly_history_days
+        runtime.series, record.workspace_id, record.provider_id, settings.anomaly_history_days
     )
     if data is None:
         return None

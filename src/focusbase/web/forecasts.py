@@ -50,9 +50,7 @@ def _recent(
     """Actual spend per currency and day (minus purchases, taxes and recurring charges, as forecast), and
     the values of the dimension seen in the last 90 days (for the scope value's suggestions)."""
     today = date.today()
-    cells = store.daily_cells(
-        runtime.warehouse, workspace_id, provider_id, today - timedelta(days=730), today
-    )
+    cells = runtime.series.daily_cells(workspace_id, provider_id, today - timedelta(days=730), today)
     values: list[str] = []
     if dimension != "provider":
         latest = max((c.day for c in cells), default=today)
@@ -103,7 +101,7 @@ def _view_forecast(runtime: Runtime, scope: Scope, view: View) -> list[Shown]:
     """The view's forecast as GET /api/v1/forecasts?scope=view gives it, with its recent actual days."""
     found = forecast_view(runtime, scope, view.query)
     today = date.today()
-    daily = _daily(view_cells(runtime.warehouse, scope, view.query, today - timedelta(days=730), today))
+    daily = _daily(view_cells(runtime.series, scope, view.query, today - timedelta(days=730), today))
     return [_shown(f.as_json(), daily.get(f.currency, {})) for f in found]
 
 
