@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,7 +16,6 @@ from focusbase.api.routers import ROUTERS
 from focusbase.config import Settings, uses_catalog_rate_limits
 from focusbase.observability import Metrics, reset_metrics, use_metrics
 from focusbase.runtime import Runtime
-from focusbase.storage.health import batch_status_counts
 from focusbase.web import install as install_web
 
 
@@ -39,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             shared = shared_limits and app.state.rate_limiter is default_limiter
             if shared:
                 app.state.rate_limiter = limiter_for(settings, runtime.catalog)
-            stored_batches = metrics.watch_batches(partial(batch_status_counts, runtime.warehouse))
+            stored_batches = metrics.watch_batches(runtime.ingest.status_counts)
             try:
                 await runtime.start()
                 yield {}

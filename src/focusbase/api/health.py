@@ -14,7 +14,7 @@ from focusbase.api.deps import get_runtime
 from focusbase.api.errors import error_body
 from focusbase.observability import Metrics
 from focusbase.runtime import Runtime
-from focusbase.storage.health import ping_catalog, ping_warehouse
+from focusbase.storage.health import ping_catalog
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("focusbase.health")
@@ -37,7 +37,7 @@ def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Any:
     failures: list[str] = []
     probes: list[tuple[str, Callable[[], None]]] = [
         ("catalog", partial(ping_catalog, runtime.catalog)),
-        ("warehouse", partial(ping_warehouse, runtime.warehouse)),
+        ("warehouse", runtime.ingest.ping),
     ]
     for name, probe in probes:
         try:

@@ -338,6 +338,14 @@ class ClickHouseIngestStore:
         found = self._record(batch_id)
         return [] if found is None else self.ch.replaced_periods(found[1])
 
+    def status_counts(self) -> dict[str, int]:
+        with self.catalog.read() as conn:
+            rows = conn.execute("SELECT status, count(*) FROM batches GROUP BY status").fetchall()
+        return {str(status): int(count) for status, count in rows}
+
+    def ping(self) -> None:
+        self.ch.workspaces()  # a query on the visibility table, which every read joins
+
     # ------------------------------------------------------------------------------- provider deletion
 
     def stored_row_counts(self, workspace_id: str, provider_id: str) -> dict[str, int]:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from focusbase.focus import Dataset
 from focusbase.storage import batches as records
-from focusbase.storage import cost_rows, restatements
+from focusbase.storage import cost_rows, health, restatements
 from focusbase.storage import providers as provider_rows
 from focusbase.storage.catalog import Catalog
 from focusbase.storage.cost_rows import CommitOutcome, Prepared, Replace
@@ -118,6 +118,14 @@ class IngestStore(Protocol):
 
     def replaced_periods(self, batch_id: str) -> list[dict[str, Any]]:
         """Per billing month and currency: the rows and BilledCost a committed batch replaced."""
+        ...
+
+    def status_counts(self) -> dict[str, int]:
+        """Batches per current status (the server's metrics)."""
+        ...
+
+    def ping(self) -> None:
+        """Raise unless the warehouse answers a query on its migrated tables (readiness)."""
         ...
 
     # ------------------------------------------------------------------------------- provider deletion
@@ -303,6 +311,12 @@ class DuckDBIngestStore:
 
     def replaced_periods(self, batch_id: str) -> list[dict[str, Any]]:
         return restatements.replaced_periods(self.warehouse, batch_id)
+
+    def status_counts(self) -> dict[str, int]:
+        return health.batch_status_counts(self.warehouse)
+
+    def ping(self) -> None:
+        health.ping_warehouse(self.warehouse)
 
     def stored_row_counts(self, workspace_id: str, provider_id: str) -> dict[str, int]:
         return provider_rows.stored_row_counts(self.warehouse, workspace_id, provider_id)
