@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from focusbase.config import Settings
 from focusbase.runtime import Runtime
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.storage.clickhouse_ingest import ClickHouseIngestStore
+from focusbase.storage.clickhouse_types import BatchRef
 from focusbase.storage.cost_rows import Replace
 from focusbase.tenancy.keys import create_key
 from tests.ingest.conftest import Provider, envelope, row
@@ -264,3 +266,33 @@ def test_a_push_whose_process_died_is_failed_and_its_retry_runs(
     assert busy.status_code == 409 and busy.json()["code"] == "idempotency_in_progress"
     store._release(running["id"])
     assert store.recover() == [running["id"]]
+
+
+def test_new_batches_are_numbered_after_every_batch_the_warehouse_holds(scale: Settings) -> None:
+    """A warehouse filled by `migrate-storage` holds batch numbers the catalog never gave out: the store
+    starts numbering after them, so no new batch's rows share a key with a copied batch's."""
+    import pyarrow as pa
+
+    for client, admin in _client(scale):
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        store = runtime.ingest
+        assert isinstance(store, ClickHouseIngestStore)
+        acme = Provider(client, admin, "Acme", "USD")
+        copied = BatchRef(DEFAULT_WORKSPACE_ID, acme.id, "bat_copied", 41)
+        rows = pa.table(
+            {
+                "ChargePeriodStart": pa.array([datetime(2026, 6, 1, tzinfo=UTC)]),
+                "BilledCost": pa.array([Decimal("2")], pa.decimal128(38, 12)),
+            }
+        )
+        store.ch.stage(copied, 0, 0, rows)
+        store.ch.commit(copied, Replace("append"))
+        store.migrate()  # as a replica starting after the copy does
+        pushed = acme.push([row("2026-06-02", "3")], mode="append")
+        assert pushed.status_code == 200
+        found = store._record(pushed.json()["batchId"])
+        assert found is not None and found[1].batch_seq == 42
+        assert sorted(_live_total(client, admin)) == [
+            ("2026-06-01T00:00:00Z", "2"),
+            ("2026-06-02T00:00:00Z", "3"),
+        ]

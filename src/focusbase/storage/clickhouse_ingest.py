@@ -87,7 +87,18 @@ class ClickHouseIngestStore:
                     (migration.number, migration.name, _now()),
                 )
 
-            return apply_all(MIGRATIONS, applied, run)
+            done = apply_all(MIGRATIONS, applied, run)
+            # Batch numbers key the rows in ClickHouse: a new batch must never reuse one that a copy
+            # (`focusbase migrate-storage`) or an earlier catalog gave out. Only ever moved forward.
+            used = max(self.ch.batch_seqs().values(), default=0)
+            # Under the catalog writer lock, as every batch creation is: no number is handed out meanwhile.
+            tx.execute(
+                "SELECT setval(pg_get_serial_sequence('batches', 'batch_seq'),"
+                " greatest(?, (SELECT coalesce(max(batch_seq), 0) FROM batches), 1),"
+                " ? > 0 OR EXISTS (SELECT 1 FROM batches))",
+                (used, used),
+            )
+            return done
 
     # ----------------------------------------------------------------------------------------- History
 
