@@ -250,6 +250,15 @@ def test_migrate_copies_catalog_and_live_rows_exactly_and_a_rerun_adds_nothing(
         with catalog.read() as conn:
             assert conn.execute("SELECT name FROM saved_views").fetchall()[0][0] == "by service"
             assert conn.execute("SELECT count(*) FROM providers").fetchone()[0] == 4
+            # History: every batch with its status, numbered in the target as its rows are.
+            history = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT id, status, batch_seq FROM batches")}
+        with warehouse.cursor() as cur:
+            statuses = dict(cur.execute("SELECT id, status FROM batches").fetchall())
+        assert {b: status for b, (status, _) in history.items()} == statuses
+        assert history[built.batches["reverted"]][0] == "reverted"
+        assert {b: history[b][1] for b in held} == held
+        assert len({seq for _, seq in history.values()}) == len(history)
+        assert f"history: {len(statuses)} batches copied (0 open ones closed as failed)" in result.output
         rows = sum(e["rows"] for e in expected.values())
     finally:
         warehouse.close()
@@ -262,6 +271,10 @@ def test_migrate_copies_catalog_and_live_rows_exactly_and_a_rerun_adds_nothing(
     assert (
         "0 batches copied (0 Cost and Usage and 0 Contract Commitment rows staged), 7 already copied;"
         " tombstones: 0 copied, 1 already copied" in again.output
+    )
+    assert (
+        f"history: 0 batches copied (0 open ones closed as failed), {len(statuses)} already copied"
+        in again.output
     )
     catalog, clickhouse = open_target(catalog_url, warehouse_url)
     try:
@@ -544,3 +557,36 @@ def test_server_urls_become_http_client_arguments(monkeypatch: pytest.MonkeyPatc
             "secure": True,
         },
     ]
+
+
+def test_a_server_on_the_migrated_deployment_continues_the_history(
+    built: Built, source: Path, targets: tuple[str, str], tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from focusbase.app import create_app
+    from focusbase.config import Settings
+
+    catalog_url, warehouse_url = targets
+    assert migrate(source, catalog_url, warehouse_url).exit_code == 0
+    settings = Settings(
+        data_dir=tmp_path / "replica", secret_key="k", catalog_url=catalog_url, warehouse_url=warehouse_url
+    )
+    admin = {"Authorization": f"Bearer {built.admin_key}"}
+    with TestClient(create_app(settings)) as client:
+        listed = client.get(f"/api/v1/providers/{built.acme}/batches", headers=admin).json()["batches"]
+        assert built.batches["first"] in {b["id"] for b in listed}
+        before = client.get("/focus/v1/cost-and-usage", params={"pageSize": 1000}, headers=admin).json()
+        key = client.post(f"/api/v1/providers/{built.acme}/ingest-key", headers=admin).json()["ingestKey"]
+        pushed = client.post(
+            f"/api/v1/public/ingest/focus/{built.acme}",
+            content=envelope([row("2026-09-30", "1")]),
+            params={"mode": "append"},
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
+        assert pushed.status_code == 200, pushed.text
+        after = client.get("/focus/v1/cost-and-usage", params={"pageSize": 1000}, headers=admin).json()
+        assert len(after["data"]) == len(before["data"]) + 1
+        # The new batch's rows are its own: every copied record is still served as it was.
+        new = [r for r in after["data"] if r not in before["data"]]
+        assert len(new) == 1 and new[0]["ChargePeriodStart"].startswith("2026-09-30")

@@ -19,6 +19,7 @@ from focusbase.storage.catalog import CATALOG_FILE
 from focusbase.storage.catalog_copy import CatalogCopyRefused, catalog_tables, copy_catalog, count_rows
 from focusbase.storage.clickhouse import ClickHouseWarehouse
 from focusbase.storage.clickhouse_client import WarehouseUrlInvalid, open_client
+from focusbase.storage.history_copy import copy_history, history_counts
 from focusbase.storage.urls import redact, scrub
 from focusbase.storage.warehouse import WAREHOUSE_FILE
 from focusbase.storage.warehouse_copy import (
@@ -164,6 +165,12 @@ def _copy(
         f" in {time.monotonic() - started:.1f} s",
         highlight=False,
     )
+    history = copy_history(warehouse, target, clickhouse)
+    console.print(
+        f"history: {history.copied} batches copied ({history.closed} open ones closed as failed),"
+        f" {history.already} already copied",
+        highlight=False,
+    )
 
 
 def _verify(
@@ -191,6 +198,24 @@ def _verify(
     for dataset in (Dataset.COST_AND_USAGE, Dataset.CONTRACT_COMMITMENT):
         mismatches += _verify_rows(console, warehouse, clickhouse, dataset)
     mismatches += _verify_tombstones(console, warehouse, clickhouse)
+    mismatches += _verify_history(console, warehouse, target)
+    return mismatches
+
+
+def _verify_history(console: Console, warehouse: Warehouse, target: Catalog) -> list[str]:
+    mine, theirs = history_counts(warehouse, target)
+    table = Table(title="History (batches) per workspace and provider")
+    for name in ("Workspace/provider", "Source", "Target", "Match"):
+        table.add_column(name, justify="left" if name.startswith("Work") else "right", overflow="fold")
+    mismatches = []
+    for key in sorted(set(mine) | set(theirs)):
+        same = mine[key] == theirs[key]
+        table.add_row(key, str(mine[key]), str(theirs[key]), "yes" if same else "[red]NO[/red]")
+        if not same:
+            mismatches.append(
+                f"history {key}: {mine[key]} batches in the source, {theirs[key]} in the target"
+            )
+    console.print(table)
     return mismatches
 
 

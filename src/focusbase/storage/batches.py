@@ -151,3 +151,8 @@ def open_batch_ids_for_provider(cur: Conn, provider_id: str) -> list[str]:
         "SELECT id FROM batches WHERE provider_id = ? AND status IN ('received', 'validating')", [provider_id]
     ).fetchall()
     return [row[0] for row in rows]
+
+
+def every(cur: Conn) -> list[dict[str, Any]]:
+    """Every batch, oldest first (for `focusbase migrate-storage`)."""
+    return [_decode(row) for row in cur.execute(_SELECT + " ORDER BY created_at, id").fetchall()]

@@ -30,7 +30,7 @@ from focusbase.focus import Dataset
 from focusbase.storage import batches as records
 from focusbase.storage import cost_rows
 from focusbase.storage import providers as provider_rows
-from focusbase.storage.catalog import Catalog
+from focusbase.storage.catalog import Catalog, split_statements
 from focusbase.storage.clickhouse import ClickHouseWarehouse
 from focusbase.storage.clickhouse_types import BatchRef, RevertRefused
 from focusbase.storage.cost_rows import CUSTOM_COLUMN, CommitOutcome, Prepared, Replace, one_chunk
@@ -70,35 +70,7 @@ class ClickHouseIngestStore:
         self.migrate()
 
     def migrate(self) -> list[str]:
-        with self.catalog.transaction() as tx:  # the catalog's writer lock: replicas apply them once
-            tx.execute(
-                "CREATE TABLE IF NOT EXISTS batch_migrations ("
-                "number BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)"
-            )
-            applied = {int(r[0]) for r in tx.execute("SELECT number FROM batch_migrations").fetchall()}
-
-            def run(migration: Any) -> None:
-                from focusbase.storage.catalog import split_statements
-
-                for statement in split_statements(migration.sql):
-                    tx.execute(statement)
-                tx.execute(
-                    "INSERT INTO batch_migrations VALUES (?, ?, ?)",
-                    (migration.number, migration.name, _now()),
-                )
-
-            done = apply_all(MIGRATIONS, applied, run)
-            # Batch numbers key the rows in ClickHouse: a new batch must never reuse one that a copy
-            # (`focusbase migrate-storage`) or an earlier catalog gave out. Only ever moved forward.
-            used = max(self.ch.batch_seqs().values(), default=0)
-            # Under the catalog writer lock, as every batch creation is: no number is handed out meanwhile.
-            tx.execute(
-                "SELECT setval(pg_get_serial_sequence('batches', 'batch_seq'),"
-                " greatest(?, (SELECT coalesce(max(batch_seq), 0) FROM batches), 1),"
-                " ? > 0 OR EXISTS (SELECT 1 FROM batches))",
-                (used, used),
-            )
-            return done
+        return migrate_batches(self.catalog, self.ch)
 
     # ----------------------------------------------------------------------------------------- History
 
@@ -486,6 +458,37 @@ class ClickHouseIngestStore:
             leases, self._leases = list(self._leases.values()), {}
         for lease in leases:
             lease.close()
+
+
+def migrate_batches(catalog: Catalog, warehouse: ClickHouseWarehouse) -> list[str]:
+    """Create or update the catalog's `batches` table of the ClickHouse warehouse, and move its batch numbers
+    past every batch the warehouse holds."""
+    with catalog.transaction() as tx:  # the catalog's writer lock: replicas apply them once
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS batch_migrations ("
+            "number BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        )
+        applied = {int(r[0]) for r in tx.execute("SELECT number FROM batch_migrations").fetchall()}
+
+        def run(migration: Any) -> None:
+            for statement in split_statements(migration.sql):
+                tx.execute(statement)
+            tx.execute(
+                "INSERT INTO batch_migrations VALUES (?, ?, ?)", (migration.number, migration.name, _now())
+            )
+
+        done = apply_all(MIGRATIONS, applied, run)
+        # Batch numbers key the rows in ClickHouse: a new batch must never reuse one that a copy
+        # (`focusbase migrate-storage`) or an earlier catalog gave out. Under the catalog's writer lock, as
+        # every batch creation is, so no number is handed out meanwhile.
+        used = max(warehouse.batch_seqs().values(), default=0)
+        tx.execute(
+            "SELECT setval(pg_get_serial_sequence('batches', 'batch_seq'),"
+            " greatest(?, (SELECT coalesce(max(batch_seq), 0) FROM batches), 1),"
+            " ? > 0 OR EXISTS (SELECT 1 FROM batches))",
+            (used, used),
+        )
+        return done
 
 
 def _lease_key(batch_id: str) -> str:
