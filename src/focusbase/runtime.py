@@ -15,6 +15,7 @@ from focusbase.storage import Catalog, Warehouse, open_catalog
 from focusbase.storage.datadir import secure_data_dir
 from focusbase.storage.explorer_reads import DuckDBExplorerReads, ExplorerReads
 from focusbase.storage.export_rows import DuckDBExportRows, ExportRows
+from focusbase.storage.fx_rates import DuckDBFxRates, FxRates
 from focusbase.storage.ingest_store import DuckDBIngestStore, IngestStore
 from focusbase.storage.insight_reads import DuckDBInsightReads, InsightReads
 from focusbase.storage.served import DuckDBServedRecords, ServedRecords
@@ -57,6 +58,8 @@ class Runtime:
     ingest: IngestStore
     # Savings, dashboard, cost-totals and row-count reads (storage/insight_reads.py), on the warehouse above.
     insights: InsightReads
+    # The workspaces' currency conversion rates (storage/fx_rates.py), on the warehouse above.
+    fx: FxRates
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # What else `stop` closes (the scale-out warehouse's client).
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -84,6 +87,7 @@ class Runtime:
             explorer=DuckDBExplorerReads(warehouse),
             ingest=DuckDBIngestStore(warehouse),
             insights=DuckDBInsightReads(warehouse),
+            fx=DuckDBFxRates(warehouse),
         )
 
     @classmethod
@@ -121,6 +125,8 @@ class Runtime:
             exports=warehouse,
             explorer=warehouse,
             ingest=ClickHouseIngestStore(catalog, warehouse, scratch),
+            insights=warehouse,
+            fx=warehouse,
             closers=[warehouse.close],
         )
 
