@@ -43,6 +43,7 @@ class ClickHouseFxRates(ClickHouseReads):
     _write_settings: dict[str, Any]
     # How long a replaced set is kept for readers that picked it before the replace.
     fx_keep_seconds: float = 3600.0
+    fx_chunk_rows = 50_000  # rates per insert
 
     def replace_rates(self, workspace_id: str, rates: list[Rate]) -> int:
         """Replace every rate of the workspace with these (day, from, to, rate) rows, atomically for readers.
@@ -67,9 +68,12 @@ class ClickHouseFxRates(ClickHouseReads):
         )
         # Above every version this uploader saw, so a writer with a slow clock still publishes the newest.
         version = max(time.time_ns(), int(newest[0][0]) + 1 if newest else 0)
-        with self._client_lock:
-            if rates:
-                self._client.insert_arrow("fx_rates", table, settings=self._write_settings)
+        # Unpublished, the set's rates may take any number of inserts and blocks: no reader looks at them.
+        for start in range(0, table.num_rows, self.fx_chunk_rows):
+            with self._client_lock:
+                chunk = table.slice(start, self.fx_chunk_rows)
+                self._client.insert_arrow("fx_rates", chunk, settings=self._write_settings)
+        with self._client_lock:  # the publishing row: one row, one block, visible all at once
             self._client.insert(
                 "fx_rate_sets",
                 [(workspace_id, version, set_id, len(rates))],
@@ -82,16 +86,15 @@ class ClickHouseFxRates(ClickHouseReads):
     def _delete_old_sets(self, workspace_id: str) -> None:
         """Delete the sets a newer one replaced `fx_keep_seconds` ago, and rates never published since."""
         keep = {"ws": workspace_id, "keep": int(self.fx_keep_seconds * 1_000_000)}
-        cutoff = "now64(6) - toIntervalMicrosecond({keep:Int64})"
         old = self._query(
             "SELECT set_id FROM fx_rate_sets WHERE workspace_id = {ws:String} AND (version, set_id) <"
             " (SELECT max((version, set_id)) FROM fx_rate_sets WHERE workspace_id = {ws:String}"
-            f" AND written_at < {cutoff})",
+            " AND written_at < now64(6) - toIntervalMicrosecond({keep:Int64}))",
             keep,
         )
         unpublished = self._query(
             "SELECT DISTINCT set_id FROM fx_rates WHERE workspace_id = {ws:String}"
-            f" AND staged_at < {cutoff} AND set_id NOT IN"
+            " AND staged_at < now64(6) - toIntervalMicrosecond({keep:Int64}) AND set_id NOT IN"
             " (SELECT set_id FROM fx_rate_sets WHERE workspace_id = {ws:String})",
             keep,
         )
