@@ -15,6 +15,7 @@ from focusbase.storage import Catalog, Warehouse, open_catalog
 from focusbase.storage.datadir import secure_data_dir
 from focusbase.storage.explorer_reads import DuckDBExplorerReads, ExplorerReads
 from focusbase.storage.export_rows import DuckDBExportRows, ExportRows
+from focusbase.storage.fx_rates import DuckDBFxRates, FxRates
 from focusbase.storage.ingest_store import DuckDBIngestStore, IngestStore
 from focusbase.storage.insight_reads import DuckDBInsightReads, InsightReads
 from focusbase.storage.served import DuckDBServedRecords, ServedRecords
@@ -61,6 +62,8 @@ class Runtime:
     # The daily spend series of anomalies, forecasts and budgets (storage/spend_series.py), on the warehouse
     # above.
     series: SpendSeries
+    # The workspaces' currency conversion rates (storage/fx_rates.py), on the warehouse above.
+    fx: FxRates
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # What else `stop` closes (the scale-out warehouse's client).
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -89,6 +92,7 @@ class Runtime:
             ingest=DuckDBIngestStore(warehouse),
             insights=DuckDBInsightReads(warehouse),
             series=DuckDBSpendSeries(warehouse),
+            fx=DuckDBFxRates(warehouse),
         )
 
     @classmethod
@@ -128,6 +132,7 @@ class Runtime:
             ingest=ClickHouseIngestStore(catalog, warehouse, scratch),
             insights=warehouse,
             series=warehouse,
+            fx=warehouse,
             closers=[warehouse.close],
         )
 

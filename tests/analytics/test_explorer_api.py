@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from focusbase.config import Settings
-from focusbase.storage import Catalog, Warehouse
+from focusbase.storage import Catalog
 from focusbase.storage.analytics import QueryTimeout, deadline
 from tests.analytics.conftest import days, make_rows, push_ok, read_headers
 from tests.ingest.conftest import Provider
@@ -166,7 +167,6 @@ def test_csv_and_parquet_downloads_hold_the_json_rows(
 def test_currency_conversion_uses_each_days_rate_and_reports_rows_without_one(
     client: TestClient,
     catalog: Catalog,
-    warehouse: Warehouse,
     admin_headers: dict[str, str],
     loaded: Provider,
 ) -> None:
@@ -192,20 +192,24 @@ def test_currency_conversion_uses_each_days_rate_and_reports_rows_without_one(
         headers=read_headers(catalog),
     ).json()
     assert [t["currency"] for t in body["totals"]] == ["USD"]
-    with warehouse.cursor() as cur:
-        usd = cur.execute(
-            'SELECT sum("BilledCost") FROM live_cost_rows WHERE "BillingCurrency" = \'USD\''
-        ).fetchone()[0]
-        eur = cur.execute(
-            'SELECT charge_day, sum("BilledCost") FROM live_cost_rows'
-            " WHERE \"BillingCurrency\" = 'EUR' GROUP BY 1"
-        ).fetchall()
-        missing = cur.execute(
-            'SELECT "BillingCurrency", count(*), count(DISTINCT charge_day) FROM live_cost_rows'
-            " WHERE \"BillingCurrency\" = 'JPY'"
-            " OR (\"BillingCurrency\" = 'EUR' AND charge_day > DATE '2025-01-15')"
-            " GROUP BY 1 ORDER BY 1"
-        ).fetchall()
+    # The unconverted daily figures of the same warehouse (whichever the server runs on) are the oracle.
+    daily = client.post(
+        QUERY, json={"metric": "BilledCost", "grain": "day"}, headers=read_headers(catalog)
+    ).json()["rows"]
+    usd = sum(Decimal(r["value"]) for r in daily if r["currency"] == "USD")
+    eur = [(date.fromisoformat(r["period"]), Decimal(r["value"])) for r in daily if r["currency"] == "EUR"]
+    lacking = [
+        r for r in daily if r["currency"] == "JPY" or (r["currency"] == "EUR" and r["period"] > "2025-01-15")
+    ]
+    missing = [
+        (
+            c,
+            sum(r["rowCount"] for r in lacking if r["currency"] == c),
+            sum(r["currency"] == c for r in lacking),
+        )
+        for c in sorted({r["currency"] for r in lacking})
+    ]
+    assert {c for c, _, _ in missing} == {"EUR", "JPY"}
     converted = usd + sum(
         (total * Decimal(f"1.{day.day:02d}25")).quantize(Decimal("1e-12"))
         for day, total in eur

@@ -1,7 +1,8 @@
 """`focusbase migrate-storage` copies a real data directory into PostgreSQL and ClickHouse (chDB), exactly.
 
 The source is built through the API: several providers, two currencies, a FOCUS sample file imported, a
-replaced and a reverted batch, Contract Commitment batches (one of them replaced), a deleted provider.
+replaced and a reverted batch, Contract Commitment batches (one of them replaced), a deleted provider, and
+FX rates in two workspaces (replaced once in the first).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from focusbase.focus import Dataset
 from focusbase.storage import Warehouse, migrations
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import authenticate_key, create_key
+from focusbase.tenancy.workspaces import ensure_workspace
 from tests.conftest import CASES
 from tests.imports.conftest import upload
 from tests.ingest.conftest import Provider, commitment, envelope, row
@@ -34,6 +37,8 @@ pytest.importorskip("chdb")
 
 from focusbase.storage.clickhouse import ClickHouseWarehouse  # noqa: E402
 from focusbase.storage.clickhouse_client import open_client  # noqa: E402
+from focusbase.storage.fx_copy import listing  # noqa: E402
+from focusbase.storage.fx_rates import DuckDBFxRates  # noqa: E402
 from focusbase.storage.postgres import PostgresCatalog  # noqa: E402
 from focusbase.storage.warehouse_copy import (  # noqa: E402
     SourceBatch,
@@ -57,12 +62,15 @@ def _commands() -> None:
 class Built:
     """The built data directory and what the test needs to know about it."""
 
-    def __init__(self, data_dir: Path, admin_key: str, batches: dict[str, str], acme: str, gone: str) -> None:
+    def __init__(
+        self, data_dir: Path, admin_key: str, batches: dict[str, str], acme: str, gone: str, finance: str
+    ) -> None:
         self.data_dir = data_dir
         self.admin_key = admin_key
         self.batches = batches
         self.acme = acme
         self.gone = gone
+        self.finance = finance  # a second workspace, with rates of its own
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +143,26 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
             headers=headers,
         )
         assert view.status_code in (200, 201), view.text
-    return Built(data_dir, admin, batches, acme.id, gone.id)
+        finance = ensure_workspace(source.catalog, "finance").id
+        finance_admin = create_key(source.catalog, workspace_id=finance, name="finance", scopes=["admin"]).key
+        # Replaced once: only the second upload is copied. Rates with every decimal, a 28-digit one, a day
+        # before 1970 and after 2149 (outside ClickHouse's Date), the same pair with another rate elsewhere.
+        for key, rates in (
+            (admin, "2026-06-01,EUR,USD,3\n"),
+            (
+                admin,
+                "2026-06-01,EUR,USD,1.0834567891\n2026-06-02,EUR,USD,1.1\n2026-06-01,USD,EUR,0.9230000001\n"
+                "0001-01-01,GBP,USD,9999999999999999999999999999.9999999999\n9999-12-31,JPY,USD,0.0000000001\n",
+            ),
+            (finance_admin, "2026-06-01,EUR,USD,2\n2026-06-03,CHF,EUR,0.95\n"),
+        ):
+            put = client.put(
+                "/api/v1/fx-rates",
+                content=("date,from,to,rate\n" + rates).encode(),
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "text/csv"},
+            )
+            assert put.status_code == 200, put.text
+    return Built(data_dir, admin, batches, acme.id, gone.id, finance)
 
 
 @pytest.fixture
@@ -187,6 +214,7 @@ def test_migrate_copies_catalog_and_live_rows_exactly_and_a_rerun_adds_nothing(
     assert "verified: the target matches the source" in result.output
     assert "7 batches copied (21 Cost and Usage and 4 Contract Commitment rows staged)" in result.output
     assert "tombstones: 1 copied, 0 already copied" in result.output
+    assert "FX rates: 2 workspaces copied (7 rates), 0 already copied" in result.output
     assert "not copied" not in result.output and "stay" not in result.output
 
     warehouse = Warehouse.in_dir(source)
@@ -259,6 +287,21 @@ def test_migrate_copies_catalog_and_live_rows_exactly_and_a_rerun_adds_nothing(
         assert {b: history[b][1] for b in held} == held
         assert len({seq for _, seq in history.values()}) == len(history)
         assert f"history: {len(statuses)} batches copied (0 open ones closed as failed)" in result.output
+        # The rates of both workspaces, exactly as each warehouse lists them (the API's listing).
+        embedded = DuckDBFxRates(warehouse)
+        for workspace_id, count in ((DEFAULT_WORKSPACE_ID, 5), (built.finance, 2)):
+            copied = listing(clickhouse, workspace_id)
+            assert copied == listing(embedded, workspace_id) and copied[0] == count
+        default_rates = listing(clickhouse, DEFAULT_WORKSPACE_ID)[1]
+        first_day, *first = default_rates[0]
+        assert (first_day.isoformat(), *first) == (
+            "0001-01-01",
+            "GBP",
+            "USD",
+            "9999999999999999999999999999.9999999999",
+        )
+        assert default_rates[-1][0].isoformat() == "9999-12-31" and default_rates[-1][3] == "0.0000000001"
+        assert sorted(clickhouse.fx_workspaces()) == sorted([DEFAULT_WORKSPACE_ID, built.finance])
         rows = sum(e["rows"] for e in expected.values())
     finally:
         warehouse.close()
@@ -270,7 +313,8 @@ def test_migrate_copies_catalog_and_live_rows_exactly_and_a_rerun_adds_nothing(
     assert "catalog already copied" in again.output
     assert (
         "0 batches copied (0 Cost and Usage and 0 Contract Commitment rows staged), 7 already copied;"
-        " tombstones: 0 copied, 1 already copied" in again.output
+        " tombstones: 0 copied, 1 already copied; FX rates: 0 workspaces copied (0 rates), 2 already copied"
+        in again.output
     )
     assert (
         f"history: 0 batches copied (0 open ones closed as failed), {len(statuses)} already copied"
@@ -284,6 +328,51 @@ def test_migrate_copies_catalog_and_live_rows_exactly_and_a_rerun_adds_nothing(
     finally:
         catalog.close()
         clickhouse.close()
+
+
+def test_an_fx_copy_stopped_mid_set_leaves_the_old_rates_and_resumes(
+    built: Built, source: Path, targets: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog_url, warehouse_url = targets
+    client_class = type(open_client(warehouse_url))
+    insert_arrow = client_class.insert_arrow
+    calls: list[str] = []
+
+    def failing(self: Any, table: str, rows: Any, *args: Any, **kwargs: Any) -> Any:
+        if table == "fx_rates" and rows.column("workspace_id")[0].as_py() == DEFAULT_WORKSPACE_ID:
+            calls.append(table)
+            if len(calls) == 3:  # the default workspace's third rate: its set is never published
+                raise ConnectionError("connection lost")
+        return insert_arrow(self, table, rows, *args, **kwargs)
+
+    monkeypatch.setattr(ClickHouseWarehouse, "fx_chunk_rows", 1)
+    monkeypatch.setattr(client_class, "insert_arrow", failing)
+    stopped = migrate(source, catalog_url, warehouse_url)
+    assert stopped.exit_code == 1
+    assert "the FX rates copy stopped (ConnectionError: connection lost)" in stopped.output
+    finance_first = built.finance < DEFAULT_WORKSPACE_ID  # workspaces are copied in id order
+    catalog, clickhouse = open_target(catalog_url, warehouse_url)
+    try:
+        # Two of the default workspace's rates were inserted, unpublished: it lists none of them.
+        assert clickhouse.list_rates(DEFAULT_WORKSPACE_ID, 100) == (0, [], [])
+        staged = clickhouse._query(
+            "SELECT count() FROM fx_rates WHERE workspace_id = {ws:String}", {"ws": DEFAULT_WORKSPACE_ID}
+        )
+        assert staged[0][0] == 2
+        assert clickhouse.list_rates(built.finance, 100)[0] == (2 if finance_first else 0)
+    finally:
+        catalog.close()
+        clickhouse.close()
+    monkeypatch.setattr(client_class, "insert_arrow", insert_arrow)
+    resumed = migrate(source, catalog_url, warehouse_url)
+    assert resumed.exit_code == 0, resumed.output
+    assert "verified: the target matches the source" in resumed.output
+    copied = (
+        "1 workspaces copied (5 rates), 1 already"
+        if finance_first
+        else "2 workspaces copied (7 rates), 0 already"
+    )
+    assert f"FX rates: {copied} copied" in resumed.output
 
 
 def test_an_interrupted_copy_resumes_without_duplicates(source: Path, targets: tuple[str, str]) -> None:
@@ -424,6 +513,13 @@ def test_verify_only_names_a_corrupted_target(built: Built, source: Path, target
             " WHERE \"ContractCommitmentId\" = 'c4' SETTINGS mutations_sync = 1"
         )
         clickhouse._client.command("DELETE FROM deleted_providers WHERE 1")
+        # One workspace's rate changed, the other's rates removed, rates of a workspace the source lacks.
+        clickhouse._client.command(
+            "ALTER TABLE fx_rates UPDATE rate = rate + 1 WHERE from_currency = 'CHF'"
+            " SETTINGS mutations_sync = 1"
+        )
+        clickhouse.replace_rates(DEFAULT_WORKSPACE_ID, [])
+        clickhouse.replace_rates("ws_elsewhere", [(date(2026, 6, 1), "EUR", "USD", Decimal("1.5"))])
         with catalog.transaction() as tx:
             tx.execute("DELETE FROM saved_views")
     finally:
@@ -438,6 +534,14 @@ def test_verify_only_names_a_corrupted_target(built: Built, source: Path, target
         f"mismatch: warehouse Contract Commitment {DEFAULT_WORKSPACE_ID}/{built.acme}/EUR"
         " ContractCommitmentCost: 2.5 in the source, 3.5 in the target" in result.output
     )
+    assert (
+        f"mismatch: fx rates {built.finance}: CHF->EUR 0.9500000000 on 2026-06-03 in the source,"
+        " CHF->EUR 1.9500000000 on 2026-06-03 in the target" in result.output
+    )
+    assert (
+        f"mismatch: fx rates {DEFAULT_WORKSPACE_ID}: 5 rates in the source, 0 in the target" in result.output
+    )
+    assert "mismatch: fx rates ws_elsewhere: 0 rates in the source, 1 in the target" in result.output
     deleted_at = source_tombstones_of(source)[(DEFAULT_WORKSPACE_ID, built.gone)]
     assert (
         f"mismatch: tombstone {DEFAULT_WORKSPACE_ID}/{built.gone}: deleted at {deleted_at} in the source,"

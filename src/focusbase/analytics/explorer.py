@@ -16,7 +16,7 @@ from focusbase.query.completeness import data_completeness, month_key
 from focusbase.query.filters import Scope
 from focusbase.storage import Catalog
 from focusbase.storage import analytics as store
-from focusbase.storage.explorer_reads import ConversionUnavailable, ExplorerReads
+from focusbase.storage.explorer_reads import ExplorerReads
 from focusbase.storage.query import BillingPeriod, scope_provider_ids
 from focusbase.tenancy.periods import finalized_periods
 
@@ -134,8 +134,6 @@ def run_query(
         ) from exc
     except store.ValueOutOfRange as exc:
         raise ExplorerError(422, "value_out_of_range", str(exc)) from exc
-    except ConversionUnavailable as exc:
-        raise ExplorerError(422, "conversion_unavailable", str(exc), "currency") from exc
     result, covered, updates = answered.aggregate, answered.coverage, answered.last_updates
     if query.top is None and result.groups > settings.explorer_max_groups:
         raise ExplorerError(

@@ -1,7 +1,7 @@
 """Currency conversion rates a workspace loads as CSV (`date,from,to,rate`), used by `currency=` queries.
 
-A rate converts an amount in `from` to `to` on one UTC day: amount x rate. Pure parsing here; storage keeps
-them in the warehouse so the explorer joins them by day.
+A rate converts an amount in `from` to `to` on one UTC day: amount x rate. Pure parsing here; the warehouse
+keeps them (storage.fx_rates.FxRates, DuckDB or ClickHouse) so the explorer joins them by day.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from focusbase.config import Settings
-from focusbase.storage import Warehouse
-from focusbase.storage import fx as store
+from focusbase.storage.fx_rates import FxRates
 
 HEADER = ["date", "from", "to", "rate"]
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -81,16 +80,16 @@ def parse_rates(data: bytes, max_rates: int) -> list[tuple[date, str, str, Decim
     return rates
 
 
-def load_rates(warehouse: Warehouse, settings: Settings, workspace_id: str, data: bytes) -> dict[str, Any]:
+def load_rates(fx: FxRates, settings: Settings, workspace_id: str, data: bytes) -> dict[str, Any]:
     """Replace the workspace's rates with a CSV file's; returns what is stored now."""
     rates = parse_rates(data, settings.fx_max_rates)
-    store.replace_rates(warehouse, workspace_id, rates)
-    return describe_rates(warehouse, workspace_id, limit=0)
+    fx.replace_rates(workspace_id, rates)
+    return describe_rates(fx, workspace_id, limit=0)
 
 
-def describe_rates(warehouse: Warehouse, workspace_id: str, *, limit: int = 1000) -> dict[str, Any]:
+def describe_rates(fx: FxRates, workspace_id: str, *, limit: int = 1000) -> dict[str, Any]:
     """The workspace's rates: count, pairs with their first and last day, and the first `limit` rates."""
-    total, rows, pairs = store.list_rates(warehouse, workspace_id, min(max(limit, 0), MAX_LISTED))
+    total, rows, pairs = fx.list_rates(workspace_id, min(max(limit, 0), MAX_LISTED))
     return {
         "rateCount": total,
         "pairs": [

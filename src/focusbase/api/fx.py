@@ -55,7 +55,7 @@ async def put_rates(request: Request, principal: Admin, runtime: RuntimeDep) -> 
             413, "payload_too_large", f"the body is larger than {runtime.settings.max_body_bytes} bytes"
         )
     try:
-        loaded = load_rates(runtime.warehouse, runtime.settings, principal.workspace_id, body)
+        loaded = load_rates(runtime.fx, runtime.settings, principal.workspace_id, body)
     except RatesError as exc:
         raise ApiError(400, "invalid_rates", exc.message, details=exc.field) from exc
     return Response(orjson.dumps(loaded), media_type="application/json")
@@ -71,6 +71,6 @@ def get_rates(
 ) -> Response:
     """List the workspace's conversion rates: count, pairs and days covered, and the first rates."""
     return Response(
-        orjson.dumps(describe_rates(runtime.warehouse, principal.workspace_id, limit=limit)),
+        orjson.dumps(describe_rates(runtime.fx, principal.workspace_id, limit=limit)),
         media_type="application/json",
     )

@@ -19,6 +19,7 @@ from focusbase.storage.catalog import CATALOG_FILE
 from focusbase.storage.catalog_copy import CatalogCopyRefused, catalog_tables, copy_catalog, count_rows
 from focusbase.storage.clickhouse import ClickHouseWarehouse
 from focusbase.storage.clickhouse_client import WarehouseUrlInvalid, open_client
+from focusbase.storage.fx_copy import compare_fx_rates, copy_fx_rates
 from focusbase.storage.history_copy import copy_history, history_counts
 from focusbase.storage.urls import redact, scrub
 from focusbase.storage.warehouse import WAREHOUSE_FILE
@@ -158,10 +159,18 @@ def _copy(
             f"the warehouse copy stopped ({type(exc).__name__}: {exc}); run the command again to resume:"
             " committed batches are skipped and a batch's staged rows are not staged twice"
         ) from exc
+    try:
+        fx = copy_fx_rates(warehouse, clickhouse)
+    except Exception as exc:  # an engine or network error: a workspace's rates are replaced whole or not
+        raise fail(
+            f"the FX rates copy stopped ({type(exc).__name__}: {exc}); run the command again to resume:"
+            " workspaces whose rates were copied are skipped"
+        ) from exc
     console.print(
         f"warehouse: {report.batches_copied} batches copied ({report.rows_staged} Cost and Usage and"
         f" {report.commitment_rows_staged} Contract Commitment rows staged), {report.batches_skipped} already"
         f" copied; tombstones: {report.tombstones_copied} copied, {report.tombstones_skipped} already copied;"
+        f" FX rates: {fx.copied} workspaces copied ({fx.rates} rates), {fx.skipped} already copied;"
         f" in {time.monotonic() - started:.1f} s",
         highlight=False,
     )
@@ -199,6 +208,7 @@ def _verify(
         mismatches += _verify_rows(console, warehouse, clickhouse, dataset)
     mismatches += _verify_tombstones(console, warehouse, clickhouse)
     mismatches += _verify_history(console, warehouse, target)
+    mismatches += _verify_fx_rates(console, warehouse, clickhouse)
     return mismatches
 
 
@@ -265,5 +275,21 @@ def _verify_tombstones(console: Console, warehouse: Warehouse, clickhouse: Click
             mismatches.append(
                 f"tombstone {'/'.join(key)}: deleted at {left} in the source, {right} in the target"
             )
+    console.print(table)
+    return mismatches
+
+
+def _verify_fx_rates(console: Console, warehouse: Warehouse, clickhouse: ClickHouseWarehouse) -> list[str]:
+    mismatches: list[str] = []
+    table = Table(title="FX rates per workspace")
+    for name in ("Workspace", "Source rates", "Target rates", "Match"):
+        table.add_column(name, justify="left" if name == "Workspace" else "right", overflow="fold")
+    for item in compare_fx_rates(warehouse, clickhouse):
+        same = item.difference is None
+        table.add_row(
+            item.workspace_id, str(item.source), str(item.target), "yes" if same else "[red]NO[/red]"
+        )
+        if not same:
+            mismatches.append(f"fx rates {item.workspace_id}: {item.difference}")
     console.print(table)
     return mismatches

@@ -32,6 +32,7 @@ from focusbase.focus import Dataset
 from focusbase.storage import migrations
 from focusbase.storage.catalog import Catalog
 from focusbase.storage.clickhouse_facts import ClickHouseBatchFacts
+from focusbase.storage.clickhouse_fx import ClickHouseFxRates
 from focusbase.storage.clickhouse_replicas import ReplicaSet, quorum_settings
 from focusbase.storage.clickhouse_types import (
     COMMITMENT_KINDS,
@@ -69,7 +70,7 @@ def custom_columns_as_text(rows: pa.Table) -> pa.Table:
     return rows.drop_columns([CUSTOM_COLUMN]).append_column("x_columns", text.column("x"))
 
 
-class ClickHouseWarehouse(ClickHouseBatchFacts):
+class ClickHouseWarehouse(ClickHouseBatchFacts, ClickHouseFxRates):
     """Cost and Usage and Contract Commitment rows in ClickHouse behind the warehouse's operations."""
 
     def __init__(

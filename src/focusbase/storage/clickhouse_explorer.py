@@ -7,7 +7,9 @@ in the same order, the same exact sums written as DuckDB writes a DECIMAL(38, 12
 where every summed value is NULL, the same ranking, top-N and Other, groups and truncation, coverage and last
 changes. It reads the daily rollup whenever DuckDB does (`rollup_answers`), else the live rows; tags and x_
 columns are read from the `tags_kv` and `x_kv` Maps as DuckDB's `json_extract_string` reads the JSON.
-Currency conversion is not offered: the warehouse holds no exchange rates yet.
+With a `currency`, each (currency, day, group) sum is converted as DuckDB converts it: that day's rate of the
+workspace's newest rate set (storage/clickhouse_fx.py), the product rounded half away from zero to 12
+decimals, refused beyond DuckDB's DECIMAL(38, 22) product, and sums without a rate left out and reported.
 """
 
 from __future__ import annotations
@@ -28,13 +30,18 @@ from focusbase.storage.analytics import (
     rollup_answers,
 )
 from focusbase.storage.clickhouse_client import timed_out
+from focusbase.storage.clickhouse_fx import NEWEST_SET
 from focusbase.storage.clickhouse_served import ClickHouseServedReads, scope_where
 from focusbase.storage.clickhouse_types import LIVE
-from focusbase.storage.explorer_reads import ConversionUnavailable, Exploration
+from focusbase.storage.explorer_reads import Exploration
 from focusbase.storage.query import quote
 
 Params = dict[str, Any]
 _BEYOND = Decimal(10) ** 26  # exact: the smallest magnitude DECIMAL(38, 12) cannot hold
+_LIMIT_12 = "toDecimal256('100000000000000000000000000', 12)"  # 1e26
+# DuckDB multiplies a DECIMAL(38, 12) sum by a DECIMAL(38, 10) rate in DECIMAL(38, 22), so a product of 1e16
+# or more is an overflow there.
+_LIMIT_22 = "toDecimal256('10000000000000000', 22)"
 # Date32's range: a bound outside it is moved to its edge (no charge day lies beyond).
 _FIRST_DAY, _LAST_DAY = date(1900, 1, 1), date(2299, 12, 31)
 _BUCKETS = {
@@ -108,15 +115,12 @@ def _order(sort: str, keys: list[str]) -> str:
     return f"other, t {direction} NULLS LAST" + (", " + by_group if by_group else "")
 
 
-def aggregate_sql(scope: Scope, query: ExplorerQuery, rollup: bool) -> tuple[str, Params]:
-    """The explorer aggregate as one statement (storage.analytics.aggregate's cells, columns and order)."""
-    params: Params = {}
+def _inner(scope: Scope, query: ExplorerQuery, rollup: bool, params: Params) -> tuple[str, list[str]]:
+    """A row per stored (or rollup) row: currency, unit, day, group keys k0.., value, presence, count."""
     groups = [_dimension_sql(d, f"gd{i}", params) for i, d in enumerate(query.group_by)]
     where, where_params = where_sql(scope, query)
     params.update(where_params)
-    n = len(groups)
-    keys = [f"k{i}" for i in range(n)]
-    shown = [f"g{i}" for i in range(n)]
+    keys = [f"k{i}" for i in range(len(groups))]
     metric = quote(query.metric)
     if rollup:  # a sum over rollup rows whose every row lacked the value is NULL, as over the rows
         table, value, present, count = (
@@ -138,12 +142,56 @@ def aggregate_sql(scope: Scope, query: ExplorerQuery, rollup: bool) -> tuple[str
         + "".join(f", {expr} AS {k}" for expr, k in zip(groups, keys, strict=True))
         + f", {value} AS m, toUInt64({present}) AS present, toUInt64({count}) AS k FROM {table} WHERE {where}"
     )
+    return inner, keys
+
+
+def _converted(scope: Scope, query: ExplorerQuery, inner: str, keys: list[str], params: Params) -> str:
+    """DuckDB's conversion (storage.analytics.aggregate): per (currency, day, group) the day's sum, in the
+    target currency as is, else times that day's rate of the workspace's newest set, rounded half away from
+    zero to 12 decimals; `ok` where it converted (NULL for a NULL currency: neither converted nor missing),
+    `over` where DuckDB's DECIMAL(38, 22) product overflows (|sum x rate| >= 1e16)."""
+    params["fx_ws"], params["fx_to"] = scope.workspace_id, query.currency
     kcols = "".join(f", {k}" for k in keys)
-    base = (
-        f"SELECT cur, unit, {_BUCKETS[query.grain]} AS bucket{kcols},"
-        f" if(sum(present) = 0, NULL, sum(m)) AS bv, sum(k) AS bn"
-        f" FROM ({inner}) GROUP BY cur, unit, bucket{kcols}"
+    daily = (
+        f"SELECT cur AS c, day, toInt32(day) AS day_number{kcols},"
+        f" if(sum(present) = 0, NULL, sum(m)) AS dv, sum(k) AS dn FROM ({inner}) GROUP BY c, day{kcols}"
     )
+    rates = (
+        "SELECT day AS rate_day, CAST(from_currency AS String) AS rate_from, rate, toUInt8(1) AS found"
+        " FROM fx_rates WHERE workspace_id = {fx_ws:String} AND to_currency = {fx_to:String}"
+        f" AND set_id = {NEWEST_SET}"
+    )
+    # Clamped, so a sum beyond the range cannot overflow Decimal256 on the way (it is `over` anyway: a rate
+    # is at least 1e-10).
+    product = f"least(greatest(d.dv, -{_LIMIT_12}), {_LIMIT_12}) * r.rate"
+    return (
+        f"SELECT d.c AS c, d.day AS day{''.join(f', d.{k} AS {k}' for k in keys)}, d.dn AS dn,"
+        f" if(d.c = {{fx_to:String}}, d.dv, toDecimal256(round({product}, 12), 12)) AS cv,"
+        " (d.c = {fx_to:String} OR r.found = 1) AS ok,"
+        f" ifNull(d.c != {{fx_to:String}} AND r.found = 1 AND abs({product}) >= {_LIMIT_22}, 0) AS over"
+        f" FROM ({daily}) AS d LEFT JOIN ({rates}) AS r ON r.rate_day = d.day_number AND r.rate_from = d.c"
+    )
+
+
+def aggregate_sql(scope: Scope, query: ExplorerQuery, rollup: bool) -> tuple[str, Params]:
+    """The explorer aggregate as one statement (storage.analytics.aggregate's cells, columns and order)."""
+    params: Params = {}
+    inner, keys = _inner(scope, query, rollup, params)
+    shown = [f"g{i}" for i in range(len(keys))]
+    kcols = "".join(f", {k}" for k in keys)
+    if query.currency is None:
+        base = (
+            f"SELECT cur, unit, {_BUCKETS[query.grain]} AS bucket{kcols},"
+            " if(sum(present) = 0, NULL, sum(m)) AS bv, sum(k) AS bn, toUInt8(0) AS over"
+            f" FROM ({inner}) GROUP BY cur, unit, bucket{kcols}"
+        )
+    else:  # one split, in the target currency, of what converted
+        base = (
+            "SELECT CAST({fx_to:String} AS Nullable(String)) AS cur, CAST(NULL AS Nullable(String)) AS unit,"
+            f" {_BUCKETS[query.grain]} AS bucket{kcols}, if(count(cv) = 0, NULL, sum(cv)) AS bv,"
+            f" sum(dn) AS bn, max(over) AS over FROM ({_converted(scope, query, inner, keys, params)})"
+            f" WHERE ok GROUP BY cur, unit, bucket{kcols}"
+        )
     totals = f"SELECT *, sum(bv) OVER (PARTITION BY cur, unit{kcols}) AS gt FROM ({base})"
     tie = "".join(f", {k} ASC NULLS LAST" for k in keys)
     ranked = (
@@ -158,22 +206,30 @@ def aggregate_sql(scope: Scope, query: ExplorerQuery, rollup: bool) -> tuple[str
     cells = (
         f"SELECT cur, unit, bucket{show}, top_rank > {{top:UInt64}} AS other, sum(bv) AS v, sum(bn) AS n,"
         " max(n_groups) AS ng, min(if(top_rank <= {top:UInt64}, gt, NULL)) AS t,"
-        " greatest(ifNull(max(abs(bv)), 0), ifNull(max(abs(gt)), 0)) AS inner_max"
+        " greatest(ifNull(max(abs(bv)), 0), ifNull(max(abs(gt)), 0)) AS inner_max, max(over) AS cell_over"
         f" FROM ({counted}) GROUP BY cur, unit, bucket{''.join(', ' + g for g in shown)}, other"
     )
     ordered = (
         "SELECT *, sum(v) OVER (PARTITION BY cur, unit) AS tv, sum(n) OVER (PARTITION BY cur, unit) AS tn,"
-        " max(ng) OVER () AS mg, max(inner_max) OVER () AS biggest,"
+        " max(ng) OVER () AS mg, max(inner_max) OVER () AS biggest, max(cell_over) OVER () AS overflowed,"
         f" dense_rank() OVER (PARTITION BY cur, unit ORDER BY {_order(query.sort, shown)}) AS sk"
         f" FROM ({cells})"
     )
     sql = (
-        "SELECT cur, unit, bucket, other, v, n, tv, tn, mg, biggest"
+        "SELECT cur, unit, bucket, other, v, n, tv, tn, mg, biggest, overflowed"
         + "".join(f", {g}" for g in shown)
         + f" FROM ({ordered}) ORDER BY cur ASC NULLS LAST, unit ASC NULLS LAST, bucket ASC NULLS FIRST, sk"
         " LIMIT {limit:UInt64}"
     )
     return sql, params
+
+
+def missing_rates_sql(scope: Scope, query: ExplorerQuery, rollup: bool) -> tuple[str, Params]:
+    """Per (currency, day): the rows a conversion left out for want of a rate (DuckDB's missing_rates)."""
+    params: Params = {}
+    inner, keys = _inner(scope, query, rollup, params)
+    converted = _converted(scope, query, inner, keys, params)
+    return f"SELECT c, day, sum(dn) FROM ({converted}) WHERE NOT ok GROUP BY c, day ORDER BY c, day", params
 
 
 def decimal_text(value: Decimal | None) -> str | None:
@@ -194,18 +250,14 @@ def _naive(moment: datetime) -> datetime:
 class ClickHouseExplorerReads(ClickHouseServedReads):
     """The explorer's reads; mixed into the warehouse with the other reads.
 
-    The aggregate, the coverage and the last changes are three queries with no snapshot between them
-    (ClickHouse has none): a commit landing between them can show in the markers and not in the figures.
+    The aggregate, the missing rates of a conversion, the coverage and the last changes are separate queries
+    with no snapshot between them (ClickHouse has none): a commit or a rates upload landing between them can
+    show in the markers and not in the figures.
     """
 
     def explore(
         self, scope: Scope, query: ExplorerQuery, *, max_rows: int, timeout_seconds: float
     ) -> Exploration:
-        if query.currency is not None:
-            raise ConversionUnavailable(
-                "currency conversion is not available on the ClickHouse warehouse (it holds no exchange "
-                "rates); leave out currency to get one series per billing currency"
-            )
         rollup = rollup_answers(query)
         deadline = time.monotonic() + timeout_seconds
         sql, params = aggregate_sql(scope, query, rollup)
@@ -216,15 +268,22 @@ class ClickHouseExplorerReads(ClickHouseServedReads):
         totals: dict[tuple[str | None, str | None], ResultRow] = {}
         most_groups = 0
         for r in found:
-            currency, unit, bucket, other, v, n, tv, tn, mg, biggest = r[:10]
+            currency, unit, bucket, other, v, n, tv, tn, mg, biggest, overflowed = r[:11]
             decimal_text(biggest)  # an intermediate sum beyond the range is refused, as DuckDB refuses it
+            if overflowed:
+                raise ValueOutOfRange("a sum or conversion does not fit DECIMAL(38, 12)")
             most_groups = int(mg)
-            group = tuple(None if g is None else str(g) for g in r[10:])
+            group = tuple(None if g is None else str(g) for g in r[11:])
             rows.append(ResultRow(currency, unit, bucket, group, bool(other), decimal_text(v), int(n)))
             totals.setdefault(
                 (currency, unit), ResultRow(currency, unit, None, (), False, decimal_text(tv), int(tn))
             )
-        aggregate = Aggregate(rows, list(totals.values()), most_groups, truncated, [])
+        missing: list[tuple[str, date, int]] = []
+        if query.currency is not None:
+            sql, params = missing_rates_sql(scope, query, rollup)
+            found = self._timed(sql, params, deadline, timeout_seconds)
+            missing = [(str(c), d, int(k)) for c, d, k in found]
+        aggregate = Aggregate(rows, list(totals.values()), most_groups, truncated, missing)
         return Exploration(
             rollup,
             aggregate,

@@ -19,10 +19,6 @@ from focusbase.storage import analytics as store
 from focusbase.storage.warehouse import Warehouse
 
 
-class ConversionUnavailable(RuntimeError):
-    """The warehouse cannot convert currencies (it holds no exchange rates)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Exploration:
     """An answered explorer query: whether the daily rollup answered, the aggregate, its coverage and the
@@ -42,8 +38,9 @@ class ExplorerReads(Protocol):
     ) -> Exploration:
         """Answer `query` over the scope's live rows: at most `max_rows` cells (`truncated` beyond them).
 
-        Raises QueryTimeout past `timeout_seconds`, ValueOutOfRange when a sum or conversion does not fit
-        DECIMAL(38, 12), ConversionUnavailable when the warehouse cannot convert to `query.currency`.
+        With `query.currency`, sums are converted with the workspace's rates as storage.analytics converts
+        them. Raises QueryTimeout past `timeout_seconds`, ValueOutOfRange when a sum or conversion does not
+        fit DECIMAL(38, 12).
         """
         ...
 
