@@ -25,10 +25,15 @@ PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 test: $(STAMP)
 	$(PYTEST)
 
-# The whole suite again with every catalog on a throw-away PostgreSQL 15 (tests/postgres.py; docs/scaling.md).
+# The whole suite again on the scale-out profile (docs/scaling.md): every test gets a schema of a throw-away
+# PostgreSQL 15 (tests/postgres.py) and a ClickHouse database in chDB. Tests that read the embedded warehouse's
+# own tables are skipped there and run once more on the PostgreSQL catalog with the embedded warehouse.
 SCALE_TESTS ?= tests
+SCALE_SKIPPED := .pytest-embedded-only
 test-scale: $(STAMP)
-	FOCUSBASE_TEST_CATALOG=postgres $(PYTEST) $(SCALE_TESTS)
+	rm -f $(SCALE_SKIPPED)
+	FOCUSBASE_TEST_WAREHOUSE=chdb FOCUSBASE_TEST_SKIPPED_FILE=$(CURDIR)/$(SCALE_SKIPPED) $(PYTEST) $(SCALE_TESTS)
+	if [ -s $(SCALE_SKIPPED) ]; then FOCUSBASE_TEST_CATALOG=postgres $(PYTEST) @$(SCALE_SKIPPED); fi
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks tools

@@ -81,6 +81,23 @@ def scale_catalog(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
             monkeypatch.setattr(Warehouse, name, _embedded_only(getattr(Warehouse, name)))
 
 
+EMBEDDED_ONLY = "reads the embedded warehouse's tables directly (DuckDB layout)"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """With FOCUSBASE_TEST_SKIPPED_FILE, list the tests skipped as embedded-only there (once, by the
+    controller under xdist), so `make test-scale` runs them again on the scale-out catalog alone."""
+    path = os.environ.get("FOCUSBASE_TEST_SKIPPED_FILE")
+    if (
+        path
+        and report.skipped
+        and not os.environ.get("PYTEST_XDIST_WORKER")
+        and EMBEDDED_ONLY in str(report.longrepr)
+    ):
+        with open(path, "a", encoding="utf-8") as listed:
+            listed.write(report.nodeid + "\n")
+
+
 def _embedded_only(method: Any) -> Any:
     """On the ClickHouse warehouse, a test that reads the embedded warehouse's tables itself (SQL on DuckDB's
     `cost_rows`, `batches`, ...) is skipped: the scale-out runtime's DuckDB is an empty scratch database that
@@ -89,7 +106,7 @@ def _embedded_only(method: Any) -> Any:
     def guarded(self: Warehouse, *args: Any, **kwargs: Any) -> Any:
         caller = sys._getframe(1).f_code.co_filename
         if str(self.path) == ":memory:" and caller.startswith(str(REPO / "tests")):
-            pytest.skip("reads the embedded warehouse's tables directly (DuckDB layout)")
+            pytest.skip(EMBEDDED_ONLY)
         return method(self, *args, **kwargs)
 
     return guarded
