@@ -1,9 +1,10 @@
 """Benchmark: the embedded and the scale-out storage profiles side by side.
 
 1. Through the real server (`focusbase serve`, one process each), the same work on the embedded profile
-   (SQLite catalog, DuckDB warehouse) and with the catalog on PostgreSQL 15 (`FOCUSBASE_CATALOG_URL`; the
-   warehouse is DuckDB in both, as the server selects today): a multi-part push, single pushes, a CSV import,
-   FOCUS query pages (first and deep), an explorer query and a CSV export.
+   (SQLite catalog, DuckDB warehouse), with the catalog on PostgreSQL 15 (`FOCUSBASE_CATALOG_URL`, DuckDB
+   warehouse) and on the scale-out profile (PostgreSQL catalog, ClickHouse warehouse on chDB in the server
+   process, `FOCUSBASE_WAREHOUSE_URL`): a multi-part push, single pushes, a CSV import, FOCUS query pages
+   (first and deep), an explorer query and a CSV export.
 2. The warehouse engines on the same rows, in one process: the ClickHouse warehouse (`storage/clickhouse.py`,
    on chDB, the ClickHouse engine embedded) against plain DuckDB doing the same work without focusbase's
    semantics (insert, keyset page, daily totals per service, exact sums per currency). The ratio is the cost
@@ -20,6 +21,7 @@ networked, durable one.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import shutil
 import statistics
 import time
@@ -471,17 +473,31 @@ def run(workdir: Path, quick: bool) -> list[str]:
         key = create_key(postgres, workspace_id=DEFAULT_WORKSPACE_ID, name="bench", scopes=["admin"]).key
         postgres.close()
         scale = _server_work(scale_dir, {"FOCUSBASE_CATALOG_URL": url}, key, bodies, csv_path)
+    clickhouse: dict[str, float] | None = None
+    if importlib.util.find_spec("chdb") and importlib.util.find_spec("clickhouse_connect"):
+        with throwaway_server() as url:
+            ch_dir = workdir / "clickhouse"
+            ch_dir.mkdir()
+            postgres = PostgresCatalog(url)
+            key = create_key(postgres, workspace_id=DEFAULT_WORKSPACE_ID, name="bench", scopes=["admin"]).key
+            postgres.close()
+            env = {
+                "FOCUSBASE_CATALOG_URL": url,
+                "FOCUSBASE_WAREHOUSE_URL": f"chdb://{workdir / 'chdb'}?database=bench",
+            }
+            clickhouse = _server_work(ch_dir, env, key, bodies, csv_path)
 
     lines = [
         f"{rows:,} rows ({len(bodies)} parts of {PART_ROWS:,}), 14 FOCUS columns; one server process per"
         " profile.",
         "",
         "| operation, through the server | embedded (SQLite + DuckDB) | PostgreSQL catalog + DuckDB"
-        " | ratio |",
-        "|---|---:|---:|---:|",
+        " | ratio | PostgreSQL + ClickHouse (chDB in the server process) | ratio |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name, value in embedded.items():
-        lines.append(f"| {name} | {value:,.2f} | {scale[name]:,.2f} | {scale[name] / value:.2f}x |")
+        ch = "-" if clickhouse is None else f"{clickhouse[name]:,.2f} | {clickhouse[name] / value:.2f}x"
+        lines.append(f"| {name} | {value:,.2f} | {scale[name]:,.2f} | {scale[name] / value:.2f}x | {ch} |")
 
     try:
         import chdb  # noqa: F401

@@ -121,6 +121,7 @@ class Runtime:
             Path(":memory:"), memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
         )
         leadership = Leadership(catalog, settings.leader_lease_seconds)
+        ingest = ClickHouseIngestStore(catalog, warehouse, scratch)
         return cls(
             settings=settings,
             catalog=catalog,
@@ -129,11 +130,11 @@ class Runtime:
             served=warehouse,
             exports=warehouse,
             explorer=warehouse,
-            ingest=ClickHouseIngestStore(catalog, warehouse, scratch),
+            ingest=ingest,
             insights=warehouse,
             series=warehouse,
             fx=warehouse,
-            closers=[warehouse.close],
+            closers=[ingest.close, warehouse.close],
         )
 
     def _hooks(self, name: str) -> list[Hook]:

@@ -15,6 +15,7 @@ from focusbase.config import Settings
 from focusbase.storage import Catalog, Warehouse
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
+from tests.conftest import warehouse_of
 from tests.ingest.conftest import Provider
 
 SERVICES = [("Compute Engine", "Compute"), ("Cloud Storage", "Storage"), ("BigQuery", "Databases")]
@@ -36,7 +37,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def warehouse(client: TestClient) -> Warehouse:
-    wh: Warehouse = client.app.state.runtime.warehouse  # type: ignore[attr-defined]
+    wh: Warehouse = warehouse_of(client)
     return wh
 
 

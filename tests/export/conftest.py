@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from focusbase.focus import Dataset, columns
 from focusbase.storage import Warehouse
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
+from tests.conftest import warehouse_of
 
 WINDOW = ("2025-01-01T00:00:00Z", "2025-02-01T00:00:00Z")
 _META = ("row_seq", "workspace_id", "provider_id", "batch_id", "superseded_by", "charge_day", "x_columns")
@@ -215,7 +216,7 @@ def wait_for_job(
 
 @pytest.fixture
 def warehouse(client: TestClient) -> Warehouse:
-    wh: Warehouse = client.app.state.runtime.warehouse  # type: ignore[attr-defined]
+    wh: Warehouse = warehouse_of(client)
     return wh
 
 

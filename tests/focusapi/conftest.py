@@ -13,6 +13,7 @@ from focusbase.storage import Catalog, Warehouse
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import create_key
 from focusbase.tenancy.providers import create_provider
+from tests.conftest import warehouse_of
 from tests.focusapi.loader import commit_rows, make_rows, month
 
 
@@ -29,7 +30,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def warehouse(client: TestClient) -> Warehouse:
-    wh: Warehouse = client.app.state.runtime.warehouse  # type: ignore[attr-defined]
+    wh: Warehouse = warehouse_of(client)
     return wh
 
 

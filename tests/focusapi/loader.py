@@ -142,6 +142,10 @@ def commit_rows(
     """Commit rows as one batch; with `supersede_batch`, that batch's live rows are superseded first."""
     batch_id = "bat_" + uuid.uuid4().hex[:16]
     now = datetime.now(UTC).replace(tzinfo=None)
+    if not isinstance(warehouse, Warehouse):  # the ClickHouse run: tests.conftest.ScaleWarehouse
+        return _commit_scale(
+            warehouse.runtime, rows, batch_id, now, workspace_id, provider_id, supersede_batch, dataset
+        )
     table_name, seq = (
         ("cost_rows", "cost_row_seq")
         if dataset == "CostAndUsage"
@@ -170,4 +174,52 @@ def commit_rows(
             [workspace_id, provider_id, batch_id],
         )
         cur.unregister("source_rows")
+    return Loaded(batch_id, now, len(rows))
+
+
+def _commit_scale(
+    runtime: Any,
+    rows: list[dict[str, Any]],
+    batch_id: str,
+    now: datetime,
+    workspace_id: str,
+    provider_id: str,
+    supersede_batch: str | None,
+    dataset: str,
+) -> Loaded:
+    """`commit_rows` on the ClickHouse warehouse: the batch's record in PostgreSQL, its rows staged and made
+    live by the warehouse's own commit (append); a superseded batch's rows retired by reverting it."""
+    from focusbase.storage.cost_rows import Replace
+
+    store = runtime.ingest
+    record = {
+        "id": batch_id,
+        "workspace_id": workspace_id,
+        "provider_id": provider_id,
+        "dataset": dataset,
+        "source": "push",
+        "mode": "append",
+        "status": "received",
+        "errors": [],
+        "defaults_applied": {},
+        "rows_received": len(rows),
+        "created_at": now,
+        "updated_at": now,
+    }
+    store.create(record)
+    _, ref = store._record(batch_id)
+    if supersede_batch is not None:
+        found = store._record(supersede_batch)
+        assert found is not None
+        store.ch.revert(found[1])
+    if rows:
+        table = _table(rows)
+        for index, field in enumerate(table.schema):
+            if pa.types.is_timestamp(field.type):
+                table = table.set_column(
+                    index, field.name, table.column(index).cast(pa.timestamp("us", tz="UTC"))
+                )
+        store.ch.stage(ref, 0, 0, table)
+        store.ch.commit(ref, Replace("append"))
+    store.update(batch_id, {"status": "committed", "line_items_created": len(rows), "committed_at": now})
     return Loaded(batch_id, now, len(rows))

@@ -252,7 +252,12 @@ def test_a_push_whose_process_died_is_failed_and_its_retry_runs(
         "updated_at": now,
     }
     store.create(record)
-    store._release(record["id"])  # its process is gone: nobody holds the lease
+
+    def carried_by(batch_id: str, owner: str) -> None:
+        with store.catalog.transaction() as tx:
+            tx.execute("UPDATE batches SET leased_by = ? WHERE id = ?", (owner, batch_id))
+
+    carried_by(record["id"], "process:gone")  # its process died: nobody holds that lease
     in_progress_elsewhere = acme.push([row("2026-06-01", "3")], headers=key)
     assert in_progress_elsewhere.status_code == 200, in_progress_elsewhere.text
     assert in_progress_elsewhere.headers.get("Idempotent-Replayed") is None
@@ -262,9 +267,12 @@ def test_a_push_whose_process_died_is_failed_and_its_retry_runs(
     # A push that is really running elsewhere (lease held) answers 409 in progress, as on one process.
     running = {**record, "id": "bat_feedfacefeedface0000", "idempotency_key": "other"}
     store.create(running)
-    busy = acme.push([row("2026-06-01", "3")], headers={**acme.headers, "Idempotency-Key": "other"})
-    assert busy.status_code == 409 and busy.json()["code"] == "idempotency_in_progress"
-    store._release(running["id"])
+    carried_by(running["id"], "process:alive")
+    with store.catalog.writer_lock("process:alive"):  # another replica, alive, carrying it
+        busy = acme.push([row("2026-06-01", "3")], headers={**acme.headers, "Idempotency-Key": "other"})
+        assert busy.status_code == 409 and busy.json()["code"] == "idempotency_in_progress"
+        assert store.recover() == []
+    # That replica dies: the next sweep fails its batch.
     assert store.recover() == [running["id"]]
 
 

@@ -11,15 +11,16 @@ something recovery finishes (docs/scaling.md, "Commit protocol"):
   visibility block), then record the outcome and the replayed response in one PostgreSQL transaction.
   A batch found open with `commit_started_at` set and its provider's lock free was cut off: the flip in
   ClickHouse says whether it committed, and it is finished either way (`recover`).
-* A push holds its batch's own advisory lock from creation to its answer (`leased`): a batch open, leased
-  and unlocked belongs to a process that died, and is failed by the next Idempotency-Key retry or sweep.
+* A push's batch names the process carrying it (`leased_by`); each process holds an advisory lock of its own
+  for its whole life (one connection). A push batch open whose process's lock is free belongs to a process
+  that died, and is failed by the next Idempotency-Key retry or sweep.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import threading
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -65,8 +66,11 @@ class ClickHouseIngestStore:
         # An empty DuckDB of the embedded warehouse's schema: casts validated text into the stored types with
         # the embedded warehouse's own SQL, so both warehouses store the same values.
         self.shaper = shaper
-        self._leases: dict[str, contextlib.ExitStack] = {}
-        self._leases_lock = threading.Lock()
+        # This process's lease: held as long as it lives (the server frees it when the process dies).
+        self.owner = f"process:{uuid.uuid4().hex}"
+        self._alive = contextlib.ExitStack()
+        if not self._alive.enter_context(catalog.writer_lock(self.owner, wait=False)):
+            raise RuntimeError(f"the lease {self.owner} is held by another process")
         self.migrate()
 
     def migrate(self) -> list[str]:
@@ -101,36 +105,22 @@ class ClickHouseIngestStore:
         return True
 
     def create(self, record: Record, *, replay_since: datetime | None = None) -> Record:
-        lease = None
-        if record["source"] == "push":
-            lease = contextlib.ExitStack()
-            lease.enter_context(self.catalog.writer_lock(_lease_key(record["id"]), wait=False))
         abandoned: Record | None = None
-        try:
-            with self.catalog.transaction() as tx:
-                key = record.get("idempotency_key")
-                if replay_since is not None and key:
-                    found = records.find_idempotent(
-                        tx, record["workspace_id"], record["provider_id"], key, replay_since
-                    )
-                    if found is not None and found["status"] in OPEN and self._abandoned(tx, found["id"]):
-                        records.update(tx, found["id"], _interrupted())
-                        abandoned, found = found, None
-                    if found is not None and answers(found, record):
-                        if lease is not None:
-                            lease.close()
-                        return found
-                records.insert(tx, record)
-                if lease is not None:
-                    tx.execute("UPDATE batches SET leased = 1 WHERE id = ?", (record["id"],))
-                stored = records.get(tx, record["id"])
-        except BaseException:
-            if lease is not None:
-                lease.close()
-            raise
-        if lease is not None:
-            with self._leases_lock:
-                self._leases[record["id"]] = lease
+        with self.catalog.transaction() as tx:
+            key = record.get("idempotency_key")
+            if replay_since is not None and key:
+                found = records.find_idempotent(
+                    tx, record["workspace_id"], record["provider_id"], key, replay_since
+                )
+                if found is not None and found["status"] in OPEN and self._abandoned(tx, found["id"]):
+                    records.update(tx, found["id"], _interrupted())
+                    abandoned, found = found, None
+                if found is not None and answers(found, record):
+                    return found
+            records.insert(tx, record)
+            if record["source"] == "push":  # one request carries it from creation to its answer
+                tx.execute("UPDATE batches SET leased_by = ? WHERE id = ?", (self.owner, record["id"]))
+            stored = records.get(tx, record["id"])
         if abandoned is not None:
             self._discard(abandoned["id"])
         assert stored is not None
@@ -162,29 +152,26 @@ class ClickHouseIngestStore:
         keep: int,
         response: Callable[[Record], Record] | None = None,
     ) -> Record:
-        try:
-            found = self._record(batch_id)
-            if found is None or found[0]["status"] not in OPEN:
-                raise BatchClosed(found[0] if found else None)
-            record, ref = found
-            if rows is not None:
-                self.ch.stage(ref, 1, 0, self._shape(record, rows))
-            replace = Replace(record["mode"], record["window_start"], record["window_end"])
-            with self.catalog.writer_lock(record["provider_id"]):
-                pending = {k: v for k, v in fields(_PENDING).items() if k not in COMMIT_FIELDS}
-                with self.catalog.transaction() as tx:
-                    current = records.get(tx, batch_id)
-                    if current is None or current["status"] not in OPEN:
-                        raise BatchClosed(current)
-                    records.update(tx, batch_id, pending)
-                    tx.execute("UPDATE batches SET commit_started_at = ? WHERE id = ?", (_now(), batch_id))
-                outcome = self.ch.commit(ref, replace, locked=True)
-                committed = self._record_commit(ref, fields(outcome), outcome, response)
-            if outcome.replaced_rows:
-                self.ch.prune(ref.workspace_id, ref.provider_id, keep, ref.dataset)
-            return committed
-        finally:
-            self._release(batch_id)
+        found = self._record(batch_id)
+        if found is None or found[0]["status"] not in OPEN:
+            raise BatchClosed(found[0] if found else None)
+        record, ref = found
+        if rows is not None:
+            self.ch.stage(ref, 1, 0, self._shape(record, rows))
+        replace = Replace(record["mode"], record["window_start"], record["window_end"])
+        with self.catalog.writer_lock(record["provider_id"]):
+            pending = {k: v for k, v in fields(_PENDING).items() if k not in COMMIT_FIELDS}
+            with self.catalog.transaction() as tx:
+                current = records.get(tx, batch_id)
+                if current is None or current["status"] not in OPEN:
+                    raise BatchClosed(current)
+                records.update(tx, batch_id, pending)
+                tx.execute("UPDATE batches SET commit_started_at = ? WHERE id = ?", (_now(), batch_id))
+            outcome = self.ch.commit(ref, replace, locked=True)
+            committed = self._record_commit(ref, fields(outcome), outcome, response)
+        if outcome.replaced_rows:
+            self.ch.prune(ref.workspace_id, ref.provider_id, keep, ref.dataset)
+        return committed
 
     def _record_commit(
         self,
@@ -212,21 +199,18 @@ class ClickHouseIngestStore:
         return committed
 
     def fail(self, batch_id: str, fields: Record) -> bool:
-        try:
-            found = self._record(batch_id)
-            if found is None or found[0]["status"] not in OPEN:
+        found = self._record(batch_id)
+        if found is None or found[0]["status"] not in OPEN:
+            return False
+        record, ref = found
+        with self.catalog.writer_lock(record["provider_id"]):
+            if self.ch.flipped(ref):  # a commit cut off after its flip: it is committed, not failed
+                self._finish(ref, record)
                 return False
-            record, ref = found
-            with self.catalog.writer_lock(record["provider_id"]):
-                if self.ch.flipped(ref):  # a commit cut off after its flip: it is committed, not failed
-                    self._finish(ref, record)
-                    return False
-                if not self.update_open(batch_id, lambda _current: {**fields, "expires_at": None}):
-                    return False
-            self._discard(batch_id)
-            return True
-        finally:
-            self._release(batch_id)
+            if not self.update_open(batch_id, lambda _current: {**fields, "expires_at": None}):
+                return False
+        self._discard(batch_id)
+        return True
 
     def fail_open(
         self, fields: Record, *, created_before: datetime | None = None, skip: Iterable[str] = ()
@@ -247,11 +231,11 @@ class ClickHouseIngestStore:
         whose process died (failed). Returns the batches failed."""
         with self.catalog.read() as conn:
             rows = conn.execute(
-                "SELECT id, provider_id, commit_started_at IS NOT NULL, leased FROM batches WHERE"
-                " status IN ('received', 'validating') AND (commit_started_at IS NOT NULL OR leased = 1)"
+                "SELECT id, provider_id, commit_started_at IS NOT NULL, leased_by FROM batches WHERE status"
+                " IN ('received', 'validating') AND (commit_started_at IS NOT NULL OR leased_by IS NOT NULL)"
             ).fetchall()
         failed = []
-        for batch_id, provider_id, committing, leased in rows:
+        for batch_id, provider_id, committing, owner in rows:
             if committing:
                 with self.catalog.writer_lock(provider_id, wait=False) as free:
                     if not free:
@@ -264,7 +248,7 @@ class ClickHouseIngestStore:
                         continue
                 if self.fail(batch_id, _interrupted()):
                     failed.append(batch_id)
-            elif leased and self._lease_free(batch_id) and self.fail(batch_id, _interrupted()):
+            elif self._dead(owner) and self.fail(batch_id, _interrupted()):
                 failed.append(batch_id)
         return failed
 
@@ -437,27 +421,20 @@ class ClickHouseIngestStore:
                 )
 
     def _abandoned(self, tx: Any, batch_id: str) -> bool:
-        row = tx.execute("SELECT leased, commit_started_at FROM batches WHERE id = ?", (batch_id,)).fetchone()
-        return bool(row and row[0] and row[1] is None and self._lease_free(batch_id))
+        row = tx.execute(
+            "SELECT leased_by, commit_started_at FROM batches WHERE id = ?", (batch_id,)
+        ).fetchone()
+        return bool(row and row[1] is None and self._dead(row[0]))
 
-    def _lease_free(self, batch_id: str) -> bool:
-        with self._leases_lock:
-            if batch_id in self._leases:
-                return False
-        with self.catalog.writer_lock(_lease_key(batch_id), wait=False) as free:
+    def _dead(self, owner: str | None) -> bool:
+        """Whether the process that carried a push is gone (its lease lock is free)."""
+        if owner is None or owner == self.owner:
+            return False
+        with self.catalog.writer_lock(owner, wait=False) as free:
             return free
 
-    def _release(self, batch_id: str) -> None:
-        with self._leases_lock:
-            lease = self._leases.pop(batch_id, None)
-        if lease is not None:
-            lease.close()
-
     def close(self) -> None:
-        with self._leases_lock:
-            leases, self._leases = list(self._leases.values()), {}
-        for lease in leases:
-            lease.close()
+        self._alive.close()
 
 
 def migrate_batches(catalog: Catalog, warehouse: ClickHouseWarehouse) -> list[str]:
@@ -489,10 +466,6 @@ def migrate_batches(catalog: Catalog, warehouse: ClickHouseWarehouse) -> list[st
             (used, used),
         )
         return done
-
-
-def _lease_key(batch_id: str) -> str:
-    return "batch:" + batch_id
 
 
 def _interrupted() -> Record:

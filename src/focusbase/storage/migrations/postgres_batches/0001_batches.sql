@@ -38,9 +38,9 @@ CREATE TABLE batches (
     -- Set when a commit starts (under the provider's writer lock): a batch left open with it set was cut
     -- off between its flip in ClickHouse and this record; recovery decides from the flip.
     commit_started_at   TIMESTAMP,
-    -- Set for a batch one request carries from creation to its end (a push): while that request runs,
-    -- its process holds the batch's advisory lock; open, leased and unlocked means its process died.
-    leased              SMALLINT NOT NULL DEFAULT 0
+    -- The process carrying a push from creation to its answer (`process:<id>`, the key of an advisory lock
+    -- that process holds for its life): open with that lock free means its process died.
+    leased_by           TEXT
 );
 
 CREATE INDEX batches_provider_created ON batches (workspace_id, provider_id, created_at DESC, id DESC);
