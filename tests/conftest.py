@@ -106,6 +106,9 @@ def scale_catalog(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     if SCALE_CATALOG or SCALE_WAREHOUSE:
         monkeypatch.setenv("FOCUSBASE_CATALOG_URL", request.getfixturevalue("postgres_url"))
     if SCALE_WAREHOUSE:
+        marker = request.node.get_closest_marker("embedded_only")
+        if marker is not None:
+            pytest.skip(f"{EMBEDDED_ONLY_PREFIX}: {marker.args[0]}")
         path = request.getfixturevalue("scale_chdb_path")
         database = f"t_{uuid.uuid4().hex[:16]}"
         _copy_schema(request.getfixturevalue("scale_chdb_template"), database)
@@ -114,7 +117,15 @@ def scale_catalog(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
             monkeypatch.setattr(Warehouse, name, _embedded_only(getattr(Warehouse, name)))
 
 
-EMBEDDED_ONLY = "reads the embedded warehouse's tables directly (DuckDB layout)"
+EMBEDDED_ONLY_PREFIX = "embedded warehouse only"
+EMBEDDED_ONLY = f"{EMBEDDED_ONLY_PREFIX}: reads its tables directly (DuckDB layout)"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "embedded_only(reason): a test of the embedded warehouse itself, skipped on the ClickHouse run",
+    )
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

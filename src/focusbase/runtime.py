@@ -164,6 +164,10 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self.tasks.clear()
+        self.close()
+
+    def close(self) -> None:
+        """Close the stores (what `stop` ends with; a command that opened a runtime without serving)."""
         for close in self.closers:
             close()
         self.warehouse.close()

@@ -54,6 +54,7 @@ def _explore(data_dir: Path, *args: str) -> dict[str, object]:
     return body
 
 
+@pytest.mark.embedded_only("its check sums the DuckDB warehouse file")
 def test_explore_prints_a_table_and_json(data_dir: Path) -> None:
     table = CliRunner().invoke(
         app,
@@ -139,6 +140,7 @@ def test_filter_syntax() -> None:
     assert parse_filter("+tag:team")["op"] == "present" and parse_filter("-ResourceId")["op"] == "absent"
 
 
+@pytest.mark.embedded_only("the DuckDB rollup tables; ClickHouse keeps its rollup with a materialized view")
 def test_rollups_rebuild_and_build_on_open(data_dir: Path) -> None:
     # Rows written behind the rollup's back (as a data directory from before the rollup holds them).
     warehouse = Warehouse.in_dir(data_dir)

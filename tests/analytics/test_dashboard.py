@@ -106,6 +106,7 @@ def test_dashboard_days_at_the_edge_of_the_calendar_are_refused(
     assert (body["code"], "asOf" in body["details"]) in (("invalid_request", True), ("invalid_query", True))
 
 
+@pytest.mark.embedded_only("charge days to 9999-12-31; ClickHouse's Date type ends in 2149")
 def test_explorer_handles_rows_on_the_last_day_of_the_calendar(
     client: TestClient, catalog: Catalog, make_provider: Callable[..., Provider]
 ) -> None:

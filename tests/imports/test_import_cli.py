@@ -127,6 +127,7 @@ def test_errors_exit_1_with_the_reason(settings: Settings, provider: str, tmp_pa
     assert [b.status for b in _batches(settings, provider)] == ["failed"]
 
 
+@pytest.mark.embedded_only("DuckDB's file lock on the data directory")
 def test_locked_data_directory_fails_clearly(settings: Settings, provider: str) -> None:
     holder = subprocess.Popen(
         [

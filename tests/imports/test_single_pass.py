@@ -23,6 +23,8 @@ from tests.analytics.test_explorer_property import assert_rollup_fresh
 from tests.imports.conftest import IMPORTS, upload
 from tests.imports.test_import_api import admin_and_provider
 
+pytestmark = pytest.mark.embedded_only("the single pass is the embedded warehouse's own INSERT ... SELECT")
+
 META = ("row_seq", "workspace_id", "provider_id", "batch_id", "superseded_by")
 # What History shows of a batch that must not depend on the path its file took.
 SUMMARY = (

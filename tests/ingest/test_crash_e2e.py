@@ -22,7 +22,13 @@ from focusbase.storage import Warehouse
 from tests.ingest.conftest import envelope
 from tests.ingest.server import Server, admin_key
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.embedded_only(
+        "SIGKILLs a server process of its own (test_scale_replicas.py does on ClickHouse)"
+    ),
+    pytest.mark.e2e,
+    pytest.mark.slow,
+]
 CURRENCIES = ("USD", "EUR")
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from focusbase.ingest.lifecycle import expire_open_batches, recover_interrupted
@@ -130,6 +131,7 @@ def test_open_batches_expire(
     assert query("SELECT count(*) FROM cost_rows WHERE starts_with(superseded_by, 'staged:')") == [(0,)]
 
 
+@pytest.mark.embedded_only("a scale-out restart leaves open multi-part batches to other replicas")
 def test_recovery_fails_interrupted_batches(client: TestClient, provider: Provider, query: Any) -> None:
     runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
     provider.push([row("2026-06-01", "5")])

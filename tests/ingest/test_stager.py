@@ -71,6 +71,7 @@ def test_answered_parts_are_committed_even_while_the_stager_is_behind(
     assert stager.parts_in_flight(batch_id) == 0
 
 
+@pytest.mark.embedded_only("injects a DuckDB write failure")
 def test_a_part_the_stager_cannot_write_fails_the_batch_with_the_reason(
     client: TestClient, provider: Provider, query: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -60,6 +60,7 @@ def test_keys_create_works_while_the_server_holds_the_data_dir(
     assert client.get("/api/v1/keys", headers={"X-API-Key": created["key"]}).status_code == 401
 
 
+@pytest.mark.embedded_only("DuckDB's file lock on the data directory")
 def test_serve_refuses_a_data_dir_another_server_holds(client: TestClient, settings: Settings) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -50,6 +50,7 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert ready.json() == {"status": "ready", "checks": {"catalog": "ok", "warehouse": "ok"}}
 
 
+@pytest.mark.embedded_only("breaks the DuckDB warehouse file to fail readiness")
 def test_readiness_fails_when_the_warehouse_does_not_answer(client: TestClient) -> None:
     client.app.state.runtime.warehouse.close()  # type: ignore[attr-defined]
     response = client.get("/readyz")

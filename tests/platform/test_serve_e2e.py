@@ -14,7 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.embedded_only("a server process of its own cannot open this process's chDB"),
+    pytest.mark.e2e,
+]
 
 
 def _free_port() -> int:

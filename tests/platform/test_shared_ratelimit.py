@@ -118,6 +118,7 @@ def test_the_memory_store_can_be_chosen_on_postgres(postgres_url: str, tmp_path:
         assert type(client.app.state.rate_limiter) is RateLimiter  # type: ignore[attr-defined]
 
 
+@pytest.mark.embedded_only("the embedded catalog's in-memory buckets")
 def test_the_embedded_catalog_keeps_buckets_in_memory(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "d", catalog_url=None)
     with TestClient(create_app(settings)) as client:

@@ -150,6 +150,7 @@ def test_rows_with_thousands_of_custom_keys_still_export_every_value(
     }
 
 
+@pytest.mark.embedded_only("the permissions of warehouse.duckdb")
 def test_the_data_directory_and_its_files_are_private(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir(mode=0o755)

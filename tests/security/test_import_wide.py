@@ -136,6 +136,7 @@ def test_a_data_row_wider_than_any_file_is_refused_before_the_sniffer(
     assert f"data row 1 of the file has at least {57 + WIDE:,} fields" in body["message"]
 
 
+@pytest.mark.embedded_only("a server process of its own cannot open this process's chDB")
 def test_wide_file_against_a_real_server_in_bounded_memory(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:

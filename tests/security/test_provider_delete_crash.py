@@ -33,7 +33,11 @@ from focusbase.storage.warehouse import WAREHOUSE_FILE
 from tests.ingest.conftest import envelope
 from tests.ingest.server import Server, admin_key
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.embedded_only("SIGKILLs a server process inside the DuckDB deletion"),
+    pytest.mark.e2e,
+    pytest.mark.slow,
+]
 
 KILLS = 24
 # uniform: a random delay up to the time a whole deletion takes; warehouse / catalog: a random moment up to a

@@ -31,6 +31,8 @@ from focusbase.tenancy.keys import create_key
 from focusbase.tenancy.providers import FinishedDeletions, finish_deletions
 from tests.ingest.conftest import commitment, envelope
 
+pytestmark = pytest.mark.embedded_only("crash points of a deletion made with the DuckDB functions")
+
 WS = DEFAULT_WORKSPACE_ID
 DAYS = ("2026-06-01", "2026-06-02", "2026-06-03")
 

@@ -20,9 +20,9 @@ from focusbase.cli import app
 from focusbase.cli.keys import DATA_DIR_HELP, WORKSPACE_HELP, existing_workspaces, fail
 from focusbase.config import Settings
 from focusbase.query.filters import Scope
-from focusbase.storage import Catalog, DataDirLocked, Warehouse, open_catalog
+from focusbase.runtime import Runtime
+from focusbase.storage import DataDirLocked
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_NAME
-from focusbase.storage.explorer_reads import DuckDBExplorerReads
 
 rollups_app = typer.Typer(
     help="The explorer's daily rollup: rebuild it from the stored rows.", no_args_is_help=True
@@ -51,17 +51,13 @@ def parse_filter(text: str) -> dict[str, Any]:
     raise QueryError("filter", f"{text!r} is not Dim=value, Dim!=a,b, Dim~text, +Dim or -Dim")
 
 
-def _open(data_dir: Path | None) -> tuple[Settings, Catalog, Warehouse]:
+def _open(data_dir: Path | None) -> Runtime:
+    """The stores the server would open (the embedded warehouse, or FOCUSBASE_WAREHOUSE_URL's ClickHouse)."""
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
-    catalog = open_catalog(settings)
     try:
-        warehouse = Warehouse.in_dir(
-            settings.data_dir, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
-        )
+        return Runtime.open(settings)
     except DataDirLocked as exc:
-        catalog.close()
         raise fail(f"{exc}; while the server runs, use POST /api/v1/explorer/query") from exc
-    return settings, catalog, warehouse
 
 
 def _table(result: ExplorerResult) -> Table:
@@ -128,7 +124,8 @@ def explore(
         raise fail(f"--format must be table, json, csv or parquet, not {output!r}")
     if output == "parquet" and out is None:
         raise fail("--format parquet needs --out FILE")
-    settings, catalog, warehouse = _open(data_dir)
+    runtime = _open(data_dir)
+    settings, catalog = runtime.settings, runtime.catalog
     try:
         found = existing_workspaces(catalog, workspace or DEFAULT_WORKSPACE_NAME)
         scope = Scope(found[0].id)
@@ -151,14 +148,13 @@ def explore(
                 query = parse_query(
                     {k: v for k, v in body.items() if v is not None}, max_groups=settings.explorer_max_groups
                 )
-            result = run_query(DuckDBExplorerReads(warehouse), catalog, settings, scope, query)
+            result = run_query(runtime.explorer, catalog, settings, scope, query)
         except QueryError as exc:
             raise fail(f"invalid query: {exc}") from exc
         except (ExplorerError, ViewError) as exc:
             raise fail(exc.message) from exc
     finally:
-        warehouse.close()
-        catalog.close()
+        runtime.close()
     if output == "table":
         Console(width=200).print(_table(result))
         return
@@ -181,10 +177,14 @@ def rebuild(
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help=DATA_DIR_HELP)] = None,
 ) -> None:
     """Recompute the explorer's daily rollup from the stored rows (deterministic; stop the server first)."""
-    _, catalog, warehouse = _open(data_dir)
+    runtime = _open(data_dir)
     try:
-        rows = rebuild_rollups(warehouse)
+        if runtime.settings.warehouse_url:
+            raise fail(
+                "the ClickHouse warehouse (FOCUSBASE_WAREHOUSE_URL) keeps its daily rollup with a"
+                " materialized view as rows are stored: there is nothing to rebuild"
+            )
+        rows = rebuild_rollups(runtime.warehouse)
     finally:
-        warehouse.close()
-        catalog.close()
+        runtime.close()
     typer.echo(f"rebuilt the daily rollup: {rows} rows")
