@@ -304,3 +304,23 @@ def test_new_batches_are_numbered_after_every_batch_the_warehouse_holds(scale: S
             ("2026-06-01T00:00:00Z", "2"),
             ("2026-06-02T00:00:00Z", "3"),
         ]
+
+
+def test_charge_days_clickhouse_cannot_store_are_row_errors(
+    scale_client: tuple[TestClient, dict[str, str], ClickHouseIngestStore],
+) -> None:
+    client, admin, _store = scale_client
+    acme = Provider(client, admin, "Acme", "USD")
+    rows = [row("2026-06-01", "1"), row("2150-01-01", "2"), row("1969-12-31T23:00:00Z", "3")]
+    refused = acme.push(rows)
+    assert refused.status_code == 422
+    errors = refused.json()["errors"]
+    assert [(e["row"], e["column"], e["code"]) for e in errors] == [
+        (2, "ChargePeriodStart", "beyond_warehouse_range"),
+        (3, "ChargePeriodStart", "beyond_warehouse_range"),
+    ]
+    assert "1970-01-01 to 2149-06-06" in errors[0]["message"]
+    assert _live_total(client, admin) == []
+    partial = acme.push(rows, allowPartial="true")
+    assert partial.status_code == 200 and partial.json()["rowsRejected"] == 2
+    assert _live_total(client, admin) == [("2026-06-01T00:00:00Z", "1")]

@@ -112,7 +112,11 @@ def prepare_part(
         if f.severity == "error"
     ][:MAX_ERRORS]
     result.error_count = checked.counts.errors
-    invalid = sorted(set(checked.invalid_rows))
+    beyond = _beyond_warehouse(runtime, table, first_row, set(checked.invalid_rows))
+    for row in beyond[: max(0, MAX_ERRORS - len(result.errors))]:
+        result.errors.append(beyond_error(runtime, row))
+    result.error_count += len(beyond)
+    invalid = sorted(set(checked.invalid_rows) | set(beyond))
     table = with_row_numbers(table, first_row)
     if invalid:
         keep = pc.invert(pc.is_in(table.column(ROW_COLUMN), value_set=pa.array(invalid, type=pa.int64())))
@@ -132,3 +136,28 @@ def prepare_part(
     plan = casts(batch.dataset, set(table.column_names)) + added
     prepared = cost_rows.Prepared(pack_custom_columns(table), plan)
     return prepared, result
+
+
+def _beyond_warehouse(runtime: Runtime, table: pa.Table, first_row: int, invalid: set[int]) -> list[int]:
+    """Row numbers of valid rows whose charge day the warehouse cannot store (the ClickHouse warehouse's Date
+    ends in 2149; the embedded one has no such bound). Valid ChargePeriodStart values are ISO 8601, so their
+    first ten characters are the day, compared as text."""
+    bounds = runtime.ingest.charge_days
+    if bounds is None or "ChargePeriodStart" not in table.column_names:
+        return []
+    days = pc.utf8_slice_codeunits(table.column("ChargePeriodStart"), 0, 10)
+    low, high = (day.isoformat() for day in bounds)
+    outside = pc.or_(pc.less(days, low), pc.greater(days, high))
+    positions = pc.indices_nonzero(pc.fill_null(outside, False)).to_pylist()
+    return [first_row + p for p in positions if first_row + p not in invalid]
+
+
+def beyond_error(runtime: Runtime, row: int) -> dict[str, int | str | None]:
+    low, high = runtime.ingest.charge_days or (None, None)
+    return {
+        "row": row,
+        "column": "ChargePeriodStart",
+        "code": "beyond_warehouse_range",
+        "message": f"the warehouse stores charge days from {low} to {high} (ClickHouse's Date type);"
+        " this row's ChargePeriodStart is outside them",
+    }

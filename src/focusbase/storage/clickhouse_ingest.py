@@ -22,7 +22,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -59,6 +59,8 @@ class ClickHouseIngestStore:
     # A part's answer must mean its rows are in ClickHouse: the commit may come through another replica.
     synchronous_parts = True
     single_pass = False  # the single pass is the embedded warehouse's own INSERT ... SELECT
+    # ClickHouse's Date, the rows' charge_day and the day part of their keys.
+    charge_days: tuple[date, date] | None = (date(1970, 1, 1), date(2149, 6, 6))
 
     def __init__(self, catalog: PostgresCatalog, warehouse: ClickHouseWarehouse, shaper: Warehouse) -> None:
         self.catalog = catalog

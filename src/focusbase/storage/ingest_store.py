@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from focusbase.focus import Dataset
@@ -59,6 +59,8 @@ class IngestStore(Protocol):
     # process), and whether a clean CSV file may be staged by the embedded warehouse's single pass.
     synchronous_parts: bool
     single_pass: bool
+    # The first and last charge day the warehouse can store, or None without a bound.
+    charge_days: tuple[date, date] | None
 
     # ----------------------------------------------------------------------------------------- History
     def get(self, batch_id: str, workspace_id: str | None = None) -> Record | None: ...
@@ -153,6 +155,7 @@ class DuckDBIngestStore:
 
     synchronous_parts = False
     single_pass = True
+    charge_days: tuple[date, date] | None = None
 
     def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
