@@ -182,6 +182,7 @@ def test_job_request_round_trips(runtime: Runtime) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.embedded_only("its rows are generated straight into the DuckDB file")
 def test_shutdown_interrupts_a_running_copy(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     generate(settings.data_dir, 400_000)
     rt = Runtime.open(settings)
