@@ -136,7 +136,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         path
         and report.skipped
         and not os.environ.get("PYTEST_XDIST_WORKER")
-        and EMBEDDED_ONLY in str(report.longrepr)
+        and EMBEDDED_ONLY_PREFIX in str(report.longrepr)
     ):
         with open(path, "a", encoding="utf-8") as listed:
             listed.write(report.nodeid + "\n")
