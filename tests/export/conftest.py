@@ -18,6 +18,7 @@ from focusbase.focus import Dataset, columns
 from focusbase.storage import Warehouse
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from tests.conftest import warehouse_of
+from tests.scale_query import snapshot_query, store_rows
 
 WINDOW = ("2025-01-01T00:00:00Z", "2025-02-01T00:00:00Z")
 _META = ("row_seq", "workspace_id", "provider_id", "batch_id", "superseded_by", "charge_day", "x_columns")
@@ -98,6 +99,11 @@ def insert_cost_rows(
     fields = [pa.field(name, _arrow_type(col.data_type)) for name, col in columns("1.3").items()]
     table = pa.table(data, schema=pa.schema(fields))
     table = table.append_column("x_columns", pa.array([r.get("x_columns") for r in rows], pa.string()))
+    if not isinstance(warehouse, Warehouse):  # the ClickHouse run (tests.conftest.ScaleWarehouse)
+        store_rows(
+            warehouse.runtime, table, workspace_id=workspace_id, provider_id=provider_id, batch_id=batch_id
+        )
+        return
     with warehouse.transaction() as tx:
         tx.register("incoming", table)
         tx.execute(
@@ -152,6 +158,17 @@ def insert_commitments(warehouse: Warehouse, n: int, *, workspace_id: str = DEFA
     ]
     fields = [pa.field(name, _arrow_type(col.data_type)) for name, col in cols.items()]
     table = pa.table({name: [r.get(name) for r in rows] for name in cols}, schema=pa.schema(fields))
+    if not isinstance(warehouse, Warehouse):  # the ClickHouse run (tests.conftest.ScaleWarehouse)
+        cc = Dataset.CONTRACT_COMMITMENT
+        store_rows(
+            warehouse.runtime,
+            table,
+            dataset=cc,
+            workspace_id=workspace_id,
+            provider_id="prv_test",
+            batch_id="bat_cc",
+        )
+        return
     with warehouse.transaction() as tx:
         tx.register("incoming", table)
         tx.execute(
@@ -168,15 +185,18 @@ def stored_sums(
     warehouse: Warehouse, workspace_id: str = DEFAULT_WORKSPACE_ID
 ) -> dict[str, tuple[Decimal, Decimal]]:
     """Per currency (BilledCost, EffectiveCost) sums of live January rows, exactly."""
-    with warehouse.cursor() as cur:
-        rows = cur.execute(
-            'SELECT "BillingCurrency", CAST(sum("BilledCost") AS VARCHAR),'
-            ' CAST(sum("EffectiveCost") AS VARCHAR) FROM live_cost_rows WHERE workspace_id = ?'
-            " AND \"BillingPeriodStart\" >= TIMESTAMP '2025-01-01'"
-            " AND \"BillingPeriodStart\" < TIMESTAMP '2025-02-01'"
-            ' GROUP BY "BillingCurrency"',
-            [workspace_id],
-        ).fetchall()
+    sql = (
+        'SELECT "BillingCurrency", CAST(sum("BilledCost") AS VARCHAR),'
+        ' CAST(sum("EffectiveCost") AS VARCHAR) FROM live_cost_rows WHERE workspace_id = ?'
+        " AND \"BillingPeriodStart\" >= TIMESTAMP '2025-01-01'"
+        " AND \"BillingPeriodStart\" < TIMESTAMP '2025-02-01'"
+        ' GROUP BY "BillingCurrency"'
+    )
+    if not isinstance(warehouse, Warehouse):  # the ClickHouse run: over a snapshot of the scale-out stores
+        rows = snapshot_query(warehouse.runtime)(sql, [workspace_id])
+    else:
+        with warehouse.cursor() as cur:
+            rows = cur.execute(sql, [workspace_id]).fetchall()
     return {r[0]: (Decimal(r[1]), Decimal(r[2])) for r in rows}
 
 

@@ -187,39 +187,19 @@ def _commit_scale(
     supersede_batch: str | None,
     dataset: str,
 ) -> Loaded:
-    """`commit_rows` on the ClickHouse warehouse: the batch's record in PostgreSQL, its rows staged and made
-    live by the warehouse's own commit (append); a superseded batch's rows retired by reverting it."""
-    from focusbase.storage.cost_rows import Replace
+    """`commit_rows` on the ClickHouse warehouse (tests.scale_query.store_rows); a superseded batch's rows are
+    retired by reverting its commit."""
+    from focusbase.focus import Dataset
+    from tests.scale_query import store_rows
 
-    store = runtime.ingest
-    record = {
-        "id": batch_id,
-        "workspace_id": workspace_id,
-        "provider_id": provider_id,
-        "dataset": dataset,
-        "source": "push",
-        "mode": "append",
-        "status": "received",
-        "errors": [],
-        "defaults_applied": {},
-        "rows_received": len(rows),
-        "created_at": now,
-        "updated_at": now,
-    }
-    store.create(record)
-    _, ref = store._record(batch_id)
     if supersede_batch is not None:
-        found = store._record(supersede_batch)
+        found = runtime.ingest._record(supersede_batch)
         assert found is not None
-        store.ch.revert(found[1])
-    if rows:
-        table = _table(rows)
-        for index, field in enumerate(table.schema):
-            if pa.types.is_timestamp(field.type):
-                table = table.set_column(
-                    index, field.name, table.column(index).cast(pa.timestamp("us", tz="UTC"))
-                )
-        store.ch.stage(ref, 0, 0, table)
-        store.ch.commit(ref, Replace("append"))
-    store.update(batch_id, {"status": "committed", "line_items_created": len(rows), "committed_at": now})
-    return Loaded(batch_id, now, len(rows))
+        runtime.ingest.ch.revert(found[1])
+    table = _table(rows) if rows else pa.table({})
+    batch_id = store_rows(
+        runtime, table, dataset=Dataset(dataset), workspace_id=workspace_id, provider_id=provider_id,
+        batch_id=batch_id,
+    )  # fmt: skip
+    committed = runtime.ingest.get(batch_id)
+    return Loaded(batch_id, committed["committed_at"] if committed else now, len(rows))

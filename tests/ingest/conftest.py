@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 
 from focusbase.config import Settings
 from focusbase.storage import Warehouse
+from tests.conftest import SCALE_WAREHOUSE, warehouse_of
+from tests.scale_query import snapshot_query
 
 
 @pytest.fixture
@@ -68,12 +70,16 @@ def provider(make_provider: Callable[..., Provider]) -> Provider:
 
 @pytest.fixture
 def warehouse(client: TestClient) -> Warehouse:
-    warehouse: Warehouse = client.app.state.runtime.warehouse  # type: ignore[attr-defined]
+    warehouse: Warehouse = warehouse_of(client)
     return warehouse
 
 
 @pytest.fixture
-def query(warehouse: Warehouse) -> Iterator[Callable[..., list[tuple[Any, ...]]]]:
+def query(client: TestClient, warehouse: Warehouse) -> Iterator[Callable[..., list[tuple[Any, ...]]]]:
+    if SCALE_WAREHOUSE:  # the ClickHouse run: the same SQL over a snapshot of what the scale-out stores hold
+        yield snapshot_query(client.app.state.runtime)  # type: ignore[attr-defined]
+        return
+
     def run(sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         with warehouse.cursor() as cur:
             return cur.execute(sql, params or []).fetchall()
