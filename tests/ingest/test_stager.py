@@ -15,6 +15,7 @@ from tests.ingest.conftest import Provider, envelope, row
 from tests.ingest.test_multipart import open_batch, send_part
 
 
+@pytest.mark.embedded_only("on the scale-out profile a part is answered only once it is staged")
 def test_answered_parts_are_committed_even_while_the_stager_is_behind(
     client: TestClient, provider: Provider, query: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
