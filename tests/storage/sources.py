@@ -14,7 +14,9 @@ from focusbase.app import create_app
 from focusbase.config import Settings
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
 from focusbase.tenancy.keys import create_key
-from tests.ingest.conftest import Provider
+from tests.conftest import CASES
+from tests.imports.conftest import upload
+from tests.ingest.conftest import Provider, envelope
 
 
 @dataclass
@@ -37,6 +39,30 @@ class Source:
         response = provider.push(rows, **params)
         assert response.status_code == 200, response.text
         return str(response.json()["batchId"])
+
+    def commitments(self, provider: Provider, rows: list[dict[str, Any]], mode: str) -> str:
+        """Push Contract Commitment rows; the committed batch's id."""
+        response = self.client.post(
+            f"/api/v1/public/ingest/focus/{provider.id}",
+            content=envelope(rows, dataset="ContractCommitment"),
+            params={"mode": mode},
+            headers={"Content-Type": "application/json", **provider.headers},
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["batchId"])
+
+    def import_sample(self, provider: Provider) -> str:
+        """Import the first 16 rows of the AWS FOCUS sample (one ListCost has 14 decimals: 15 rows stored);
+        the committed batch's id."""
+        imported = upload(
+            self.client,
+            self.headers,
+            provider.id,
+            CASES / "samples" / "focus_sample_costandusage_aws_first16rows.csv",
+            allowPartial="true",
+        )
+        assert imported.status_code == 200, imported.text
+        return str(imported.json()["batch"]["id"])
 
 
 @contextmanager

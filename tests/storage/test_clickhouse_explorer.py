@@ -32,8 +32,6 @@ from focusbase.storage.analytics import QueryTimeout, ValueOutOfRange
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
 from focusbase.storage.cost_rows import Replace
 from focusbase.storage.explorer_reads import DuckDBExplorerReads, Exploration
-from tests.conftest import CASES
-from tests.imports.conftest import upload
 from tests.ingest.conftest import row
 from tests.storage.sources import api_source
 
@@ -130,14 +128,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
                 for d in (1, 2, 3, 8)
             ],
         )
-        imported = upload(
-            client,
-            headers,
-            aws.id,
-            CASES / "samples" / "focus_sample_costandusage_aws_first16rows.csv",
-            allowPartial="true",
-        )
-        assert imported.status_code == 200, imported.text
+        source.import_sample(aws)
     return Built(data_dir, acme.id, euro.id, aws.id)
 
 

@@ -38,9 +38,7 @@ from focusbase.storage.cost_rows import Replace
 from focusbase.storage.explorer_reads import DuckDBExplorerReads
 from focusbase.storage.ingest_store import DuckDBIngestStore
 from focusbase.storage.insight_reads import DuckDBInsightReads, InsightReads
-from tests.conftest import CASES
-from tests.imports.conftest import upload
-from tests.ingest.conftest import Provider, commitment, envelope, row
+from tests.ingest.conftest import commitment, row
 from tests.storage.sources import api_source
 
 pytest.importorskip("psycopg")
@@ -187,24 +185,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
                 usage("2026-07-02", "8", BillingCurrency="EUR", ServiceName="Storage"),
             ],
         )
-        imported = upload(
-            client,
-            headers,
-            aws.id,
-            CASES / "samples" / "focus_sample_costandusage_aws_first16rows.csv",
-            allowPartial="true",
-        )
-        assert imported.status_code == 200, imported.text
+        source.import_sample(aws)
 
-        def contracts(provider: Provider, rows: list[dict[str, Any]], mode: str) -> None:
-            response = client.post(
-                f"/api/v1/public/ingest/focus/{provider.id}",
-                content=envelope(rows, dataset="ContractCommitment"),
-                params={"mode": mode},
-                headers={"Content-Type": "application/json", **provider.headers},
-            )
-            assert response.status_code == 200, response.text
-
+        contracts = source.commitments
         contracts(acme, [commitment("cd-1", "500")], "replace_all")  # replaced by the next
         contracts(
             acme,

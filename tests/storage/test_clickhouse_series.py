@@ -33,8 +33,6 @@ from focusbase.storage.anomalies import DailyCell
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.storage.cost_rows import Replace
 from focusbase.storage.spend_series import DuckDBSpendSeries, SpendSeries
-from tests.conftest import CASES
-from tests.imports.conftest import upload
 from tests.ingest.conftest import row
 from tests.storage.sources import api_source
 
@@ -168,14 +166,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
                 for d in (1, 2, 3, 8)
             ],
         )
-        imported = upload(
-            client,
-            headers,
-            aws.id,
-            CASES / "samples" / "focus_sample_costandusage_aws_first16rows.csv",
-            allowPartial="true",
-        )
-        assert imported.status_code == 200, imported.text
+        source.import_sample(aws)
     return Built(data_dir, acme.id, euro.id, aws.id)
 
 

@@ -31,8 +31,6 @@ from focusbase.storage import Warehouse, open_catalog
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.storage.cost_rows import Replace
 from focusbase.tenancy.keys import create_key
-from tests.conftest import CASES
-from tests.imports.conftest import upload
 from tests.ingest.conftest import commitment, envelope, row
 from tests.storage.sources import api_source
 
@@ -133,14 +131,7 @@ def expected(tmp_path_factory: pytest.TempPathFactory) -> Expected:
         response = client.post(f"/api/v1/batches/{reverted}/revert", headers=headers)
         assert response.status_code == 200, response.text
         push(euro, [row(f"2026-06-{d:02d}", f"{d}.25", BillingCurrency="EUR") for d in (1, 2, 3)])
-        imported = upload(
-            client,
-            headers,
-            aws.id,
-            CASES / "samples" / "focus_sample_costandusage_aws_first16rows.csv",
-            allowPartial="true",
-        )
-        assert imported.status_code == 200, imported.text
+        source.import_sample(aws)
         commitments = client.post(
             f"/api/v1/public/ingest/focus/{acme.id}",
             content=envelope(

@@ -26,8 +26,6 @@ from focusbase.storage import Warehouse, migrations
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.tenancy.keys import authenticate_key, create_key
 from focusbase.tenancy.workspaces import ensure_workspace
-from tests.conftest import CASES
-from tests.imports.conftest import upload
 from tests.ingest.conftest import Provider, commitment, envelope, row
 from tests.storage.sources import api_source
 
@@ -100,26 +98,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
             ],
         )
         batches["append"] = push(acme, [row("2026-06-02", "1")], mode="append")
-        imported = upload(
-            client,
-            headers,
-            aws.id,
-            CASES / "samples" / "focus_sample_costandusage_aws_first16rows.csv",
-            allowPartial="true",  # one ListCost has 14 decimals: 15 rows stored
-        )
-        assert imported.status_code == 200, imported.text
-        batches["import"] = str(imported.json()["batch"]["id"])
+        batches["import"] = source.import_sample(aws)
 
-        def commit(provider: Provider, rows: list[dict[str, Any]], mode: str) -> str:
-            response = client.post(
-                f"/api/v1/public/ingest/focus/{provider.id}",
-                content=envelope(rows, dataset="ContractCommitment"),
-                params={"mode": mode},
-                headers={"Content-Type": "application/json", **provider.headers},
-            )
-            assert response.status_code == 200, response.text
-            return str(response.json()["batchId"])
-
+        commit = source.commitments
         batches["cc_replaced"] = commit(acme, [commitment("c0", "500")], "replace_all")
         batches["cc_first"] = commit(acme, [commitment("c1", "1000")], "replace_all")
         batches["cc_more"] = commit(

@@ -34,7 +34,7 @@ from focusbase.observability import record_batch_status, record_ingest
 from focusbase.runtime import Runtime
 from focusbase.storage import batches as store
 from focusbase.storage import cost_rows
-from focusbase.storage.ingest_store import BatchClosed
+from focusbase.storage.ingest_store import BatchClosed, committed_fields
 from focusbase.storage.providers import FAILURE_REASON as PROVIDER_DELETED
 from focusbase.storage.providers import ProviderDeleted
 from focusbase.storage.warehouse import engine_error_reason
@@ -327,21 +327,7 @@ def _commit(
     """
 
     def fields(outcome: cost_rows.CommitOutcome) -> dict[str, Any]:
-        stamp = now()
-        return {
-            **tally,
-            "status": "committed",
-            "line_items_created": outcome.rows,
-            "sums": outcome.sums,
-            "replaced": {
-                "rows": outcome.replaced_rows,
-                "sums": outcome.replaced_sums,
-                "batches": outcome.superseded_batches,
-            },
-            "committed_at": stamp,
-            "updated_at": stamp,
-            "expires_at": None,
-        }
+        return {**tally, **committed_fields(outcome, now())}
 
     def response(record: dict[str, Any]) -> dict[str, Any]:
         return {"status": 200, "body": BatchSummary(Batch.from_record(record)).as_json()}

@@ -35,7 +35,15 @@ from focusbase.storage.catalog import Catalog, split_statements
 from focusbase.storage.clickhouse import ClickHouseWarehouse
 from focusbase.storage.clickhouse_types import BatchRef, RevertRefused
 from focusbase.storage.cost_rows import CUSTOM_COLUMN, CommitOutcome, Prepared, Replace, one_chunk
-from focusbase.storage.ingest_store import OPEN, BatchClosed, Record, RevertConflict, Reverted, answers
+from focusbase.storage.ingest_store import (
+    OPEN,
+    BatchClosed,
+    Record,
+    RevertConflict,
+    Reverted,
+    answers,
+    committed_fields,
+)
 from focusbase.storage.migrations import apply_all
 from focusbase.storage.postgres import PostgresCatalog
 from focusbase.storage.warehouse import Warehouse
@@ -259,20 +267,7 @@ class ClickHouseIngestStore:
         from focusbase.ingest.model import Batch, BatchSummary  # the replayed answer is the push's
 
         outcome = self.ch.commit_outcome(ref)
-        stamp = _now()
-        fields = {
-            "status": "committed",
-            "line_items_created": outcome.rows,
-            "sums": outcome.sums,
-            "replaced": {
-                "rows": outcome.replaced_rows,
-                "sums": outcome.replaced_sums,
-                "batches": outcome.superseded_batches,
-            },
-            "committed_at": stamp,
-            "updated_at": stamp,
-            "expires_at": None,
-        }
+        fields = committed_fields(outcome, _now())
 
         def respond(committed: Record) -> Record:
             return {"status": 200, "body": BatchSummary(Batch.from_record(committed)).as_json()}

@@ -29,6 +29,23 @@ Record = dict[str, Any]
 _UNSUMMED_MAX = 10_000
 
 
+def committed_fields(outcome: CommitOutcome, at: datetime) -> Record:
+    """What a commit records on its batch: status, counts, sums and what it replaced, committed `at`."""
+    return {
+        "status": "committed",
+        "line_items_created": outcome.rows,
+        "sums": outcome.sums,
+        "replaced": {
+            "rows": outcome.replaced_rows,
+            "sums": outcome.replaced_sums,
+            "batches": outcome.superseded_batches,
+        },
+        "committed_at": at,
+        "updated_at": at,
+        "expires_at": None,
+    }
+
+
 class BatchClosed(Exception):
     """The batch is no longer open (or gone): `record` is what it is now, or None."""
 
