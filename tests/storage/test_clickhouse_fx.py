@@ -31,12 +31,13 @@ from focusbase.storage import Warehouse, open_catalog
 from focusbase.storage.analytics import ValueOutOfRange
 from focusbase.storage.catalog import DEFAULT_WORKSPACE_ID
 from focusbase.storage.cost_rows import Replace
-from focusbase.storage.explorer_reads import DuckDBExplorerReads, Exploration
+from focusbase.storage.explorer_reads import DuckDBExplorerReads
 from focusbase.storage.fx_rates import DuckDBFxRates, FxRates, Rate
 from focusbase.tenancy.keys import create_key
 from focusbase.tenancy.workspaces import ensure_workspace
 from tests.ingest.conftest import Provider, row
 from tests.storage.sources import api_source
+from tests.storage.test_clickhouse_explorer import same_exploration
 
 pytest.importorskip("psycopg")
 pytest.importorskip("clickhouse_connect")
@@ -201,18 +202,6 @@ def _grid() -> list[dict[str, Any]]:
     return bodies
 
 
-def _same(got: Exploration, want: Exploration, label: object) -> None:
-    assert got.rollup == want.rollup, label
-    assert got.aggregate.rows == want.aggregate.rows, label
-    assert got.aggregate.totals == want.aggregate.totals, label
-    assert (got.aggregate.groups, got.aggregate.truncated) == (
-        want.aggregate.groups,
-        want.aggregate.truncated,
-    ), label
-    assert got.aggregate.missing_rates == want.aggregate.missing_rates, label
-    assert got.coverage == want.coverage, label
-
-
 def test_every_conversion_of_the_grid_answers_the_embedded_warehouses_cells(
     built: Built, warehouse: ClickHouseWarehouse
 ) -> None:
@@ -231,7 +220,7 @@ def test_every_conversion_of_the_grid_answers_the_embedded_warehouses_cells(
                 for max_rows in (1000, 2):
                     want = duck.explore(scope, query, max_rows=max_rows, timeout_seconds=30)
                     got = warehouse.explore(scope, query, max_rows=max_rows, timeout_seconds=30)
-                    _same(got, want, (body, scope, max_rows))
+                    same_exploration(got, want, (body, scope, max_rows))
                     compared += 1
                     cells += len(want.aggregate.rows)
                     rollups += want.rollup
@@ -278,7 +267,7 @@ def test_a_product_beyond_duckdbs_decimal_38_22_is_refused_by_both(
         fits = parse_query({"grain": "day", "currency": "USD", "end": "2026-06-02"}, max_groups=10)
         want = duck.explore(scope, fits, max_rows=10, timeout_seconds=30)
         got = warehouse.explore(scope, fits, max_rows=10, timeout_seconds=30)
-        _same(got, want, "fits")
+        same_exploration(got, want, "fits")
         assert [r.value for r in got.aggregate.rows] == ["9999999999999999.999999999900"]
         # 2 x 5e15 = 1e16: DuckDB's product overflows, whichever buckets or limits the answer has.
         for body in ({"grain": "day"}, {"grain": "none"}, {"grain": "month", "start": "2026-06-02"}):
